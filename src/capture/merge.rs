@@ -1,0 +1,65 @@
+//! Several captures read as one, merged in time order (like `mergecap`).
+//!
+//! Each source is read in its own order; the merge always yields the earliest pending frame, ties
+//! broken by the order the files were given, so the result is deterministic.
+
+use super::{CaptureError, CaptureStats, Frame, Source};
+
+pub struct MergedSource {
+    sources: Vec<Box<dyn Source>>,
+    heads: Vec<Option<Frame>>,
+    started: bool,
+}
+
+impl MergedSource {
+    pub fn new(sources: Vec<Box<dyn Source>>) -> MergedSource {
+        let heads = sources.iter().map(|_| None).collect();
+        MergedSource {
+            sources,
+            heads,
+            started: false,
+        }
+    }
+}
+
+impl Source for MergedSource {
+    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        if !self.started {
+            self.started = true;
+            for (s, h) in self.sources.iter_mut().zip(self.heads.iter_mut()) {
+                *h = s.next_frame()?;
+            }
+        }
+        let mut best: Option<usize> = None;
+        for (i, h) in self.heads.iter().enumerate() {
+            if let Some(f) = h {
+                match best {
+                    Some(b) if self.heads[b].as_ref().is_some_and(|bf| bf.ts <= f.ts) => {}
+                    _ => best = Some(i),
+                }
+            }
+        }
+        let Some(i) = best else { return Ok(None) };
+        let next = self.sources[i].next_frame()?;
+        Ok(std::mem::replace(&mut self.heads[i], next))
+    }
+
+    fn stats(&self) -> CaptureStats {
+        let mut total = CaptureStats::default();
+        for s in &self.sources {
+            total += &s.stats();
+        }
+        total
+    }
+
+    fn progress(&self) -> Option<(u64, u64)> {
+        let mut done = 0;
+        let mut all = 0;
+        for s in &self.sources {
+            let (d, a) = s.progress()?;
+            done += d;
+            all += a;
+        }
+        Some((done, all))
+    }
+}

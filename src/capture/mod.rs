@@ -1,0 +1,179 @@
+//! Capture: where frames come from.
+//!
+//! A [`Source`] yields [`Frame`]s in the order they were captured: pcap and pcapng files (plain or
+//! gzip-compressed, or standard input) through [`file::FileSource`], several files merged in time
+//! order through [`merge::MergedSource`], and live interfaces through [`live::LiveSource`].
+//! Frames own their bytes (a cheap [`bytes::Bytes`] handle) so they can cross threads; everything
+//! downstream slices them without copying.
+
+pub mod file;
+pub mod live;
+pub mod merge;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+
+use crate::time::Ts;
+
+/// Link-layer header types we decode (the LINKTYPE_* numbers of pcap/pcapng).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    Null,
+    Ethernet,
+    Raw,
+    Ipv4,
+    Ipv6,
+    LinuxSll,
+    LinuxSll2,
+    Loop,
+    Other(u32),
+}
+
+impl LinkType {
+    pub fn from_linktype(n: u32) -> LinkType {
+        match n {
+            0 => LinkType::Null,
+            1 => LinkType::Ethernet,
+            12 | 14 | 101 => LinkType::Raw,
+            108 => LinkType::Loop,
+            113 => LinkType::LinuxSll,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            276 => LinkType::LinuxSll2,
+            n => LinkType::Other(n),
+        }
+    }
+}
+
+/// One captured frame.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub ts: Ts,
+    pub link: LinkType,
+    pub data: Bytes,
+    /// Length on the wire; larger than `data.len()` when the snap length cut the frame.
+    pub orig_len: u32,
+}
+
+/// What a source counted, reported at the end of a run.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureStats {
+    pub frames: u64,
+    pub bytes: u64,
+    /// Frames cut by the snap length (caplen < wire length).
+    pub truncated_frames: u64,
+    /// Kernel/libpcap drops (live capture only).
+    pub dropped_kernel: u64,
+    pub dropped_interface: u64,
+    /// Frames whose timestamp went backwards relative to the previous one.
+    pub out_of_order_ts: u64,
+    /// Where a damaged or truncated file stopped being readable.
+    pub stopped_early: Vec<String>,
+}
+
+impl std::ops::AddAssign<&CaptureStats> for CaptureStats {
+    fn add_assign(&mut self, o: &CaptureStats) {
+        self.frames += o.frames;
+        self.bytes += o.bytes;
+        self.truncated_frames += o.truncated_frames;
+        self.dropped_kernel += o.dropped_kernel;
+        self.dropped_interface += o.dropped_interface;
+        self.out_of_order_ts += o.out_of_order_ts;
+        self.stopped_early.extend(o.stopped_early.iter().cloned());
+    }
+}
+
+/// Operational errors: the run cannot start (or cannot go on) and the user must be told why.
+#[derive(Debug)]
+pub enum CaptureError {
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    NotACapture {
+        path: PathBuf,
+    },
+    Empty {
+        path: PathBuf,
+    },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Live {
+        iface: String,
+        message: String,
+    },
+    Permission {
+        iface: String,
+        message: String,
+    },
+    Filter {
+        expr: String,
+        message: String,
+    },
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::Open { path, source } => {
+                write!(f, "cannot open {}: {source}", path.display())
+            }
+            CaptureError::NotACapture { path } => write!(
+                f,
+                "{} is not a pcap or pcapng capture (nor a gzip-compressed one)",
+                path.display()
+            ),
+            CaptureError::Empty { path } => write!(f, "{} is empty", path.display()),
+            CaptureError::Read { path, source } => {
+                write!(f, "error reading {}: {source}", path.display())
+            }
+            CaptureError::Live { iface, message } => {
+                write!(f, "cannot capture on {iface}: {message}")
+            }
+            CaptureError::Permission { iface, message } => write!(
+                f,
+                "no permission to capture on {iface}: {message} (run as root or grant CAP_NET_RAW)"
+            ),
+            CaptureError::Filter { expr, message } => {
+                write!(f, "bad capture filter {expr:?}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// Anything that yields frames in capture order.
+pub trait Source: Send {
+    /// The next frame, `Ok(None)` at the end. Damage inside a file is not an error: it ends the
+    /// source and is noted in [`CaptureStats::stopped_early`].
+    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError>;
+    fn stats(&self) -> CaptureStats;
+    /// Approximate progress in bytes (read, total) for a progress bar; live sources return None.
+    fn progress(&self) -> Option<(u64, u64)> {
+        None
+    }
+}
+
+/// Copies frame bytes into large shared chunks so that each frame is one slice of a chunk, not an
+/// allocation of its own.
+#[derive(Default)]
+pub(crate) struct FrameArena {
+    buf: bytes::BytesMut,
+}
+
+impl FrameArena {
+    const CHUNK: usize = 1 << 20;
+
+    pub(crate) fn copy(&mut self, data: &[u8]) -> Bytes {
+        if self.buf.capacity() - self.buf.len() < data.len() {
+            self.buf = bytes::BytesMut::with_capacity(Self::CHUNK.max(data.len()));
+        }
+        self.buf.extend_from_slice(data);
+        self.buf.split().freeze()
+    }
+}

@@ -1,0 +1,269 @@
+//! Command-line options (clap) turned into a validated [`Config`] in one place; no clap type
+//! leaks past this module.
+
+pub mod commands;
+pub mod filter;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use regex::Regex;
+
+use crate::capture::live::LiveOptions;
+use crate::correlate::record::Outcome;
+use crate::output::Format;
+use crate::pipeline::PipelineConfig;
+use crate::time::Ts;
+pub use filter::Filter;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sipscope",
+    version,
+    about = "SIP traffic analyzer: capture, reassemble and correlate SIP into calls",
+    long_about = None,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// List the interfaces live capture can use, then exit.
+    #[arg(long, global = true)]
+    pub list_interfaces: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// One line per SIP message: time, addresses, transport, method or status, Call-ID, CSeq.
+    Messages(CommonArgs),
+    /// One line per call: start, duration, from, to, outcome, final status, PDD, messages, legs.
+    Calls(CallsArgs),
+    /// Every message of one call with its full text.
+    Show(ShowArgs),
+    /// One line per registration attempt: AOR, contact, expires, challenge, result.
+    Registrations(CommonArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CallsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Only calls with this outcome (answered, busy, no-answer, rejected, cancelled, redirected,
+    /// auth-failed, server-failure, timeout, in-progress).
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Also list Call-IDs that carry no INVITE (REGISTER, OPTIONS, SUBSCRIBE, MESSAGE ...).
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ShowArgs {
+    /// The Call-ID to show.
+    pub show_call_id: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Capture files (pcap, pcapng, gzip-compressed); `-` reads standard input. Several files are
+    /// merged in time order.
+    pub files: Vec<PathBuf>,
+    /// Capture live from this interface (`any` for all).
+    #[arg(short = 'i', long = "interface")]
+    pub interface: Option<String>,
+    /// BPF capture filter for live capture (tcpdump syntax).
+    #[arg(short = 'f', long = "bpf")]
+    pub bpf: Option<String>,
+    /// Bytes to capture per packet (live).
+    #[arg(long, default_value_t = 262_144)]
+    pub snaplen: i32,
+    /// Do not put the interface in promiscuous mode (live).
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Stop live capture after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Stop after this many frames (live).
+    #[arg(short = 'c', long)]
+    pub count: Option<u64>,
+    /// Output format. JSON is one object per line.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+    /// Threads for decoding (correlation uses half as many); the output is the same for any count.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// UDP/TCP ports carrying HEPv3 (repeatable; default 9060).
+    #[arg(long = "hep-port")]
+    pub hep_ports: Vec<u16>,
+    /// Headers that link B2BUA legs (repeatable; default X-Call-ID, X-CID, X-Orig-Call-ID,
+    /// Session-ID, P-Charging-Vector).
+    #[arg(long = "link-header")]
+    pub link_headers: Vec<String>,
+    /// Only this Call-ID.
+    #[arg(long)]
+    pub call_id: Option<String>,
+    /// Only messages/calls whose From user matches this regular expression.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only messages/calls whose To user matches this regular expression.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this method (a response matches by its CSeq method).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Only messages to or from this IP address (for calls: any message of the call).
+    #[arg(long)]
+    pub addr: Option<std::net::IpAddr>,
+    /// Only from this capture time on (RFC 3339 UTC, e.g. 2024-05-01T10:00:00, or epoch seconds).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only up to this capture time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print every counter of the run to stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Where frames come from.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Files(Vec<PathBuf>),
+    Live(LiveOptions),
+}
+
+/// Everything a command needs, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub input: Input,
+    pub format: Format,
+    pub filter: Filter,
+    pub pipeline: PipelineConfig,
+    pub progress: bool,
+    pub stats: bool,
+}
+
+/// A user mistake in the options, reported with what was wrong.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn regex(what: &str, s: &Option<String>) -> Result<Option<Regex>, UsageError> {
+    s.as_deref()
+        .map(|r| Regex::new(r).map_err(|e| UsageError(format!("bad {what} regex {r:?}: {e}"))))
+        .transpose()
+}
+
+fn time(what: &str, s: &Option<String>) -> Result<Option<Ts>, UsageError> {
+    s.as_deref()
+        .map(|t| {
+            Ts::parse(t).ok_or_else(|| {
+                UsageError(format!(
+                    "bad {what} time {t:?}: use RFC 3339 UTC (2024-05-01T10:00:00) or epoch seconds"
+                ))
+            })
+        })
+        .transpose()
+}
+
+impl CommonArgs {
+    pub fn config(&self, outcome: Option<&str>) -> Result<Config, UsageError> {
+        let input = match (&self.interface, self.files.is_empty()) {
+            (Some(_), false) => {
+                return Err(UsageError(
+                    "give either capture files or --interface, not both".into(),
+                ))
+            }
+            (Some(iface), true) => Input::Live(LiveOptions {
+                iface: iface.clone(),
+                bpf: self.bpf.clone(),
+                snaplen: self.snaplen,
+                promisc: !self.no_promisc,
+                duration: match self.duration {
+                    Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
+                    Some(d) => return Err(UsageError(format!("bad --duration {d}"))),
+                    None => None,
+                },
+                count: self.count,
+            }),
+            (None, true) => {
+                return Err(UsageError(
+                    "no input: give capture files (or - for stdin), or --interface".into(),
+                ))
+            }
+            (None, false) => {
+                if self.bpf.is_some() {
+                    return Err(UsageError(
+                        "--bpf applies to live capture (--interface); filter files with --call-id, --addr, --method ...".into(),
+                    ));
+                }
+                Input::Files(self.files.clone())
+            }
+        };
+        let outcome = match outcome {
+            Some(o) => Some(Outcome::parse(o).ok_or_else(|| {
+                UsageError(format!(
+                    "unknown outcome {o:?} (answered, busy, no-answer, rejected, cancelled, redirected, auth-failed, server-failure, timeout, in-progress)"
+                ))
+            })?),
+            None => None,
+        };
+        let filter = Filter {
+            call_id: self.call_id.clone(),
+            from: regex("--from", &self.from)?,
+            to: regex("--to", &self.to)?,
+            method: self.method.as_ref().map(|m| m.to_ascii_uppercase()),
+            addr: self.addr,
+            since: time("--since", &self.since)?,
+            until: time("--until", &self.until)?,
+            outcome,
+        };
+        let mut pipeline = PipelineConfig::default();
+        if let Some(t) = self.threads {
+            if t == 0 || t > 256 {
+                return Err(UsageError(format!("--threads must be 1 to 256, not {t}")));
+            }
+            pipeline.workers = t;
+            pipeline.correlators = t.div_ceil(2);
+        }
+        if !self.hep_ports.is_empty() {
+            pipeline.reassembly.hep_ports = self.hep_ports.clone();
+        }
+        if !self.link_headers.is_empty() {
+            pipeline.correlator.link_headers = self.link_headers.clone();
+        }
+        use std::io::IsTerminal;
+        Ok(Config {
+            input,
+            format: match self.format {
+                FormatArg::Table => Format::Table,
+                FormatArg::Json => Format::Json,
+                FormatArg::Csv => Format::Csv,
+            },
+            filter,
+            pipeline,
+            progress: !self.no_progress && std::io::stderr().is_terminal(),
+            stats: self.stats,
+        })
+    }
+}

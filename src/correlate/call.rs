@@ -1,0 +1,480 @@
+//! One Call-ID: its dialogs, its INVITE attempts as the caller saw them, and how it ended.
+//!
+//! A call is the set of dialogs sharing a Call-ID (RFC 3261 §12). Dialogs are told apart by their
+//! tags: each provisional or final response with a new To tag creates an early dialog (forking
+//! gives several), a 2xx confirms one, a BYE ends it. The outcome is what the *caller* was
+//! answered: through a proxy the responses that count are those carrying the top Via branch of
+//! the caller's own INVITEs, so a proxy that relays a callee's 503 as 500, or cancels the callee
+//! and answers 408, is reported as the caller saw it (METRICS.md, outcome taxonomy).
+
+use std::net::SocketAddr;
+
+use rustc_hash::FxHashMap;
+
+use super::record::{CallKind, CallRecord, Outcome};
+use super::registration::Registrations;
+use super::transaction::{TxKey, TxSeen};
+use crate::sip::{HeaderName, Method, SipMessage};
+use crate::time::{Nanos, Ts, NANOS_PER_SEC};
+
+/// RFC 3261 Timer B (64·T1): an INVITE unanswered this long has timed out.
+pub const TIMER_B: Nanos = 32 * NANOS_PER_SEC;
+/// Transactions tracked per call before further ones are not checked for retransmission.
+const MAX_TX: usize = 256;
+const MAX_DIALOGS: usize = 32;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum DialogState {
+    Early,
+    Confirmed,
+    Terminated,
+}
+
+#[derive(Debug)]
+struct Dialog {
+    to_tag: Box<[u8]>,
+    state: DialogState,
+}
+
+/// An initial INVITE as sent by the caller (the first hop).
+#[derive(Debug)]
+struct Attempt {
+    branch: Box<[u8]>,
+    ts: Ts,
+    /// Final response the caller got for it.
+    final_status: Option<u16>,
+}
+
+#[derive(Debug)]
+pub struct CallState {
+    pub call_id: String,
+    pub kind: CallKind,
+    pub first_ts: Ts,
+    pub last_ts: Ts,
+    pub messages: u32,
+    pub retransmissions: u32,
+    pub anomalies: u32,
+    from: String,
+    to: String,
+    user_agent: Option<String>,
+    caller: Option<SocketAddr>,
+    addresses: Vec<std::net::IpAddr>,
+    /// Via count of the caller's INVITE: a forwarded copy carries more.
+    caller_vias: usize,
+    attempts: Vec<Attempt>,
+    ring_ts: Option<Ts>,
+    answer_ts: Option<Ts>,
+    final_status: Option<u16>,
+    final_ts: Option<Ts>,
+    reason: Option<String>,
+    cancelled: bool,
+    bye_ts: Option<Ts>,
+    bye_from_caller: Option<bool>,
+    bye_answered: bool,
+    dialogs: Vec<Dialog>,
+    tx: FxHashMap<TxKey, TxSeen>,
+    /// When the call reached a state after which only stragglers are expected.
+    pub done_ts: Option<Ts>,
+    pub link_keys: Vec<(String, String)>,
+    pub regs: Registrations,
+    /// The last non-INVITE request seen with no final answer yet (Timer F bookkeeping).
+    open_requests: u32,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn kind_of(m: &Method) -> CallKind {
+    match m {
+        Method::Invite => CallKind::Invite,
+        Method::Register => CallKind::Register,
+        Method::Subscribe | Method::Notify => CallKind::Subscribe,
+        Method::Options => CallKind::Options,
+        Method::Message => CallKind::Message,
+        Method::Publish => CallKind::Publish,
+        _ => CallKind::Other,
+    }
+}
+
+/// Session-ID (RFC 7989): the local and remote UUIDs, either of which names the session.
+fn session_ids(v: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let uuid = &v[..v.iter().position(|c| *c == b';').unwrap_or(v.len())];
+    let uuid = crate::sip::message::trim(uuid);
+    if uuid.len() == 32 && uuid.iter().any(|c| *c != b'0') {
+        out.push(lossy(uuid).to_ascii_lowercase());
+    }
+    for (n, val) in crate::sip::via::params(v) {
+        if n.eq_ignore_ascii_case(b"remote") {
+            if let Some(r) = val {
+                if r.len() == 32 && r.iter().any(|c| *c != b'0') {
+                    out.push(lossy(r).to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    out
+}
+
+impl CallState {
+    pub fn new(call_id: String, msg: &SipMessage, ts: Ts) -> CallState {
+        let kind = match msg.method() {
+            Some(m) => kind_of(m),
+            None => msg.cseq().map_or(CallKind::Other, |(_, m)| kind_of(&m)),
+        };
+        CallState {
+            call_id,
+            kind,
+            first_ts: ts,
+            last_ts: ts,
+            messages: 0,
+            retransmissions: 0,
+            anomalies: 0,
+            from: String::new(),
+            to: String::new(),
+            user_agent: None,
+            caller: None,
+            addresses: Vec::new(),
+            caller_vias: 0,
+            attempts: Vec::new(),
+            ring_ts: None,
+            answer_ts: None,
+            final_status: None,
+            final_ts: None,
+            reason: None,
+            cancelled: false,
+            bye_ts: None,
+            bye_from_caller: None,
+            bye_answered: false,
+            dialogs: Vec::new(),
+            tx: FxHashMap::default(),
+            done_ts: None,
+            link_keys: Vec::new(),
+            regs: Registrations::default(),
+            open_requests: 0,
+        }
+    }
+
+    /// Takes one message of this Call-ID; returns whether it is a retransmission.
+    pub fn on_message(
+        &mut self,
+        msg: &SipMessage,
+        ts: Ts,
+        src: SocketAddr,
+        dst: SocketAddr,
+        link_headers: &[String],
+    ) -> bool {
+        self.messages += 1;
+        self.last_ts = self.last_ts.max(ts);
+        for ip in [src.ip(), dst.ip()] {
+            if self.addresses.len() < 16 && !self.addresses.contains(&ip) {
+                self.addresses.push(ip);
+            }
+        }
+        if !msg.anomalies.is_empty() {
+            self.anomalies += 1;
+        }
+        let retrans = match TxKey::of(msg) {
+            Some(k) => {
+                if self.tx.len() < MAX_TX || self.tx.contains_key(&k) {
+                    self.tx.entry(k).or_default().record(src, dst, msg)
+                } else {
+                    false
+                }
+            }
+            None => false,
+        };
+        if retrans {
+            self.retransmissions += 1;
+            return true;
+        }
+        if self.from.is_empty() {
+            if let Some(f) = msg.from() {
+                self.from = lossy(f.user());
+            }
+            if let Some(t) = msg.to() {
+                self.to = lossy(t.user());
+            }
+        }
+        if self.user_agent.is_none() && msg.is_request() {
+            self.user_agent = msg.header(HeaderName::UserAgent).map(lossy);
+        }
+        self.collect_link_keys(msg, link_headers);
+        match msg.method() {
+            Some(m) => self.on_request(m, msg, ts, src),
+            None => self.on_response(msg, ts, dst),
+        }
+        if self.kind == CallKind::Register || msg.cseq().is_some_and(|c| c.1 == Method::Register) {
+            self.regs.on_message(msg, ts, src, dst);
+        }
+        false
+    }
+
+    fn collect_link_keys(&mut self, msg: &SipMessage, link_headers: &[String]) {
+        if self.link_keys.len() > 16 {
+            return;
+        }
+        for name in link_headers {
+            let Some(v) = msg.header_by_name(name) else {
+                continue;
+            };
+            let lname = name.to_ascii_lowercase();
+            let keys: Vec<String> = match lname.as_str() {
+                "session-id" => session_ids(v),
+                "p-charging-vector" => crate::sip::via::params(&[b";", v].concat())
+                    .find(|(n, _)| n.eq_ignore_ascii_case(b"icid-value"))
+                    .and_then(|(_, val)| val.map(lossy))
+                    .into_iter()
+                    .collect(),
+                // X-Call-ID and friends name the other leg's Call-ID.
+                _ => vec![lossy(crate::sip::message::trim(v))],
+            };
+            for k in keys {
+                // (header, value): session-id and p-charging-vector values name a session shared
+                // by the legs; any other header's value names the other leg's Call-ID.
+                let entry = (lname.clone(), k);
+                if !entry.1.is_empty() && !self.link_keys.contains(&entry) {
+                    self.link_keys.push(entry);
+                }
+            }
+        }
+    }
+
+    fn is_caller_branch(&self, msg: &SipMessage) -> Option<usize> {
+        let via = msg.top_via()?;
+        let b = via.branch?;
+        self.attempts.iter().position(|a| &*a.branch == b)
+    }
+
+    fn on_request(&mut self, m: &Method, msg: &SipMessage, ts: Ts, src: SocketAddr) {
+        let to_tag = msg.to().and_then(|t| t.tag()).is_some();
+        match m {
+            Method::Invite if !to_tag => {
+                if self.kind != CallKind::Invite {
+                    self.kind = CallKind::Invite;
+                }
+                let vias = msg.via_count();
+                let first = self.caller.is_none();
+                if first {
+                    self.caller = Some(src);
+                    self.caller_vias = vias;
+                    if let Some(f) = msg.from() {
+                        self.from = lossy(f.user());
+                    }
+                    if let Some(t) = msg.to() {
+                        self.to = lossy(t.user());
+                    }
+                    self.user_agent = msg.header(HeaderName::UserAgent).map(lossy);
+                }
+                // A new INVITE from the caller (after a challenge, a redirect or a failure) is a
+                // new attempt of the same call; a forwarded copy (more Vias) is not.
+                if (first || (Some(src) == self.caller && vias == self.caller_vias))
+                    && self.attempts.len() < 16
+                {
+                    if let Some(b) = msg.top_via().and_then(|v| v.branch) {
+                        self.attempts.push(Attempt {
+                            branch: b.into(),
+                            ts,
+                            final_status: None,
+                        });
+                        self.done_ts = None;
+                    }
+                }
+            }
+            Method::Cancel => {
+                if self.is_caller_branch(msg).is_some() || Some(src) == self.caller {
+                    self.cancelled = true;
+                }
+            }
+            Method::Bye => {
+                if self.bye_ts.is_none() {
+                    self.bye_ts = Some(ts);
+                    let from_tag = msg.from().and_then(|f| f.tag()).map(|t| t.to_vec());
+                    // The caller's BYE carries the caller's From tag.
+                    self.bye_from_caller =
+                        Some(from_tag.is_some() && self.caller_tag_is(from_tag.as_deref()));
+                }
+            }
+            _ => {
+                if !matches!(m, Method::Ack | Method::Invite) {
+                    self.open_requests += 1;
+                }
+            }
+        }
+        if self.kind != CallKind::Invite && self.done_ts.is_some() && !matches!(m, Method::Ack) {
+            self.done_ts = None;
+        }
+    }
+
+    fn caller_tag_is(&self, tag: Option<&[u8]>) -> bool {
+        // The From tag of the dialog-creating INVITE is not kept separately: the caller's tag is
+        // the one no dialog lists as its To tag.
+        match tag {
+            Some(t) => !self.dialogs.iter().any(|d| &*d.to_tag == t),
+            None => false,
+        }
+    }
+
+    fn on_response(&mut self, msg: &SipMessage, ts: Ts, _dst: SocketAddr) {
+        let Some(status) = msg.status() else { return };
+        let Some((_, cseq_method)) = msg.cseq() else {
+            return;
+        };
+        let to_tag = msg.to().and_then(|t| t.tag());
+        if cseq_method == Method::Invite && status > 100 {
+            if let Some(tag) = to_tag {
+                let n = self.dialogs.len();
+                match self.dialogs.iter_mut().find(|d| &*d.to_tag == tag) {
+                    Some(d) => {
+                        if (200..300).contains(&status) {
+                            d.state = DialogState::Confirmed;
+                        } else if status >= 300 {
+                            d.state = DialogState::Terminated;
+                        }
+                    }
+                    None if n < MAX_DIALOGS => self.dialogs.push(Dialog {
+                        to_tag: tag.into(),
+                        state: if (200..300).contains(&status) {
+                            DialogState::Confirmed
+                        } else if status < 200 {
+                            DialogState::Early
+                        } else {
+                            DialogState::Terminated
+                        },
+                    }),
+                    None => {}
+                }
+            }
+        }
+        match cseq_method {
+            Method::Invite => {
+                let Some(i) = self.is_caller_branch(msg) else {
+                    return;
+                };
+                if (180..200).contains(&status) && self.ring_ts.is_none() {
+                    self.ring_ts = Some(ts);
+                }
+                if status >= 200 && self.attempts[i].final_status.is_none() {
+                    self.attempts[i].final_status = Some(status);
+                    if (200..300).contains(&status) {
+                        if self.answer_ts.is_none() {
+                            self.answer_ts = Some(ts);
+                        }
+                        self.final_status = Some(status);
+                        self.final_ts = Some(ts);
+                        self.reason = reason_of(msg);
+                    } else if self.answer_ts.is_none() {
+                        self.final_status = Some(status);
+                        self.final_ts = Some(ts);
+                        self.reason = reason_of(msg);
+                        self.done_ts = Some(ts);
+                    }
+                }
+            }
+            Method::Bye if status >= 200 => {
+                self.bye_answered = true;
+                self.done_ts = Some(ts);
+            }
+            Method::Ack | Method::Cancel => {}
+            _ => {
+                if status >= 200 {
+                    self.open_requests = self.open_requests.saturating_sub(1);
+                    if self.kind != CallKind::Invite && self.open_requests == 0 {
+                        self.done_ts = Some(ts);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Outcome as the caller saw it; `now` is the capture time the question is asked at.
+    pub fn outcome(&self, now: Ts) -> Option<Outcome> {
+        if self.kind != CallKind::Invite {
+            return None;
+        }
+        let rang = self.ring_ts.is_some();
+        if self.answer_ts.is_some() {
+            return Some(Outcome::Answered);
+        }
+        if let Some(s) = self.final_status {
+            return Some(match s {
+                300..=399 => Outcome::Redirected,
+                486 | 600 => Outcome::Busy,
+                487 if self.cancelled || !rang => Outcome::Cancelled,
+                487 => Outcome::NoAnswer,
+                480 | 408 if rang => Outcome::NoAnswer,
+                408 => Outcome::Timeout,
+                401 | 407 => Outcome::AuthFailed,
+                500..=599 => Outcome::ServerFailure,
+                _ => Outcome::Rejected,
+            });
+        }
+        if self.cancelled {
+            return Some(Outcome::Cancelled);
+        }
+        let started = self.attempts.last().map_or(self.first_ts, |a| a.ts);
+        if now.since(started) >= TIMER_B {
+            Some(Outcome::Timeout)
+        } else {
+            Some(Outcome::InProgress)
+        }
+    }
+
+    pub fn record(&self, now: Ts) -> CallRecord {
+        let secs = |d: Nanos| d as f64 / NANOS_PER_SEC as f64;
+        let invite_ts = self.attempts.first().map(|a| a.ts);
+        let pdd = invite_ts.and_then(|i| {
+            self.ring_ts.map(|r| secs(r.since(i))).or_else(|| {
+                // No ringing: the delay to the final failure (METRICS.md, PDD).
+                match (self.answer_ts, self.final_ts) {
+                    (None, Some(f)) => Some(secs(f.since(i))),
+                    _ => None,
+                }
+            })
+        });
+        let talk_time = self.answer_ts.map(|a| {
+            let end = self.bye_ts.unwrap_or(self.last_ts);
+            secs(end.since(a).max(0))
+        });
+        CallRecord {
+            call_id: self.call_id.clone(),
+            kind: self.kind,
+            start: self.first_ts,
+            end: self.last_ts,
+            duration: secs(self.last_ts.since(self.first_ts)),
+            talk_time,
+            from: self.from.clone(),
+            to: self.to.clone(),
+            caller: self.caller,
+            addresses: self.addresses.clone(),
+            outcome: self.outcome(now),
+            final_status: self.final_status,
+            reason: self.reason.clone(),
+            pdd,
+            setup_time: match (invite_ts, self.answer_ts) {
+                (Some(i), Some(a)) => Some(secs(a.since(i))),
+                _ => None,
+            },
+            messages: self.messages,
+            retransmissions: self.retransmissions,
+            invite_attempts: self.attempts.len() as u32,
+            dialogs: self.dialogs.len() as u32,
+            ended_by: self
+                .bye_from_caller
+                .map(|c| if c { "caller" } else { "callee" }),
+            user_agent: self.user_agent.clone(),
+            anomalies: self.anomalies,
+            legs: Vec::new(),
+            link_keys: self.link_keys.clone(),
+        }
+    }
+}
+
+/// The Reason header (RFC 3326, SIP or Q.850 cause) if present, else the reason phrase.
+fn reason_of(msg: &SipMessage) -> Option<String> {
+    if let Some(r) = msg.header(HeaderName::Reason) {
+        return Some(lossy(r));
+    }
+    msg.reason_phrase().filter(|r| !r.is_empty()).map(lossy)
+}

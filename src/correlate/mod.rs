@@ -1,0 +1,274 @@
+//! Correlation: SIP messages into transactions, dialogs, calls and registrations
+//! (../shared/reference/TRANSACTIONS.md, RFC 3261 §12 and §17).
+//!
+//! A [`Correlator`] owns one shard of the Call-ID space and takes that shard's messages in capture
+//! order. It marks retransmissions per hop, follows each call to its outcome, and hands finished
+//! calls and registration attempts over as owned records. Bounded: a call leaves the table
+//! `grace` of capture time after it ended, or `idle` after its last message; when `max_calls` are
+//! live the least recently active are evicted early (counted, and still reported). Time is capture
+//! time throughout, so results do not depend on how fast the input arrives.
+
+pub mod call;
+pub mod record;
+pub mod registration;
+pub mod transaction;
+
+use std::net::SocketAddr;
+
+use rustc_hash::FxHashMap;
+
+use crate::reassembly::Carrier;
+use crate::sip::SipMessage;
+use crate::time::{Nanos, Ts, NANOS_PER_SEC};
+use call::CallState;
+use record::{CallRecord, MsgRow, RegRecord};
+
+/// A parsed SIP message with where it was seen, as it travels from a decode worker.
+#[derive(Clone, Debug)]
+pub struct Msg {
+    /// 1-based frame number in the capture.
+    pub frame: u64,
+    /// 1-based message number within its frame.
+    pub idx: u16,
+    pub ts: Ts,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub carrier: Carrier,
+    pub ip_reassembled: bool,
+    pub sip: SipMessage,
+}
+
+/// What a correlator hands to the sink.
+#[derive(Clone, Debug)]
+pub enum Output {
+    Msg(Box<MsgRow>),
+    Call(Box<CallRecord>),
+    Reg(Box<RegRecord>),
+}
+
+#[derive(Clone, Debug)]
+pub struct CorrelatorConfig {
+    /// Headers that link B2BUA legs, in order of trust.
+    pub link_headers: Vec<String>,
+    /// How long a finished call stays for stragglers (retransmitted BYE, late ACK).
+    pub grace: Nanos,
+    /// A call with no message for this long is finished (as it stands).
+    pub idle: Nanos,
+    pub max_calls: usize,
+    pub want_messages: bool,
+    /// Keep each message's full text in its row (for `show`).
+    pub want_text: bool,
+}
+
+impl Default for CorrelatorConfig {
+    fn default() -> Self {
+        CorrelatorConfig {
+            link_headers: vec![
+                "X-Call-ID".into(),
+                "X-CID".into(),
+                "X-Orig-Call-ID".into(),
+                "Session-ID".into(),
+                "P-Charging-Vector".into(),
+            ],
+            grace: call::TIMER_B,
+            idle: 3600 * NANOS_PER_SEC,
+            max_calls: 500_000,
+            want_messages: false,
+            want_text: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CorrelateStats {
+    pub messages: u64,
+    pub retransmissions: u64,
+    pub without_call_id: u64,
+    pub calls: u64,
+    pub calls_finished: u64,
+    pub calls_idle: u64,
+    /// Calls pushed out early because `max_calls` were live.
+    pub calls_evicted: u64,
+    pub peak_live_calls: u64,
+    pub anomalies: FxHashMap<&'static str, u64>,
+}
+
+impl std::ops::AddAssign<&CorrelateStats> for CorrelateStats {
+    fn add_assign(&mut self, o: &CorrelateStats) {
+        self.messages += o.messages;
+        self.retransmissions += o.retransmissions;
+        self.without_call_id += o.without_call_id;
+        self.calls += o.calls;
+        self.calls_finished += o.calls_finished;
+        self.calls_idle += o.calls_idle;
+        self.calls_evicted += o.calls_evicted;
+        self.peak_live_calls += o.peak_live_calls;
+        for (k, v) in &o.anomalies {
+            *self.anomalies.entry(k).or_default() += v;
+        }
+    }
+}
+
+pub struct Correlator {
+    cfg: CorrelatorConfig,
+    calls: FxHashMap<Box<[u8]>, CallState>,
+    last_sweep: Ts,
+    pub stats: CorrelateStats,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Correlator {
+    pub fn new(cfg: CorrelatorConfig) -> Correlator {
+        Correlator {
+            cfg,
+            calls: FxHashMap::default(),
+            last_sweep: Ts::ZERO,
+            stats: CorrelateStats::default(),
+        }
+    }
+
+    pub fn live_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn on_msg(&mut self, m: Msg, out: &mut Vec<Output>) {
+        self.stats.messages += 1;
+        for a in m.sip.anomalies.iter() {
+            *self.stats.anomalies.entry(a.code()).or_default() += 1;
+        }
+        let mut retrans = false;
+        match m.sip.call_id().filter(|c| !c.is_empty()) {
+            Some(cid) => {
+                if !self.calls.contains_key(cid) {
+                    if self.calls.len() >= self.cfg.max_calls {
+                        self.evict_for_room(m.ts, out);
+                    }
+                    self.stats.calls += 1;
+                    let st = CallState::new(lossy(cid), &m.sip, m.ts);
+                    self.calls.insert(cid.into(), st);
+                    self.stats.peak_live_calls =
+                        self.stats.peak_live_calls.max(self.calls.len() as u64);
+                }
+                if let Some(call) = self.calls.get_mut(cid) {
+                    retrans = call.on_message(&m.sip, m.ts, m.src, m.dst, &self.cfg.link_headers);
+                    for mut r in call.regs.take_done() {
+                        r.call_id = call.call_id.clone();
+                        out.push(Output::Reg(Box::new(r)));
+                    }
+                }
+            }
+            None => self.stats.without_call_id += 1,
+        }
+        if retrans {
+            self.stats.retransmissions += 1;
+        }
+        if self.cfg.want_messages {
+            out.push(Output::Msg(Box::new(self.row(&m, retrans))));
+        }
+    }
+
+    fn row(&self, m: &Msg, retrans: bool) -> MsgRow {
+        let s = &m.sip;
+        let from = s.from();
+        let to = s.to();
+        let via = s.top_via();
+        let cseq = s.cseq();
+        MsgRow {
+            frame: m.frame,
+            msg_in_frame: m.idx,
+            ts: m.ts,
+            src: m.src,
+            dst: m.dst,
+            transport: m.carrier,
+            method: s.method().map(|x| x.to_string()),
+            status: s.status(),
+            reason: s.reason_phrase().map(lossy),
+            call_id: s.call_id().map(lossy),
+            cseq: cseq.as_ref().map(|c| c.0),
+            cseq_method: cseq.map(|c| c.1.to_string()),
+            from_user: from.as_ref().map(|f| lossy(f.user())),
+            to_user: to.as_ref().map(|t| lossy(t.user())),
+            from_tag: from.and_then(|f| f.tag()).map(lossy),
+            to_tag: to.and_then(|t| t.tag()).map(lossy),
+            branch: via.as_ref().and_then(|v| v.branch).map(lossy),
+            via_count: s.via_count(),
+            user_agent: s
+                .header(crate::sip::HeaderName::UserAgent)
+                .or_else(|| s.header(crate::sip::HeaderName::Server))
+                .map(lossy),
+            retransmission: retrans,
+            ip_reassembled: m.ip_reassembled,
+            anomalies: s.anomalies.iter().map(|a| a.code()).collect(),
+            text: self.cfg.want_text.then(|| s.text()),
+        }
+    }
+
+    fn finish_call(&mut self, key: &[u8], now: Ts, at_end: bool, out: &mut Vec<Output>) {
+        if let Some(mut c) = self.calls.remove(key) {
+            c.regs.close(now, at_end);
+            for mut r in c.regs.take_done() {
+                r.call_id = c.call_id.clone();
+                out.push(Output::Reg(Box::new(r)));
+            }
+            out.push(Output::Call(Box::new(c.record(now))));
+        }
+    }
+
+    /// Releases calls whose time is up; `now` is the capture time reached by every shard.
+    pub fn tick(&mut self, now: Ts, out: &mut Vec<Output>) {
+        if now.since(self.last_sweep) < NANOS_PER_SEC {
+            return;
+        }
+        self.last_sweep = now;
+        let (grace, idle) = (self.cfg.grace, self.cfg.idle);
+        let mut due: Vec<(Ts, Box<[u8]>, bool)> = self
+            .calls
+            .iter()
+            .filter_map(|(k, c)| {
+                let finished = c.done_ts.is_some_and(|d| now.since(d) > grace);
+                let idle_out = now.since(c.last_ts) > idle;
+                (finished || idle_out).then(|| (c.first_ts, k.clone(), finished))
+            })
+            .collect();
+        due.sort();
+        for (_, k, finished) in due {
+            if finished {
+                self.stats.calls_finished += 1;
+            } else {
+                self.stats.calls_idle += 1;
+            }
+            self.finish_call(&k, now, false, out);
+        }
+    }
+
+    fn evict_for_room(&mut self, now: Ts, out: &mut Vec<Output>) {
+        // Evict the least recently active 1% at once so a full table is not scanned per message.
+        let n = (self.cfg.max_calls / 100).max(1);
+        let mut by_age: Vec<(Ts, Box<[u8]>)> = self
+            .calls
+            .iter()
+            .map(|(k, c)| (c.last_ts, k.clone()))
+            .collect();
+        by_age.sort();
+        for (_, k) in by_age.into_iter().take(n) {
+            self.stats.calls_evicted += 1;
+            self.finish_call(&k, now, true, out);
+        }
+    }
+
+    /// End of input: every call still live is reported as it stands at `now`.
+    pub fn finish(&mut self, now: Ts, out: &mut Vec<Output>) {
+        let mut keys: Vec<(Ts, Box<[u8]>)> = self
+            .calls
+            .iter()
+            .map(|(k, c)| (c.first_ts, k.clone()))
+            .collect();
+        keys.sort();
+        for (_, k) in keys {
+            self.finish_call(&k, now, true, out);
+        }
+    }
+}

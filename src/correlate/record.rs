@@ -1,0 +1,180 @@
+//! Owned records that leave the correlator: what the outputs print and the tables hold.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::reassembly::Carrier;
+use crate::time::Ts;
+
+/// One SIP message as listed by `sipscope messages`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MsgRow {
+    /// Position of the frame in the capture (1-based, as tshark numbers frames).
+    pub frame: u64,
+    /// Position of the message within its frame (1-based; TCP segments may carry several).
+    pub msg_in_frame: u16,
+    #[serde(serialize_with = "ser_ts")]
+    pub ts: Ts,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    #[serde(serialize_with = "ser_carrier")]
+    pub transport: Carrier,
+    pub method: Option<String>,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub call_id: Option<String>,
+    pub cseq: Option<u32>,
+    pub cseq_method: Option<String>,
+    pub from_user: Option<String>,
+    pub to_user: Option<String>,
+    pub from_tag: Option<String>,
+    pub to_tag: Option<String>,
+    pub branch: Option<String>,
+    pub via_count: usize,
+    pub user_agent: Option<String>,
+    /// Seen before on the same hop (same transaction, same link).
+    pub retransmission: bool,
+    pub ip_reassembled: bool,
+    pub anomalies: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// How a call ended, from the caller's side (../shared/reference/METRICS.md, outcome taxonomy).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Answered,
+    Busy,
+    NoAnswer,
+    Rejected,
+    Cancelled,
+    Redirected,
+    AuthFailed,
+    ServerFailure,
+    Timeout,
+    InProgress,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Busy => "busy",
+            Outcome::NoAnswer => "no-answer",
+            Outcome::Rejected => "rejected",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Redirected => "redirected",
+            Outcome::AuthFailed => "auth-failed",
+            Outcome::ServerFailure => "server-failure",
+            Outcome::Timeout => "timeout",
+            Outcome::InProgress => "in-progress",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::Answered,
+            Outcome::Busy,
+            Outcome::NoAnswer,
+            Outcome::Rejected,
+            Outcome::Cancelled,
+            Outcome::Redirected,
+            Outcome::AuthFailed,
+            Outcome::ServerFailure,
+            Outcome::Timeout,
+            Outcome::InProgress,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// What kind of conversation a Call-ID carries, by the method that opened it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallKind {
+    Invite,
+    Register,
+    Subscribe,
+    Options,
+    Message,
+    Publish,
+    Other,
+}
+
+/// A link to another leg of the same call through a B2BUA.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Leg {
+    pub call_id: String,
+    /// How the link was made: the header that carried it (x-call-id, session-id, icid ...).
+    pub via: String,
+}
+
+/// One call (all dialogs of one Call-ID), as listed by `sipscope calls`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallRecord {
+    pub call_id: String,
+    pub kind: CallKind,
+    #[serde(serialize_with = "ser_ts")]
+    pub start: Ts,
+    #[serde(serialize_with = "ser_ts")]
+    pub end: Ts,
+    /// Seconds from the first message to the last.
+    pub duration: f64,
+    /// Talk time: 2xx to the INVITE → BYE (or the last message when no BYE was seen).
+    pub talk_time: Option<f64>,
+    pub from: String,
+    pub to: String,
+    pub caller: Option<SocketAddr>,
+    /// Every IP address that sent or received a message of the call (at most 16).
+    pub addresses: Vec<std::net::IpAddr>,
+    pub outcome: Option<Outcome>,
+    pub final_status: Option<u16>,
+    pub reason: Option<String>,
+    /// Post-dial delay in seconds: INVITE → first 180/183 (or → the final failure without ringing).
+    pub pdd: Option<f64>,
+    /// Setup time: INVITE → 2xx.
+    pub setup_time: Option<f64>,
+    pub messages: u32,
+    pub retransmissions: u32,
+    pub invite_attempts: u32,
+    pub dialogs: u32,
+    /// The caller's BYE, the callee's, or none.
+    pub ended_by: Option<&'static str>,
+    pub user_agent: Option<String>,
+    pub anomalies: u32,
+    pub legs: Vec<Leg>,
+    #[serde(skip)]
+    pub link_keys: Vec<(String, String)>,
+}
+
+/// One registration attempt (REGISTER, challenges included, to its final answer).
+#[derive(Clone, Debug, Serialize)]
+pub struct RegRecord {
+    #[serde(serialize_with = "ser_ts")]
+    pub start: Ts,
+    pub call_id: String,
+    pub aor: String,
+    pub contact: Option<String>,
+    pub expires: Option<u32>,
+    pub client: SocketAddr,
+    pub registrar: SocketAddr,
+    pub challenged: bool,
+    pub final_status: Option<u16>,
+    /// registered, unregistered, auth-failed, failed, timeout, in-progress.
+    pub result: &'static str,
+    /// RFC 6076 §4.1 Registration Request Delay, seconds (successful attempts only).
+    pub rrd: Option<f64>,
+    pub requests: u32,
+    pub user_agent: Option<String>,
+}
+
+pub(crate) fn ser_ts<S: serde::Serializer>(t: &Ts, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(t)
+}
+
+fn ser_carrier<S: serde::Serializer>(c: &Carrier, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(c.as_str())
+}

@@ -1,0 +1,21 @@
+//! sipscope: a SIP traffic analyzer and passive monitor.
+//!
+//! The library does all the work; the `sipscope` binary is a thin layer over it. Data flows
+//! through one module per stage (../shared/ARCHITECTURE.md):
+//!
+//! ```text
+//! capture ─Frame─▶ decode ─Packet─▶ reassembly ─SipBytes─▶ sip ─SipMessage─▶ correlate ─▶ outputs
+//! ```
+//! [`pipeline`] runs the stages on threads; each stage is usable on its own.
+
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod cli;
+pub mod correlate;
+pub mod decode;
+pub mod output;
+pub mod pipeline;
+pub mod reassembly;
+pub mod sip;
+pub mod time;

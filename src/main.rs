@@ -1,0 +1,84 @@
+//! The `sipscope` binary: parse arguments, run a command, map errors to exit codes.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Parser;
+use sipscope::cli::commands::{self, RunError};
+use sipscope::cli::{Cli, Command};
+use sipscope::output::OutputError;
+
+/// Exit statuses: 0 ok (also for a closed pipe), 1 runtime failure, 2 usage error.
+#[derive(Copy, Clone)]
+enum Exit {
+    Ok = 0,
+    Failure = 1,
+    Usage = 2,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ExitCode::from(run(cli) as u8)
+}
+
+fn run(cli: Cli) -> Exit {
+    if cli.list_interfaces {
+        return match sipscope::capture::live::list_interfaces() {
+            Ok(list) => {
+                for (name, desc) in list {
+                    println!("{name}\t{desc}");
+                }
+                Exit::Ok
+            }
+            Err(e) => {
+                eprintln!("sipscope: {e}");
+                Exit::Failure
+            }
+        };
+    }
+    let Some(command) = cli.command else {
+        eprintln!("sipscope: no command (try --help)");
+        return Exit::Usage;
+    };
+    let (common, outcome) = match &command {
+        Command::Messages(c) | Command::Registrations(c) => (c, None),
+        Command::Calls(a) => (&a.common, a.outcome.as_deref()),
+        Command::Show(a) => (&a.common, None),
+    };
+    let cfg = match common.config(outcome) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sipscope: {e}");
+            return Exit::Usage;
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Ctrl-C and SIGTERM stop the input; the pipeline drains and the outputs are written.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+    }
+    let result = match &command {
+        Command::Messages(_) => commands::messages(&cfg, stop),
+        Command::Calls(a) => commands::calls(&cfg, stop, a.all),
+        Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
+        Command::Registrations(_) => commands::registrations(&cfg, stop),
+    };
+    match result {
+        Ok(stats) => {
+            for w in commands::warnings(&stats) {
+                eprintln!("sipscope: warning: {w}");
+            }
+            if cfg.stats {
+                commands::print_stats(&stats);
+            }
+            Exit::Ok
+        }
+        Err(RunError::Output(OutputError::BrokenPipe)) => Exit::Ok,
+        Err(e) => {
+            eprintln!("sipscope: {e}");
+            Exit::Failure
+        }
+    }
+}

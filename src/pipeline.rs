@@ -1,0 +1,364 @@
+//! The threads that tie the stages together (../shared/ARCHITECTURE.md, Threads).
+//!
+//! ```text
+//! reader ─▶ [decode+reassembly worker × N, by symmetric IP-pair hash]
+//!        ─▶ [correlator × M, by Call-ID hash] ─▶ sink (the caller's thread)
+//! ```
+//! Frames travel in numbered batches over bounded channels. Every worker receives every batch
+//! (its share may be empty) and every correlator hears from every worker for every batch, so each
+//! stage can merge its inputs in capture order: the output does not depend on N or M. Shutdown is
+//! by an end-of-input batch that flows through every stage, then the channels close; every channel
+//! has a reader until then, so nothing can hang on exit.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use crate::capture::{CaptureError, CaptureStats, Frame, Source};
+use crate::correlate::{CorrelateStats, Correlator, CorrelatorConfig, Msg, Output};
+use crate::decode::{self, DecodeStats, Decoder};
+use crate::reassembly::{Reassembler, ReassemblyConfig, ReassemblyStats, SipBytes};
+use crate::sip::SipMessage;
+use crate::time::Ts;
+
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// Decode workers (N) and correlators (M); 1 runs one of each.
+    pub workers: usize,
+    pub correlators: usize,
+    pub batch: usize,
+    pub reassembly: ReassemblyConfig,
+    pub correlator: CorrelatorConfig,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        let cores = thread::available_parallelism().map_or(2, |n| n.get());
+        PipelineConfig {
+            workers: cores.clamp(1, 8),
+            correlators: (cores / 2).clamp(1, 4),
+            batch: 512,
+            reassembly: ReassemblyConfig::default(),
+            correlator: CorrelatorConfig::default(),
+        }
+    }
+}
+
+/// Everything every stage counted, merged.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    pub capture: CaptureStats,
+    pub decode: DecodeStats,
+    pub reassembly: ReassemblyStats,
+    pub correlate: CorrelateStats,
+    /// Candidates that looked like SIP but whose start line did not parse.
+    pub sip_rejected: u64,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    /// The run was stopped (Ctrl-C) before the input ended.
+    pub interrupted: bool,
+}
+
+struct Batch {
+    /// The capture time every frame of this batch is at or after (the batch's first frame).
+    start_ts: Ts,
+    /// The latest capture time seen so far (a watermark for timers).
+    watermark: Ts,
+    frames: Vec<(u64, Frame)>,
+    end: bool,
+}
+
+struct MsgBatch {
+    watermark: Ts,
+    msgs: Vec<Msg>,
+    end: bool,
+}
+
+struct OutBatch {
+    outputs: Vec<Output>,
+}
+
+fn call_shard(m: &SipMessage, n: usize) -> usize {
+    match m.call_id() {
+        Some(c) if n > 1 => (decode::fnv(c, 0xcbf2_9ce4_8422_2325) % n as u64) as usize,
+        _ => 0,
+    }
+}
+
+/// Orders a merged batch of outputs the same way whatever the sharding.
+fn sort_outputs(v: &mut [Output]) {
+    fn key(o: &Output) -> (u8, u64, u16, Ts, &str) {
+        match o {
+            Output::Msg(m) => (0, m.frame, m.msg_in_frame, m.ts, ""),
+            Output::Reg(r) => (1, 0, 0, r.start, &r.call_id),
+            Output::Call(c) => (2, 0, 0, c.start, &c.call_id),
+        }
+    }
+    v.sort_by(|a, b| key(a).cmp(&key(b)));
+}
+
+/// Runs the whole pipeline over `source`, calling `sink` on this thread with every output in a
+/// deterministic order. `stop` ends the input early (Ctrl-C); outputs are still drained.
+pub fn run(
+    mut source: Box<dyn Source>,
+    cfg: &PipelineConfig,
+    stop: Arc<AtomicBool>,
+    progress: Option<indicatif::ProgressBar>,
+    mut sink: impl FnMut(Output),
+) -> Result<RunStats, CaptureError> {
+    let n = cfg.workers.max(1);
+    let m = cfg.correlators.max(1);
+    let batch_size = cfg.batch.max(1);
+
+    let mut to_workers: Vec<Sender<Batch>> = Vec::new();
+    let mut worker_rx: Vec<Receiver<Batch>> = Vec::new();
+    for _ in 0..n {
+        let (tx, rx) = bounded::<Batch>(4);
+        to_workers.push(tx);
+        worker_rx.push(rx);
+    }
+    // corr_rx[j][w]: what worker w sends correlator j.
+    let mut corr_tx: Vec<Vec<Sender<MsgBatch>>> = (0..n).map(|_| Vec::new()).collect();
+    let mut corr_rx: Vec<Vec<Receiver<MsgBatch>>> = (0..m).map(|_| Vec::new()).collect();
+    for rxs in corr_rx.iter_mut() {
+        for txs in corr_tx.iter_mut() {
+            let (tx, rx) = bounded::<MsgBatch>(8);
+            txs.push(tx);
+            rxs.push(rx);
+        }
+    }
+    let mut sink_rx: Vec<Receiver<OutBatch>> = Vec::new();
+    let mut sink_tx: Vec<Sender<OutBatch>> = Vec::new();
+    for _ in 0..m {
+        let (tx, rx) = bounded::<OutBatch>(8);
+        sink_tx.push(tx);
+        sink_rx.push(rx);
+    }
+
+    thread::scope(|scope| {
+        // Reader.
+        let reader = scope.spawn(move || -> (Result<(), CaptureError>, CaptureStats, bool) {
+            let mut frame_no = 0u64;
+            let mut watermark = Ts::ZERO;
+            let mut result = Ok(());
+            let mut interrupted = false;
+            let mut bufs: Vec<Vec<(u64, Frame)>> = (0..n).map(|_| Vec::new()).collect();
+            let mut count = 0usize;
+            let mut start_ts: Option<Ts> = None;
+            let send = |bufs: &mut Vec<Vec<(u64, Frame)>>, start: Ts, wm: Ts, end: bool| {
+                for (w, tx) in to_workers.iter().enumerate() {
+                    let frames = std::mem::take(&mut bufs[w]);
+                    if tx
+                        .send(Batch {
+                            start_ts: start,
+                            watermark: wm,
+                            frames,
+                            end,
+                        })
+                        .is_err()
+                    {
+                        return false;
+                    }
+                }
+                true
+            };
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    interrupted = true;
+                    break;
+                }
+                let f = match source.next_frame() {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                };
+                frame_no += 1;
+                watermark = watermark.max(f.ts);
+                start_ts.get_or_insert(f.ts);
+                let w = if n > 1 {
+                    (decode::shard_hash(&f) % n as u64) as usize
+                } else {
+                    0
+                };
+                bufs[w].push((frame_no, f));
+                count += 1;
+                if count >= batch_size {
+                    if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
+                        pb.set_position(done);
+                    }
+                    if !send(&mut bufs, start_ts.unwrap_or(watermark), watermark, false) {
+                        break;
+                    }
+                    count = 0;
+                    start_ts = None;
+                }
+            }
+            let _ = send(&mut bufs, start_ts.unwrap_or(watermark), watermark, true);
+            if let Some(pb) = &progress {
+                pb.finish_and_clear();
+            }
+            (result, source.stats(), interrupted)
+        });
+
+        // Decode + reassembly workers.
+        let mut workers = Vec::new();
+        for (rx, txs) in worker_rx.into_iter().zip(corr_tx) {
+            let rcfg = cfg.reassembly.clone();
+            workers.push(scope.spawn(move || {
+                let mut decoder = Decoder::default();
+                let mut reasm = Reassembler::new(rcfg);
+                let mut sip_rejected = 0u64;
+                let mut first: Option<Ts> = None;
+                let mut last: Option<Ts> = None;
+                let mut units: Vec<SipBytes> = Vec::new();
+                let mut idx_of_frame: (u64, u16) = (0, 0);
+                let mut to_msgs = |units: &mut Vec<SipBytes>,
+                                   frame: u64,
+                                   outs: &mut Vec<Vec<Msg>>,
+                                   rejected: &mut u64| {
+                    for u in units.drain(..) {
+                        if idx_of_frame.0 != frame {
+                            idx_of_frame = (frame, 0);
+                        }
+                        match SipMessage::parse(u.bytes, u.datagram) {
+                            Ok(sip) => {
+                                idx_of_frame.1 = idx_of_frame.1.saturating_add(1);
+                                let shard = call_shard(&sip, m);
+                                outs[shard].push(Msg {
+                                    frame,
+                                    idx: idx_of_frame.1,
+                                    ts: u.ts,
+                                    src: u.src,
+                                    dst: u.dst,
+                                    carrier: u.carrier,
+                                    ip_reassembled: u.ip_reassembled,
+                                    sip,
+                                });
+                            }
+                            Err(_) => *rejected += 1,
+                        }
+                    }
+                };
+                for batch in rx.iter() {
+                    let mut outs: Vec<Vec<Msg>> = (0..m).map(|_| Vec::new()).collect();
+                    let first_frame = batch.frames.first().map_or(0, |f| f.0);
+                    reasm.tick(batch.start_ts, &mut units);
+                    to_msgs(&mut units, first_frame, &mut outs, &mut sip_rejected);
+                    for (no, f) in &batch.frames {
+                        first = Some(first.map_or(f.ts, |t: Ts| t.min(f.ts)));
+                        last = Some(last.map_or(f.ts, |t: Ts| t.max(f.ts)));
+                        if let Some(p) = decoder.decode(f) {
+                            reasm.packet(p, &mut units);
+                            to_msgs(&mut units, *no, &mut outs, &mut sip_rejected);
+                        }
+                    }
+                    if batch.end {
+                        decoder.finish();
+                        reasm.finish(&mut units);
+                        let lastf = batch.frames.last().map_or(u64::MAX, |f| f.0);
+                        to_msgs(&mut units, lastf, &mut outs, &mut sip_rejected);
+                    }
+                    for (j, msgs) in outs.into_iter().enumerate() {
+                        let _ = txs[j].send(MsgBatch {
+                            watermark: batch.watermark,
+                            msgs,
+                            end: batch.end,
+                        });
+                    }
+                    if batch.end {
+                        break;
+                    }
+                }
+                (decoder.stats, reasm.stats, sip_rejected, first, last)
+            }));
+        }
+
+        // Correlators.
+        let mut correlators = Vec::new();
+        for (rxs, tx) in corr_rx.into_iter().zip(sink_tx) {
+            let ccfg = cfg.correlator.clone();
+            correlators.push(scope.spawn(move || {
+                let mut c = Correlator::new(ccfg);
+                'batches: loop {
+                    let mut merged: Vec<Msg> = Vec::new();
+                    let mut watermark = Ts::ZERO;
+                    let mut end = false;
+                    for rx in &rxs {
+                        match rx.recv() {
+                            Ok(b) => {
+                                watermark = watermark.max(b.watermark);
+                                end |= b.end;
+                                merged.extend(b.msgs);
+                            }
+                            Err(_) => break 'batches,
+                        }
+                    }
+                    merged.sort_by_key(|m| (m.frame, m.idx));
+                    let mut outputs = Vec::new();
+                    for msg in merged {
+                        c.on_msg(msg, &mut outputs);
+                    }
+                    if end {
+                        c.finish(watermark, &mut outputs);
+                    } else {
+                        c.tick(watermark, &mut outputs);
+                    }
+                    if tx.send(OutBatch { outputs }).is_err() || end {
+                        break;
+                    }
+                }
+                c.stats
+            }));
+        }
+
+        // Sink, on this thread: one batch from every correlator, merged, in order.
+        'sink: loop {
+            let mut merged = Vec::new();
+            for rx in &sink_rx {
+                match rx.recv() {
+                    Ok(b) => merged.extend(b.outputs),
+                    Err(_) => break 'sink,
+                }
+            }
+            sort_outputs(&mut merged);
+            for o in merged {
+                sink(o);
+            }
+        }
+
+        let mut stats = RunStats::default();
+        for w in workers {
+            if let Ok((d, r, rej, first, last)) = w.join() {
+                stats.decode += &d;
+                stats.reassembly += &r;
+                stats.sip_rejected += rej;
+                stats.first_ts = match (stats.first_ts, first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                stats.last_ts = match (stats.last_ts, last) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        for c in correlators {
+            if let Ok(cs) = c.join() {
+                stats.correlate += &cs;
+            }
+        }
+        match reader.join() {
+            Ok((result, cap, interrupted)) => {
+                stats.capture = cap;
+                stats.interrupted = interrupted;
+                result.map(|_| stats)
+            }
+            Err(_) => Ok(stats),
+        }
+    })
+}

@@ -1,0 +1,254 @@
+//! SIP message framing on a byte stream (RFC 3261 §18.3): messages are cut by Content-Length.
+//!
+//! Takes in-order stream bytes (and gap notices) of one direction and yields whole messages as
+//! zero-copy slices of its buffer. Handles several messages in one segment, one message over many
+//! segments, CRLF keep-alives (RFC 5626 §3.5.1), and resynchronises after a gap or garbage on the
+//! next start line. Bounded: a header block longer than `max_header` or a body longer than
+//! `max_body` is abandoned (counted) and the framer resynchronises.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::sip::message::{looks_like_sip, parse_u32};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FramingStats {
+    pub messages: u64,
+    pub keepalives: u64,
+    /// Bytes thrown away while looking for a start line (after a gap, or garbage).
+    pub skipped_bytes: u64,
+    /// Messages cut by a gap in the TCP stream (lost, the stream resynchronised after them).
+    pub cut_by_gap: u64,
+    pub oversized: u64,
+    /// Messages over a stream that carried no Content-Length (taken as 0, RFC 3261 §18.3).
+    pub missing_content_length: u64,
+    /// Incomplete messages still buffered when the stream ended.
+    pub incomplete_at_end: u64,
+}
+
+impl std::ops::AddAssign<&FramingStats> for FramingStats {
+    fn add_assign(&mut self, o: &FramingStats) {
+        self.messages += o.messages;
+        self.keepalives += o.keepalives;
+        self.skipped_bytes += o.skipped_bytes;
+        self.cut_by_gap += o.cut_by_gap;
+        self.oversized += o.oversized;
+        self.missing_content_length += o.missing_content_length;
+        self.incomplete_at_end += o.incomplete_at_end;
+    }
+}
+
+pub struct SipFramer {
+    buf: BytesMut,
+    /// False after a gap or garbage: wait for a start line.
+    synced: bool,
+    max_header: usize,
+    max_body: usize,
+}
+
+impl Default for SipFramer {
+    fn default() -> Self {
+        SipFramer::new(64 << 10, 16 << 20)
+    }
+}
+
+/// Finds the end of the header block: the offset just past the empty line.
+fn header_end(d: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(n) = memchr::memchr(b'\n', &d[from..]) {
+        let nl = from + n;
+        match d.get(nl + 1) {
+            Some(b'\n') => return Some(nl + 2),
+            Some(b'\r') if d.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
+            None => return None,
+            _ => from = nl + 1,
+        }
+    }
+    None
+}
+
+/// Content-Length (or its compact form `l`) within a header block.
+fn content_length(head: &[u8]) -> Option<Option<u32>> {
+    for line in head.split(|c| *c == b'\n') {
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let name = crate::sip::message::trim(&line[..colon]);
+        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+            return Some(parse_u32(&line[colon + 1..]));
+        }
+    }
+    None
+}
+
+impl SipFramer {
+    pub fn new(max_header: usize, max_body: usize) -> SipFramer {
+        SipFramer {
+            buf: BytesMut::new(),
+            synced: true,
+            max_header,
+            max_body,
+        }
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// A hole in the stream: whatever was being assembled is lost.
+    pub fn gap(&mut self, stats: &mut FramingStats) {
+        if !self.buf.is_empty() {
+            stats.cut_by_gap += 1;
+            stats.skipped_bytes += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        self.synced = false;
+    }
+
+    /// Appends stream bytes and pushes every complete message to `out`.
+    pub fn push(&mut self, data: &[u8], stats: &mut FramingStats, out: &mut Vec<Bytes>) {
+        self.buf.extend_from_slice(data);
+        self.extract(stats, out);
+    }
+
+    fn resync(&mut self, stats: &mut FramingStats) -> bool {
+        // Look for a start line at the beginning of some line.
+        let mut at = 0;
+        loop {
+            if looks_like_sip(&self.buf[at..]) {
+                stats.skipped_bytes += at as u64;
+                self.buf.advance(at);
+                self.synced = true;
+                return true;
+            }
+            match memchr::memchr(b'\n', &self.buf[at..]) {
+                Some(n) => at += n + 1,
+                None => {
+                    // Keep the last partial line: it may become a start line.
+                    let keep_from = at.min(self.buf.len());
+                    stats.skipped_bytes += keep_from as u64;
+                    self.buf.advance(keep_from);
+                    if self.buf.len() > self.max_header {
+                        stats.skipped_bytes += self.buf.len() as u64;
+                        self.buf.clear();
+                    }
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn extract(&mut self, stats: &mut FramingStats, out: &mut Vec<Bytes>) {
+        loop {
+            // Keep-alives between messages: CRLF pings and their pongs.
+            let ws = self
+                .buf
+                .iter()
+                .take_while(|c| **c == b'\r' || **c == b'\n')
+                .count();
+            if ws > 0 {
+                stats.keepalives += (ws as u64).div_ceil(4);
+                self.buf.advance(ws);
+            }
+            if self.buf.is_empty() {
+                return;
+            }
+            if !self.synced || (self.buf.len() >= 12 && !looks_like_sip(&self.buf)) {
+                if self.buf.len() < 12 {
+                    return;
+                }
+                if !self.resync(stats) {
+                    return;
+                }
+            }
+            let Some(hend) = header_end(&self.buf) else {
+                if self.buf.len() > self.max_header {
+                    stats.oversized += 1;
+                    self.synced = false;
+                    // Drop the start line so resync moves past this message.
+                    let first = memchr::memchr(b'\n', &self.buf).map_or(self.buf.len(), |n| n + 1);
+                    stats.skipped_bytes += first as u64;
+                    self.buf.advance(first);
+                    continue;
+                }
+                return;
+            };
+            let cl = match content_length(&self.buf[..hend]) {
+                Some(Some(cl)) => cl as usize,
+                Some(None) | None => {
+                    stats.missing_content_length += 1;
+                    0
+                }
+            };
+            if cl > self.max_body {
+                stats.oversized += 1;
+                stats.skipped_bytes += hend as u64;
+                self.buf.advance(hend);
+                self.synced = false;
+                continue;
+            }
+            if self.buf.len() < hend + cl {
+                return;
+            }
+            out.push(self.buf.split_to(hend + cl).freeze());
+            stats.messages += 1;
+        }
+    }
+
+    /// End of stream: a message whose headers are complete is delivered with the body it has
+    /// (the parser marks the Content-Length anomaly); anything less is counted as incomplete.
+    pub fn finish(&mut self, stats: &mut FramingStats, out: &mut Vec<Bytes>) {
+        if self.buf.iter().all(|c| c.is_ascii_whitespace()) {
+            self.buf.clear();
+            return;
+        }
+        if self.synced && looks_like_sip(&self.buf) && header_end(&self.buf).is_some() {
+            out.push(self.buf.split().freeze());
+            stats.messages += 1;
+        } else {
+            stats.incomplete_at_end += 1;
+            self.buf.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 4\r\n\r\nbody";
+    const B: &[u8] = b"SIP/2.0 200 OK\r\nCall-ID: 1\r\nl:0\r\n\r\n";
+
+    #[test]
+    fn splits_and_joins_at_every_boundary() {
+        let mut all = Vec::new();
+        all.extend_from_slice(b"\r\n\r\n");
+        all.extend_from_slice(A);
+        all.extend_from_slice(B);
+        all.extend_from_slice(A);
+        for cut in 0..all.len() {
+            let mut f = SipFramer::default();
+            let mut st = FramingStats::default();
+            let mut out = Vec::new();
+            f.push(&all[..cut], &mut st, &mut out);
+            f.push(&all[cut..], &mut st, &mut out);
+            assert_eq!(out.len(), 3, "cut at {cut}");
+            assert_eq!(&out[0][..], A);
+            assert_eq!(&out[1][..], B);
+        }
+    }
+
+    #[test]
+    fn resyncs_after_a_gap() {
+        let mut f = SipFramer::default();
+        let mut st = FramingStats::default();
+        let mut out = Vec::new();
+        f.push(&A[..30], &mut st, &mut out);
+        f.gap(&mut st);
+        let mut tail = b"ength: 4\r\n\r\nbody".to_vec();
+        tail.extend_from_slice(B);
+        f.push(&tail, &mut st, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0][..], B);
+        assert_eq!(st.cut_by_gap, 1);
+    }
+}

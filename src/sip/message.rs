@@ -1,0 +1,576 @@
+//! Stage one of SIP parsing: the structural split of one message.
+//!
+//! Takes the bytes of exactly one message candidate (a UDP payload, or one frame cut by the TCP
+//! framer) and returns spans of the start line, each header (name and value, folded lines joined
+//! by reference, in order, repeats kept) and the body. Lenient where real stacks are sloppy
+//! (LF-only line ends, whitespace before the colon, missing Content-Length over UDP, unknown
+//! methods); every deviation is recorded as an [`Anomaly`] on the message, which is still used.
+//! Refuses (returns `Err`) only when the start line is not SIP at all.
+
+use std::fmt;
+use std::ops::Range;
+
+use bytes::Bytes;
+use nom::bytes::complete::{tag, take_while1, take_while_m_n};
+use nom::character::complete::char as ch;
+use nom::IResult;
+
+use super::header::HeaderName;
+use super::method::Method;
+
+/// A byte range into [`SipMessage::raw`]; u32 keeps a header entry at 12 bytes.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    fn new(r: Range<usize>) -> Span {
+        Span {
+            start: r.start as u32,
+            end: r.end as u32,
+        }
+    }
+
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartLine {
+    Request { method: Method, uri: Span },
+    Response { status: u16, reason: Span },
+}
+
+#[derive(Copy, Clone, Debug)]
+pub struct Header {
+    pub name: HeaderName,
+    pub name_span: Span,
+    pub value: Span,
+}
+
+/// What was wrong with a message that was nevertheless used.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Anomaly {
+    /// Content-Length promises more body than arrived (over UDP; the body is cut short).
+    ContentLengthTooLarge,
+    /// More bytes follow the body than Content-Length says (over UDP; the rest is ignored).
+    ContentLengthTooSmall,
+    ContentLengthMissing,
+    ContentLengthInvalid,
+    /// Lines end in a bare LF rather than CRLF.
+    BareLf,
+    /// A header line without a colon, skipped.
+    BadHeaderLine,
+    /// The header block has no terminating empty line.
+    NoEndOfHeaders,
+    MissingCallId,
+    MissingCSeq,
+    MissingVia,
+    MissingFrom,
+    MissingTo,
+    BadCSeq,
+    /// The SIP version in the start line is not 2.0.
+    VersionNot20,
+}
+
+impl Anomaly {
+    pub fn code(self) -> &'static str {
+        match self {
+            Anomaly::ContentLengthTooLarge => "content-length-too-large",
+            Anomaly::ContentLengthTooSmall => "content-length-too-small",
+            Anomaly::ContentLengthMissing => "content-length-missing",
+            Anomaly::ContentLengthInvalid => "content-length-invalid",
+            Anomaly::BareLf => "bare-lf",
+            Anomaly::BadHeaderLine => "bad-header-line",
+            Anomaly::NoEndOfHeaders => "no-end-of-headers",
+            Anomaly::MissingCallId => "missing-call-id",
+            Anomaly::MissingCSeq => "missing-cseq",
+            Anomaly::MissingVia => "missing-via",
+            Anomaly::MissingFrom => "missing-from",
+            Anomaly::MissingTo => "missing-to",
+            Anomaly::BadCSeq => "bad-cseq",
+            Anomaly::VersionNot20 => "version-not-2.0",
+        }
+    }
+
+    pub const ALL: [Anomaly; 14] = [
+        Anomaly::ContentLengthTooLarge,
+        Anomaly::ContentLengthTooSmall,
+        Anomaly::ContentLengthMissing,
+        Anomaly::ContentLengthInvalid,
+        Anomaly::BareLf,
+        Anomaly::BadHeaderLine,
+        Anomaly::NoEndOfHeaders,
+        Anomaly::MissingCallId,
+        Anomaly::MissingCSeq,
+        Anomaly::MissingVia,
+        Anomaly::MissingFrom,
+        Anomaly::MissingTo,
+        Anomaly::BadCSeq,
+        Anomaly::VersionNot20,
+    ];
+}
+
+/// A small set of anomalies (a bit mask).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Anomalies(u32);
+
+impl Anomalies {
+    pub fn insert(&mut self, a: Anomaly) {
+        self.0 |= 1 << a as u32;
+    }
+    pub fn contains(self, a: Anomaly) -> bool {
+        self.0 & (1 << a as u32) != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = Anomaly> {
+        Anomaly::ALL.into_iter().filter(move |a| self.contains(*a))
+    }
+}
+
+/// Why bytes were not taken as SIP.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum NotSip {
+    Empty,
+    /// The first line is neither a request line nor a status line.
+    BadStartLine,
+}
+
+impl fmt::Display for NotSip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotSip::Empty => f.write_str("empty message"),
+            NotSip::BadStartLine => f.write_str("not a SIP request or status line"),
+        }
+    }
+}
+
+impl std::error::Error for NotSip {}
+
+/// One SIP message over shared bytes.
+#[derive(Clone, Debug)]
+pub struct SipMessage {
+    pub raw: Bytes,
+    pub start: StartLine,
+    pub headers: Vec<Header>,
+    pub body: Span,
+    pub anomalies: Anomalies,
+}
+
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+}
+
+/// `SIP/2.0 200 OK` → (status, reason span offsets within the line, version ok).
+fn status_line(i: &[u8]) -> IResult<&[u8], (u16, bool)> {
+    let (i, _) = tag(&b"SIP/"[..])(i)?;
+    let (i, ver) = take_while1(|c: u8| c.is_ascii_digit() || c == b'.')(i)?;
+    let (i, _) = take_while1(|c| c == b' ')(i)?;
+    let (i, code) = take_while_m_n(3, 3, |c: u8| c.is_ascii_digit())(i)?;
+    let status = code.iter().fold(0u16, |a, d| a * 10 + (d - b'0') as u16);
+    Ok((i, (status, ver == b"2.0")))
+}
+
+/// `INVITE sip:bob@example.com SIP/2.0` → (method, uri).
+fn request_line(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8], bool)> {
+    let (i, method) = take_while1(is_token)(i)?;
+    let (i, _) = ch(' ')(i)?;
+    let (i, uri) = take_while1(|c: u8| c != b' ' && c > 0x20)(i)?;
+    let (i, _) = take_while1(|c| c == b' ')(i)?;
+    let (i, _) = tag(&b"SIP/"[..])(i)?;
+    let (i, ver) = take_while1(|c: u8| c.is_ascii_digit() || c == b'.')(i)?;
+    Ok((i, (method, uri, ver == b"2.0")))
+}
+
+/// The first line of `data` (without its line end) and the offset just past the line end.
+fn first_line(data: &[u8]) -> (&[u8], usize, bool) {
+    match memchr::memchr(b'\n', data) {
+        Some(n) => {
+            let cr = n > 0 && data[n - 1] == b'\r';
+            (&data[..if cr { n - 1 } else { n }], n + 1, !cr)
+        }
+        None => (data, data.len(), false),
+    }
+}
+
+/// Does `data` begin with a SIP start line? Cheap enough to run on every UDP payload and on every
+/// TCP stream that has not shown its protocol yet.
+pub fn looks_like_sip(data: &[u8]) -> bool {
+    if data.len() < 12 {
+        return false;
+    }
+    if data.starts_with(b"SIP/2.0 ") {
+        return data.len() >= 11 && data[8..11].iter().all(u8::is_ascii_digit);
+    }
+    if !data[0].is_ascii_uppercase() {
+        return false;
+    }
+    // A request line ends with " SIP/2.0": look within a bounded first line.
+    let window = &data[..data.len().min(8192)];
+    let (line, _, _) = first_line(window);
+    line.ends_with(b" SIP/2.0") && request_line(line).is_ok()
+}
+
+impl SipMessage {
+    /// Splits one message. `datagram` says the bytes are a whole datagram (UDP), so a body longer
+    /// or shorter than Content-Length is an anomaly rather than a framing decision.
+    pub fn parse(raw: Bytes, datagram: bool) -> Result<SipMessage, NotSip> {
+        let data = &raw[..];
+        if data.is_empty() {
+            return Err(NotSip::Empty);
+        }
+        let mut anomalies = Anomalies::default();
+        let (line, mut pos, bare_lf) = first_line(data);
+        if bare_lf && pos <= data.len() && data.get(pos - 1) == Some(&b'\n') {
+            anomalies.insert(Anomaly::BareLf);
+        }
+        let line_start = 0usize;
+        let start = if let Ok((rest, (status, v20))) = status_line(line) {
+            if !v20 {
+                anomalies.insert(Anomaly::VersionNot20);
+            }
+            // The reason phrase may be empty (`SIP/2.0 200` followed by the line end).
+            let reason_at = line.len() - rest.len();
+            let skip = rest.iter().take_while(|c| **c == b' ').count();
+            StartLine::Response {
+                status,
+                reason: Span::new(line_start + reason_at + skip..line_start + line.len()),
+            }
+        } else {
+            match request_line(line) {
+                Ok((rest, (method, uri, v20))) if rest.iter().all(|c| c.is_ascii_whitespace()) => {
+                    if !v20 {
+                        anomalies.insert(Anomaly::VersionNot20);
+                    }
+                    let uri_at = uri.as_ptr() as usize - data.as_ptr() as usize;
+                    StartLine::Request {
+                        method: Method::from_bytes(method),
+                        uri: Span::new(uri_at..uri_at + uri.len()),
+                    }
+                }
+                _ => return Err(NotSip::BadStartLine),
+            }
+        };
+
+        let mut headers: Vec<Header> = Vec::with_capacity(16);
+        let mut body_start = None;
+        while pos < data.len() {
+            let rest = &data[pos..];
+            let (l, next, lf) = first_line(rest);
+            if lf && rest.get(next - 1) == Some(&b'\n') {
+                anomalies.insert(Anomaly::BareLf);
+            }
+            if l.is_empty() {
+                if next == rest.len() && rest.last() != Some(&b'\n') {
+                    break;
+                }
+                body_start = Some(pos + next);
+                break;
+            }
+            if (l[0] == b' ' || l[0] == b'\t') && !headers.is_empty() {
+                // Folded continuation (RFC 3261 §7.3.1): extend the previous value.
+                if let Some(h) = headers.last_mut() {
+                    let end = pos + l.len();
+                    h.value.end = trim_end(data, h.value.start as usize, end) as u32;
+                }
+                pos += next;
+                continue;
+            }
+            match memchr::memchr(b':', l) {
+                Some(colon) => {
+                    let name_end = l[..colon]
+                        .iter()
+                        .rposition(|c| !c.is_ascii_whitespace())
+                        .map_or(0, |p| p + 1);
+                    let name = &l[..name_end];
+                    let mut vs = colon + 1;
+                    while vs < l.len() && (l[vs] == b' ' || l[vs] == b'\t') {
+                        vs += 1;
+                    }
+                    let ve = trim_end(l, vs, l.len());
+                    headers.push(Header {
+                        name: HeaderName::lookup(name),
+                        name_span: Span::new(pos..pos + name_end),
+                        value: Span::new(pos + vs..pos + ve),
+                    });
+                }
+                None => anomalies.insert(Anomaly::BadHeaderLine),
+            }
+            pos += next;
+        }
+
+        let mut msg = SipMessage {
+            raw: raw.clone(),
+            start,
+            headers,
+            body: Span::default(),
+            anomalies,
+        };
+        let body_start = match body_start {
+            Some(b) => b,
+            None => {
+                msg.anomalies.insert(Anomaly::NoEndOfHeaders);
+                data.len()
+            }
+        };
+        let available = data.len() - body_start;
+        let body_len = match msg.header(HeaderName::ContentLength) {
+            Some(v) => match parse_u32(v) {
+                Some(cl) => {
+                    let cl = cl as usize;
+                    if cl > available {
+                        msg.anomalies.insert(Anomaly::ContentLengthTooLarge);
+                        available
+                    } else {
+                        if datagram && cl < available && !is_padding(&data[body_start + cl..]) {
+                            msg.anomalies.insert(Anomaly::ContentLengthTooSmall);
+                        }
+                        cl
+                    }
+                }
+                None => {
+                    msg.anomalies.insert(Anomaly::ContentLengthInvalid);
+                    available
+                }
+            },
+            None => {
+                if !datagram {
+                    msg.anomalies.insert(Anomaly::ContentLengthMissing);
+                }
+                available
+            }
+        };
+        msg.body = Span::new(body_start..body_start + body_len);
+        for (h, a) in [
+            (HeaderName::CallId, Anomaly::MissingCallId),
+            (HeaderName::CSeq, Anomaly::MissingCSeq),
+            (HeaderName::Via, Anomaly::MissingVia),
+            (HeaderName::From, Anomaly::MissingFrom),
+            (HeaderName::To, Anomaly::MissingTo),
+        ] {
+            if msg.header(h).is_none() {
+                msg.anomalies.insert(a);
+            }
+        }
+        if msg.header(HeaderName::CSeq).is_some() && msg.cseq().is_none() {
+            msg.anomalies.insert(Anomaly::BadCSeq);
+        }
+        Ok(msg)
+    }
+
+    #[inline]
+    pub fn span(&self, s: Span) -> &[u8] {
+        self.raw.get(s.range()).unwrap_or(&[])
+    }
+
+    /// The first header of this name.
+    pub fn header(&self, name: HeaderName) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| self.span(h.value))
+    }
+
+    /// Every header of this name, in order.
+    pub fn headers_named(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
+        self.headers
+            .iter()
+            .filter(move |h| h.name == name)
+            .map(|h| self.span(h.value))
+    }
+
+    /// A header by its literal name (case-insensitive), for headers outside the table
+    /// (X-Call-ID and friends).
+    pub fn header_by_name(&self, name: &str) -> Option<&[u8]> {
+        let want = HeaderName::lookup(name.as_bytes());
+        self.headers
+            .iter()
+            .find(|h| {
+                if want != HeaderName::Other {
+                    h.name == want
+                } else {
+                    self.span(h.name_span).eq_ignore_ascii_case(name.as_bytes())
+                }
+            })
+            .map(|h| self.span(h.value))
+    }
+
+    pub fn body(&self) -> &[u8] {
+        self.span(self.body)
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { status, .. } => Some(status),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    pub fn request_uri(&self) -> Option<&[u8]> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(self.span(uri)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    pub fn reason_phrase(&self) -> Option<&[u8]> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(self.span(reason)),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    pub fn call_id(&self) -> Option<&[u8]> {
+        self.header(HeaderName::CallId)
+    }
+
+    /// CSeq number and method (RFC 3261 §20.16).
+    pub fn cseq(&self) -> Option<(u32, Method)> {
+        let v = self.header(HeaderName::CSeq)?;
+        let mut it = v
+            .split(|c| *c == b' ' || *c == b'\t' || *c == b'\r' || *c == b'\n')
+            .filter(|p| !p.is_empty());
+        let n = parse_u32(it.next()?)?;
+        let m = it.next()?;
+        Some((n, Method::from_bytes(m)))
+    }
+
+    /// The first Via value (the top Via), parsed.
+    pub fn top_via(&self) -> Option<super::via::Via<'_>> {
+        let v = self.header(HeaderName::Via)?;
+        super::via::Via::parse_first(v)
+    }
+
+    /// Number of Via entries (comma-separated values in every Via header).
+    pub fn via_count(&self) -> usize {
+        self.headers_named(HeaderName::Via)
+            .map(|v| super::via::split_values(v).count())
+            .sum()
+    }
+
+    pub fn from(&self) -> Option<super::nameaddr::NameAddr<'_>> {
+        super::nameaddr::NameAddr::parse(self.header(HeaderName::From)?)
+    }
+
+    pub fn to(&self) -> Option<super::nameaddr::NameAddr<'_>> {
+        super::nameaddr::NameAddr::parse(self.header(HeaderName::To)?)
+    }
+
+    /// The message as the text a person reads (lossy UTF-8, not yet escaped for a terminal).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.raw).into_owned()
+    }
+}
+
+fn trim_end(d: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && d[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    end
+}
+
+/// Zero bytes or whitespace after a body is padding some stacks add, not a framing error.
+fn is_padding(d: &[u8]) -> bool {
+    d.iter().all(|c| *c == 0 || c.is_ascii_whitespace())
+}
+
+pub fn parse_u32(v: &[u8]) -> Option<u32> {
+    let v = trim(v);
+    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = v.iter().fold(0u64, |a, d| a * 10 + (d - b'0') as u64);
+    u32::try_from(n).ok()
+}
+
+pub fn trim(v: &[u8]) -> &[u8] {
+    let s = v
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let e = v
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |p| p + 1);
+    &v[s..e.max(s)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8\r\n\
+v: SIP/2.0/TCP proxy.example.com;branch=z9hG4bK1, SIP/2.0/UDP x.example.com\r\n\
+Max-Forwards: 70\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 314159 INVITE\r\n\
+Subject: a long\r\n folded subject\r\n\
+l: 4\r\n\
+\r\n\
+v=0\r\n";
+
+    #[test]
+    fn splits_request() {
+        let m = SipMessage::parse(Bytes::from_static(INVITE), true).unwrap();
+        assert_eq!(m.method(), Some(&Method::Invite));
+        assert_eq!(m.request_uri(), Some(&b"sip:bob@biloxi.example.com"[..]));
+        assert_eq!(m.call_id(), Some(&b"a84b4c76e66710"[..]));
+        assert_eq!(m.cseq(), Some((314159, Method::Invite)));
+        assert_eq!(m.via_count(), 3);
+        assert_eq!(m.body(), b"v=0\r");
+        assert!(m.anomalies.contains(Anomaly::ContentLengthTooSmall));
+        assert_eq!(
+            m.header(HeaderName::Subject),
+            Some(&b"a long\r\n folded subject"[..])
+        );
+    }
+
+    #[test]
+    fn status_line_with_empty_reason_and_lf_only() {
+        let m = SipMessage::parse(
+            Bytes::from_static(b"SIP/2.0 180\nCall-ID: x\nCSeq: 1 INVITE\n\n"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(m.status(), Some(180));
+        assert_eq!(m.reason_phrase(), Some(&b""[..]));
+        assert!(m.anomalies.contains(Anomaly::BareLf));
+        assert!(m.anomalies.contains(Anomaly::MissingVia));
+    }
+
+    #[test]
+    fn unknown_method_is_kept() {
+        let m = SipMessage::parse(
+            Bytes::from_static(b"FOOBAR sip:x@y SIP/2.0\r\nCall-ID: 1\r\n\r\n"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(m.method(), Some(&Method::Other("FOOBAR".into())));
+        assert!(looks_like_sip(b"FOOBAR sip:x@y SIP/2.0\r\n"));
+        assert!(!looks_like_sip(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(SipMessage::parse(Bytes::from_static(b"GET / HTTP/1.1\r\n\r\n"), true).is_err());
+    }
+}

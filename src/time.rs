@@ -1,0 +1,143 @@
+//! Capture time.
+//!
+//! Every timer in sipscope runs on the timestamps of the frames, never on the wall clock, so a live
+//! run and a replay of its capture give the same answers. [`Ts`] holds nanoseconds since the Unix
+//! epoch: microsecond captures lose nothing and nanosecond pcapng keeps its precision (jitter and
+//! deltas are never truncated to whole milliseconds).
+
+use std::fmt;
+
+/// A capture timestamp: nanoseconds since 1970-01-01T00:00:00Z.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ts(pub i64);
+
+/// A span of capture time in nanoseconds (may be negative when frames are out of order).
+pub type Nanos = i64;
+
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+pub const NANOS_PER_MILLI: i64 = 1_000_000;
+
+impl Ts {
+    pub const ZERO: Ts = Ts(0);
+
+    #[inline]
+    pub fn from_parts(secs: i64, nanos: i64) -> Ts {
+        Ts(secs.saturating_mul(NANOS_PER_SEC).saturating_add(nanos))
+    }
+
+    #[inline]
+    pub fn from_secs_f64(s: f64) -> Ts {
+        Ts((s * NANOS_PER_SEC as f64) as i64)
+    }
+
+    #[inline]
+    pub fn secs_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_SEC as f64
+    }
+
+    #[inline]
+    pub fn saturating_add(self, d: Nanos) -> Ts {
+        Ts(self.0.saturating_add(d))
+    }
+
+    /// `self - earlier` in nanoseconds.
+    #[inline]
+    pub fn since(self, earlier: Ts) -> Nanos {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// UTC civil time (year, month, day, hour, minute, second, nanosecond).
+    pub fn civil(self) -> (i64, u32, u32, u32, u32, u32, u32) {
+        let secs = self.0.div_euclid(NANOS_PER_SEC);
+        let nanos = self.0.rem_euclid(NANOS_PER_SEC) as u32;
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400) as u32;
+        // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let y = if m <= 2 { y + 1 } else { y };
+        (y, m, d, sod / 3600, sod / 60 % 60, sod % 60, nanos)
+    }
+
+    /// Parses `2026-01-01T10:00:00[.123456][Z]` (UTC) or a plain number of seconds since the epoch.
+    pub fn parse(s: &str) -> Option<Ts> {
+        if let Ok(f) = s.parse::<f64>() {
+            return Some(Ts::from_secs_f64(f));
+        }
+        let s = s.trim_end_matches('Z');
+        let (date, time) = s.split_once(['T', ' '])?;
+        let mut dp = date.split('-');
+        let y: i64 = dp.next()?.parse().ok()?;
+        let mo: i64 = dp.next()?.parse().ok()?;
+        let d: i64 = dp.next()?.parse().ok()?;
+        let (hms, frac) = match time.split_once('.') {
+            Some((a, b)) => (a, b),
+            None => (time, ""),
+        };
+        let mut tp = hms.split(':');
+        let h: i64 = tp.next()?.parse().ok()?;
+        let mi: i64 = tp.next()?.parse().ok()?;
+        let sec: i64 = tp.next().unwrap_or("0").parse().ok()?;
+        let mut nanos = 0i64;
+        if !frac.is_empty() {
+            let digits: String = frac.chars().take(9).collect();
+            let n: i64 = digits.parse().ok()?;
+            nanos = n * 10i64.pow(9 - digits.len() as u32);
+        }
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        // days-from-civil, the inverse of `civil`.
+        let y2 = if mo <= 2 { y - 1 } else { y };
+        let era = y2.div_euclid(400);
+        let yoe = y2.rem_euclid(400);
+        let mp = (mo + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Some(Ts::from_parts(
+            days * 86_400 + h * 3600 + mi * 60 + sec,
+            nanos,
+        ))
+    }
+}
+
+impl fmt::Display for Ts {
+    /// RFC 3339 in UTC with microseconds: `2013-03-09T22:25:09.703901Z`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, mo, d, h, mi, s, ns) = self.civil();
+        write!(
+            f,
+            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z",
+            ns / 1000
+        )
+    }
+}
+
+/// Formats a span of nanoseconds as seconds with millisecond precision (`1.234`).
+pub fn fmt_secs(d: Nanos) -> String {
+    format!("{:.3}", d as f64 / NANOS_PER_SEC as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip() {
+        let t = Ts::parse("2013-03-09T22:25:09.703901Z").unwrap();
+        assert_eq!(t.to_string(), "2013-03-09T22:25:09.703901Z");
+        assert_eq!(Ts::parse("1970-01-01T00:00:00").unwrap(), Ts(0));
+        let leap = Ts::parse("2024-02-29T23:59:59.5").unwrap();
+        assert_eq!(leap.to_string(), "2024-02-29T23:59:59.500000Z");
+        assert_eq!(Ts::parse("12.5").unwrap(), Ts(12_500_000_000));
+        assert!(Ts::parse("2024-13-01T00:00:00").is_none());
+    }
+}
