@@ -142,6 +142,18 @@ impl Correlator {
         let mut retrans = false;
         match m.sip.call_id().filter(|c| !c.is_empty()) {
             Some(cid) => {
+                // A call whose time was up when this message arrived is finished first, whether or
+                // not a tick got to it: expiry depends on capture time only, not on batching.
+                let expired = self.calls.get(cid).and_then(|c| self.due(c, m.ts));
+                if let Some(finished) = expired {
+                    if finished {
+                        self.stats.calls_finished += 1;
+                    } else {
+                        self.stats.calls_idle += 1;
+                    }
+                    let key: Box<[u8]> = cid.into();
+                    self.finish_call(&key, m.ts, false, out);
+                }
                 if !self.calls.contains_key(cid) {
                     if self.calls.len() >= self.cfg.max_calls {
                         self.evict_for_room(m.ts, out);
@@ -217,21 +229,28 @@ impl Correlator {
         }
     }
 
+    /// Is this call's time up at `now`? Some(true) when it ended more than `grace` ago,
+    /// Some(false) when it has been idle longer than `idle`.
+    fn due(&self, c: &CallState, now: Ts) -> Option<bool> {
+        if c.done_ts.is_some_and(|d| now.since(d) > self.cfg.grace) {
+            Some(true)
+        } else if now.since(c.last_ts) > self.cfg.idle {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
     /// Releases calls whose time is up; `now` is the capture time reached by every shard.
     pub fn tick(&mut self, now: Ts, out: &mut Vec<Output>) {
         if now.since(self.last_sweep) < NANOS_PER_SEC {
             return;
         }
         self.last_sweep = now;
-        let (grace, idle) = (self.cfg.grace, self.cfg.idle);
         let mut due: Vec<(Ts, Box<[u8]>, bool)> = self
             .calls
             .iter()
-            .filter_map(|(k, c)| {
-                let finished = c.done_ts.is_some_and(|d| now.since(d) > grace);
-                let idle_out = now.since(c.last_ts) > idle;
-                (finished || idle_out).then(|| (c.first_ts, k.clone(), finished))
-            })
+            .filter_map(|(k, c)| self.due(c, now).map(|f| (c.first_ts, k.clone(), f)))
             .collect();
         due.sort();
         for (_, k, finished) in due {

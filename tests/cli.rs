@@ -1,0 +1,142 @@
+//! The binary as a user meets it: errors, exit codes, pipes, escaping.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use crate::support::capture;
+
+fn sipscope() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sipscope"))
+}
+
+#[test]
+fn missing_file_is_named_with_exit_1() {
+    let out = sipscope()
+        .args(["calls", "/nonexistent/x.pcap"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/x.pcap"), "{err}");
+}
+
+#[test]
+fn not_a_capture_is_said_so() {
+    let out = sipscope()
+        .args(["calls", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a pcap or pcapng"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = sipscope().args(["calls"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = sipscope()
+        .args(["calls", "--from", "(", "x.pcap"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn truncated_capture_is_analysed_up_to_the_cut() {
+    let p = capture("aboutsip_pkts/sipp.pcap").unwrap();
+    let data = std::fs::read(&p).unwrap();
+    let dir = std::env::temp_dir().join(format!("sipscope-trunc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &data[..data.len() * 2 / 3]).unwrap();
+    let out = sipscope()
+        .args(["messages", "--format", "csv"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().count() > 10, "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn stdin_and_gzip_are_read() {
+    let p = capture("aboutsip_pkts/sipp.pcap").unwrap();
+    let mut child = sipscope()
+        .args(["calls", "--format", "csv", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data = std::fs::read(&p).unwrap();
+    {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let packed = gz.finish().unwrap();
+        child.stdin.take().unwrap().write_all(&packed).unwrap();
+    }
+    let mut s = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut s).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(s.lines().count(), 6, "{s}");
+}
+
+#[test]
+fn closed_pipe_exits_quietly() {
+    let p = capture("goffinet_sip_captures/uac-uas-scenario-sipp.pcapng")
+        .or_else(|| capture("irontec_sngrep/aaa.pcap"))
+        .unwrap();
+    let mut child = sipscope()
+        .args(["messages"])
+        .arg(&p)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn control_characters_from_the_wire_are_escaped() {
+    // Plant an ESC in the From user of a real capture (same length, so framing is unchanged).
+    let p = capture("aboutsip_pkts/sipp.pcap").unwrap();
+    let mut data = std::fs::read(&p).unwrap();
+    let needle = b"From: sipp <sip:sipp@";
+    let mut n = 0;
+    let mut i = 0;
+    while i + needle.len() < data.len() {
+        if &data[i..i + needle.len()] == needle {
+            data[i + 17] = 0x1b;
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n > 0);
+    let dir = std::env::temp_dir().join(format!("sipscope-esc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("esc.pcap");
+    std::fs::write(&f, &data).unwrap();
+    let out = sipscope().args(["calls"]).arg(&f).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(!s.contains('\x1b'), "raw ESC reached the terminal");
+    assert!(s.contains("s\\x1bpp"), "{s}");
+    std::fs::remove_dir_all(&dir).ok();
+}

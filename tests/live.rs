@@ -1,0 +1,1 @@
+//! Live capture tests (see live.rs)

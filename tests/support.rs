@@ -1,0 +1,96 @@
+//! Shared helpers: where the captures are, and running the library pipeline on them.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use sipscope::capture::file::FileSource;
+use sipscope::capture::Source;
+use sipscope::correlate::record::{CallRecord, MsgRow, RegRecord};
+use sipscope::correlate::Output;
+use sipscope::pipeline::{self, PipelineConfig, RunStats};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared corpus: `SIPSCOPE_CORPUS` (CI sets it and it must exist), else ../shared/corpus.
+pub fn corpus() -> Option<PathBuf> {
+    match std::env::var_os("SIPSCOPE_CORPUS") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(
+                p.join("truth").is_dir(),
+                "SIPSCOPE_CORPUS={} has no truth/ folder",
+                p.display()
+            );
+            Some(p)
+        }
+        None => {
+            let p = repo().join("../shared/corpus");
+            p.join("truth").is_dir().then_some(p)
+        }
+    }
+}
+
+/// A capture by its corpus-relative name: the copy in tests/data, else the shared corpus.
+pub fn capture(rel: &str) -> Option<PathBuf> {
+    let local = repo().join("tests/data").join(rel);
+    if local.exists() {
+        return Some(local);
+    }
+    corpus()
+        .map(|c| c.join("pcaps").join(rel))
+        .filter(|p| p.exists())
+}
+
+#[derive(Default)]
+pub struct Run {
+    pub messages: Vec<MsgRow>,
+    pub calls: Vec<CallRecord>,
+    pub regs: Vec<RegRecord>,
+    pub stats: RunStats,
+}
+
+pub fn run_with(paths: &[&Path], cfg: PipelineConfig) -> Run {
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    for p in paths {
+        sources.push(Box::new(
+            FileSource::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        ));
+    }
+    let source: Box<dyn Source> = if sources.len() == 1 {
+        sources.remove(0)
+    } else {
+        Box::new(sipscope::capture::merge::MergedSource::new(sources))
+    };
+    let mut run = Run::default();
+    let stats = pipeline::run(
+        source,
+        &cfg,
+        Arc::new(AtomicBool::new(false)),
+        None,
+        |o| match o {
+            Output::Msg(m) => run.messages.push(*m),
+            Output::Call(c) => run.calls.push(*c),
+            Output::Reg(r) => run.regs.push(*r),
+        },
+    )
+    .expect("pipeline");
+    run.stats = stats;
+    sipscope::cli::commands::link_legs(&mut run.calls);
+    run
+}
+
+pub fn run(path: &Path) -> Run {
+    let mut cfg = PipelineConfig::default();
+    cfg.correlator.want_messages = true;
+    run_with(&[path], cfg)
+}
+
+pub fn call<'a>(run: &'a Run, call_id: &str) -> &'a CallRecord {
+    run.calls
+        .iter()
+        .find(|c| c.call_id == call_id)
+        .unwrap_or_else(|| panic!("no call {call_id}"))
+}
