@@ -91,8 +91,6 @@ fn known_difference(rel: &str) -> Option<&'static str> {
         // tshark 4.0 (even with hep.lua) does not inflate HEP's compressed payload chunk; we do,
         // and find 7 SIP messages, each captured three times (checked in hep_compressed_payloads).
         "sipcapture_hep-wireshark/hep3_compressed.pcap.pcapng" => Some("tshark cannot inflate"),
-        // Network Monitor 2.x format: the reader is being added.
-        "realjimmy_sample-captures/c07-sip-r2.cap" => Some("netmon"),
         _ => None,
     }
 }

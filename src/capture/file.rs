@@ -115,13 +115,34 @@ impl FileSource {
             head.get(..4)
                 .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]))
         };
-        let not_capture = |_| CaptureError::NotACapture {
+        let not_capture = || CaptureError::NotACapture {
             path: path.to_path_buf(),
         };
         let reader = match magic {
-            Some(0x0a0d_0d0a) => Reader::Ng(PcapNGReader::new(BUFFER, input).map_err(not_capture)?),
+            // "GMBU" (Network Monitor 2.x) and "RTSS" (1.x).
+            Some(0x474d_4255 | 0x5254_5353) => {
+                let mut data = Vec::new();
+                input
+                    .take(2 << 30)
+                    .read_to_end(&mut data)
+                    .map_err(|source| CaptureError::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                let file = super::netmon::NetmonFile::parse(data).map_err(|_| not_capture())?;
+                let link = LinkType::from_linktype(file.linktype());
+                Reader::Netmon {
+                    file: Box::new(file),
+                    next: 0,
+                    link,
+                    empty: EmptyReader,
+                }
+            }
+            Some(0x0a0d_0d0a) => {
+                Reader::Ng(PcapNGReader::new(BUFFER, input).map_err(|_| not_capture())?)
+            }
             Some(0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1) => {
-                Reader::Legacy(LegacyPcapReader::new(BUFFER, input).map_err(not_capture)?)
+                Reader::Legacy(LegacyPcapReader::new(BUFFER, input).map_err(|_| not_capture())?)
             }
             _ => {
                 return Err(CaptureError::NotACapture {
@@ -173,21 +194,87 @@ impl FileSource {
 enum Reader {
     Legacy(LegacyPcapReader<Input>),
     Ng(PcapNGReader<Input>),
+    /// Network Monitor files keep a frame table at the end: read whole, then walked.
+    Netmon {
+        file: Box<super::netmon::NetmonFile>,
+        next: usize,
+        link: LinkType,
+        /// What `get` hands out for this variant: it reports end of input.
+        empty: EmptyReader,
+    },
 }
 
 type Input = BufReader<Box<dyn Read + Send>>;
+
+/// Stands in for a pcap reader where the file is not pcap (Netmon frames are served before the
+/// pcap path is reached); it only ever reports the end of input.
+struct EmptyReader;
+
+impl PcapReaderIterator for EmptyReader {
+    fn next(&mut self) -> Result<(usize, PcapBlockOwned<'_>), PcapError<&[u8]>> {
+        Err(PcapError::Eof)
+    }
+    fn consume(&mut self, _: usize) {}
+    fn consume_noshift(&mut self, _: usize) {}
+    fn consumed(&self) -> usize {
+        0
+    }
+    fn refill(&mut self) -> Result<(), PcapError<&[u8]>> {
+        Err(PcapError::Eof)
+    }
+    fn position(&self) -> usize {
+        0
+    }
+    fn grow(&mut self, _: usize) -> bool {
+        false
+    }
+    fn data(&self) -> &[u8] {
+        &[]
+    }
+    fn reader_exhausted(&self) -> bool {
+        true
+    }
+}
 
 impl Reader {
     fn get(&mut self) -> &mut dyn PcapReaderIterator {
         match self {
             Reader::Legacy(r) => r,
             Reader::Ng(r) => r,
+            Reader::Netmon { empty, .. } => empty,
         }
     }
 }
 
 impl Source for FileSource {
     fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        if let Reader::Netmon {
+            file, next, link, ..
+        } = &mut self.reader
+        {
+            if self.done || *next >= file.len() {
+                self.done = true;
+                return Ok(None);
+            }
+            let i = *next;
+            *next += 1;
+            let link = *link;
+            return match file.frame(i) {
+                Ok((secs, nanos, orig, data)) => {
+                    let data = self.arena.copy(data);
+                    Ok(Some(self.count_frame(
+                        Ts::from_parts(secs, nanos as i64),
+                        link,
+                        data,
+                        orig,
+                    )))
+                }
+                Err(e) => {
+                    self.stop(format!("frame {}: {e}", i + 1));
+                    Ok(None)
+                }
+            };
+        }
         let mut grown = BUFFER;
         loop {
             if self.done {

@@ -1,8 +1,8 @@
 //! Live capture from an interface through libpcap (the `pcap` crate).
 //!
 //! Takes an interface name (`any` for all), an optional BPF filter, snap length and promiscuous
-//! switch. Reads with a short timeout so that a stop request (Ctrl-C, `--duration`, `--count`) is
-//! honoured within a fraction of a second even on a silent link. Kernel and interface drop counters
+//! switch. Reads without blocking so that a stop request (Ctrl-C, `--duration`, `--count`) is
+//! honoured within milliseconds even on a silent link. Kernel and interface drop counters
 //! are read at the end and reported: a monitor that hides its blind spots is not trusted.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,7 +85,9 @@ impl LiveSource {
             .buffer_size(32 << 20)
             .open()
             .map_err(|e| classify(&iface, e))?;
-        let mut cap = cap;
+        // Non-blocking: with TPACKET_V3 libpcap's own read can wait indefinitely on a silent
+        // link, and then a stop request would never be seen.
+        let mut cap = cap.setnonblock().map_err(|e| classify(&iface, e))?;
         if let Some(expr) = &opts.bpf {
             cap.filter(expr, true).map_err(|e| CaptureError::Filter {
                 expr: expr.clone(),
@@ -138,7 +140,11 @@ impl Source for LiveSource {
                         orig_len: p.header.len,
                     }));
                 }
-                Err(pcap::Error::TimeoutExpired) => continue,
+                Err(pcap::Error::TimeoutExpired) => {
+                    // Nothing to read right now: a short nap bounds both latency and idle CPU.
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    continue;
+                }
                 Err(e) => {
                     self.read_drops();
                     return Err(classify(&self.iface, e));

@@ -9,6 +9,7 @@
 pub mod file;
 pub mod live;
 pub mod merge;
+pub mod netmon;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -140,11 +140,7 @@ fn msg_cells(m: &MsgRow) -> Vec<String> {
         m.dst.to_string(),
         m.transport.as_str().to_string(),
         escape(&what(m)),
-        escape(
-            &format!("{} {}", opt(&m.cseq), opt(&m.cseq_method))
-                .trim()
-                .to_string(),
-        ),
+        escape(format!("{} {}", opt(&m.cseq), opt(&m.cseq_method)).trim()),
         escape(&opt(&m.call_id)),
         if m.retransmission {
             "R".into()

@@ -176,14 +176,10 @@ impl CallState {
             self.anomalies += 1;
         }
         let retrans = match TxKey::of(msg) {
-            Some(k) => {
-                if self.tx.len() < MAX_TX || self.tx.contains_key(&k) {
-                    self.tx.entry(k).or_default().record(src, dst, msg)
-                } else {
-                    false
-                }
+            Some(k) if self.tx.len() < MAX_TX || self.tx.contains_key(&k) => {
+                self.tx.entry(k).or_default().record(src, dst, msg)
             }
-            None => false,
+            _ => false,
         };
         if retrans {
             self.retransmissions += 1;

@@ -51,6 +51,70 @@ impl Default for SipFramer {
     }
 }
 
+/// A start line longer than this is not looked for across pushes.
+const MAX_START_LINE: usize = 8192;
+
+const METHODS: [&[u8]; 14] = [
+    b"INVITE",
+    b"ACK",
+    b"BYE",
+    b"CANCEL",
+    b"REGISTER",
+    b"OPTIONS",
+    b"PRACK",
+    b"SUBSCRIBE",
+    b"NOTIFY",
+    b"PUBLISH",
+    b"INFO",
+    b"REFER",
+    b"MESSAGE",
+    b"UPDATE",
+];
+
+/// Where the next SIP start line begins in `d`, if one is there. After a gap the next message
+/// need not start a line: it follows the lost message's body directly. Status lines are found
+/// by `SIP/2.0 NNN`; a request line by its ` SIP/2.0` end, walking back over the URI to the method
+/// (the longest known method name that ends the token, else the whole upper-case token).
+fn find_start_line(d: &[u8]) -> Option<usize> {
+    let finder = memchr::memmem::Finder::new(b"SIP/2.0");
+    for q in finder.find_iter(d) {
+        let after = &d[q + 7..];
+        if after.first() == Some(&b' ') && after.len() >= 4 && after[1..4].iter().all(u8::is_ascii_digit)
+        {
+            return Some(q);
+        }
+        // ` SIP/2.0` closing a request line: URI before it, method before that.
+        if q == 0 || d[q - 1] != b' ' {
+            continue;
+        }
+        let uri_end = q - 1;
+        let Some(sp) = d[..uri_end].iter().rposition(|c| *c == b' ') else {
+            continue;
+        };
+        let token_end = sp;
+        let token_start = d[..token_end]
+            .iter()
+            .rposition(|c| !c.is_ascii_alphabetic() && *c != b'-' && *c != b'.')
+            .map_or(0, |p| p + 1);
+        let token = &d[token_start..token_end];
+        if token.is_empty() {
+            continue;
+        }
+        let start = METHODS
+            .iter()
+            .filter(|m| token.ends_with(m))
+            .map(|m| token_end - m.len())
+            .min()
+            .or_else(|| token.iter().all(u8::is_ascii_uppercase).then_some(token_start));
+        if let Some(s) = start {
+            if looks_like_sip(&d[s..]) {
+                return Some(s);
+            }
+        }
+    }
+    None
+}
+
 /// Finds the end of the header block: the offset just past the empty line.
 fn header_end(d: &[u8]) -> Option<usize> {
     let mut from = 0;
@@ -111,28 +175,20 @@ impl SipFramer {
     }
 
     fn resync(&mut self, stats: &mut FramingStats) -> bool {
-        // Look for a start line at the beginning of some line.
-        let mut at = 0;
-        loop {
-            if looks_like_sip(&self.buf[at..]) {
+        match find_start_line(&self.buf) {
+            Some(at) => {
                 stats.skipped_bytes += at as u64;
                 self.buf.advance(at);
                 self.synced = true;
-                return true;
+                true
             }
-            match memchr::memchr(b'\n', &self.buf[at..]) {
-                Some(n) => at += n + 1,
-                None => {
-                    // Keep the last partial line: it may become a start line.
-                    let keep_from = at.min(self.buf.len());
-                    stats.skipped_bytes += keep_from as u64;
-                    self.buf.advance(keep_from);
-                    if self.buf.len() > self.max_header {
-                        stats.skipped_bytes += self.buf.len() as u64;
-                        self.buf.clear();
-                    }
-                    return false;
-                }
+            None => {
+                // Keep a tail that may yet grow into a start line; drop the rest.
+                let keep = self.buf.len().min(MAX_START_LINE);
+                let drop = self.buf.len() - keep;
+                stats.skipped_bytes += drop as u64;
+                self.buf.advance(drop);
+                false
             }
         }
     }

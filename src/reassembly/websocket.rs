@@ -640,7 +640,7 @@ mod tests {
         assert_eq!(out[0][255], 255);
 
         let mut b64k = vec![0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0];
-        b64k.extend(std::iter::repeat(7u8).take(65536));
+        b64k.extend(std::iter::repeat_n(7u8, 65536));
         let (out, st) = decode_all(70_000, &[&b64k]);
         assert_eq!(out[0].len(), 65536);
         assert_eq!(st.bytes, 65536);

@@ -180,8 +180,11 @@ fn status_line(i: &[u8]) -> IResult<&[u8], (u16, bool)> {
     Ok((i, (status, ver == b"2.0")))
 }
 
+/// Method, Request-URI, and whether the version is 2.0.
+type RequestLine<'a> = (&'a [u8], &'a [u8], bool);
+
 /// `INVITE sip:bob@example.com SIP/2.0` → (method, uri).
-fn request_line(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8], bool)> {
+fn request_line(i: &[u8]) -> IResult<&[u8], RequestLine<'_>> {
     let (i, method) = take_while1(is_token)(i)?;
     let (i, _) = ch(' ')(i)?;
     let (i, uri) = take_while1(|c: u8| c != b' ' && c > 0x20)(i)?;
@@ -211,7 +214,9 @@ pub fn looks_like_sip(data: &[u8]) -> bool {
     if data.starts_with(b"SIP/2.0 ") {
         return data.len() >= 11 && data[8..11].iter().all(u8::is_ascii_digit);
     }
-    if !data[0].is_ascii_uppercase() {
+    // Any token may be a method (RFC 3261 §25.1: extension-method = token); PROTOS and real
+    // stacks send lower-case or odd ones.
+    if !is_token(data[0]) {
         return false;
     }
     // A request line ends with " SIP/2.0": look within a bounded first line.
@@ -528,7 +533,7 @@ From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
 Call-ID: a84b4c76e66710\r\n\
 CSeq: 314159 INVITE\r\n\
 Subject: a long\r\n folded subject\r\n\
-l: 4\r\n\
+l: 2\r\n\
 \r\n\
 v=0\r\n";
 
@@ -540,7 +545,7 @@ v=0\r\n";
         assert_eq!(m.call_id(), Some(&b"a84b4c76e66710"[..]));
         assert_eq!(m.cseq(), Some((314159, Method::Invite)));
         assert_eq!(m.via_count(), 3);
-        assert_eq!(m.body(), b"v=0\r");
+        assert_eq!(m.body(), b"v=");
         assert!(m.anomalies.contains(Anomaly::ContentLengthTooSmall));
         assert_eq!(
             m.header(HeaderName::Subject),

@@ -753,7 +753,7 @@ fn collect_sdp_parts<'a>(content_type: &[u8], body: &'a [u8], depth: u8, out: &m
         let (headers, content) = split_part(part);
         // RFC 2046 §5.1: a part without Content-Type is text/plain.
         let ct = header_value(headers, b"content-type").unwrap_or(b"text/plain");
-        let identity = header_value(headers, b"content-transfer-encoding").map_or(true, |e| {
+        let identity = header_value(headers, b"content-transfer-encoding").is_none_or(|e| {
             [&b"7bit"[..], b"8bit", b"binary"]
                 .iter()
                 .any(|x| x.eq_ignore_ascii_case(e))

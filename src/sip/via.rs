@@ -92,7 +92,7 @@ pub fn split_host_port(s: &[u8]) -> (&[u8], Option<u16>) {
             let port = s
                 .get(close + 1..)
                 .and_then(|r| r.strip_prefix(b":"))
-                .and_then(|p| super::message::parse_u32(p))
+                .and_then(super::message::parse_u32)
                 .and_then(|p| u16::try_from(p).ok());
             return (host, port);
         }
