@@ -1124,38 +1124,15 @@ fn frame(link: LinkType, data: &[u8]) -> Frame {
 fn check_decode(dec: &mut Decoder, link: LinkType, data: &[u8]) {
     let f = frame(link, data);
     let _ = shard_hash(&f);
-    if let Some(p) = decode_tolerating_known_panic(dec, &f) {
+    if let Some(p) = dec.decode(&f) {
         assert!(p.reassembled || p.payload.len() <= data.len());
-    }
-}
-
-/// The panic of [`known_panic_udp_header_shorter_than_8_bytes`] (src/decode/mod.rs, `l4`:
-/// `p.slice(8..end)` with fewer than 8 bytes of UDP header), tolerated here so the decode
-/// properties keep checking everything else until it is fixed; any other panic fails.
-const KNOWN_PANIC: &str = "range start must not be greater than end: 8 <= ";
-
-fn decode_tolerating_known_panic(dec: &mut Decoder, f: &Frame) -> Option<sipscope::decode::Packet> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dec.decode(f))) {
-        Ok(p) => p,
-        Err(e) => {
-            let msg = e
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| e.downcast_ref::<&str>().copied())
-                .unwrap_or_default();
-            if !msg.starts_with(KNOWN_PANIC) {
-                std::panic::resume_unwind(e);
-            }
-            None
-        }
     }
 }
 
 /// Raw IPv4 carrying a UDP header cut to 6 bytes (any length 6 or 7 does it): the decoder
 /// slices the payload from byte 8 of the 6 it has.
 #[test]
-#[ignore = "panics: Decoder::decode on a UDP header shorter than 8 bytes (src/decode/mod.rs:506)"]
-fn known_panic_udp_header_shorter_than_8_bytes() {
+fn udp_header_shorter_than_8_bytes_does_not_panic() {
     let ip = "4500001a 00000000 40110000 c0000201 c0000202 13c413c4 0008";
     Decoder::default().decode(&frame(LinkType::Raw, &unhex(ip)));
 }
@@ -1491,7 +1468,6 @@ proptest! {
 
     /// Any stream (mutated messages) cut anywhere frames as the whole stream does.
     #[test]
-    #[ignore = "fails: SipFramer takes a garbage buffer under 12 bytes as a message (src/reassembly/framing.rs:155)"]
     fn framing_mutated_split_equals_whole(
         msgs in prop::collection::vec(prop::sample::select(stream_seeds()), 1..4),
         muts in mutations(),
@@ -1536,8 +1512,7 @@ proptest! {
 /// garbage, is taken as a message when it arrives in its own piece (the start-line check at
 /// framing.rs:155 only runs on 12 bytes or more), but skipped when more bytes come with it.
 #[test]
-#[ignore = "fails: SipFramer takes a garbage buffer under 12 bytes as a message (src/reassembly/framing.rs:155)"]
-fn known_bug_framer_short_garbage_is_a_message() {
+fn framer_short_garbage_is_not_a_message() {
     let stream = b"a\r\n\r\nSIP/2.0 200 OK\r\nl: 0\r\n\r\n";
     let whole = frame_sip(stream, &pieces(stream, &[]));
     assert_eq!(whole, [Bytes::from_static(&stream[5..])]);
@@ -1768,7 +1743,7 @@ proptest! {
             }
             let mut f = frame(link, &d);
             f.ts = Ts::from_parts(1_700_000_000 + secs, 0);
-            let _ = decode_tolerating_known_panic(&mut dec, &f);
+            let _ = (|d: &mut Decoder, f: &Frame| d.decode(f))(&mut dec, &f);
         }
         dec.finish();
     }

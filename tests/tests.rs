@@ -3,5 +3,6 @@
 mod cli;
 mod corpus;
 mod live;
+mod props;
 mod support;
 mod threads;

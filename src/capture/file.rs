@@ -392,7 +392,7 @@ impl Source for FileSource {
                 }
                 Err(e) => {
                     let what = match e {
-                        PcapError::ReadError => "read error after byte",
+                        PcapError::ReadError => "read error (truncated or damaged file) after byte",
                         PcapError::UnexpectedEof => "capture is truncated after byte",
                         _ => "damaged record at byte",
                     };

@@ -496,6 +496,10 @@ impl Decoder {
                     self.stats.malformed += 1;
                     return None;
                 };
+                if p.len() < 8 {
+                    self.stats.malformed += 1;
+                    return None;
+                }
                 self.stats.udp += 1;
                 let ulen = ulen as usize;
                 let end = if ulen >= 8 {

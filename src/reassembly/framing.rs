@@ -79,7 +79,9 @@ fn find_start_line(d: &[u8]) -> Option<usize> {
     let finder = memchr::memmem::Finder::new(b"SIP/2.0");
     for q in finder.find_iter(d) {
         let after = &d[q + 7..];
-        if after.first() == Some(&b' ') && after.len() >= 4 && after[1..4].iter().all(u8::is_ascii_digit)
+        if after.first() == Some(&b' ')
+            && after.len() >= 4
+            && after[1..4].iter().all(u8::is_ascii_digit)
         {
             return Some(q);
         }
@@ -105,7 +107,12 @@ fn find_start_line(d: &[u8]) -> Option<usize> {
             .filter(|m| token.ends_with(m))
             .map(|m| token_end - m.len())
             .min()
-            .or_else(|| token.iter().all(u8::is_ascii_uppercase).then_some(token_start));
+            .or_else(|| {
+                token
+                    .iter()
+                    .all(u8::is_ascii_uppercase)
+                    .then_some(token_start)
+            });
         if let Some(s) = start {
             if looks_like_sip(&d[s..]) {
                 return Some(s);
@@ -208,13 +215,12 @@ impl SipFramer {
             if self.buf.is_empty() {
                 return;
             }
-            if !self.synced || (self.buf.len() >= 12 && !looks_like_sip(&self.buf)) {
-                if self.buf.len() < 12 {
-                    return;
-                }
-                if !self.resync(stats) {
-                    return;
-                }
+            // No SIP message is shorter than a start line can be judged on: wait for more.
+            if self.buf.len() < 12 {
+                return;
+            }
+            if (!self.synced || !looks_like_sip(&self.buf)) && !self.resync(stats) {
+                return;
             }
             let Some(hend) = header_end(&self.buf) else {
                 if self.buf.len() > self.max_header {
