@@ -1743,7 +1743,7 @@ proptest! {
             }
             let mut f = frame(link, &d);
             f.ts = Ts::from_parts(1_700_000_000 + secs, 0);
-            let _ = (|d: &mut Decoder, f: &Frame| d.decode(f))(&mut dec, &f);
+            let _ = dec.decode(&f);
         }
         dec.finish();
     }
