@@ -1,1 +1,116 @@
-fn main() {}
+//! Criterion benchmarks over real captures: the SIP parser on real messages, the decode +
+//! reassembly + parse path per frame, and the whole threaded pipeline on a sample capture.
+//! Whole runs on a large generated capture beside tshark and tcpdump: scripts/bench.sh.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sipscope::capture::file::FileSource;
+use sipscope::capture::{Frame, Source};
+use sipscope::decode::Decoder;
+use sipscope::pipeline::{self, PipelineConfig};
+use sipscope::reassembly::{Reassembler, ReassemblyConfig};
+use sipscope::sip::SipMessage;
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/samples/kamailio-sipp-outcomes.pcap"
+);
+
+fn frames(path: &Path) -> Vec<Frame> {
+    let mut src = FileSource::open(path).expect("sample capture");
+    let mut v = Vec::new();
+    while let Some(f) = src.next_frame().expect("read") {
+        v.push(f.to_owned());
+    }
+    v
+}
+
+fn benches(c: &mut Criterion) {
+    let frames = frames(Path::new(SAMPLE));
+    let bytes: u64 = frames.iter().map(|f| f.data.len() as u64).sum();
+
+    // The SIP messages of the sample, as the framer/UDP path hands them over.
+    let mut msgs = Vec::new();
+    {
+        let mut d = Decoder::default();
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut out = Vec::new();
+        for f in &frames {
+            if let Some(p) = d.decode(f) {
+                r.packet(p, &mut out);
+            }
+        }
+        r.finish(&mut out);
+        msgs.extend(out.into_iter().map(|u| u.bytes));
+    }
+    let msg_bytes: u64 = msgs.iter().map(|m| m.len() as u64).sum();
+
+    let mut g = c.benchmark_group("sip");
+    g.throughput(Throughput::Bytes(msg_bytes));
+    g.bench_function("parse+typed headers", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for m in &msgs {
+                if let Ok(s) = SipMessage::parse(m.clone(), true) {
+                    n += s.call_id().map_or(0, |c| c.len());
+                    n += s.cseq().map_or(0, |c| c.0 as usize);
+                    n += s.top_via().map_or(0, |v| v.sent_by.len());
+                    n += s.from().and_then(|f| f.tag()).map_or(0, |t| t.len());
+                }
+            }
+            n
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("packet path");
+    g.throughput(Throughput::Bytes(bytes));
+    g.bench_function("decode+reassemble+parse", |b| {
+        b.iter(|| {
+            let mut d = Decoder::default();
+            let mut r = Reassembler::new(ReassemblyConfig::default());
+            let mut out = Vec::new();
+            let mut n = 0;
+            for f in &frames {
+                if let Some(p) = d.decode(f) {
+                    r.packet(p, &mut out);
+                    for u in out.drain(..) {
+                        n += SipMessage::parse(u.bytes, u.datagram).is_ok() as usize;
+                    }
+                }
+            }
+            n
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Bytes(
+        std::fs::metadata(SAMPLE).map_or(0, |m| m.len()),
+    ));
+    for threads in [1usize, 2] {
+        g.bench_function(format!("calls, {threads} worker(s)"), |b| {
+            b.iter(|| {
+                let src = Box::new(FileSource::open(Path::new(SAMPLE)).expect("sample"));
+                let cfg = PipelineConfig {
+                    workers: threads,
+                    correlators: threads,
+                    ..PipelineConfig::default()
+                };
+                let mut calls = 0;
+                pipeline::run(src, &cfg, Arc::new(AtomicBool::new(false)), None, |_| {
+                    calls += 1
+                })
+                .expect("run");
+                calls
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(pipeline_benches, benches);
+criterion_main!(pipeline_benches);

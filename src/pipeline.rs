@@ -16,7 +16,7 @@ use std::thread;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use crate::capture::{CaptureError, CaptureStats, Frame, Source};
+use crate::capture::{CaptureError, CaptureStats, Frame, LinkType, Source};
 use crate::correlate::{CorrelateStats, Correlator, CorrelatorConfig, Msg, Output};
 use crate::decode::{self, DecodeStats, Decoder};
 use crate::reassembly::{Reassembler, ReassemblyConfig, ReassemblyStats, SipBytes};
@@ -39,7 +39,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             workers: cores.clamp(1, 8),
             correlators: (cores / 2).clamp(1, 4),
-            batch: 512,
+            batch: 1024,
             reassembly: ReassemblyConfig::default(),
             correlator: CorrelatorConfig::default(),
         }
@@ -61,12 +61,31 @@ pub struct RunStats {
     pub interrupted: bool,
 }
 
+/// Where one frame of a batch is, in the batch's byte buffer.
+struct FrameMeta {
+    no: u64,
+    ts: Ts,
+    link: LinkType,
+    orig_len: u32,
+    start: usize,
+    len: usize,
+}
+
+/// One worker's share of a batch: the frames' bytes back to back in one buffer. The reader fills
+/// it and lets go; only the worker ever slices it, so the reference count of the shared bytes is
+/// touched by one thread and never bounces between cores.
+#[derive(Default)]
+struct Share {
+    data: Vec<u8>,
+    frames: Vec<FrameMeta>,
+}
+
 struct Batch {
     /// The capture time every frame of this batch is at or after (the batch's first frame).
     start_ts: Ts,
     /// The latest capture time seen so far (a watermark for timers).
     watermark: Ts,
-    frames: Vec<(u64, Frame)>,
+    share: Share,
     end: bool,
 }
 
@@ -144,17 +163,17 @@ pub fn run(
             let mut watermark = Ts::ZERO;
             let mut result = Ok(());
             let mut interrupted = false;
-            let mut bufs: Vec<Vec<(u64, Frame)>> = (0..n).map(|_| Vec::new()).collect();
+            let mut bufs: Vec<Share> = (0..n).map(|_| Share::default()).collect();
             let mut count = 0usize;
             let mut start_ts: Option<Ts> = None;
-            let send = |bufs: &mut Vec<Vec<(u64, Frame)>>, start: Ts, wm: Ts, end: bool| {
+            let send = |bufs: &mut Vec<Share>, start: Ts, wm: Ts, end: bool| {
                 for (w, tx) in to_workers.iter().enumerate() {
-                    let frames = std::mem::take(&mut bufs[w]);
+                    let share = std::mem::take(&mut bufs[w]);
                     if tx
                         .send(Batch {
                             start_ts: start,
                             watermark: wm,
-                            frames,
+                            share,
                             end,
                         })
                         .is_err()
@@ -181,11 +200,21 @@ pub fn run(
                 watermark = watermark.max(f.ts);
                 start_ts.get_or_insert(f.ts);
                 let w = if n > 1 {
-                    (decode::shard_hash(&f) % n as u64) as usize
+                    (decode::shard_hash(f.link, f.data) % n as u64) as usize
                 } else {
                     0
                 };
-                bufs[w].push((frame_no, f));
+                let share = &mut bufs[w];
+                let start = share.data.len();
+                share.data.extend_from_slice(f.data);
+                share.frames.push(FrameMeta {
+                    no: frame_no,
+                    ts: f.ts,
+                    link: f.link,
+                    orig_len: f.orig_len,
+                    start,
+                    len: f.data.len(),
+                });
                 count += 1;
                 if count >= batch_size {
                     if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
@@ -246,21 +275,29 @@ pub fn run(
                 };
                 for batch in rx.iter() {
                     let mut outs: Vec<Vec<Msg>> = (0..m).map(|_| Vec::new()).collect();
-                    let first_frame = batch.frames.first().map_or(0, |f| f.0);
+                    let data = bytes::Bytes::from(batch.share.data);
+                    let metas = batch.share.frames;
+                    let first_frame = metas.first().map_or(0, |f| f.no);
                     reasm.tick(batch.start_ts, &mut units);
                     to_msgs(&mut units, first_frame, &mut outs, &mut sip_rejected);
-                    for (no, f) in &batch.frames {
-                        first = Some(first.map_or(f.ts, |t: Ts| t.min(f.ts)));
-                        last = Some(last.map_or(f.ts, |t: Ts| t.max(f.ts)));
-                        if let Some(p) = decoder.decode(f) {
+                    for meta in &metas {
+                        first = Some(first.map_or(meta.ts, |t: Ts| t.min(meta.ts)));
+                        last = Some(last.map_or(meta.ts, |t: Ts| t.max(meta.ts)));
+                        let f = Frame {
+                            ts: meta.ts,
+                            link: meta.link,
+                            data: data.slice(meta.start..meta.start + meta.len),
+                            orig_len: meta.orig_len,
+                        };
+                        if let Some(p) = decoder.decode(&f) {
                             reasm.packet(p, &mut units);
-                            to_msgs(&mut units, *no, &mut outs, &mut sip_rejected);
+                            to_msgs(&mut units, meta.no, &mut outs, &mut sip_rejected);
                         }
                     }
                     if batch.end {
                         decoder.finish();
                         reasm.finish(&mut units);
-                        let lastf = batch.frames.last().map_or(u64::MAX, |f| f.0);
+                        let lastf = metas.last().map_or(u64::MAX, |f| f.no);
                         to_msgs(&mut units, lastf, &mut outs, &mut sip_rejected);
                     }
                     for (j, msgs) in outs.into_iter().enumerate() {

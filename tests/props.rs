@@ -1123,7 +1123,7 @@ fn frame(link: LinkType, data: &[u8]) -> Frame {
 /// Decodes one frame; a packet's payload must come from the frame unless it was reassembled.
 fn check_decode(dec: &mut Decoder, link: LinkType, data: &[u8]) {
     let f = frame(link, data);
-    let _ = shard_hash(&f);
+    let _ = shard_hash(f.link, &f.data);
     if let Some(p) = dec.decode(&f) {
         assert!(p.reassembled || p.payload.len() <= data.len());
     }
@@ -2096,7 +2096,7 @@ fn read_capture(path: &std::path::Path) -> Option<(Vec<Bytes>, Vec<String>)> {
     let mut src = FileSource::open(path).ok()?;
     let mut frames = Vec::new();
     while let Some(f) = src.next_frame().expect("damage is not an error") {
-        frames.push(f.data);
+        frames.push(bytes::Bytes::copy_from_slice(f.data));
     }
     assert!(
         src.next_frame().unwrap().is_none(),

@@ -10,13 +10,11 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
-
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
-use super::{CaptureError, CaptureStats, Frame, FrameArena, LinkType, Source};
+use super::{CaptureError, CaptureStats, FrameRef, LinkType, Source};
 use crate::time::Ts;
 
 /// Counts bytes as the parser pulls them, for the progress bar.
@@ -46,7 +44,8 @@ pub struct FileSource {
     /// Legacy pcap: one link type and resolution for the whole file.
     legacy: Option<(LinkType, bool)>,
     interfaces: Vec<Interface>,
-    arena: FrameArena,
+    /// Bytes of the record lent by the last `next_frame`, consumed at the next call.
+    lent: usize,
     stats: CaptureStats,
     last_ts: Ts,
     done: bool,
@@ -76,45 +75,34 @@ impl FileSource {
             (Box::new(f), meta.len())
         };
         let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let mut buffered = BufReader::with_capacity(
-            1 << 16,
-            Counting {
-                inner: raw,
-                count: read_bytes.clone(),
-            },
-        );
-        let head = {
-            use std::io::BufRead;
-            buffered.fill_buf().map_err(|source| CaptureError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?
+        let read_err = |source| CaptureError::Read {
+            path: path.to_path_buf(),
+            source,
         };
+        let mut counting = Counting {
+            inner: raw,
+            count: read_bytes.clone(),
+        };
+        // Peek at the magic without a buffering layer of our own: pcap-parser reads big blocks
+        // straight into its buffer, and a BufReader in between would copy every byte once more.
+        let head = read_head(&mut counting).map_err(read_err)?;
         if head.is_empty() {
             return Err(CaptureError::Empty {
                 path: path.to_path_buf(),
             });
         }
-        let input: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::MultiGzDecoder::new(buffered))
+        let plain = io::Cursor::new(head.clone()).chain(counting);
+        let (input, head): (Input, Vec<u8>) = if head.starts_with(&[0x1f, 0x8b]) {
+            let mut gz =
+                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, plain));
+            let inner = read_head(&mut gz).map_err(read_err)?;
+            (Box::new(io::Cursor::new(inner.clone()).chain(gz)), inner)
         } else {
-            Box::new(buffered)
+            (Box::new(plain), head)
         };
-        let mut input: Input = BufReader::with_capacity(1 << 16, input);
-        let magic = {
-            use std::io::BufRead;
-            let head = input.fill_buf().map_err(|source| CaptureError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            if head.is_empty() {
-                return Err(CaptureError::Empty {
-                    path: path.to_path_buf(),
-                });
-            }
-            head.get(..4)
-                .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]))
-        };
+        let magic = head
+            .get(..4)
+            .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
         let not_capture = || CaptureError::NotACapture {
             path: path.to_path_buf(),
         };
@@ -155,7 +143,7 @@ impl FileSource {
             reader,
             legacy: None,
             interfaces: Vec::new(),
-            arena: FrameArena::default(),
+            lent: 0,
             stats: CaptureStats::default(),
             last_ts: Ts::ZERO,
             done: false,
@@ -170,24 +158,19 @@ impl FileSource {
             .push(format!("{}: {why}", self.path.display()));
         self.done = true;
     }
+}
 
-    fn count_frame(&mut self, ts: Ts, link: LinkType, data: Bytes, orig_len: u32) -> Frame {
-        self.stats.frames += 1;
-        self.stats.bytes += data.len() as u64;
-        if (orig_len as usize) > data.len() {
-            self.stats.truncated_frames += 1;
-        }
-        if ts < self.last_ts {
-            self.stats.out_of_order_ts += 1;
-        }
-        self.last_ts = ts;
-        Frame {
-            ts,
-            link,
-            data,
-            orig_len,
-        }
+/// Counts one frame in the source's statistics.
+fn count(stats: &mut CaptureStats, last_ts: &mut Ts, ts: Ts, len: usize, orig_len: u32) {
+    stats.frames += 1;
+    stats.bytes += len as u64;
+    if (orig_len as usize) > len {
+        stats.truncated_frames += 1;
     }
+    if ts < *last_ts {
+        stats.out_of_order_ts += 1;
+    }
+    *last_ts = ts;
 }
 
 /// The two concrete readers; both are `Send` because their input is.
@@ -204,7 +187,24 @@ enum Reader {
     },
 }
 
-type Input = BufReader<Box<dyn Read + Send>>;
+type Input = Box<dyn Read + Send>;
+
+/// Reads the first 64 KiB (less only at the end of input): enough for the magic and for the
+/// whole file header, which pcap-parser wants in its first read.
+fn read_head(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut head = vec![0u8; 1 << 16];
+    let mut got = 0;
+    while got < head.len() {
+        match r.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(got);
+    Ok(head)
+}
 
 /// Stands in for a pcap reader where the file is not pcap (Netmon frames are served before the
 /// pcap path is reached); it only ever reports the end of input.
@@ -246,55 +246,72 @@ impl Reader {
     }
 }
 
-impl Source for FileSource {
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
-        if let Reader::Netmon {
+impl FileSource {
+    fn next_netmon(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
+        let Reader::Netmon {
             file, next, link, ..
         } = &mut self.reader
-        {
-            if self.done || *next >= file.len() {
-                self.done = true;
-                return Ok(None);
+        else {
+            return Ok(None);
+        };
+        if self.done || *next >= file.len() {
+            self.done = true;
+            return Ok(None);
+        }
+        let i = *next;
+        *next += 1;
+        match file.frame(i) {
+            Ok((secs, nanos, orig, data)) => {
+                let ts = Ts::from_parts(secs, nanos as i64);
+                count(&mut self.stats, &mut self.last_ts, ts, data.len(), orig);
+                Ok(Some(FrameRef {
+                    ts,
+                    link: *link,
+                    data,
+                    orig_len: orig,
+                }))
             }
-            let i = *next;
-            *next += 1;
-            let link = *link;
-            return match file.frame(i) {
-                Ok((secs, nanos, orig, data)) => {
-                    let data = self.arena.copy(data);
-                    Ok(Some(self.count_frame(
-                        Ts::from_parts(secs, nanos as i64),
-                        link,
-                        data,
-                        orig,
-                    )))
-                }
-                Err(e) => {
-                    self.stop(format!("frame {}: {e}", i + 1));
-                    Ok(None)
-                }
-            };
+            Err(e) => {
+                self.stats.stopped_early.push(format!(
+                    "{}: frame {}: {e}",
+                    self.path.display(),
+                    i + 1
+                ));
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Source for FileSource {
+    fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
+        if matches!(self.reader, Reader::Netmon { .. }) {
+            return self.next_netmon();
+        }
+        // The frame lent last time lives in the reader's buffer until now.
+        if self.lent > 0 {
+            let n = std::mem::take(&mut self.lent);
+            self.reader.get().consume(n);
         }
         let mut grown = BUFFER;
-        loop {
+        // Find the next packet record; remember where its bytes are in the reader's buffer, and
+        // lend them after the loop (a borrow cannot leave a loop that may go round again).
+        let (ts, link, orig, at, len) = loop {
             if self.done {
                 return Ok(None);
             }
-            // The parsed block borrows the reader: copy what we need out before consuming it.
-            enum Got {
-                Frame,
-                Nothing,
-            }
-            let mut copied: Option<(Ts, LinkType, u32, Bytes)> = None;
-            let got = match self.reader.get().next() {
+            let base = self.reader.get().data().as_ptr() as usize;
+            let packet = match self.reader.get().next() {
                 Ok((offset, block)) => {
-                    let got = match block {
+                    let at = |d: &[u8]| d.as_ptr() as usize - base;
+                    let packet = match block {
                         PcapBlockOwned::LegacyHeader(h) => {
                             self.legacy = Some((
                                 LinkType::from_linktype(h.network.0 as u32),
                                 h.is_nanosecond_precision(),
                             ));
-                            Got::Nothing
+                            None
                         }
                         PcapBlockOwned::Legacy(b) => {
                             let (link, nano) = self.legacy.unwrap_or((LinkType::Ethernet, false));
@@ -305,13 +322,12 @@ impl Source for FileSource {
                             };
                             let ts = Ts::from_parts(b.ts_sec as i64, sub);
                             let n = (b.caplen as usize).min(b.data.len());
-                            copied = Some((ts, link, b.origlen, self.arena.copy(&b.data[..n])));
-                            Got::Frame
+                            Some((ts, link, b.origlen, at(b.data), n))
                         }
                         PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                             // A new section restarts interface numbering.
                             self.interfaces.clear();
-                            Got::Nothing
+                            None
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                             self.interfaces.push(Interface {
@@ -319,42 +335,42 @@ impl Source for FileSource {
                                 resolution: idb.ts_resolution().unwrap_or(1_000_000),
                                 offset: idb.ts_offset(),
                             });
-                            Got::Nothing
+                            None
                         }
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                            match self.interfaces.get(epb.if_id as usize) {
-                                Some(iface) => {
-                                    let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                                    let res = iface.resolution.max(1);
-                                    let secs = (raw / res) as i64 + iface.offset;
-                                    let frac = (raw % res) as i128 * 1_000_000_000 / res as i128;
-                                    let ts = Ts::from_parts(secs, frac as i64);
-                                    let n = (epb.caplen as usize).min(epb.data.len());
-                                    copied = Some((
-                                        ts,
-                                        iface.link,
-                                        epb.origlen,
-                                        self.arena.copy(&epb.data[..n]),
-                                    ));
-                                    Got::Frame
-                                }
-                                None => Got::Nothing,
-                            }
+                            self.interfaces.get(epb.if_id as usize).map(|iface| {
+                                let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+                                let res = iface.resolution.max(1);
+                                let secs = (raw / res) as i64 + iface.offset;
+                                let frac = (raw % res) as i128 * 1_000_000_000 / res as i128;
+                                let ts = Ts::from_parts(secs, frac as i64);
+                                let n = (epb.caplen as usize).min(epb.data.len());
+                                (ts, iface.link, epb.origlen, at(epb.data), n)
+                            })
                         }
                         PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                            if let Some(iface) = self.interfaces.first() {
-                                let ts = self.last_ts;
-                                copied =
-                                    Some((ts, iface.link, spb.origlen, self.arena.copy(spb.data)));
-                                Got::Frame
-                            } else {
-                                Got::Nothing
-                            }
+                            self.interfaces.first().map(|iface| {
+                                (
+                                    self.last_ts,
+                                    iface.link,
+                                    spb.origlen,
+                                    at(spb.data),
+                                    spb.data.len(),
+                                )
+                            })
                         }
-                        PcapBlockOwned::NG(_) => Got::Nothing,
+                        PcapBlockOwned::NG(_) => None,
                     };
-                    self.reader.get().consume(offset);
-                    got
+                    match packet {
+                        Some(p) => {
+                            self.lent = offset;
+                            Some(p)
+                        }
+                        None => {
+                            self.reader.get().consume(offset);
+                            None
+                        }
+                    }
                 }
                 Err(PcapError::Eof) => {
                     self.done = true;
@@ -401,10 +417,18 @@ impl Source for FileSource {
                     return Ok(None);
                 }
             };
-            if let (Got::Frame, Some((ts, link, orig, data))) = (got, copied) {
-                return Ok(Some(self.count_frame(ts, link, data, orig)));
+            if let Some(p) = packet {
+                break p;
             }
-        }
+        };
+        count(&mut self.stats, &mut self.last_ts, ts, len, orig);
+        let data = self.reader.get().data().get(at..at + len).unwrap_or(&[]);
+        Ok(Some(FrameRef {
+            ts,
+            link,
+            data,
+            orig_len: orig,
+        }))
     }
 
     fn stats(&self) -> CaptureStats {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{CaptureError, CaptureStats, Frame, FrameArena, LinkType, Source};
+use super::{CaptureError, CaptureStats, FrameRef, LinkType, Source};
 use crate::time::Ts;
 
 #[derive(Clone, Debug)]
@@ -31,7 +31,8 @@ pub struct LiveSource {
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     count: Option<u64>,
-    arena: FrameArena,
+    /// The last packet, copied out of libpcap's ring so it can be lent.
+    buf: Vec<u8>,
     stats: CaptureStats,
 }
 
@@ -102,7 +103,7 @@ impl LiveSource {
             stop,
             deadline: opts.duration.map(|d| Instant::now() + d),
             count: opts.count,
-            arena: FrameArena::default(),
+            buf: Vec::new(),
             stats: CaptureStats::default(),
         })
     }
@@ -116,7 +117,7 @@ impl LiveSource {
 }
 
 impl Source for LiveSource {
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+    fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
         loop {
             let expired = self.deadline.is_some_and(|d| Instant::now() >= d);
             let counted = self.count.is_some_and(|c| self.stats.frames >= c);
@@ -132,12 +133,14 @@ impl Source for LiveSource {
                     if p.header.len as usize > p.data.len() {
                         self.stats.truncated_frames += 1;
                     }
-                    let data = self.arena.copy(p.data);
-                    return Ok(Some(Frame {
+                    let orig_len = p.header.len;
+                    self.buf.clear();
+                    self.buf.extend_from_slice(p.data);
+                    return Ok(Some(FrameRef {
                         ts,
                         link: self.link,
-                        data,
-                        orig_len: p.header.len,
+                        data: &self.buf,
+                        orig_len,
                     }));
                 }
                 Err(pcap::Error::TimeoutExpired) => {

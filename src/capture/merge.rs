@@ -3,11 +3,13 @@
 //! Each source is read in its own order; the merge always yields the earliest pending frame, ties
 //! broken by the order the files were given, so the result is deterministic.
 
-use super::{CaptureError, CaptureStats, Frame, Source};
+use super::{CaptureError, CaptureStats, Frame, FrameRef, Source};
 
 pub struct MergedSource {
     sources: Vec<Box<dyn Source>>,
+    /// The next frame of each source, owned (a source lends only until its next call).
     heads: Vec<Option<Frame>>,
+    current: Option<Frame>,
     started: bool,
 }
 
@@ -17,17 +19,18 @@ impl MergedSource {
         MergedSource {
             sources,
             heads,
+            current: None,
             started: false,
         }
     }
 }
 
 impl Source for MergedSource {
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+    fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
         if !self.started {
             self.started = true;
             for (s, h) in self.sources.iter_mut().zip(self.heads.iter_mut()) {
-                *h = s.next_frame()?;
+                *h = s.next_frame()?.map(|f| f.to_owned());
             }
         }
         let mut best: Option<usize> = None;
@@ -40,8 +43,14 @@ impl Source for MergedSource {
             }
         }
         let Some(i) = best else { return Ok(None) };
-        let next = self.sources[i].next_frame()?;
-        Ok(std::mem::replace(&mut self.heads[i], next))
+        let next = self.sources[i].next_frame()?.map(|f| f.to_owned());
+        self.current = std::mem::replace(&mut self.heads[i], next);
+        Ok(self.current.as_ref().map(|f| FrameRef {
+            ts: f.ts,
+            link: f.link,
+            data: &f.data,
+            orig_len: f.orig_len,
+        }))
     }
 
     fn stats(&self) -> CaptureStats {

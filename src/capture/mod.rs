@@ -3,8 +3,8 @@
 //! A [`Source`] yields [`Frame`]s in the order they were captured: pcap and pcapng files (plain or
 //! gzip-compressed, or standard input) through [`file::FileSource`], several files merged in time
 //! order through [`merge::MergedSource`], and live interfaces through [`live::LiveSource`].
-//! Frames own their bytes (a cheap [`bytes::Bytes`] handle) so they can cross threads; everything
-//! downstream slices them without copying.
+//! A source lends each frame ([`FrameRef`]) until its next call; the pipeline copies it once
+//! into a worker's batch, and from there on every stage slices those bytes without copying.
 
 pub mod file;
 pub mod live;
@@ -148,33 +148,35 @@ impl fmt::Display for CaptureError {
 
 impl std::error::Error for CaptureError {}
 
+/// A frame lent by a source until its next call: the bytes stay in the source's own buffer, so
+/// the pipeline copies each frame exactly once, into the batch of the worker that decodes it.
+#[derive(Copy, Clone, Debug)]
+pub struct FrameRef<'a> {
+    pub ts: Ts,
+    pub link: LinkType,
+    pub data: &'a [u8],
+    pub orig_len: u32,
+}
+
+impl FrameRef<'_> {
+    pub fn to_owned(&self) -> Frame {
+        Frame {
+            ts: self.ts,
+            link: self.link,
+            data: Bytes::copy_from_slice(self.data),
+            orig_len: self.orig_len,
+        }
+    }
+}
+
 /// Anything that yields frames in capture order.
 pub trait Source: Send {
     /// The next frame, `Ok(None)` at the end. Damage inside a file is not an error: it ends the
     /// source and is noted in [`CaptureStats::stopped_early`].
-    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError>;
+    fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError>;
     fn stats(&self) -> CaptureStats;
     /// Approximate progress in bytes (read, total) for a progress bar; live sources return None.
     fn progress(&self) -> Option<(u64, u64)> {
         None
-    }
-}
-
-/// Copies frame bytes into large shared chunks so that each frame is one slice of a chunk, not an
-/// allocation of its own.
-#[derive(Default)]
-pub(crate) struct FrameArena {
-    buf: bytes::BytesMut,
-}
-
-impl FrameArena {
-    const CHUNK: usize = 1 << 20;
-
-    pub(crate) fn copy(&mut self, data: &[u8]) -> Bytes {
-        if self.buf.capacity() - self.buf.len() < data.len() {
-            self.buf = bytes::BytesMut::with_capacity(Self::CHUNK.max(data.len()));
-        }
-        self.buf.extend_from_slice(data);
-        self.buf.split().freeze()
     }
 }

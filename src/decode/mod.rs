@@ -653,9 +653,8 @@ impl Decoder {
 
 /// A cheap symmetric hash of a frame's outermost IP pair, used to shard frames across decode
 /// workers so that both directions of a flow (and every fragment of a datagram) meet in one place.
-pub fn shard_hash(frame: &Frame) -> u64 {
-    let d = &frame.data[..];
-    let mut off = match frame.link {
+pub fn shard_hash(link: LinkType, d: &[u8]) -> u64 {
+    let mut off = match link {
         LinkType::Ethernet => {
             let mut p = 12;
             while let Some(et) = be16(d, p) {

@@ -113,7 +113,10 @@ impl IpDefrag {
             entry.total = Some(offset + data.len());
         }
         let at = entry.parts.partition_point(|(o, _)| *o < offset);
-        entry.parts.insert(at, (offset, data));
+        // A copy: a slice would keep the whole shared frame chunk alive while the datagram waits.
+        entry
+            .parts
+            .insert(at, (offset, Bytes::copy_from_slice(&data)));
         let total = entry.total?;
         // Complete when the sorted parts cover [0, total) without a hole.
         let mut covered = 0;

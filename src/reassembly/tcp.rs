@@ -118,6 +118,8 @@ impl HalfStream {
                 None => true,
             };
             if keep {
+                // A copy: a slice would keep the whole shared frame chunk alive while it waits.
+                let data = Bytes::copy_from_slice(&data);
                 if let Some(old) = self.pending.insert(start, data.clone()) {
                     self.pending_bytes -= old.len();
                 }
