@@ -94,3 +94,44 @@ pub fn call<'a>(run: &'a Run, call_id: &str) -> &'a CallRecord {
         .find(|c| c.call_id == call_id)
         .unwrap_or_else(|| panic!("no call {call_id}"))
 }
+
+/// Builds Ethernet + IPv4 frames for tests that need traffic no public capture has.
+pub mod build {
+    fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let total = (20 + l4.len()) as u16;
+        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, proto, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(l4);
+        f
+    }
+
+    pub fn udp(src: ([u8; 4], u16), dst: ([u8; 4], u16), payload: &[u8]) -> Vec<u8> {
+        let mut u = Vec::new();
+        u.extend_from_slice(&src.1.to_be_bytes());
+        u.extend_from_slice(&dst.1.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(payload);
+        ipv4(src.0, dst.0, 17, &u)
+    }
+
+    pub fn tcp(
+        src: ([u8; 4], u16),
+        dst: ([u8; 4], u16),
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(&src.1.to_be_bytes());
+        t.extend_from_slice(&dst.1.to_be_bytes());
+        t.extend_from_slice(&seq.to_be_bytes());
+        t.extend_from_slice(&0u32.to_be_bytes());
+        t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        t.extend_from_slice(payload);
+        ipv4(src.0, dst.0, 6, &t)
+    }
+}

@@ -1,6 +1,7 @@
 //! Integration tests, built as one binary.
 
 mod cli;
+mod correlation;
 mod corpus;
 mod live;
 mod props;

@@ -356,6 +356,7 @@ impl Reassembler {
                         });
                     }
                 }
+                Mode::Ws { dec, .. } => self.stats.ws += dec.stats(),
                 Mode::Unknown { probe, .. } if !probe.is_empty() => {
                     self.stats.flows_not_sip += 1;
                 }
@@ -586,7 +587,6 @@ fn feed(
                                 push_msg(Bytes::from(m), Carrier::Ws, true, out);
                             }
                         }
-                        stats.ws = dec.stats();
                         return;
                     }
                     UpgradeHead::Incomplete => return,
