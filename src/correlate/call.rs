@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 
 use super::record::{CallKind, CallRecord, Outcome};
 use super::registration::Registrations;
-use super::transaction::{TxKey, TxSeen};
+use super::transaction::{Facts, TxKey, TxSeen};
 use crate::sip::{HeaderName, Method, SipMessage};
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 
@@ -175,9 +175,10 @@ impl CallState {
         if !msg.anomalies.is_empty() {
             self.anomalies += 1;
         }
-        let retrans = match TxKey::of(msg) {
+        let facts = Facts::of(msg);
+        let retrans = match TxKey::of(msg, &facts) {
             Some(k) if self.tx.len() < MAX_TX || self.tx.contains_key(&k) => {
-                self.tx.entry(k).or_default().record(src, dst, msg)
+                self.tx.entry(k).or_default().record(src, dst, msg, &facts)
             }
             _ => false,
         };
@@ -186,22 +187,25 @@ impl CallState {
             return true;
         }
         if self.from.is_empty() {
-            if let Some(f) = msg.from() {
+            if let Some(f) = &facts.from {
                 self.from = lossy(f.user());
             }
-            if let Some(t) = msg.to() {
+            if let Some(t) = &facts.to {
                 self.to = lossy(t.user());
             }
         }
         if self.user_agent.is_none() && msg.is_request() {
             self.user_agent = msg.header(HeaderName::UserAgent).map(lossy);
         }
-        self.collect_link_keys(msg, link_headers);
-        match msg.method() {
-            Some(m) => self.on_request(m, msg, ts, src),
-            None => self.on_response(msg, ts, dst),
+        // B2BUAs put their link headers on the requests that open a dialog.
+        if msg.is_request() && facts.to_tag().is_none() {
+            self.collect_link_keys(msg, link_headers);
         }
-        if self.kind == CallKind::Register || msg.cseq().is_some_and(|c| c.1 == Method::Register) {
+        match msg.method() {
+            Some(m) => self.on_request(m, msg, &facts, ts, src),
+            None => self.on_response(msg, &facts, ts, dst),
+        }
+        if self.kind == CallKind::Register || facts.cseq_method() == Some(&Method::Register) {
             self.regs.on_message(msg, ts, src, dst);
         }
         false
@@ -237,14 +241,20 @@ impl CallState {
         }
     }
 
-    fn is_caller_branch(&self, msg: &SipMessage) -> Option<usize> {
-        let via = msg.top_via()?;
-        let b = via.branch?;
+    fn is_caller_branch(&self, facts: &Facts<'_>) -> Option<usize> {
+        let b = facts.via.as_ref()?.branch?;
         self.attempts.iter().position(|a| &*a.branch == b)
     }
 
-    fn on_request(&mut self, m: &Method, msg: &SipMessage, ts: Ts, src: SocketAddr) {
-        let to_tag = msg.to().and_then(|t| t.tag()).is_some();
+    fn on_request(
+        &mut self,
+        m: &Method,
+        msg: &SipMessage,
+        facts: &Facts<'_>,
+        ts: Ts,
+        src: SocketAddr,
+    ) {
+        let to_tag = facts.to_tag().is_some();
         match m {
             Method::Invite if !to_tag => {
                 if self.kind != CallKind::Invite {
@@ -255,10 +265,10 @@ impl CallState {
                 if first {
                     self.caller = Some(src);
                     self.caller_vias = vias;
-                    if let Some(f) = msg.from() {
+                    if let Some(f) = &facts.from {
                         self.from = lossy(f.user());
                     }
-                    if let Some(t) = msg.to() {
+                    if let Some(t) = &facts.to {
                         self.to = lossy(t.user());
                     }
                     self.user_agent = msg.header(HeaderName::UserAgent).map(lossy);
@@ -268,7 +278,7 @@ impl CallState {
                 if (first || (Some(src) == self.caller && vias == self.caller_vias))
                     && self.attempts.len() < 16
                 {
-                    if let Some(b) = msg.top_via().and_then(|v| v.branch) {
+                    if let Some(b) = facts.via.as_ref().and_then(|v| v.branch) {
                         self.attempts.push(Attempt {
                             branch: b.into(),
                             ts,
@@ -279,14 +289,14 @@ impl CallState {
                 }
             }
             Method::Cancel => {
-                if self.is_caller_branch(msg).is_some() || Some(src) == self.caller {
+                if self.is_caller_branch(facts).is_some() || Some(src) == self.caller {
                     self.cancelled = true;
                 }
             }
             Method::Bye => {
                 if self.bye_ts.is_none() {
                     self.bye_ts = Some(ts);
-                    let from_tag = msg.from().and_then(|f| f.tag()).map(|t| t.to_vec());
+                    let from_tag = facts.from_tag().map(|t| t.to_vec());
                     // The caller's BYE carries the caller's From tag.
                     self.bye_from_caller =
                         Some(from_tag.is_some() && self.caller_tag_is(from_tag.as_deref()));
@@ -312,12 +322,12 @@ impl CallState {
         }
     }
 
-    fn on_response(&mut self, msg: &SipMessage, ts: Ts, _dst: SocketAddr) {
+    fn on_response(&mut self, msg: &SipMessage, facts: &Facts<'_>, ts: Ts, _dst: SocketAddr) {
         let Some(status) = msg.status() else { return };
-        let Some((_, cseq_method)) = msg.cseq() else {
+        let Some(cseq_method) = facts.cseq_method().cloned() else {
             return;
         };
-        let to_tag = msg.to().and_then(|t| t.tag());
+        let to_tag = facts.to_tag();
         if cseq_method == Method::Invite && status > 100 {
             if let Some(tag) = to_tag {
                 let n = self.dialogs.len();
@@ -345,7 +355,7 @@ impl CallState {
         }
         match cseq_method {
             Method::Invite => {
-                let Some(i) = self.is_caller_branch(msg) else {
+                let Some(i) = self.is_caller_branch(facts) else {
                     return;
                 };
                 if (180..200).contains(&status) && self.ring_ts.is_none() {

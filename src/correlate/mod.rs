@@ -116,6 +116,18 @@ pub struct Correlator {
     pub stats: CorrelateStats,
 }
 
+/// Is this call's time up at `now`? Some(true) when it ended more than `grace` ago,
+/// Some(false) when it has been idle longer than `idle`.
+fn due(cfg: &CorrelatorConfig, c: &CallState, now: Ts) -> Option<bool> {
+    if c.done_ts.is_some_and(|d| now.since(d) > cfg.grace) {
+        Some(true)
+    } else if now.since(c.last_ts) > cfg.idle {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -144,8 +156,8 @@ impl Correlator {
             Some(cid) => {
                 // A call whose time was up when this message arrived is finished first, whether or
                 // not a tick got to it: expiry depends on capture time only, not on batching.
-                let expired = self.calls.get(cid).and_then(|c| self.due(c, m.ts));
-                if let Some(finished) = expired {
+                let mut live = self.calls.get_mut(cid);
+                if let Some(finished) = live.as_deref().and_then(|c| due(&self.cfg, c, m.ts)) {
                     if finished {
                         self.stats.calls_finished += 1;
                     } else {
@@ -153,19 +165,23 @@ impl Correlator {
                     }
                     let key: Box<[u8]> = cid.into();
                     self.finish_call(&key, m.ts, false, out);
+                    live = None;
                 }
-                if !self.calls.contains_key(cid) {
-                    if self.calls.len() >= self.cfg.max_calls {
-                        self.evict_for_room(m.ts, out);
+                let call = match live {
+                    Some(c) => c,
+                    None => {
+                        if self.calls.len() >= self.cfg.max_calls {
+                            self.evict_for_room(m.ts, out);
+                        }
+                        self.stats.calls += 1;
+                        let st = CallState::new(lossy(cid), &m.sip, m.ts);
+                        let len = self.calls.len() as u64 + 1;
+                        self.stats.peak_live_calls = self.stats.peak_live_calls.max(len);
+                        self.calls.entry(cid.into()).or_insert(st)
                     }
-                    self.stats.calls += 1;
-                    let st = CallState::new(lossy(cid), &m.sip, m.ts);
-                    self.calls.insert(cid.into(), st);
-                    self.stats.peak_live_calls =
-                        self.stats.peak_live_calls.max(self.calls.len() as u64);
-                }
-                if let Some(call) = self.calls.get_mut(cid) {
-                    retrans = call.on_message(&m.sip, m.ts, m.src, m.dst, &self.cfg.link_headers);
+                };
+                retrans = call.on_message(&m.sip, m.ts, m.src, m.dst, &self.cfg.link_headers);
+                if call.regs.has_done() {
                     for mut r in call.regs.take_done() {
                         r.call_id = call.call_id.clone();
                         out.push(Output::Reg(Box::new(r)));
@@ -229,18 +245,6 @@ impl Correlator {
         }
     }
 
-    /// Is this call's time up at `now`? Some(true) when it ended more than `grace` ago,
-    /// Some(false) when it has been idle longer than `idle`.
-    fn due(&self, c: &CallState, now: Ts) -> Option<bool> {
-        if c.done_ts.is_some_and(|d| now.since(d) > self.cfg.grace) {
-            Some(true)
-        } else if now.since(c.last_ts) > self.cfg.idle {
-            Some(false)
-        } else {
-            None
-        }
-    }
-
     /// Releases calls whose time is up; `now` is the capture time reached by every shard.
     pub fn tick(&mut self, now: Ts, out: &mut Vec<Output>) {
         if now.since(self.last_sweep) < NANOS_PER_SEC {
@@ -250,7 +254,7 @@ impl Correlator {
         let mut due: Vec<(Ts, Box<[u8]>, bool)> = self
             .calls
             .iter()
-            .filter_map(|(k, c)| self.due(c, now).map(|f| (c.first_ts, k.clone(), f)))
+            .filter_map(|(k, c)| due(&self.cfg, c, now).map(|f| (c.first_ts, k.clone(), f)))
             .collect();
         due.sort();
         for (_, k, finished) in due {

@@ -147,6 +147,10 @@ impl Registrations {
         std::mem::take(&mut self.done)
     }
 
+    pub fn has_done(&self) -> bool {
+        !self.done.is_empty()
+    }
+
     pub fn is_open(&self) -> bool {
         self.open.is_some()
     }

@@ -12,7 +12,40 @@ use std::net::SocketAddr;
 
 use rustc_hash::FxHasher;
 
+use crate::sip::nameaddr::NameAddr;
+use crate::sip::via::Via;
 use crate::sip::{Method, SipMessage};
+
+/// The fields correlation reads from every message, decoded once per message.
+pub struct Facts<'a> {
+    pub via: Option<Via<'a>>,
+    pub cseq: Option<(u32, Method)>,
+    pub from: Option<NameAddr<'a>>,
+    pub to: Option<NameAddr<'a>>,
+}
+
+impl<'a> Facts<'a> {
+    pub fn of(msg: &'a SipMessage) -> Facts<'a> {
+        Facts {
+            via: msg.top_via(),
+            cseq: msg.cseq(),
+            from: msg.from(),
+            to: msg.to(),
+        }
+    }
+
+    pub fn from_tag(&self) -> Option<&'a [u8]> {
+        self.from.as_ref().and_then(|f| f.tag())
+    }
+
+    pub fn to_tag(&self) -> Option<&'a [u8]> {
+        self.to.as_ref().and_then(|t| t.tag())
+    }
+
+    pub fn cseq_method(&self) -> Option<&Method> {
+        self.cseq.as_ref().map(|c| &c.1)
+    }
+}
 
 /// A transaction identity, hashed (the branch text is not kept).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,23 +63,26 @@ fn method_class(m: &Method) -> &str {
 
 impl TxKey {
     /// The key of a request or response. For responses the method comes from CSeq.
-    pub fn of(msg: &SipMessage) -> Option<TxKey> {
-        let via = msg.top_via()?;
-        let (cseq, cseq_method) = msg.cseq()?;
-        let method = msg.method().cloned().unwrap_or(cseq_method);
+    pub fn of(msg: &SipMessage, facts: &Facts<'_>) -> Option<TxKey> {
+        let via = facts.via.as_ref()?;
+        let (cseq, cseq_method) = facts.cseq.as_ref()?;
+        let method = msg.method().unwrap_or(cseq_method);
         let mut h = FxHasher::default();
-        method_class(&method).hash(&mut h);
+        method_class(method).hash(&mut h);
         match via.branch {
             Some(b) if via.is_rfc3261() => {
                 b.hash(&mut h);
-                via.sent_by.to_ascii_lowercase().hash(&mut h);
+                // sent-by compares case-insensitively (host names); hashed without a copy.
+                for c in via.sent_by {
+                    h.write_u8(c.to_ascii_lowercase());
+                }
             }
             _ => {
                 // RFC 2543: Call-ID, From tag, CSeq number and top Via identify it; the
                 // Request-URI of an ACK may differ so it is left out.
                 0xffu8.hash(&mut h);
                 msg.call_id().hash(&mut h);
-                msg.from().and_then(|f| f.tag()).hash(&mut h);
+                facts.from_tag().hash(&mut h);
                 cseq.hash(&mut h);
                 via.sent_by.hash(&mut h);
                 via.branch.hash(&mut h);
@@ -68,7 +104,13 @@ const MAX_SEEN: usize = 64;
 
 impl TxSeen {
     /// Records a message; true if the same one was already seen on the same link.
-    pub fn record(&mut self, src: SocketAddr, dst: SocketAddr, msg: &SipMessage) -> bool {
+    pub fn record(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        msg: &SipMessage,
+        facts: &Facts<'_>,
+    ) -> bool {
         let what = match msg.status() {
             None => match msg.method() {
                 // ACK and CANCEL share the INVITE's class or branch but are distinct messages.
@@ -79,8 +121,8 @@ impl TxSeen {
             Some(s) => {
                 let mut h = FxHasher::default();
                 s.hash(&mut h);
-                msg.to().and_then(|t| t.tag()).hash(&mut h);
-                msg.cseq().map(|c| c.1).hash(&mut h);
+                facts.to_tag().hash(&mut h);
+                facts.cseq_method().hash(&mut h);
                 h.finish() | 0x100
             }
         };
