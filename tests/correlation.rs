@@ -64,7 +64,8 @@ fn sip_over_websocket_with_masking_fragmentation_and_a_ping() {
     let upgrade = "GET / HTTP/1.1\r\nHost: proxy.example.com\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Origin: http://www.example.com\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    let accept = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    let accept =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
     let k = Some([0x37, 0xfa, 0x21, 0x3d]);
     let (a, b) = REGISTER.as_bytes().split_at(100);
@@ -108,7 +109,10 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: si
         got,
         [("REGISTER".to_string(), "ws"), ("200".to_string(), "ws")]
     );
-    assert_eq!(r.messages[0].frame, 6, "completed by the second client segment");
+    assert_eq!(
+        r.messages[0].frame, 6,
+        "completed by the second client segment"
+    );
     assert_eq!(r.regs.len(), 1);
     assert_eq!(r.regs[0].result, "registered");
     assert_eq!(r.stats.reassembly.ws.control_frames, 1, "the ping");
@@ -126,7 +130,9 @@ CSeq: 1 INVITE\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
 fn answer(req: &str, status: &str) -> String {
     let mut out = format!("SIP/2.0 {status}\r\n");
     for line in req.lines().skip(1) {
-        if line.starts_with("Via") || line.starts_with("From") || line.starts_with("Call-ID")
+        if line.starts_with("Via")
+            || line.starts_with("From")
+            || line.starts_with("Call-ID")
             || line.starts_with("CSeq")
         {
             out.push_str(line);
@@ -144,9 +150,19 @@ fn answer(req: &str, status: &str) -> String {
 fn b2bua_legs_are_linked_and_say_how() {
     // A → SBC (leg 1), SBC → B (leg 2, naming leg 1 in X-Call-ID), and a second call whose legs
     // share an RFC 7989 Session-ID (the UUIDs swap places on the far leg).
-    let (a, sbc, b) = (([192, 0, 2, 1], 5060), ([192, 0, 2, 2], 5060), ([192, 0, 2, 3], 5060));
+    let (a, sbc, b) = (
+        ([192, 0, 2, 1], 5060),
+        ([192, 0, 2, 2], 5060),
+        ([192, 0, 2, 3], 5060),
+    );
     let l1 = invite("leg1@a", "alice", "bob", "z9hG4bK1", "");
-    let l2 = invite("leg2@sbc", "alice", "bob", "z9hG4bK2", "X-Call-ID: leg1@a\r\n");
+    let l2 = invite(
+        "leg2@sbc",
+        "alice",
+        "bob",
+        "z9hG4bK2",
+        "X-Call-ID: leg1@a\r\n",
+    );
     let uuid_a = "ab30317f1a784dc48ff824d0d3715d86";
     let uuid_b = "47755a9de7794ba387653f2099600ef2";
     let l3 = invite(

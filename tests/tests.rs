@@ -1,8 +1,8 @@
 //! Integration tests, built as one binary.
 
 mod cli;
-mod correlation;
 mod corpus;
+mod correlation;
 mod live;
 mod props;
 mod support;

@@ -13,7 +13,7 @@ use crate::correlate::record::{CallKind, CallRecord, Leg, MsgRow, RegRecord};
 use crate::correlate::Output;
 use crate::output::{escape, escape_multiline, write_csv_row, Format, OutputError, Table};
 use crate::pipeline::{self, RunStats};
-use crate::time::fmt_secs;
+use crate::time::{fmt_secs, Nanos, Ts, NANOS_PER_SEC};
 
 use super::{Config, Input};
 
@@ -232,9 +232,20 @@ fn write_fixed(
 /// Links B2BUA legs: calls that share a session (Session-ID, icid) or that name each other's
 /// Call-ID in a configured header.
 pub fn link_legs(calls: &mut [CallRecord]) {
+    // Most calls carry no link header: then there is nothing to index.
+    if calls.iter().all(|c| c.link_keys.is_empty()) {
+        return;
+    }
+    let names_a_call = calls.iter().any(|c| {
+        c.link_keys
+            .iter()
+            .any(|(h, _)| h != "session-id" && h != "p-charging-vector")
+    });
     let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, c) in calls.iter().enumerate() {
-        by_id.insert(c.call_id.clone(), i);
+    if names_a_call {
+        for (i, c) in calls.iter().enumerate() {
+            by_id.insert(c.call_id.clone(), i);
+        }
     }
     let mut by_session: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     let mut links: Vec<(usize, usize, String)> = Vec::new();
@@ -311,46 +322,145 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
     ]
 }
 
+/// Holds finished calls for a few minutes of capture time, so that legs which end together can
+/// be linked, then releases them in start order. Memory stays bounded by the calls that ended
+/// in the last `hold` of capture, however long the capture.
+pub struct CallWindow {
+    held: Vec<CallRecord>,
+    newest_end: Ts,
+    last_release: Ts,
+    hold: Nanos,
+}
+
+impl CallWindow {
+    pub fn new(hold: Nanos) -> CallWindow {
+        CallWindow {
+            held: Vec::new(),
+            newest_end: Ts::ZERO,
+            last_release: Ts::ZERO,
+            hold,
+        }
+    }
+
+    /// Adds a finished call; returns the calls that can no longer gain a leg.
+    pub fn push(&mut self, c: CallRecord) -> Vec<CallRecord> {
+        self.newest_end = self.newest_end.max(c.end);
+        self.held.push(c);
+        if self.newest_end.since(self.last_release) < NANOS_PER_SEC {
+            return Vec::new();
+        }
+        self.last_release = self.newest_end;
+        link_legs(&mut self.held);
+        let cut = self.newest_end.saturating_add(-self.hold);
+        let (ready, keep): (Vec<_>, Vec<_>) = self.held.drain(..).partition(|c| c.end < cut);
+        self.held = keep;
+        sorted(ready)
+    }
+
+    /// End of input: everything left.
+    pub fn finish(mut self) -> Vec<CallRecord> {
+        link_legs(&mut self.held);
+        sorted(std::mem::take(&mut self.held))
+    }
+}
+
+fn sorted(mut v: Vec<CallRecord>) -> Vec<CallRecord> {
+    v.sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
+    v
+}
+
+/// Rows of a table printed as they come: widths are taken from the first rows (up to
+/// `TABLE_SAMPLE`), later cells are fitted to them.
+struct StreamTable {
+    table: Table,
+    widths: Option<Vec<usize>>,
+    max_width: Option<usize>,
+}
+
+const TABLE_SAMPLE: usize = 1000;
+
+impl StreamTable {
+    fn new(table: Table) -> StreamTable {
+        StreamTable {
+            table,
+            widths: None,
+            max_width: crate::output::terminal_width(),
+        }
+    }
+
+    fn row(&mut self, out: &mut dyn Write, cells: Vec<String>) -> Result<(), OutputError> {
+        match &self.widths {
+            Some(w) => crate::output::write_row(out, &cells, w),
+            None => {
+                self.table.rows.push(cells);
+                if self.table.rows.len() >= TABLE_SAMPLE {
+                    self.flush(out)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self, out: &mut dyn Write) -> Result<(), OutputError> {
+        if self.widths.is_none() {
+            let w = self.table.widths(self.max_width);
+            self.table.write(out, self.max_width)?;
+            self.table.rows.clear();
+            self.widths = Some(w);
+        }
+        Ok(())
+    }
+}
+
 pub fn calls(cfg: &Config, stop: Arc<AtomicBool>, all: bool) -> Result<RunStats, RunError> {
-    let mut records: Vec<CallRecord> = Vec::new();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let format = cfg.format;
+    let filter = cfg.filter.clone();
+    let mut table = StreamTable::new(Table::new(
+        CALL_HEADERS.to_vec(),
+        vec![
+            false, false, true, true, false, false, false, false, false, true, true,
+        ],
+    ));
+    let mut header_done = false;
+    let mut emit =
+        |c: CallRecord, out: &mut BufWriter<io::StdoutLock>| -> Result<(), OutputError> {
+            if !((all || c.kind == CallKind::Invite) && filter.call(&c)) {
+                return Ok(());
+            }
+            match format {
+                Format::Json => {
+                    serde_json::to_writer(&mut *out, &c).map_err(io::Error::other)?;
+                    out.write_all(b"\n")?;
+                }
+                Format::Csv => {
+                    if !header_done {
+                        write_csv_row(out, &CALL_HEADERS.map(String::from))?;
+                        header_done = true;
+                    }
+                    write_csv_row(out, &call_cells(&c, false))?;
+                }
+                Format::Table => table.row(out, call_cells(&c, true))?,
+            }
+            Ok(())
+        };
+    // Legs of one call through a B2BUA end within seconds of each other; five minutes covers
+    // the grace period of both with room to spare.
+    let mut window = CallWindow::new(300 * NANOS_PER_SEC);
     let stats = drive(cfg, stop, |o| {
         if let Output::Call(c) = o {
-            records.push(*c);
+            for r in window.push(*c) {
+                emit(r, &mut out)?;
+            }
         }
         Ok(())
     })?;
-    link_legs(&mut records);
-    records.retain(|c| (all || c.kind == CallKind::Invite) && cfg.filter.call(c));
-    records.sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    match cfg.format {
-        Format::Json => {
-            for c in &records {
-                serde_json::to_writer(&mut out, c)
-                    .map_err(io::Error::other)
-                    .map_err(OutputError::from)?;
-                out.write_all(b"\n").map_err(OutputError::from)?;
-            }
-        }
-        Format::Csv => {
-            write_csv_row(&mut out, &CALL_HEADERS.map(String::from))?;
-            for c in &records {
-                write_csv_row(&mut out, &call_cells(c, false))?;
-            }
-        }
-        Format::Table => {
-            let mut t = Table::new(
-                CALL_HEADERS.to_vec(),
-                vec![
-                    false, false, true, true, false, false, false, false, false, true, true,
-                ],
-            );
-            for c in &records {
-                t.rows.push(call_cells(c, true));
-            }
-            t.write(&mut out, crate::output::terminal_width())?;
-        }
+    for r in window.finish() {
+        emit(r, &mut out)?;
+    }
+    if format == Format::Table {
+        table.flush(&mut out)?;
     }
     out.flush().map_err(OutputError::from)?;
     Ok(stats)

@@ -148,28 +148,29 @@ impl Table {
 
     pub fn write(&self, out: &mut dyn Write, max_width: Option<usize>) -> Result<(), OutputError> {
         let w = self.widths(max_width);
-        let line = |cells: Vec<String>| -> String {
-            let n = cells.len();
-            let mut s = String::new();
-            for (i, c) in cells.into_iter().enumerate() {
-                let c = fit(&c, w[i]);
-                s.push_str(&c);
-                if i + 1 < n {
-                    s.push_str(&" ".repeat(w[i] - width(&c) + 2));
-                }
-            }
-            s
-        };
-        writeln!(
-            out,
-            "{}",
-            line(self.headers.iter().map(|h| h.to_string()).collect())
-        )?;
+        let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+        write_row(out, &headers, &w)?;
         for r in &self.rows {
-            writeln!(out, "{}", line(r.clone()))?;
+            write_row(out, r, &w)?;
         }
         Ok(())
     }
+}
+
+/// One table row with the given column widths (cells cut with `…` to fit).
+pub fn write_row(out: &mut dyn Write, cells: &[String], w: &[usize]) -> Result<(), OutputError> {
+    let n = cells.len();
+    let mut s = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        let cw = w.get(i).copied().unwrap_or(c.len());
+        let c = fit(c, cw);
+        s.push_str(&c);
+        if i + 1 < n {
+            s.push_str(&" ".repeat(cw.saturating_sub(width(&c)) + 2));
+        }
+    }
+    writeln!(out, "{}", s.trim_end())?;
+    Ok(())
 }
 
 /// The terminal's width when stdout is one.
