@@ -7,6 +7,8 @@
 # Environment:
 #   BENCH_SIZE_CALLS=N  generate N calls instead of sizing the capture to >= 1 GiB (smoke runs)
 #   BENCH_SEED=S        generator seed (default 1)
+#   BENCH_RTP_SECONDS=T talk seconds with RTP per call (default: the generator's 20); 0 makes a
+#                       SIP-only capture, the hardest case for sipscope (every packet is parsed)
 #   TSHARK_LIMIT_MB=N   run tshark on the first N MB (10^6 bytes) of the capture only and
 #                       extrapolate its time linearly to the whole file (tshark is slow on 1 GB)
 #
@@ -18,9 +20,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 OUT=target/bench
-RESULTS=$OUT/results.md
+RESULTS=$OUT/results${BENCH_RTP_SECONDS:+-rtp$BENCH_RTP_SECONDS}.md
 GIB=1073741824
 SEED=${BENCH_SEED:-1}
+RTP_ARGS=()
+TAG=""
+if [[ -n ${BENCH_RTP_SECONDS:-} ]]; then
+    RTP_ARGS=(--rtp-seconds "$BENCH_RTP_SECONDS")
+    TAG="-rtp${BENCH_RTP_SECONDS}"
+fi
 RUN_TSHARK=1
 
 for arg in "$@"; do
@@ -80,20 +88,20 @@ if [[ -n ${BENCH_SIZE_CALLS:-} ]]; then
 else
     # Calibrate bytes per call on a small run, then aim 5% above 1 GiB.
     CAL_STATS=$OUT/calibrate.stats
-    "$GEN" --calls 2000 --seed "$SEED" --out /dev/null 2>"$CAL_STATS"
+    "$GEN" --calls 2000 --seed "$SEED" "${RTP_ARGS[@]}" --out /dev/null 2>"$CAL_STATS"
     CAL_BYTES=$(stat_key file_bytes "$CAL_STATS")
     CALLS=$(awk -v b="$CAL_BYTES" -v g=$GIB 'BEGIN { printf "%d", g * 1.05 / (b / 2000) + 1 }')
     MIN_BYTES=$GIB
 fi
 
 while :; do
-    CAP=$OUT/sip-bench-${CALLS}calls-seed${SEED}.pcap
+    CAP=$OUT/sip-bench-${CALLS}calls-seed${SEED}${TAG}.pcap
     STATS=${CAP%.pcap}.stats
     if [[ -f $CAP && -f $STATS && "$(stat -c %s "$CAP")" == "$(stat_key file_bytes "$STATS")" ]]; then
         log "reusing $CAP"
     else
         log "generating $CAP ($CALLS calls, seed $SEED)"
-        "$TIME" -f '%e %M' -o "$OUT/time.gen" "$GEN" --calls "$CALLS" --seed "$SEED" --out "$CAP.tmp" 2>"$STATS.tmp"
+        "$TIME" -f '%e %M' -o "$OUT/time.gen" "$GEN" --calls "$CALLS" --seed "$SEED" "${RTP_ARGS[@]}" --out "$CAP.tmp" 2>"$STATS.tmp"
         mv "$STATS.tmp" "$STATS"
         mv "$CAP.tmp" "$CAP"
         read -r gs gk <"$OUT/time.gen"
@@ -225,7 +233,7 @@ GIB_S=$(awk -v b="$SIZE" 'BEGIN { printf "%.2f", b / 1073741824 }')
     echo
     echo "- date: $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
     echo "- host: ${CPU:-unknown CPU}, $(nproc) CPUs, $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
-    echo "- capture: \`$CAP\`: $SIZE bytes ($GIB_S GiB), $PACKETS packets, \`gen-capture --calls $CALLS --seed $SEED\`" \
+    echo "- capture: \`$CAP\`: $SIZE bytes ($GIB_S GiB), $PACKETS packets, \`gen-capture --calls $CALLS --seed $SEED ${RTP_ARGS[*]}\`" \
         "($(stat_key sip_messages "$STATS") SIP messages, $(stat_key rtp_packets "$STATS") RTP packets)"
     echo "- versions: $(tshark --version 2>/dev/null | head -n 1 || echo 'tshark n/a'); $(tcpdump --version 2>&1 | head -n 1 || echo 'tcpdump n/a')"
     echo "- method: one run each, page cache warm, \`/usr/bin/time -f '%e %M'\`; MB/s = 10^6 bytes of capture file per second; RSS in MiB"

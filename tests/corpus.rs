@@ -289,3 +289,33 @@ fn content_length_mismatch_is_an_anomaly_and_the_message_is_kept() {
         .iter()
         .all(|m| m.anomalies.iter().any(|a| a.starts_with("content-length"))));
 }
+
+#[test]
+fn pcapng_with_two_interfaces_of_different_link_types() {
+    // The same five SIPp calls captured on Ethernet and on Linux SLL, merged into one pcapng
+    // with two interface blocks: each message appears once per interface.
+    let r = run(&repo().join("tests/data/derived/sipp-eth-and-sll.pcapng"));
+    assert_eq!(r.messages.len(), 60);
+    assert_eq!(r.calls.len(), 5);
+    for c in &r.calls {
+        assert_eq!(c.outcome, Some(Outcome::Answered));
+        // The copies from the second interface come a few seconds apart in time order, on the
+        // same link: they are retransmissions of what was already seen.
+        assert_eq!(c.messages, 12, "{}", c.call_id);
+    }
+}
+
+#[test]
+fn nanosecond_pcap_keeps_its_precision() {
+    let micro = run(&capture("aboutsip_pkts/cancel.pcap").unwrap());
+    let nano = run(&repo().join("tests/data/derived/cancel-nsec.pcap"));
+    assert_eq!(micro.messages.len(), nano.messages.len());
+    for (a, b) in micro.messages.iter().zip(&nano.messages) {
+        assert_eq!(a.ts, b.ts);
+    }
+    assert_eq!(nano.messages[0].ts.0 % 1000, 0);
+    assert_eq!(
+        nano.messages[0].ts.to_string(),
+        "2013-03-09T22:25:09.703901Z"
+    );
+}

@@ -217,3 +217,24 @@ fn ip_fragments_and_tcp_segments_between_namespaces() {
     assert!(r.stats.decode.ip_reassembled >= 2);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bad_filter_and_unknown_interface_are_named() {
+    if !tools_or_skip(&["tcpdump"]) {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["calls", "-i", "lo", "--bpf", "port ((", "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad capture filter \"port ((\""), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["calls", "-i", "nosuchif0", "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nosuchif0"), "{err}");
+}
