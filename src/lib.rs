@@ -18,4 +18,6 @@ pub mod output;
 pub mod pipeline;
 pub mod reassembly;
 pub mod sip;
+#[cfg(test)]
+mod testutil;
 pub mod time;

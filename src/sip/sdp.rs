@@ -1751,21 +1751,7 @@ mod tests {
         }
     }
 
-    /// xorshift64: deterministic, dependency-free pseudo-randomness.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
+    use crate::testutil::XorShift as Rng;
 
     #[test]
     fn never_panics_on_truncation_or_mutation() {
