@@ -10,31 +10,6 @@ fn tmp(name: &str) -> std::path::PathBuf {
     d.join(format!("{name}.pcap"))
 }
 
-/// A WebSocket frame (RFC 6455 §5.2); `mask` for client-to-server frames.
-fn ws_frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    let mut f = vec![(if fin { 0x80 } else { 0 }) | opcode];
-    let m = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n if n < 126 => f.push(m | n as u8),
-        n if n < 65536 => {
-            f.push(m | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(m | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    match mask {
-        Some(k) => {
-            f.extend_from_slice(&k);
-            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
-        }
-        None => f.extend_from_slice(payload),
-    }
-    f
-}
-
 const REGISTER: &str = "REGISTER sip:example.com SIP/2.0\r\n\
 Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKasudf\r\n\
 From: sip:alice@example.com;tag=65bnmj.34asd\r\n\
@@ -70,10 +45,10 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: si
     let k = Some([0x37, 0xfa, 0x21, 0x3d]);
     let (a, b) = REGISTER.as_bytes().split_at(100);
     let mut client = Vec::new();
-    client.extend(ws_frame(false, 1, a, k));
-    client.extend(ws_frame(true, 9, b"ping", k));
-    client.extend(ws_frame(true, 0, b, k));
-    let server = ws_frame(true, 1, OK.as_bytes(), None);
+    client.extend(build::ws_frame(false, 1, k, a));
+    client.extend(build::ws_frame(true, 9, k, b"ping"));
+    client.extend(build::ws_frame(true, 0, k, b));
+    let server = build::ws_frame(true, 1, None, OK.as_bytes());
     let (c1, c2) = client.split_at(57);
     let (cseq0, sseq0) = (1000u32, 5000u32);
     let mut frames = Vec::new();

@@ -1250,31 +1250,6 @@ fn check_hep(data: &[u8]) {
     }
 }
 
-/// One WebSocket frame (RFC 6455 §5.2), length in its shortest form.
-fn ws_frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![(u8::from(fin) << 7) | opcode];
-    let m = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n if n < 126 => f.push(m | n as u8),
-        n if n <= 0xffff => {
-            f.push(m | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(m | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    match mask {
-        Some(k) => {
-            f.extend_from_slice(&k);
-            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
-        }
-        None => f.extend_from_slice(payload),
-    }
-    f
-}
-
 /// A message to send over WebSocket: (bytes, number of fragments, masking key, ping before the
 /// last fragment).
 type WsMessage = (Vec<u8>, usize, Option<[u8; 4]>, bool);
@@ -1288,10 +1263,10 @@ fn ws_stream(msgs: &[WsMessage]) -> Vec<u8> {
         for (i, c) in chunks.iter().enumerate() {
             let last = i + 1 == chunks.len();
             if last && *ping {
-                out.extend(ws_frame(true, 0x9, *mask, b"ping"));
+                out.extend(crate::support::build::ws_frame(true, 0x9, *mask, b"ping"));
             }
             let op = if i == 0 { 0x1 } else { 0x0 };
-            out.extend(ws_frame(last, op, *mask, c));
+            out.extend(crate::support::build::ws_frame(last, op, *mask, c));
         }
     }
     out
