@@ -1,6 +1,6 @@
 //! The commands: run the pipeline with the right outputs and print them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -326,7 +326,10 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
 /// be linked, then releases them in start order. Memory stays bounded by the calls that ended
 /// in the last `hold` of capture, however long the capture.
 pub struct CallWindow {
-    held: Vec<CallRecord>,
+    /// Held calls in order of their end time (they arrive nearly in that order).
+    held: VecDeque<CallRecord>,
+    /// How many held calls carry link keys: when none do, there is nothing to link.
+    with_keys: usize,
     newest_end: Ts,
     last_release: Ts,
     hold: Nanos,
@@ -335,7 +338,8 @@ pub struct CallWindow {
 impl CallWindow {
     pub fn new(hold: Nanos) -> CallWindow {
         CallWindow {
-            held: Vec::new(),
+            held: VecDeque::new(),
+            with_keys: 0,
             newest_end: Ts::ZERO,
             last_release: Ts::ZERO,
             hold,
@@ -345,22 +349,37 @@ impl CallWindow {
     /// Adds a finished call; returns the calls that can no longer gain a leg.
     pub fn push(&mut self, c: CallRecord) -> Vec<CallRecord> {
         self.newest_end = self.newest_end.max(c.end);
-        self.held.push(c);
+        if !c.link_keys.is_empty() {
+            self.with_keys += 1;
+        }
+        let at = self
+            .held
+            .iter()
+            .rposition(|h| h.end <= c.end)
+            .map_or(0, |p| p + 1);
+        self.held.insert(at, c);
         if self.newest_end.since(self.last_release) < NANOS_PER_SEC {
             return Vec::new();
         }
         self.last_release = self.newest_end;
-        link_legs(&mut self.held);
         let cut = self.newest_end.saturating_add(-self.hold);
-        let (ready, keep): (Vec<_>, Vec<_>) = self.held.drain(..).partition(|c| c.end < cut);
-        self.held = keep;
+        let n = self.held.iter().take_while(|c| c.end < cut).count();
+        if n == 0 {
+            return Vec::new();
+        }
+        if self.with_keys > 0 {
+            link_legs(self.held.make_contiguous());
+        }
+        let ready: Vec<CallRecord> = self.held.drain(..n).collect();
+        self.with_keys -= ready.iter().filter(|c| !c.link_keys.is_empty()).count();
         sorted(ready)
     }
 
     /// End of input: everything left.
     pub fn finish(mut self) -> Vec<CallRecord> {
-        link_legs(&mut self.held);
-        sorted(std::mem::take(&mut self.held))
+        let mut all: Vec<CallRecord> = self.held.drain(..).collect();
+        link_legs(&mut all);
+        sorted(all)
     }
 }
 
