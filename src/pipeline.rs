@@ -168,7 +168,12 @@ pub fn run(
             let mut start_ts: Option<Ts> = None;
             let send = |bufs: &mut Vec<Share>, start: Ts, wm: Ts, end: bool| {
                 for (w, tx) in to_workers.iter().enumerate() {
-                    let share = std::mem::take(&mut bufs[w]);
+                    // The next share starts with the capacity this one needed: no regrowth.
+                    let next = Share {
+                        data: Vec::with_capacity(bufs[w].data.len()),
+                        frames: Vec::with_capacity(bufs[w].frames.len()),
+                    };
+                    let share = std::mem::replace(&mut bufs[w], next);
                     if tx
                         .send(Batch {
                             start_ts: start,
@@ -335,7 +340,10 @@ pub fn run(
                             Err(_) => break 'batches,
                         }
                     }
-                    merged.sort_by_key(|m| (m.frame, m.idx));
+                    // One worker's batch arrives in order already; only interleave when needed.
+                    if !merged.is_sorted_by_key(|m| (m.frame, m.idx)) {
+                        merged.sort_by_key(|m| (m.frame, m.idx));
+                    }
                     let mut outputs = Vec::new();
                     for msg in merged {
                         c.on_msg(msg, &mut outputs);

@@ -326,8 +326,9 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
 /// be linked, then releases them in start order. Memory stays bounded by the calls that ended
 /// in the last `hold` of capture, however long the capture.
 pub struct CallWindow {
-    /// Held calls in order of their end time (they arrive nearly in that order).
-    held: VecDeque<CallRecord>,
+    /// Held calls in order of their end time (they arrive nearly in that order); boxed so an
+    /// insertion shifts pointers, not records.
+    held: VecDeque<Box<CallRecord>>,
     /// How many held calls carry link keys: when none do, there is nothing to link.
     with_keys: usize,
     newest_end: Ts,
@@ -357,7 +358,7 @@ impl CallWindow {
             .iter()
             .rposition(|h| h.end <= c.end)
             .map_or(0, |p| p + 1);
-        self.held.insert(at, c);
+        self.held.insert(at, Box::new(c));
         if self.newest_end.since(self.last_release) < NANOS_PER_SEC {
             return Vec::new();
         }
@@ -368,16 +369,18 @@ impl CallWindow {
             return Vec::new();
         }
         if self.with_keys > 0 {
-            link_legs(self.held.make_contiguous());
+            let mut all: Vec<CallRecord> = self.held.drain(..).map(|b| *b).collect();
+            link_legs(&mut all);
+            self.held = all.into_iter().map(Box::new).collect();
         }
-        let ready: Vec<CallRecord> = self.held.drain(..n).collect();
+        let ready: Vec<CallRecord> = self.held.drain(..n).map(|b| *b).collect();
         self.with_keys -= ready.iter().filter(|c| !c.link_keys.is_empty()).count();
         sorted(ready)
     }
 
     /// End of input: everything left.
     pub fn finish(mut self) -> Vec<CallRecord> {
-        let mut all: Vec<CallRecord> = self.held.drain(..).collect();
+        let mut all: Vec<CallRecord> = self.held.drain(..).map(|b| *b).collect();
         link_legs(&mut all);
         sorted(all)
     }

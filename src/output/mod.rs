@@ -79,8 +79,18 @@ pub fn csv_field(s: &str) -> String {
 }
 
 pub fn write_csv_row(w: &mut dyn Write, fields: &[String]) -> Result<(), OutputError> {
-    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    writeln!(w, "{}", line.join(","))?;
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        // Written in place: quoting is rare, so no per-field String in the common case.
+        if f.contains([',', '"', '\n', '\r']) {
+            w.write_all(csv_field(f).as_bytes())?;
+        } else {
+            w.write_all(f.as_bytes())?;
+        }
+    }
+    w.write_all(b"\n")?;
     Ok(())
 }
 

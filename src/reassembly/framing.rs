@@ -140,6 +140,10 @@ fn header_end(d: &[u8]) -> Option<usize> {
 /// Content-Length (or its compact form `l`) within a header block.
 fn content_length(head: &[u8]) -> Option<Option<u32>> {
     for line in head.split(|c| *c == b'\n') {
+        // Only "Content-Length" and its compact "l" qualify: look at the first byte first.
+        if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
+            continue;
+        }
         let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };

@@ -164,6 +164,8 @@ pub struct SipMessage {
     pub headers: Vec<Header>,
     pub body: Span,
     pub anomalies: Anomalies,
+    /// CSeq, decoded once while parsing (every stage asks for it).
+    cseq: Option<(u32, Method)>,
 }
 
 fn is_token(c: u8) -> bool {
@@ -319,6 +321,7 @@ impl SipMessage {
             headers,
             body: Span::default(),
             anomalies,
+            cseq: None,
         };
         let body_start = match body_start {
             Some(b) => b,
@@ -366,7 +369,8 @@ impl SipMessage {
                 msg.anomalies.insert(a);
             }
         }
-        if msg.header(HeaderName::CSeq).is_some() && msg.cseq().is_none() {
+        msg.cseq = msg.parse_cseq();
+        if msg.cseq.is_none() && msg.header(HeaderName::CSeq).is_some() {
             msg.anomalies.insert(Anomaly::BadCSeq);
         }
         Ok(msg)
@@ -451,6 +455,10 @@ impl SipMessage {
 
     /// CSeq number and method (RFC 3261 §20.16).
     pub fn cseq(&self) -> Option<(u32, Method)> {
+        self.cseq.clone()
+    }
+
+    fn parse_cseq(&self) -> Option<(u32, Method)> {
         let v = self.header(HeaderName::CSeq)?;
         let mut it = v
             .split(|c| *c == b' ' || *c == b'\t' || *c == b'\r' || *c == b'\n')

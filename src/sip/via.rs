@@ -166,6 +166,12 @@ impl<'a> Via<'a> {
 
     /// The first entry of a Via header value.
     pub fn parse_first(v: &'a [u8]) -> Option<Via<'a>> {
+        // Fast path: with no quote or IPv6 bracket before the first comma, that comma ends the
+        // first value (the common case: one value per header line, or plain hosts).
+        let comma = memchr::memchr(b',', v).unwrap_or(v.len());
+        if memchr::memchr2(b'"', b'[', &v[..comma]).is_none() {
+            return Via::parse(trim(&v[..comma]));
+        }
         Via::parse(split_values(v).next()?)
     }
 
