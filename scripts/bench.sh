@@ -9,6 +9,7 @@
 #   BENCH_SEED=S        generator seed (default 1)
 #   BENCH_RTP_SECONDS=T talk seconds with RTP per call (default: the generator's 20); 0 makes a
 #                       SIP-only capture, the hardest case for sipscope (every packet is parsed)
+#   BENCH_REPS=N        runs per tool; the median time is reported (default 3)
 #   TSHARK_LIMIT_MB=N   run tshark on the first N MB (10^6 bytes) of the capture only and
 #                       extrapolate its time linearly to the whole file (tshark is slow on 1 GB)
 #
@@ -119,12 +120,24 @@ cat "$CAP" >/dev/null
 
 # ---------------------------------------------------------------- timing
 # timed NAME CMD... : sets T_SEC, T_KIB, T_RC (stdout of CMD goes where the caller sends it).
+# Each command runs REPS times (BENCH_REPS, default 3): T_SEC is the median time and T_KIB the
+# largest peak RSS, so one slow run on a shared machine does not decide the figures.
+REPS=${BENCH_REPS:-3}
 timed() {
     local name=$1
     shift
     T_RC=0
-    "$TIME" -f '%e %M' -o "$OUT/time.$name" "$@" 2>"$OUT/$name.stderr" || T_RC=$?
-    read -r T_SEC T_KIB < <(tail -n 1 "$OUT/time.$name")
+    local times=() kib=0 sec k rep
+    for ((rep = 1; rep <= REPS; rep++)); do
+        "$TIME" -f '%e %M' -o "$OUT/time.$name" "$@" 2>"$OUT/$name.stderr" || T_RC=$?
+        read -r sec k < <(tail -n 1 "$OUT/time.$name")
+        times+=("$sec")
+        ((k > kib)) && kib=$k
+        ((T_RC != 0)) && break
+    done
+    T_SEC=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    T_KIB=$kib
+    log "$name: runs ${times[*]} s, median $T_SEC s"
     if ((T_RC != 0)); then
         log "$name exited with status $T_RC (see $OUT/$name.stderr)"
     fi
@@ -236,7 +249,7 @@ GIB_S=$(awk -v b="$SIZE" 'BEGIN { printf "%.2f", b / 1073741824 }')
     echo "- capture: \`$CAP\`: $SIZE bytes ($GIB_S GiB), $PACKETS packets, \`gen-capture --calls $CALLS --seed $SEED ${RTP_ARGS[*]}\`" \
         "($(stat_key sip_messages "$STATS") SIP messages, $(stat_key rtp_packets "$STATS") RTP packets)"
     echo "- versions: $(tshark --version 2>/dev/null | head -n 1 || echo 'tshark n/a'); $(tcpdump --version 2>&1 | head -n 1 || echo 'tcpdump n/a')"
-    echo "- method: one run each, page cache warm, \`/usr/bin/time -f '%e %M'\`; MB/s = 10^6 bytes of capture file per second; RSS in MiB"
+    echo "- method: $REPS runs per tool, median time and largest peak RSS, page cache warm, \`/usr/bin/time -f '%e %M'\`; MB/s = 10^6 bytes of capture file per second; RSS in MiB"
     echo
     echo "| tool | command | status | seconds | MB/s | peak RSS MiB | note |"
     echo "|---|---|---|---:|---:|---:|---|"
