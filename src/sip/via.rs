@@ -132,7 +132,28 @@ fn trim_quotes(v: &[u8]) -> &[u8] {
 impl<'a> Via<'a> {
     /// Parses one Via entry.
     pub fn parse(v: &'a [u8]) -> Option<Via<'a>> {
-        let (rest, transport) = protocol(trim(v)).ok()?;
+        let v = trim(v);
+        // Fast path for the form every stack writes (`SIP/2.0/UDP host`); odd spacing goes through
+        // the full grammar.
+        let (rest, transport) = match v.get(..8) {
+            Some(head) if head.eq_ignore_ascii_case(b"SIP/2.0/") => {
+                let t = &v[8..];
+                let end = t
+                    .iter()
+                    .position(|c| *c == b' ' || *c == b'\t')
+                    .unwrap_or(t.len());
+                if end == 0
+                    || !t[..end]
+                        .iter()
+                        .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+                {
+                    protocol(v).ok()?
+                } else {
+                    (&t[end..], &t[..end])
+                }
+            }
+            _ => protocol(v).ok()?,
+        };
         let rest = trim(rest);
         let sent_by_end = rest
             .iter()
@@ -152,7 +173,20 @@ impl<'a> Via<'a> {
             received: None,
             rport: None,
         };
-        for (name, value) in params(&rest[sent_by_end..]) {
+        // Parameters: only branch, received and rport matter, so look at a segment only when its
+        // first letter could start one of them.
+        let mut p = &rest[sent_by_end..];
+        while let Some(semi) = memchr::memchr(b';', p) {
+            p = &p[semi + 1..];
+            let end = memchr::memchr(b';', p).unwrap_or(p.len());
+            let seg = trim(&p[..end]);
+            if !matches!(seg.first(), Some(b'b' | b'B' | b'r' | b'R')) {
+                continue;
+            }
+            let (name, value) = match memchr::memchr(b'=', seg) {
+                Some(e) => (trim(&seg[..e]), Some(trim_quotes(trim(&seg[e + 1..])))),
+                None => (seg, None),
+            };
             if name.eq_ignore_ascii_case(b"branch") {
                 via.branch = value;
             } else if name.eq_ignore_ascii_case(b"received") {
