@@ -238,3 +238,21 @@ fn bad_filter_and_unknown_interface_are_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nosuchif0"), "{err}");
 }
+
+#[test]
+fn list_interfaces_names_loopback() {
+    if !tools_or_skip(&["tcpdump"]) {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .arg("--list-interfaces")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("lo\t") && l.contains("127.0.0.1")),
+        "{list}"
+    );
+}
