@@ -319,3 +319,21 @@ fn nanosecond_pcap_keeps_its_precision() {
         "2013-03-09T22:25:09.703901Z"
     );
 }
+
+#[test]
+fn capture_that_starts_after_the_invite_still_shows_what_the_caller_got() {
+    // private-test-sip-2: the capture begins after the INVITE was sent; only the callee's 408,
+    // retransmitted eleven times for want of an ACK, is there. The caller was answered 408:
+    // say so, and measure no delay from an INVITE nobody saw.
+    let Some(p) = capture("goffinet_sip_captures/private-test-sip-2.pcapng") else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let r = run(&p);
+    let c = call(&r, "93de0ff6be1930ef812ea675e6d97dd1@0:0:0:0:0:0:0:0");
+    assert_eq!(c.final_status, Some(408));
+    assert_eq!(c.outcome, Some(Outcome::Timeout));
+    assert_eq!(c.invite_attempts, 0);
+    assert_eq!(c.pdd, None);
+    assert_eq!(c.retransmissions, 10);
+}

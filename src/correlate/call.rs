@@ -43,6 +43,8 @@ struct Attempt {
     ts: Ts,
     /// Final response the caller got for it.
     final_status: Option<u16>,
+    /// The INVITE itself was captured (false when only its responses were).
+    seen: bool,
 }
 
 #[derive(Debug)]
@@ -283,6 +285,7 @@ impl CallState {
                             branch: b.into(),
                             ts,
                             final_status: None,
+                            seen: true,
                         });
                         self.done_ts = None;
                     }
@@ -322,7 +325,7 @@ impl CallState {
         }
     }
 
-    fn on_response(&mut self, msg: &SipMessage, facts: &Facts<'_>, ts: Ts, _dst: SocketAddr) {
+    fn on_response(&mut self, msg: &SipMessage, facts: &Facts<'_>, ts: Ts, dst: SocketAddr) {
         let Some(status) = msg.status() else { return };
         let Some(cseq_method) = facts.cseq_method().cloned() else {
             return;
@@ -355,8 +358,25 @@ impl CallState {
         }
         match cseq_method {
             Method::Invite => {
-                let Some(i) = self.is_caller_branch(facts) else {
-                    return;
+                let i = match self.is_caller_branch(facts) {
+                    Some(i) => i,
+                    // The capture began after the INVITE: the first hop its responses reach is
+                    // the best view of the caller there is (its branch stands in for the attempt).
+                    None if self.attempts.is_empty() && self.caller.is_none() => {
+                        let Some(b) = facts.via.as_ref().and_then(|v| v.branch) else {
+                            return;
+                        };
+                        self.kind = CallKind::Invite;
+                        self.caller = Some(dst);
+                        self.attempts.push(Attempt {
+                            branch: b.into(),
+                            ts: self.first_ts,
+                            final_status: None,
+                            seen: false,
+                        });
+                        0
+                    }
+                    None => return,
                 };
                 if (180..200).contains(&status) && self.ring_ts.is_none() {
                     self.ring_ts = Some(ts);
@@ -429,7 +449,8 @@ impl CallState {
 
     pub fn record(&self, now: Ts) -> CallRecord {
         let secs = |d: Nanos| d as f64 / NANOS_PER_SEC as f64;
-        let invite_ts = self.attempts.first().map(|a| a.ts);
+        // Delays are measured from the INVITE, so only when it was captured.
+        let invite_ts = self.attempts.first().filter(|a| a.seen).map(|a| a.ts);
         let pdd = invite_ts.and_then(|i| {
             self.ring_ts.map(|r| secs(r.since(i))).or_else(|| {
                 // No ringing: the delay to the final failure (METRICS.md, PDD).
@@ -464,7 +485,7 @@ impl CallState {
             },
             messages: self.messages,
             retransmissions: self.retransmissions,
-            invite_attempts: self.attempts.len() as u32,
+            invite_attempts: self.attempts.iter().filter(|a| a.seen).count() as u32,
             dialogs: self.dialogs.len() as u32,
             ended_by: self
                 .bye_from_caller
