@@ -38,7 +38,7 @@ impl Default for PipelineConfig {
         let cores = thread::available_parallelism().map_or(2, |n| n.get());
         PipelineConfig {
             workers: cores.clamp(1, 8),
-            correlators: cores.clamp(1, 4),
+            correlators: (cores / 2).clamp(1, 4),
             batch: 1024,
             reassembly: ReassemblyConfig::default(),
             correlator: CorrelatorConfig::default(),
