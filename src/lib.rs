@@ -17,6 +17,7 @@ pub mod decode;
 pub mod output;
 pub mod pipeline;
 pub mod reassembly;
+pub mod render;
 pub mod sip;
 #[cfg(test)]
 mod testutil;

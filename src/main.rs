@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sipscope::cli::commands::{self, RunError};
-use sipscope::cli::{Cli, Command};
+use sipscope::cli::{Cli, Command, FormatArg};
 use sipscope::output::OutputError;
 
 /// Exit statuses: 0 ok (also for a closed pipe), 1 runtime failure, 2 usage error.
@@ -41,12 +41,13 @@ fn run(cli: Cli) -> Exit {
         eprintln!("sipscope: no command (try --help)");
         return Exit::Usage;
     };
-    let (common, outcome) = match &command {
-        Command::Messages(c) | Command::Registrations(c) => (c, None),
-        Command::Calls(a) => (&a.common, a.outcome.as_deref()),
-        Command::Show(a) => (&a.common, None),
+    let (common, format, outcome) = match &command {
+        Command::Messages(a) | Command::Registrations(a) => (&a.common, a.format, None),
+        Command::Calls(a) => (&a.common, a.format, a.outcome.as_deref()),
+        Command::Show(a) => (&a.common, a.format, None),
+        Command::Ladder(a) => (&a.common, FormatArg::Table, None),
     };
-    let cfg = match common.config(outcome) {
+    let cfg = match common.config(format, outcome) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sipscope: {e}");
@@ -64,6 +65,13 @@ fn run(cli: Cli) -> Exit {
         Command::Calls(a) => commands::calls(&cfg, stop, a.all),
         Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
         Command::Registrations(_) => commands::registrations(&cfg, stop),
+        Command::Ladder(a) => match sipscope::cli::ladder::LadderRequest::from_args(a) {
+            Ok(req) => sipscope::cli::ladder::ladder(&cfg, stop, &req),
+            Err(e) => {
+                eprintln!("sipscope: {e}");
+                return Exit::Usage;
+            }
+        },
     };
     match result {
         Ok(stats) => {

@@ -121,8 +121,8 @@ fn answer(req: &str, status: &str) -> String {
     out
 }
 
-#[test]
-fn b2bua_legs_are_linked_and_say_how() {
+/// Two calls through a B2BUA: legs linked by X-Call-ID, and legs sharing a Session-ID.
+pub fn b2bua_capture() -> std::path::PathBuf {
     // A → SBC (leg 1), SBC → B (leg 2, naming leg 1 in X-Call-ID), and a second call whose legs
     // share an RFC 7989 Session-ID (the UUIDs swap places on the far leg).
     let (a, sbc, b) = (
@@ -171,6 +171,12 @@ fn b2bua_legs_are_linked_and_say_how() {
     }
     let path = tmp("b2bua");
     write_pcap(&path, &frames);
+    path
+}
+
+#[test]
+fn b2bua_legs_are_linked_and_say_how() {
+    let path = b2bua_capture();
     let r = run(&path);
     let legs = |id: &str| -> Vec<(String, String)> {
         crate::support::call(&r, id)

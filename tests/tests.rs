@@ -3,6 +3,7 @@
 mod cli;
 mod corpus;
 mod correlation;
+mod ladder;
 mod live;
 mod props;
 mod support;

@@ -83,6 +83,14 @@ fn progress_bar(cfg: &Config, src: &dyn Source) -> Option<indicatif::ProgressBar
 }
 
 /// Runs the pipeline, feeding outputs to `each`; stops reading early if `each` fails.
+pub fn drive_outputs(
+    cfg: &Config,
+    stop: Arc<AtomicBool>,
+    each: impl FnMut(Output) -> Result<(), OutputError>,
+) -> Result<RunStats, RunError> {
+    drive(cfg, stop, each)
+}
+
 fn drive(
     cfg: &Config,
     stop: Arc<AtomicBool>,

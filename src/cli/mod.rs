@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod filter;
+pub mod ladder;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,19 +37,71 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// One line per SIP message: time, addresses, transport, method or status, Call-ID, CSeq.
-    Messages(CommonArgs),
+    Messages(ListArgs),
     /// One line per call: start, duration, from, to, outcome, final status, PDD, messages, legs.
     Calls(CallsArgs),
     /// Every message of one call with its full text.
     Show(ShowArgs),
     /// One line per registration attempt: AOR, contact, expires, challenge, result.
-    Registrations(CommonArgs),
+    Registrations(ListArgs),
+    /// The ladder (sequence diagram) of a call: terminal text or Mermaid.
+    Ladder(LadderArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output format. JSON is one object per line.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LadderFormat {
+    /// Terminal text (Unicode box drawing, colours on a terminal).
+    Text,
+    /// A Mermaid sequenceDiagram for Markdown tickets.
+    Mermaid,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LadderArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Ladder format.
+    #[arg(long, value_enum, default_value_t = LadderFormat::Text)]
+    pub format: LadderFormat,
+    /// Write to this file (with --all: into this directory, one file per call).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Every call the filters select, one file each (needs -o DIR).
+    #[arg(long)]
+    pub all: bool,
+    /// Merge the B2BUA legs linked to the call into one ladder.
+    #[arg(long)]
+    pub legs: bool,
+    /// One column per host instead of per IP:port.
+    #[arg(long)]
+    pub by_host: bool,
+    /// Name an endpoint: `--alias 10.0.0.1=SBC` or `--alias 10.0.0.1:5060=SBC` (repeatable).
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+    /// Plain ASCII instead of Unicode box drawing.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Print each message's text under its arrow.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct CallsArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Output format. JSON is one object per line.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
     /// Only calls with this outcome (answered, busy, no-answer, rejected, cancelled, redirected,
     /// auth-failed, server-failure, timeout, in-progress).
     #[arg(long)]
@@ -64,6 +117,9 @@ pub struct ShowArgs {
     pub show_call_id: String,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Output format: the messages as text (table), or JSON with their text.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
@@ -96,9 +152,6 @@ pub struct CommonArgs {
     /// Stop after this many frames (live).
     #[arg(short = 'c', long)]
     pub count: Option<u64>,
-    /// Output format. JSON is one object per line.
-    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
     /// Threads for decoding (correlation uses half as many); the output is the same for any count.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -187,7 +240,7 @@ fn time(what: &str, s: &Option<String>) -> Result<Option<Ts>, UsageError> {
 }
 
 impl CommonArgs {
-    pub fn config(&self, outcome: Option<&str>) -> Result<Config, UsageError> {
+    pub fn config(&self, format: FormatArg, outcome: Option<&str>) -> Result<Config, UsageError> {
         let input = match (&self.interface, self.files.is_empty()) {
             (Some(_), false) => {
                 return Err(UsageError(
@@ -255,7 +308,7 @@ impl CommonArgs {
         use std::io::IsTerminal;
         Ok(Config {
             input,
-            format: match self.format {
+            format: match format {
                 FormatArg::Table => Format::Table,
                 FormatArg::Json => Format::Json,
                 FormatArg::Csv => Format::Csv,

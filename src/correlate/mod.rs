@@ -230,6 +230,10 @@ impl Correlator {
             retransmission: retrans,
             ip_reassembled: m.ip_reassembled,
             anomalies: s.anomalies.iter().map(|a| a.code()).collect(),
+            sdp: match (s.header(crate::sip::HeaderName::ContentType), s.body()) {
+                (Some(ct), body) if !body.is_empty() => crate::sip::sdp::summary(ct, body),
+                _ => None,
+            },
             text: self.cfg.want_text.then(|| s.text()),
         }
     }

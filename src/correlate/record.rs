@@ -37,6 +37,9 @@ pub struct MsgRow {
     pub retransmission: bool,
     pub ip_reassembled: bool,
     pub anomalies: Vec<&'static str>,
+    /// The SDP the message carries, summarised (media, address:port, codecs, direction).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdp: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }

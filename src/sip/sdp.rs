@@ -903,6 +903,42 @@ fn header_value<'h>(headers: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
         .map(|(_, v)| trim(v))
 }
 
+/// A one-line summary of the SDP in a message body, for ladders and tables:
+/// `audio 10.0.0.1:4000 PCMU,PCMA,telephone-event sendrecv` per media line, joined by `; `.
+/// None when the body carries no SDP.
+pub fn summary(content_type: &[u8], body: &[u8]) -> Option<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in sdp_parts(content_type, body) {
+        let Ok(sdp) = parse_sdp(part) else { continue };
+        for m in &sdp.media {
+            let addr = m
+                .effective_connection(&sdp)
+                .map(|c| String::from_utf8_lossy(c.addr).into_owned())
+                .unwrap_or_else(|| "?".into());
+            let codecs: Vec<String> = m
+                .formats
+                .iter()
+                .filter_map(|f| {
+                    let pt: u8 = std::str::from_utf8(f).ok()?.parse().ok()?;
+                    Some(match m.codec(pt) {
+                        Some((enc, _)) => String::from_utf8_lossy(enc).into_owned(),
+                        None => pt.to_string(),
+                    })
+                })
+                .collect();
+            out.push(format!(
+                "{} {}:{} {} {}",
+                String::from_utf8_lossy(m.kind),
+                addr,
+                m.port,
+                codecs.join(","),
+                m.effective_direction(&sdp).as_str()
+            ));
+        }
+    }
+    (!out.is_empty()).then(|| out.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,204 @@
+//! `sipscope ladder`: the ladder of one call (or of every selected call) as text or Mermaid.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::correlate::record::{CallRecord, MsgRow};
+use crate::correlate::Output;
+use crate::output::OutputError;
+use crate::pipeline::RunStats;
+use crate::render::{self, Ladder, LadderOptions};
+
+use super::commands::{drive_outputs, link_legs, RunError};
+use super::{Config, LadderArgs, LadderFormat, UsageError};
+
+/// What to draw, validated.
+#[derive(Clone, Debug)]
+pub struct LadderRequest {
+    pub format: LadderFormat,
+    pub output: Option<PathBuf>,
+    pub all: bool,
+    pub legs: bool,
+    pub opts: LadderOptions,
+    pub text: render::text::TextOptions,
+}
+
+impl LadderRequest {
+    pub fn from_args(a: &LadderArgs) -> Result<LadderRequest, UsageError> {
+        if !a.all && a.common.call_id.is_none() {
+            return Err(UsageError(
+                "ladder needs --call-id ID (or --all -o DIR for every call)".into(),
+            ));
+        }
+        if a.all && a.output.as_ref().is_none_or(|o| o.is_file()) {
+            return Err(UsageError(
+                "--all writes one file per call: give -o DIR (a directory)".into(),
+            ));
+        }
+        let mut aliases = BTreeMap::new();
+        for s in &a.aliases {
+            let (addr, name) = render::parse_alias(s).ok_or_else(|| {
+                UsageError(format!(
+                    "bad --alias {s:?}: use ADDR=NAME, e.g. 10.0.0.1=SBC"
+                ))
+            })?;
+            aliases.insert(addr, name);
+        }
+        let to_terminal = a.output.is_none() && io::stdout().is_terminal();
+        Ok(LadderRequest {
+            format: a.format,
+            output: a.output.clone(),
+            all: a.all,
+            legs: a.legs,
+            opts: LadderOptions {
+                by_host: a.by_host,
+                aliases,
+            },
+            text: render::text::TextOptions {
+                ascii: a.ascii,
+                color: to_terminal,
+                verbose: a.verbose,
+                width: if to_terminal {
+                    crate::output::terminal_width()
+                } else {
+                    None
+                },
+            },
+        })
+    }
+}
+
+/// A file name from a Call-ID: only `[A-Za-z0-9._-]`, at most 80 of them, and a hash of the
+/// whole Call-ID so that two Call-IDs never share a file.
+pub fn file_name(call_id: &str, ext: &str) -> String {
+    let mut s: String = call_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    let s2 = s.trim_start_matches('.').to_string();
+    s = s2;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in call_id.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{s}-{:08x}.{ext}", h as u32)
+}
+
+fn draw(l: &Ladder, req: &LadderRequest) -> String {
+    match req.format {
+        LadderFormat::Text => render::text::render(l, &req.text),
+        LadderFormat::Mermaid => render::mermaid::render(l),
+    }
+}
+
+pub fn ladder(
+    cfg: &Config,
+    stop: Arc<AtomicBool>,
+    req: &LadderRequest,
+) -> Result<RunStats, RunError> {
+    let mut cfg = cfg.clone();
+    cfg.pipeline.correlator.want_messages = true;
+    cfg.pipeline.correlator.want_text = req.text.verbose;
+    // The Call-ID filter chooses calls, not messages: with --legs the other legs are wanted too.
+    let wanted = cfg.filter.call_id.take();
+    let keep_all = req.all || req.legs;
+    let mut by_call: BTreeMap<String, Vec<MsgRow>> = BTreeMap::new();
+    let mut calls: Vec<CallRecord> = Vec::new();
+    let stats = drive_outputs(&cfg, stop, |o| {
+        match o {
+            Output::Msg(m) => {
+                let cid = m.call_id.clone().unwrap_or_default();
+                if keep_all || wanted.as_deref() == Some(cid.as_str()) {
+                    by_call.entry(cid).or_default().push(*m);
+                }
+            }
+            Output::Call(c) => calls.push(*c),
+            Output::Reg(_) => {}
+        }
+        Ok(())
+    })?;
+    link_legs(&mut calls);
+    let filter = &cfg.filter;
+    let selected: Vec<&CallRecord> = calls
+        .iter()
+        .filter(|c| match &wanted {
+            Some(id) => &c.call_id == id,
+            None => filter.call(c),
+        })
+        .collect();
+    if selected.is_empty() {
+        eprintln!(
+            "sipscope: no call {}",
+            wanted
+                .as_deref()
+                .map(crate::output::escape)
+                .unwrap_or_else(|| "matches the filters".into())
+        );
+        return Ok(stats);
+    }
+    let mut drawn: BTreeSet<String> = BTreeSet::new();
+    for c in selected {
+        if drawn.contains(&c.call_id) {
+            continue;
+        }
+        let mut ids = vec![c.call_id.clone()];
+        if req.legs {
+            ids.extend(c.legs.iter().map(|l| l.call_id.clone()));
+        }
+        let mut rows: Vec<MsgRow> = ids
+            .iter()
+            .flat_map(|id| by_call.get(id).cloned().unwrap_or_default())
+            .collect();
+        rows.sort_by_key(|m| (m.frame, m.msg_in_frame));
+        drawn.extend(ids.iter().cloned());
+        let l = Ladder::build(&rows, &req.opts);
+        let text = draw(&l, req);
+        write_out(req, &c.call_id, &text)?;
+    }
+    Ok(stats)
+}
+
+fn write_out(req: &LadderRequest, call_id: &str, text: &str) -> Result<(), RunError> {
+    let ext = match req.format {
+        LadderFormat::Text => "txt",
+        LadderFormat::Mermaid => "mmd",
+    };
+    let io_err = |e: io::Error| RunError::Output(OutputError::from(e));
+    match (&req.output, req.all) {
+        (Some(dir), true) => {
+            std::fs::create_dir_all(dir).map_err(io_err)?;
+            let path: PathBuf = Path::new(dir).join(file_name(call_id, ext));
+            std::fs::write(&path, text).map_err(io_err)
+        }
+        (Some(file), false) => std::fs::write(file, text).map_err(io_err),
+        (None, _) => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes()).map_err(io_err)?;
+            out.flush().map_err(io_err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_safe_and_distinct() {
+        let a = file_name("../../etc/passwd@x", "txt");
+        assert!(!a.contains('/') && !a.starts_with('.'), "{a}");
+        assert_ne!(file_name("a b", "txt"), file_name("a_b", "txt"));
+        assert!(file_name(&"x".repeat(500), "mmd").len() < 100);
+    }
+}

@@ -1,0 +1,57 @@
+//! The ladder as a Mermaid `sequenceDiagram`, to paste into a Markdown ticket (GitHub and GitLab
+//! render it). Wire text is made safe for Mermaid: `#` and `;` become entity codes, newlines
+//! and control characters are dropped.
+
+use std::fmt::Write as _;
+
+use super::Ladder;
+
+/// Text Mermaid takes literally in a participant alias, a message or a note.
+fn safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            ';' => out.push_str("#59;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn render(l: &Ladder) -> String {
+    let mut out = String::from("sequenceDiagram\n");
+    let _ = writeln!(out, "    %% Call-ID: {}", safe(&l.call_ids.join(" + ")));
+    for (i, c) in l.columns.iter().enumerate() {
+        let title = match &c.name {
+            Some(n) => format!("{}<br/>{}", safe(&c.address), safe(n)),
+            None => safe(&c.address),
+        };
+        let _ = writeln!(out, "    participant P{i} as {title}");
+    }
+    for r in &l.rows {
+        let mut label = safe(&r.label);
+        if r.count > 1 {
+            let _ = write!(label, " ×{}", r.count);
+        }
+        let leg = if l.call_ids.len() > 1 {
+            format!(" [leg {}]", r.leg + 1)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "    P{}->>P{}: {label} · {} · +{:.3}s{leg}",
+            r.from,
+            r.to,
+            safe(&r.cseq),
+            r.delta as f64 / 1e9
+        );
+        if let Some(sdp) = &r.sdp {
+            let (a, b) = (r.from.min(r.to), r.from.max(r.to));
+            let _ = writeln!(out, "    Note over P{a},P{b}: SDP {}", safe(sdp));
+        }
+    }
+    out
+}

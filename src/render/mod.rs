@@ -1,0 +1,211 @@
+//! Ladder diagrams (sequence diagrams) of calls, one model rendered by several backends.
+//!
+//! [`Ladder::build`] takes the message rows of one call (or of several linked legs) in capture
+//! order and computes the model once: one column per endpoint (IP:port, or per host), named by
+//! the user's aliases or by what the traffic says (User-Agent/Server); one row per message with
+//! its time, delta, label, CSeq and SDP summary; retransmissions folded into the row they repeat
+//! (`INVITE ×3`) rather than drawn again; a message seen on two hops drawn on both. Backends:
+//! [`text`] (Unicode or ASCII, terminal colours per transaction) and [`mermaid`].
+
+pub mod mermaid;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::correlate::record::MsgRow;
+use crate::time::{Nanos, Ts};
+
+/// What a column stands for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Endpoint {
+    Addr(SocketAddr),
+    Host(IpAddr),
+}
+
+#[derive(Clone, Debug)]
+pub struct Column {
+    pub endpoint: Endpoint,
+    /// The address as text (`10.0.0.1:5060`, or the host).
+    pub address: String,
+    /// The alias the user gave, else the User-Agent/Server this endpoint sent, if any.
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub ts: Ts,
+    /// Time since the previous row.
+    pub delta: Nanos,
+    pub from: usize,
+    pub to: usize,
+    /// Method, or status and reason phrase.
+    pub label: String,
+    pub cseq: String,
+    /// How many times the message was seen on this hop (1 + retransmissions).
+    pub count: u32,
+    /// Identifies the transaction (for colours): CSeq number and method class, and branch.
+    pub transaction: u64,
+    pub sdp: Option<String>,
+    /// The message text (verbose ladders and HTML).
+    pub text: Option<String>,
+    /// Which leg (Call-ID) of a merged ladder the row belongs to.
+    pub leg: usize,
+    pub frame: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LadderOptions {
+    /// One column per host instead of per IP:port.
+    pub by_host: bool,
+    /// Names for endpoints: an IP (any port) or IP:port.
+    pub aliases: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ladder {
+    /// The Call-IDs drawn, in order of first appearance (more than one with merged legs).
+    pub call_ids: Vec<String>,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Row>,
+}
+
+fn fnv(s: &str, mut h: u64) -> u64 {
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Ladder {
+    /// Builds the model from the message rows of the call(s), in capture order.
+    pub fn build(messages: &[MsgRow], opts: &LadderOptions) -> Ladder {
+        let mut columns: Vec<Column> = Vec::new();
+        let mut call_ids: Vec<String> = Vec::new();
+        let mut rows: Vec<Row> = Vec::new();
+        let endpoint = |a: SocketAddr| {
+            if opts.by_host {
+                Endpoint::Host(a.ip())
+            } else {
+                Endpoint::Addr(a)
+            }
+        };
+        let column_of = |a: SocketAddr, columns: &mut Vec<Column>| -> usize {
+            let e = endpoint(a);
+            if let Some(i) = columns.iter().position(|c| c.endpoint == e) {
+                return i;
+            }
+            let address = match &e {
+                Endpoint::Addr(a) => a.to_string(),
+                Endpoint::Host(h) => h.to_string(),
+            };
+            let name = opts
+                .aliases
+                .get(&a.to_string())
+                .or_else(|| opts.aliases.get(&a.ip().to_string()))
+                .cloned();
+            columns.push(Column {
+                endpoint: e,
+                address,
+                name,
+            });
+            columns.len() - 1
+        };
+        let mut last_ts: Option<Ts> = None;
+        for m in messages {
+            let from = column_of(m.src, &mut columns);
+            let to = column_of(m.dst, &mut columns);
+            // The software an endpoint runs names its column, unless the user named it.
+            if let Some(ua) = &m.user_agent {
+                if columns[from].name.is_none() {
+                    columns[from].name = Some(ua.clone());
+                }
+            }
+            let call_id = m.call_id.clone().unwrap_or_default();
+            let leg = match call_ids.iter().position(|c| *c == call_id) {
+                Some(i) => i,
+                None => {
+                    call_ids.push(call_id.clone());
+                    call_ids.len() - 1
+                }
+            };
+            let label = match (&m.method, m.status) {
+                (Some(meth), _) => meth.clone(),
+                (None, Some(s)) => match &m.reason {
+                    Some(r) if !r.is_empty() => format!("{s} {r}"),
+                    _ => s.to_string(),
+                },
+                _ => "?".into(),
+            };
+            let cseq = format!(
+                "{} {}",
+                m.cseq.map(|c| c.to_string()).unwrap_or_default(),
+                m.cseq_method.clone().unwrap_or_default()
+            )
+            .trim()
+            .to_string();
+            if m.retransmission {
+                // Fold into the latest row it repeats (same hop, same label, same CSeq).
+                if let Some(r) = rows.iter_mut().rev().find(|r| {
+                    r.from == from
+                        && r.to == to
+                        && r.label == label
+                        && r.cseq == cseq
+                        && r.leg == leg
+                }) {
+                    r.count += 1;
+                    continue;
+                }
+            }
+            let class = match m.cseq_method.as_deref() {
+                Some("ACK") => "INVITE",
+                Some(x) => x,
+                None => "",
+            };
+            let transaction = fnv(
+                m.branch.as_deref().unwrap_or(""),
+                fnv(
+                    &format!("{}{class}", m.cseq.unwrap_or(0)),
+                    0xcbf2_9ce4_8422_2325,
+                ),
+            );
+            let delta = last_ts.map_or(0, |t| m.ts.since(t));
+            last_ts = Some(m.ts);
+            rows.push(Row {
+                ts: m.ts,
+                delta,
+                from,
+                to,
+                label,
+                cseq,
+                count: 1,
+                transaction,
+                sdp: m.sdp.clone(),
+                text: m.text.clone(),
+                leg,
+                frame: m.frame,
+            });
+        }
+        Ladder {
+            call_ids,
+            columns,
+            rows,
+        }
+    }
+
+    /// The heading of a column: its name (if known) and address.
+    pub fn column_title(&self, i: usize) -> (String, Option<String>) {
+        let c = &self.columns[i];
+        (c.address.clone(), c.name.clone())
+    }
+}
+
+/// Parses `--alias ADDR=NAME` values.
+pub fn parse_alias(s: &str) -> Option<(String, String)> {
+    let (a, n) = s.split_once('=')?;
+    let a = a.trim();
+    let n = n.trim();
+    let ok = a.parse::<IpAddr>().is_ok() || a.parse::<SocketAddr>().is_ok();
+    (ok && !n.is_empty()).then(|| (a.to_string(), n.to_string()))
+}

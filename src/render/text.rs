@@ -1,0 +1,197 @@
+//! The ladder as terminal text: one column per endpoint, one arrow per message.
+//!
+//! Unicode box drawing by default, plain ASCII on request. Column spacing shrinks to fit the
+//! width given (the terminal's), labels longer than the space between two columns are cut
+//! with `…`. With colour on, each transaction gets its own colour. Verbose ladders print each
+//! message's text under its arrow. All wire text is escaped before it is drawn.
+
+use std::fmt::Write as _;
+
+use super::Ladder;
+use crate::output::escape;
+
+#[derive(Clone, Debug, Default)]
+pub struct TextOptions {
+    pub ascii: bool,
+    pub color: bool,
+    pub verbose: bool,
+    /// Total width to fit in (the terminal's), if any.
+    pub width: Option<usize>,
+}
+
+struct Glyphs {
+    vert: char,
+    horiz: char,
+    right: char,
+    left: char,
+}
+
+const UNICODE: Glyphs = Glyphs {
+    vert: '│',
+    horiz: '─',
+    right: '▶',
+    left: '◀',
+};
+const ASCII: Glyphs = Glyphs {
+    vert: '|',
+    horiz: '-',
+    right: '>',
+    left: '<',
+};
+
+/// Width of the time and delta gutter: `HH:MM:SS.mmmmmm +SSSS.mmm `.
+const GUTTER: usize = 26;
+const MAX_GAP: usize = 30;
+const MIN_GAP: usize = 14;
+
+fn fit(s: &str, w: usize) -> String {
+    crate::output::fit(s, w)
+}
+
+/// Cuts from the left: what tells two addresses apart is their end (`…feb9:1521`).
+fn fit_tail(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out = String::from("…");
+    out.extend(s.chars().skip(n - (w - 1)));
+    out
+}
+
+fn time_of_day(t: crate::time::Ts) -> String {
+    let (_, _, _, h, m, s, ns) = t.civil();
+    format!("{h:02}:{m:02}:{s:02}.{:06}", ns / 1000)
+}
+
+/// Renders the ladder as lines of text.
+pub fn render(l: &Ladder, o: &TextOptions) -> String {
+    let g = if o.ascii { &ASCII } else { &UNICODE };
+    let n = l.columns.len().max(1);
+    let gap = match o.width {
+        Some(w) if n > 1 => ((w.saturating_sub(GUTTER + 24)) / (n - 1)).clamp(MIN_GAP, MAX_GAP),
+        _ => MAX_GAP,
+    };
+    let center = |i: usize| GUTTER + gap / 2 + i * gap;
+    let line_width = center(n - 1) + gap / 2 + 1;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Call-ID: {}",
+        l.call_ids
+            .iter()
+            .map(|c| escape(c))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    );
+    // Column headings: address, then name, each centred on its column.
+    for which in 0..2 {
+        let mut buf: Vec<char> = vec![' '; line_width];
+        for i in 0..l.columns.len() {
+            let (addr, name) = l.column_title(i);
+            let t = if which == 0 {
+                addr
+            } else {
+                match name {
+                    Some(n) => escape(&n),
+                    None => continue,
+                }
+            };
+            let t = if which == 0 {
+                fit_tail(&t, gap - 2)
+            } else {
+                fit(&t, gap - 2)
+            };
+            let chars: Vec<char> = t.chars().collect();
+            let start = center(i).saturating_sub(chars.len() / 2);
+            for (k, c) in chars.into_iter().enumerate() {
+                if let Some(slot) = buf.get_mut(start + k) {
+                    *slot = c;
+                }
+            }
+        }
+        let s: String = buf.into_iter().collect();
+        let _ = writeln!(out, "{}", s.trim_end());
+    }
+    let blank = {
+        let mut buf: Vec<char> = vec![' '; line_width];
+        for i in 0..l.columns.len() {
+            buf[center(i)] = g.vert;
+        }
+        buf
+    };
+    let _ = writeln!(out, "{}", blank.iter().collect::<String>().trim_end());
+    let colors = [31, 32, 33, 34, 35, 36];
+    for r in &l.rows {
+        let mut buf = blank.clone();
+        let gutter = format!("{} {:>+9.3}", time_of_day(r.ts), r.delta as f64 / 1e9);
+        for (k, c) in gutter.chars().enumerate().take(GUTTER - 1) {
+            buf[k] = c;
+        }
+        let mut label = escape(&r.label);
+        if r.count > 1 {
+            label.push_str(&format!(" ×{}", r.count));
+            if o.ascii {
+                label = label.replace('×', "x");
+            }
+        }
+        let (a, b) = (center(r.from), center(r.to));
+        if a == b {
+            // A message to itself (rare: a B2BUA on one address): a loop mark beside the column.
+            let t = format!("{}{} {}", g.horiz, if o.ascii { '>' } else { '↺' }, label);
+            for (k, c) in t.chars().enumerate() {
+                if let Some(slot) = buf.get_mut(a + 1 + k) {
+                    *slot = c;
+                }
+            }
+        } else {
+            let (lo, hi) = (a.min(b), a.max(b));
+            for slot in buf.iter_mut().take(hi).skip(lo + 1) {
+                *slot = g.horiz;
+            }
+            if b > a {
+                buf[hi - 1] = g.right;
+            } else {
+                buf[lo + 1] = g.left;
+            }
+            let room = hi - lo - 3;
+            let text: Vec<char> = fit(&label, room.saturating_sub(2)).chars().collect();
+            let start = lo + 2 + (room - text.len()) / 2;
+            for (k, c) in text.into_iter().enumerate() {
+                buf[start + k] = c;
+            }
+        }
+        let mut line: String = buf.into_iter().collect();
+        let annotation = if l.call_ids.len() > 1 {
+            format!("  {} [leg {}]", escape(&r.cseq), r.leg + 1)
+        } else {
+            format!("  {}", escape(&r.cseq))
+        };
+        line = format!("{}{}", line.trim_end(), annotation);
+        if o.color {
+            let c = colors[(r.transaction % colors.len() as u64) as usize];
+            let _ = writeln!(out, "\x1b[{c}m{line}\x1b[0m");
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
+        if let Some(sdp) = &r.sdp {
+            let mut buf = blank.clone();
+            let t: Vec<char> = format!(" SDP {}", escape(sdp)).chars().collect();
+            let start = center(r.from.min(r.to)) + 1;
+            buf.truncate(start);
+            buf.extend(t);
+            let _ = writeln!(out, "{}", buf.into_iter().collect::<String>().trim_end());
+        }
+        if o.verbose {
+            if let Some(text) = &r.text {
+                for tl in crate::output::escape_multiline(text).lines() {
+                    let _ = writeln!(out, "{:GUTTER$}  {tl}", "");
+                }
+            }
+        }
+    }
+    out
+}
