@@ -116,9 +116,11 @@ impl Ladder {
         for m in messages {
             let from = column_of(m.src, &mut columns);
             let to = column_of(m.dst, &mut columns);
-            // The software an endpoint runs names its column, unless the user named it.
+            // The software an endpoint runs names its column, unless the user named it. Only a
+            // request with a single Via was written by its sender: a proxy forwards the caller's
+            // User-Agent header, and responses carry the far end's Server header back.
             if let Some(ua) = &m.user_agent {
-                if columns[from].name.is_none() {
+                if m.method.is_some() && m.via_count == 1 && columns[from].name.is_none() {
                     columns[from].name = Some(ua.clone());
                 }
             }
