@@ -144,3 +144,167 @@ fn ladder_command_writes_one_safe_file_per_call() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn svg_parses_and_holds_every_label() {
+    let l = ladder_of(
+        &repo().join("samples/kamailio-sipp-outcomes.pcap"),
+        "cancelled-udp-1-050517-17473@sipscope.test",
+        false,
+        &LadderOptions::default(),
+    );
+    let svg = render::svg::render(&l);
+    let doc = roxmltree::Document::parse(&svg).expect("SVG is well-formed XML");
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect();
+    for r in &l.rows {
+        assert!(
+            texts.iter().any(|t| t == &r.label),
+            "label {:?} missing from the SVG",
+            r.label
+        );
+        assert!(
+            texts.iter().any(|t| t.contains(&r.cseq)),
+            "CSeq {:?}",
+            r.cseq
+        );
+    }
+    for c in &l.columns {
+        assert!(
+            texts.iter().any(|t| t == &c.address),
+            "column {}",
+            c.address
+        );
+    }
+    let root = doc.root_element();
+    let width: f64 = root.attribute("width").unwrap().parse().unwrap();
+    assert!(
+        width >= 300.0 + 3.0 * 240.0,
+        "width grows with the endpoints"
+    );
+}
+
+#[test]
+fn svg_repeats_column_headings_on_long_ladders() {
+    // aaa.pcap's longest call has fewer rows; build a long one from every call of the sample.
+    let mut cfg = sipscope::pipeline::PipelineConfig::default();
+    cfg.correlator.want_messages = true;
+    let r = run_with(&[&repo().join("samples/kamailio-sipp-outcomes.pcap")], cfg);
+    let l = Ladder::build(&r.messages, &LadderOptions::default());
+    assert!(l.rows.len() > 2 * render::svg::REPEAT_HEADINGS);
+    let svg = render::svg::render(&l);
+    let first = &l.columns[0].address;
+    let headings = svg.matches(&format!(">\n{first}\n</text>")).count();
+    assert!(
+        headings >= 3,
+        "{headings} headings for {} rows",
+        l.rows.len()
+    );
+}
+
+fn chromium() -> Option<&'static str> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+#[test]
+fn html_ladder_is_self_contained_and_a_click_shows_the_message() {
+    let dir = repo().join("target/test-artefacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("ladder-cancel.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args([
+            "ladder",
+            "--call-id",
+            "cancelled-udp-1-050517-17473@sipscope.test",
+            "--format",
+            "html",
+            "-o",
+        ])
+        .arg(&html)
+        .arg(repo().join("samples/kamailio-sipp-outcomes.pcap"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    // Nothing to fetch: no external scripts, styles, images or links.
+    for bad in [
+        "<script src",
+        "<link",
+        "<img",
+        "href=\"http",
+        "src=\"http",
+        "@import",
+    ] {
+        assert!(!page.contains(bad), "page references {bad}");
+    }
+    assert_eq!(
+        page.matches("class=\"m\"").count(),
+        14,
+        "one link per arrow"
+    );
+
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some(),
+            "chromium is not installed: run .ci/run (or set SIPSCOPE_SKIP_LIVE=1)"
+        );
+        eprintln!("SKIPPED: chromium not installed");
+        return;
+    };
+    // Arrow 6 is the caller's CANCEL. Following its link (what a click does) must put that
+    // message's text in the panel; the rendered DOM and a screenshot are kept.
+    let url = format!("file://{}#m6", html.display());
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let profile = dir.join("chromium-profile");
+    let dom = Command::new(chrome)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let panel = dom
+        .split("<pre id=\"msg-text\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap_or("");
+    assert!(
+        panel.starts_with("CANCEL sip:cancelled@127.0.0.1:5060 SIP/2.0"),
+        "panel shows: {panel:.200}"
+    );
+    assert!(dom.contains("class=\"m sel\""), "the arrow is marked");
+    let shot = dir.join("ladder-cancel.png");
+    let _ = std::fs::remove_file(&shot);
+    let status = Command::new(chrome)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1600,900")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "screenshot written"
+    );
+}

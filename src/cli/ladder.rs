@@ -99,6 +99,8 @@ fn draw(l: &Ladder, req: &LadderRequest) -> String {
     match req.format {
         LadderFormat::Text => render::text::render(l, &req.text),
         LadderFormat::Mermaid => render::mermaid::render(l),
+        LadderFormat::Svg => render::svg::render(l),
+        LadderFormat::Html => render::html::render(l),
     }
 }
 
@@ -109,7 +111,7 @@ pub fn ladder(
 ) -> Result<RunStats, RunError> {
     let mut cfg = cfg.clone();
     cfg.pipeline.correlator.want_messages = true;
-    cfg.pipeline.correlator.want_text = req.text.verbose;
+    cfg.pipeline.correlator.want_text = req.text.verbose || req.format == LadderFormat::Html;
     // The Call-ID filter chooses calls, not messages: with --legs the other legs are wanted too.
     let wanted = cfg.filter.call_id.take();
     let keep_all = req.all || req.legs;
@@ -173,6 +175,8 @@ fn write_out(req: &LadderRequest, call_id: &str, text: &str) -> Result<(), RunEr
     let ext = match req.format {
         LadderFormat::Text => "txt",
         LadderFormat::Mermaid => "mmd",
+        LadderFormat::Svg => "svg",
+        LadderFormat::Html => "html",
     };
     let io_err = |e: io::Error| RunError::Output(OutputError::from(e));
     match (&req.output, req.all) {

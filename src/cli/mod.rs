@@ -63,6 +63,10 @@ pub enum LadderFormat {
     Text,
     /// A Mermaid sequenceDiagram for Markdown tickets.
     Mermaid,
+    /// An SVG drawing (plotters).
+    Svg,
+    /// One self-contained HTML page: click an arrow to read the message.
+    Html,
 }
 
 #[derive(Args, Debug, Clone)]

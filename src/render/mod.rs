@@ -7,7 +7,9 @@
 //! (`INVITE ×3`) rather than drawn again; a message seen on two hops drawn on both. Backends:
 //! [`text`] (Unicode or ASCII, terminal colours per transaction) and [`mermaid`].
 
+pub mod html;
 pub mod mermaid;
+pub mod svg;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -201,6 +203,12 @@ impl Ladder {
         let c = &self.columns[i];
         (c.address.clone(), c.name.clone())
     }
+}
+
+/// `HH:MM:SS.ffffff` of a capture time (UTC).
+pub fn time_of_day(t: Ts) -> String {
+    let (_, _, _, h, m, s, ns) = t.civil();
+    format!("{h:02}:{m:02}:{s:02}.{:06}", ns / 1000)
 }
 
 /// Parses `--alias ADDR=NAME` values.

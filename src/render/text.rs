@@ -62,11 +62,6 @@ fn fit_tail(s: &str, w: usize) -> String {
     out
 }
 
-fn time_of_day(t: crate::time::Ts) -> String {
-    let (_, _, _, h, m, s, ns) = t.civil();
-    format!("{h:02}:{m:02}:{s:02}.{:06}", ns / 1000)
-}
-
 /// Renders the ladder as lines of text.
 pub fn render(l: &Ladder, o: &TextOptions) -> String {
     let g = if o.ascii { &ASCII } else { &UNICODE };
@@ -127,7 +122,11 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
     let colors = [31, 32, 33, 34, 35, 36];
     for r in &l.rows {
         let mut buf = blank.clone();
-        let gutter = format!("{} {:>+9.3}", time_of_day(r.ts), r.delta as f64 / 1e9);
+        let gutter = format!(
+            "{} {:>+9.3}",
+            super::time_of_day(r.ts),
+            r.delta as f64 / 1e9
+        );
         for (k, c) in gutter.chars().enumerate().take(GUTTER - 1) {
             buf[k] = c;
         }
