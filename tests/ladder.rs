@@ -308,3 +308,56 @@ fn html_ladder_is_self_contained_and_a_click_shows_the_message() {
         "screenshot written"
     );
 }
+
+#[test]
+fn mermaid_ladders_pass_the_mermaid_parser() {
+    let check = repo().join("tests/mermaid");
+    if !check.join("node_modules/mermaid").exists() {
+        assert!(
+            std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some(),
+            "tests/mermaid/node_modules missing: run .ci/run (npm ci --prefix tests/mermaid)"
+        );
+        eprintln!("SKIPPED: mermaid package not installed");
+        return;
+    }
+    let dir = repo().join("target/test-artefacts/mermaid");
+    let _ = std::fs::remove_dir_all(&dir);
+    // Every call of the sample capture, and the corpus cases with odd text.
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["ladder", "--all", "--format", "mermaid", "-o"])
+        .arg(&dir)
+        .arg(repo().join("samples/kamailio-sipp-outcomes.pcap"))
+        .arg(capture("irontec_sngrep/aaa.pcap").unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // Wire text with everything Mermaid treats specially.
+    let mut l = ladder_of(
+        &capture("aboutsip_pkts/cancel.pcap").unwrap(),
+        "1-6261@127.0.1.1",
+        false,
+        &LadderOptions::default(),
+    );
+    l.rows[0].label = "INVITE; drop #1 ->> B: x %% y <br/> \"q\" end".into();
+    l.columns[0].name = Some("evil; participant Z as #1".into());
+    l.call_ids[0] = "a;b#c\nd".into();
+    std::fs::write(dir.join("hostile.mmd"), render::mermaid::render(&l)).unwrap();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(files.len() > 20);
+    let res = Command::new("node")
+        .arg(check.join("check.mjs"))
+        .args(&files)
+        .current_dir(&check)
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&res.stdout);
+    assert!(res.status.success(), "mermaid rejected:\n{report}");
+    assert_eq!(
+        report.lines().filter(|l| l.starts_with("ok ")).count(),
+        files.len()
+    );
+}
