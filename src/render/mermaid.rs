@@ -24,7 +24,8 @@ pub fn render(l: &Ladder) -> String {
     let mut out = String::from("sequenceDiagram\n");
     let _ = writeln!(out, "    %% Call-ID: {}", safe(&l.call_ids.join(" + ")));
     for (i, c) in l.columns.iter().enumerate() {
-        let title = match &c.name {
+        let (_, second) = l.column_title(i);
+        let title = match &second {
             Some(n) => format!("{}<br/>{}", safe(&c.address), safe(n)),
             None => safe(&c.address),
         };

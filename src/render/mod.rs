@@ -32,6 +32,35 @@ pub struct Column {
     pub address: String,
     /// The alias the user gave, else the User-Agent/Server this endpoint sent, if any.
     pub name: Option<String>,
+    /// What the endpoint does in this ladder (UA, proxy, registrar, redirect server).
+    pub role: Option<Role>,
+}
+
+/// Roles inferred from what an endpoint does (TRANSACTIONS.md, endpoint roles).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sends or answers INVITEs with its own requests and final answers.
+    Ua,
+    /// Forwards requests it receives, adding a Via.
+    Proxy,
+    /// Answers REGISTER with 2xx.
+    Registrar,
+    /// Answers with 3xx.
+    Redirect,
+    /// Receives an INVITE on one leg and starts another leg (a new Call-ID) for it.
+    B2bua,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ua => "UA",
+            Role::Proxy => "proxy",
+            Role::Registrar => "registrar",
+            Role::Redirect => "redirect server",
+            Role::B2bua => "B2BUA",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -54,6 +83,8 @@ pub struct Row {
     /// Which leg (Call-ID) of a merged ladder the row belongs to.
     pub leg: usize,
     pub frame: u64,
+    /// Via headers the message carried (a forwarded request carries one more).
+    pub via_count: usize,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -111,6 +142,7 @@ impl Ladder {
                 endpoint: e,
                 address,
                 name,
+                role: None,
             });
             columns.len() - 1
         };
@@ -189,8 +221,10 @@ impl Ladder {
                 text: m.text.clone(),
                 leg,
                 frame: m.frame,
+                via_count: m.via_count,
             });
         }
+        infer_roles(&mut columns, &rows);
         Ladder {
             call_ids,
             columns,
@@ -198,10 +232,82 @@ impl Ladder {
         }
     }
 
-    /// The heading of a column: its name (if known) and address.
+    /// The heading of a column: its address, and its name and role (if known).
     pub fn column_title(&self, i: usize) -> (String, Option<String>) {
         let c = &self.columns[i];
-        (c.address.clone(), c.name.clone())
+        let second = match (&c.name, c.role) {
+            (Some(n), Some(r)) => Some(format!("{n} ({})", r.as_str())),
+            (Some(n), None) => Some(n.clone()),
+            (None, Some(r)) => Some(format!("({})", r.as_str())),
+            (None, None) => None,
+        };
+        (c.address.clone(), second)
+    }
+}
+
+fn is_method(label: &str) -> bool {
+    label.chars().next().is_some_and(|c| !c.is_ascii_digit())
+}
+
+/// Gives each column the role its messages show. A column that receives an INVITE and starts
+/// another leg is a B2BUA; one that receives a request and sends the same request (method and
+/// CSeq) on with one more Via is a proxy; one that answers REGISTER
+/// with 2xx is a registrar; one that answers 3xx a redirect server; any other that sends
+/// requests or final answers of its own is a UA.
+fn infer_roles(columns: &mut [Column], rows: &[Row]) {
+    let mut proxy = vec![false; columns.len()];
+    let mut registrar = vec![false; columns.len()];
+    let mut redirect = vec![false; columns.len()];
+    let mut active = vec![false; columns.len()];
+    let mut b2bua = vec![false; columns.len()];
+    for (i, r) in rows.iter().enumerate() {
+        if is_method(&r.label) {
+            active[r.from] = true;
+            // Forwarded: the receiver sends the same request on, with one more Via, later.
+            if rows[i + 1..].iter().any(|n| {
+                n.from == r.to
+                    && n.to != r.from
+                    && n.label == r.label
+                    && n.cseq == r.cseq
+                    && n.via_count == r.via_count + 1
+            }) {
+                proxy[r.to] = true;
+            }
+            // Another leg (merged with --legs) starts from the receiver of this INVITE.
+            if r.label == "INVITE"
+                && rows[i + 1..]
+                    .iter()
+                    .any(|n| n.from == r.to && n.leg != r.leg && n.label == "INVITE")
+            {
+                b2bua[r.to] = true;
+            }
+        } else {
+            let status: u16 = r.label.get(..3).and_then(|s| s.parse().ok()).unwrap_or(0);
+            if status >= 200 {
+                active[r.from] = true;
+            }
+            if (200..300).contains(&status) && r.cseq.ends_with("REGISTER") {
+                registrar[r.from] = true;
+            }
+            if (300..400).contains(&status) {
+                redirect[r.from] = true;
+            }
+        }
+    }
+    for (i, c) in columns.iter_mut().enumerate() {
+        c.role = if b2bua[i] {
+            Some(Role::B2bua)
+        } else if proxy[i] {
+            Some(Role::Proxy)
+        } else if registrar[i] {
+            Some(Role::Registrar)
+        } else if redirect[i] {
+            Some(Role::Redirect)
+        } else if active[i] {
+            Some(Role::Ua)
+        } else {
+            None
+        };
     }
 }
 

@@ -97,6 +97,7 @@ pub fn render(l: &Ladder) -> String {
         for &hy in &lay.headings {
             for (i, c) in l.columns.iter().enumerate() {
                 let x = Layout::center(i);
+                let (_, second) = l.column_title(i);
                 let _ = root.draw(&Rectangle::new(
                     [
                         (x - SPACING / 2 + 10, hy + 6),
@@ -109,7 +110,7 @@ pub fn render(l: &Ladder) -> String {
                     (x, hy + 26),
                     font(15.0).color(&BLACK).pos(centered),
                 ));
-                if let Some(n) = &c.name {
+                if let Some(n) = &second {
                     let _ = root.draw(&Text::new(
                         cut(n, 30),
                         (x, hy + 44),
