@@ -103,6 +103,27 @@ fn ladder_folds_retransmissions() {
 }
 
 #[test]
+fn ladder_refer_transfer() {
+    // Made by two sipp instances (tests/sipp/refer.sh): the REFER's target and each NOTIFY's
+    // sipfrag progress read straight from the arrows.
+    let l = ladder_of(
+        &repo().join("samples/refer-transfer.pcap"),
+        "refer-udp-1@sipscope.test",
+        false,
+        &LadderOptions::default(),
+    );
+    let labels: Vec<&str> = l.rows.iter().map(|r| r.label.as_str()).collect();
+    assert!(
+        labels.contains(&"REFER → carol@127.0.0.1:5095"),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&"NOTIFY (100 Trying)"));
+    assert!(labels.contains(&"NOTIFY (200 OK)"));
+    insta::assert_snapshot!("refer_text", text(&l, false));
+    insta::assert_snapshot!("refer_mermaid", render::mermaid::render(&l));
+}
+
+#[test]
 fn ladder_merges_b2bua_legs() {
     let l = ladder_of(
         &crate::correlation::b2bua_capture(),

@@ -256,3 +256,41 @@ fn list_interfaces_names_loopback() {
         "{list}"
     );
 }
+
+#[test]
+fn refer_transfer_between_two_sipp_instances() {
+    if !tools_or_skip(&["sipp", "tcpdump"]) {
+        return;
+    }
+    let dir = tempdir("refer");
+    let out = Command::new("bash")
+        .arg(repo().join("tests/sipp/refer.sh"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "refer.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = run(&dir.join("refer.pcap"));
+    let exp = expected(&dir.join("expected.tsv"));
+    let (cid, (outcome, status)) = exp.iter().next().unwrap();
+    let c = crate::support::call(&r, cid);
+    assert_eq!(c.outcome.map(|o| o.as_str()), Some(outcome.as_str()));
+    assert_eq!(c.final_status, *status);
+    let methods: Vec<String> = r.messages.iter().filter_map(|m| m.method.clone()).collect();
+    assert_eq!(
+        methods,
+        ["INVITE", "ACK", "REFER", "NOTIFY", "NOTIFY", "BYE"],
+        "the whole transfer was captured"
+    );
+    let frags: Vec<&str> = r
+        .messages
+        .iter()
+        .filter_map(|m| m.sipfrag.as_deref())
+        .collect();
+    assert_eq!(frags, ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

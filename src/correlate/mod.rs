@@ -234,6 +234,13 @@ impl Correlator {
                 (Some(ct), body) if !body.is_empty() => crate::sip::sdp::summary(ct, body),
                 _ => None,
             },
+            refer_to: s.header(crate::sip::HeaderName::ReferTo).map(lossy),
+            sipfrag: s
+                .header(crate::sip::HeaderName::ContentType)
+                .filter(|ct| ct.len() >= 15 && ct[..15].eq_ignore_ascii_case(b"message/sipfrag"))
+                .and_then(|_| s.body().split(|c| *c == b'\n').next())
+                .map(|l| lossy(crate::sip::message::trim(l)))
+                .filter(|l| !l.is_empty()),
             text: self.cfg.want_text.then(|| s.text()),
         }
     }

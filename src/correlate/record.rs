@@ -40,6 +40,12 @@ pub struct MsgRow {
     /// The SDP the message carries, summarised (media, address:port, codecs, direction).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sdp: Option<String>,
+    /// REFER's target (Refer-To).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refer_to: Option<String>,
+    /// The status line a NOTIFY reports in a message/sipfrag body (a transfer's progress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sipfrag: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }

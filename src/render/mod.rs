@@ -167,6 +167,18 @@ impl Ladder {
                 }
             };
             let label = match (&m.method, m.status) {
+                // A transfer reads from the arrows: where to, and how it went.
+                (Some(meth), _) if m.refer_to.is_some() => {
+                    let to = m.refer_to.as_deref().unwrap_or("");
+                    let to = to.trim_start_matches('<');
+                    let to = to.split(['>', ';']).next().unwrap_or(to);
+                    let to = to.strip_prefix("sip:").unwrap_or(to);
+                    format!("{meth} → {to}")
+                }
+                (Some(meth), _) if m.sipfrag.is_some() => {
+                    let f = m.sipfrag.as_deref().unwrap_or("");
+                    format!("{meth} ({})", f.strip_prefix("SIP/2.0 ").unwrap_or(f))
+                }
                 (Some(meth), _) => meth.clone(),
                 (None, Some(s)) => match &m.reason {
                     Some(r) if !r.is_empty() => format!("{s} {r}"),
