@@ -382,3 +382,27 @@ fn mermaid_ladders_pass_the_mermaid_parser() {
         files.len()
     );
 }
+
+#[test]
+fn png_has_the_layouts_size() {
+    let l = ladder_of(
+        &repo().join("samples/refer-transfer.pcap"),
+        "refer-udp-1@sipscope.test",
+        false,
+        &LadderOptions::default(),
+    );
+    let dir = repo().join("target/test-artefacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ladder-refer.png");
+    render::png::render_to(&l, &path).unwrap();
+    let png = std::fs::read(&path).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[12..16], b"IHDR");
+    let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    let lay = render::svg::Layout::of(&l);
+    assert_eq!((w as i32, h as i32), (lay.width, lay.height));
+    assert_eq!(w, 300 + 2 * 240 + 120, "gutter + two columns + margin");
+    // Text was drawn: a blank image of this size compresses far smaller.
+    assert!(png.len() > 15_000, "{} bytes", png.len());
+}

@@ -38,6 +38,11 @@ impl LadderRequest {
                 "--all writes one file per call: give -o DIR (a directory)".into(),
             ));
         }
+        if a.format == LadderFormat::Png && a.output.is_none() {
+            return Err(UsageError(
+                "--format png writes a file: give -o FILE.png".into(),
+            ));
+        }
         let mut aliases = BTreeMap::new();
         for s in &a.aliases {
             let (addr, name) = render::parse_alias(s).ok_or_else(|| {
@@ -97,6 +102,7 @@ pub fn file_name(call_id: &str, ext: &str) -> String {
 
 fn draw(l: &Ladder, req: &LadderRequest) -> String {
     match req.format {
+        LadderFormat::Png => String::new(),
         LadderFormat::Text => render::text::render(l, &req.text),
         LadderFormat::Mermaid => render::mermaid::render(l),
         LadderFormat::Svg => render::svg::render(l),
@@ -165,6 +171,20 @@ pub fn ladder(
         rows.sort_by_key(|m| (m.frame, m.msg_in_frame));
         drawn.extend(ids.iter().cloned());
         let l = Ladder::build(&rows, &req.opts);
+        if req.format == LadderFormat::Png {
+            let path = match (&req.output, req.all) {
+                (Some(dir), true) => {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| RunError::Output(OutputError::from(e)))?;
+                    dir.join(file_name(&c.call_id, "png"))
+                }
+                (Some(file), false) => file.clone(),
+                (None, _) => unreachable_png(),
+            };
+            render::png::render_to(&l, &path)
+                .map_err(|e| RunError::Output(OutputError::Io(io::Error::other(e))))?;
+            continue;
+        }
         let text = draw(&l, req);
         write_out(req, &c.call_id, &text)?;
     }
@@ -177,6 +197,7 @@ fn write_out(req: &LadderRequest, call_id: &str, text: &str) -> Result<(), RunEr
         LadderFormat::Mermaid => "mmd",
         LadderFormat::Svg => "svg",
         LadderFormat::Html => "html",
+        LadderFormat::Png => "png",
     };
     let io_err = |e: io::Error| RunError::Output(OutputError::from(e));
     match (&req.output, req.all) {
@@ -192,6 +213,12 @@ fn write_out(req: &LadderRequest, call_id: &str, text: &str) -> Result<(), RunEr
             out.flush().map_err(io_err)
         }
     }
+}
+
+/// `from_args` refuses PNG without -o, so this is never reached; a path is still returned
+/// rather than a panic.
+fn unreachable_png() -> PathBuf {
+    PathBuf::from("ladder.png")
 }
 
 #[cfg(test)]

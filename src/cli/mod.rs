@@ -65,6 +65,8 @@ pub enum LadderFormat {
     Mermaid,
     /// An SVG drawing (plotters).
     Svg,
+    /// A PNG image of the same drawing (needs -o).
+    Png,
     /// One self-contained HTML page: click an arrow to read the message.
     Html,
 }

@@ -5,10 +5,12 @@
 //! the user's aliases or by what the traffic says (User-Agent/Server); one row per message with
 //! its time, delta, label, CSeq and SDP summary; retransmissions folded into the row they repeat
 //! (`INVITE ×3`) rather than drawn again; a message seen on two hops drawn on both. Backends:
-//! [`text`] (Unicode or ASCII, terminal colours per transaction) and [`mermaid`].
+//! [`text`] (Unicode or ASCII, terminal colours per transaction), [`mermaid`], [`svg`] and
+//! [`png`] (plotters), and [`html`] (the SVG with each arrow clickable).
 
 pub mod html;
 pub mod mermaid;
+pub mod png;
 pub mod svg;
 pub mod text;
 

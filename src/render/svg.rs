@@ -81,6 +81,19 @@ pub fn render(l: &Ladder) -> String {
     {
         let root = SVGBackend::with_string(&mut svg, (lay.width as u32, lay.height as u32))
             .into_drawing_area();
+        draw(&root, l, &lay);
+        let _ = root.present();
+    }
+    svg
+}
+
+/// Draws the ladder on any plotters backend (SVG here, a bitmap for PNG).
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    l: &Ladder,
+    lay: &Layout,
+) {
+    {
         let _ = root.fill(&WHITE);
         let font = |size: f64| ("monospace", size).into_font();
         let centered = Pos::new(HPos::Center, VPos::Bottom);
@@ -184,7 +197,5 @@ pub fn render(l: &Ladder) -> String {
                 ));
             }
         }
-        let _ = root.present();
     }
-    svg
 }
