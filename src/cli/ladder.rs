@@ -155,7 +155,10 @@ pub fn ladder(
         );
         return Ok(stats);
     }
+    // Which calls to draw, with the legs each one merges (a leg drawn with its call is not
+    // drawn again on its own).
     let mut drawn: BTreeSet<String> = BTreeSet::new();
+    let mut jobs: Vec<(String, Vec<String>)> = Vec::new();
     for c in selected {
         if drawn.contains(&c.call_id) {
             continue;
@@ -164,29 +167,40 @@ pub fn ladder(
         if req.legs {
             ids.extend(c.legs.iter().map(|l| l.call_id.clone()));
         }
-        let mut rows: Vec<MsgRow> = ids
-            .iter()
-            .flat_map(|id| by_call.get(id).cloned().unwrap_or_default())
-            .collect();
-        rows.sort_by_key(|m| (m.frame, m.msg_in_frame));
         drawn.extend(ids.iter().cloned());
-        let l = Ladder::build(&rows, &req.opts);
-        if req.format == LadderFormat::Png {
-            let path = match (&req.output, req.all) {
-                (Some(dir), true) => {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| RunError::Output(OutputError::from(e)))?;
-                    dir.join(file_name(&c.call_id, "png"))
-                }
-                (Some(file), false) => file.clone(),
-                (None, _) => unreachable_png(),
-            };
-            render::png::render_to(&l, &path)
-                .map_err(|e| RunError::Output(OutputError::Io(io::Error::other(e))))?;
-            continue;
+        jobs.push((c.call_id.clone(), ids));
+    }
+    if req.all {
+        if let Some(dir) = &req.output {
+            std::fs::create_dir_all(dir).map_err(|e| RunError::Output(OutputError::from(e)))?;
         }
-        let text = draw(&l, req);
-        write_out(req, &c.call_id, &text)?;
+    }
+    // Every ladder is independent: build, draw and write them in parallel (one file each).
+    use rayon::prelude::*;
+    let results: Vec<Result<(), RunError>> = jobs
+        .par_iter()
+        .map(|(call_id, ids)| {
+            let mut rows: Vec<MsgRow> = ids
+                .iter()
+                .flat_map(|id| by_call.get(id).cloned().unwrap_or_default())
+                .collect();
+            rows.sort_by_key(|m| (m.frame, m.msg_in_frame));
+            let l = Ladder::build(&rows, &req.opts);
+            if req.format == LadderFormat::Png {
+                let path = match (&req.output, req.all) {
+                    (Some(dir), true) => dir.join(file_name(call_id, "png")),
+                    (Some(file), false) => file.clone(),
+                    (None, _) => unreachable_png(),
+                };
+                return render::png::render_to(&l, &path)
+                    .map_err(|e| RunError::Output(OutputError::Io(io::Error::other(e))));
+            }
+            let text = draw(&l, req);
+            write_out(req, call_id, &text)
+        })
+        .collect();
+    for r in results {
+        r?;
     }
     Ok(stats)
 }
@@ -202,7 +216,6 @@ fn write_out(req: &LadderRequest, call_id: &str, text: &str) -> Result<(), RunEr
     let io_err = |e: io::Error| RunError::Output(OutputError::from(e));
     match (&req.output, req.all) {
         (Some(dir), true) => {
-            std::fs::create_dir_all(dir).map_err(io_err)?;
             let path: PathBuf = Path::new(dir).join(file_name(call_id, ext));
             std::fs::write(&path, text).map_err(io_err)
         }
