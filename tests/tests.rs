@@ -6,5 +6,6 @@ mod correlation;
 mod ladder;
 mod live;
 mod props;
+mod rtp;
 mod support;
 mod threads;

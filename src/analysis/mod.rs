@@ -1,0 +1,3 @@
+//! Analysis of what was captured: RTP stream quality ([`rtp`]).
+
+pub mod rtp;

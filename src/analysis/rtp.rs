@@ -1,0 +1,462 @@
+//! RTP streams (RFC 3550): per-stream packets, loss, sequence errors, deltas and jitter.
+//!
+//! Takes UDP datagrams that carry RTP (version 2, a payload type outside the RTCP range) and
+//! keeps one constant-size state per stream (source, destination, SSRC); nothing is stored per
+//! packet. Interarrival jitter follows RFC 3550 §6.4.1 (D = (Rj − Ri) − (Sj − Si) in ms,
+//! J += (|D| − J)/16) with the payload's clock rate; loss is expected − received with the
+//! extended highest sequence number (§A.3). Minimum, mean and maximum delta and jitter are taken
+//! over regular packets only — not the first, not marker packets, not comfort noise or what
+//! follows it — which is how tshark 4.0's
+//! `rtp,streams` reports them, so the figures can be compared. Streams without a known clock
+//! rate (dynamic payload types with no rtpmap, telephone-event) get no jitter. The table is
+//! bounded: past `max_streams` the least recently active stream is finished early (counted).
+
+use std::net::SocketAddr;
+
+use rustc_hash::FxHashMap;
+
+use crate::time::Ts;
+
+/// The fixed RTP header (RFC 3550 §5.1).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RtpHeader {
+    pub marker: bool,
+    pub payload_type: u8,
+    pub seq: u16,
+    pub timestamp: u32,
+    pub ssrc: u32,
+    /// Bytes of payload after the header, CSRCs, extension and padding.
+    pub payload_len: usize,
+}
+
+impl RtpHeader {
+    /// Parses a datagram as RTP; None when it cannot be (RTCP, wrong version, too short).
+    pub fn parse(d: &[u8]) -> Option<RtpHeader> {
+        if d.len() < 12 || d[0] >> 6 != 2 {
+            return None;
+        }
+        let pt = d[1] & 0x7f;
+        // RTCP packet types 200-204 read as a marker bit plus payload type 72-76 (RFC 5761 §4).
+        if (72..=76).contains(&pt) {
+            return None;
+        }
+        let cc = (d[0] & 0x0f) as usize;
+        let mut hl = 12 + 4 * cc;
+        if d[0] & 0x10 != 0 {
+            let ext = d.get(hl + 2..hl + 4)?;
+            hl += 4 + 4 * u16::from_be_bytes([ext[0], ext[1]]) as usize;
+        }
+        let mut end = d.len();
+        if d[0] & 0x20 != 0 {
+            let pad = *d.last()? as usize;
+            end = end.checked_sub(pad)?;
+        }
+        if hl > end {
+            return None;
+        }
+        Some(RtpHeader {
+            marker: d[1] & 0x80 != 0,
+            payload_type: pt,
+            seq: u16::from_be_bytes([d[2], d[3]]),
+            timestamp: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+            ssrc: u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
+            payload_len: end - hl,
+        })
+    }
+}
+
+/// Clock rate of a static payload type (RFC 3551 Tables 4 and 5); 0 when not known.
+pub fn static_clock_rate(pt: u8) -> u32 {
+    match pt {
+        0..=8 | 12 | 13 | 15 | 18 => 8000,
+        9 => 8000, // G.722's RTP clock is 8000 Hz by a historical error (RFC 3551 §4.5.2)
+        10 | 11 => 44_100,
+        14 | 25 | 26 | 28 | 31 | 32 | 33 | 34 => 90_000,
+        16 => 11_025,
+        17 => 22_050,
+        _ => 0,
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub ssrc: u32,
+}
+
+/// One stream's figures.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StreamStats {
+    #[serde(serialize_with = "crate::correlate::record::ser_ts")]
+    pub first: Ts,
+    #[serde(serialize_with = "crate::correlate::record::ser_ts")]
+    pub last: Ts,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub ssrc: u32,
+    pub payload_type: u8,
+    pub packets: u64,
+    pub expected: u64,
+    /// expected − received; negative with duplicates.
+    pub lost: i64,
+    /// Packets whose sequence number was not the next one expected (loss, reordering, dups).
+    pub sequence_errors: u64,
+    pub payload_type_changes: u64,
+    pub markers: u64,
+    pub min_delta_ms: f64,
+    pub mean_delta_ms: f64,
+    pub max_delta_ms: f64,
+    /// None when the clock rate is not known.
+    pub min_jitter_ms: Option<f64>,
+    pub mean_jitter_ms: Option<f64>,
+    pub max_jitter_ms: Option<f64>,
+    pub clock_rate: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Stream {
+    stats: StreamStats,
+    start_seq: u16,
+    last_seq: u16,
+    cycles: u32,
+    /// Just wrapped (the sequence number is below the start one).
+    under: bool,
+    prev_time_ms: f64,
+    prev_ts: u32,
+    jitter: f64,
+    /// Regular packets seen so far (the divisor of the means).
+    regular: u64,
+    jitter_samples: u64,
+    prev_pt: u8,
+    last_active: Ts,
+}
+
+/// Counters of the tracker.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RtpTrackerStats {
+    pub packets: u64,
+    pub streams: u64,
+    pub evicted: u64,
+}
+
+pub struct RtpTracker {
+    streams: FxHashMap<StreamKey, Stream>,
+    max_streams: usize,
+    /// Clock rates learned from SDP rtpmap lines, by destination and payload type.
+    pub clock_rates: FxHashMap<(SocketAddr, u8), u32>,
+    pub stats: RtpTrackerStats,
+    done: Vec<StreamStats>,
+}
+
+impl Default for RtpTracker {
+    fn default() -> Self {
+        RtpTracker::new(100_000)
+    }
+}
+
+impl RtpTracker {
+    pub fn new(max_streams: usize) -> RtpTracker {
+        RtpTracker {
+            streams: FxHashMap::default(),
+            max_streams: max_streams.max(1),
+            clock_rates: FxHashMap::default(),
+            stats: RtpTrackerStats::default(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Takes one RTP packet seen at `ts`.
+    pub fn packet(&mut self, ts: Ts, src: SocketAddr, dst: SocketAddr, h: &RtpHeader) {
+        self.stats.packets += 1;
+        let key = StreamKey {
+            src,
+            dst,
+            ssrc: h.ssrc,
+        };
+        let clock = match self.clock_rates.get(&(dst, h.payload_type)) {
+            Some(c) => *c,
+            None => static_clock_rate(h.payload_type),
+        };
+        let now_ms = ts.0 as f64 / 1e6;
+        if !self.streams.contains_key(&key) {
+            if self.streams.len() >= self.max_streams {
+                self.evict_oldest();
+            }
+            self.stats.streams += 1;
+            self.streams.insert(
+                key,
+                Stream {
+                    stats: StreamStats {
+                        first: ts,
+                        last: ts,
+                        src,
+                        dst,
+                        ssrc: h.ssrc,
+                        payload_type: h.payload_type,
+                        packets: 0,
+                        expected: 0,
+                        lost: 0,
+                        sequence_errors: 0,
+                        payload_type_changes: 0,
+                        markers: 0,
+                        min_delta_ms: f64::INFINITY,
+                        mean_delta_ms: 0.0,
+                        max_delta_ms: 0.0,
+                        min_jitter_ms: None,
+                        mean_jitter_ms: None,
+                        max_jitter_ms: None,
+                        clock_rate: clock,
+                    },
+                    start_seq: h.seq,
+                    last_seq: h.seq,
+                    cycles: 0,
+                    under: false,
+                    prev_time_ms: now_ms,
+                    prev_ts: h.timestamp,
+                    jitter: 0.0,
+                    regular: 0,
+                    jitter_samples: 0,
+                    prev_pt: h.payload_type,
+                    last_active: ts,
+                },
+            );
+        }
+        let Some(s) = self.streams.get_mut(&key) else {
+            return;
+        };
+        s.update(ts, now_ms, h, clock);
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some(k) = self
+            .streams
+            .iter()
+            .min_by_key(|(k, s)| (s.last_active, **k))
+            .map(|(k, _)| *k)
+        {
+            if let Some(s) = self.streams.remove(&k) {
+                self.stats.evicted += 1;
+                self.done.push(s.finish());
+            }
+        }
+    }
+
+    /// Learns the clock rates of dynamic payload types from an SDP body: RTP sent to the address
+    /// and port of a media line uses its rtpmap. telephone-event gets none (its timestamp marks
+    /// the event's start, not time: RFC 4733 §2.2.1).
+    pub fn learn_sdp(&mut self, content_type: &[u8], body: &[u8]) {
+        for part in crate::sip::sdp::sdp_parts(content_type, body) {
+            let Ok(sdp) = crate::sip::sdp::parse_sdp(part) else {
+                continue;
+            };
+            for m in &sdp.media {
+                let Some(ip) = m.effective_connection(&sdp).and_then(|c| c.ip) else {
+                    continue;
+                };
+                let at = SocketAddr::new(ip, m.port);
+                for r in &m.rtpmap {
+                    let rate = if r.encoding.eq_ignore_ascii_case(b"telephone-event") {
+                        0
+                    } else {
+                        r.clock_rate
+                    };
+                    if self.clock_rates.len() < 100_000 {
+                        self.clock_rates.insert((at, r.pt), rate);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every stream, finished: the ones ended early first, then the rest by first packet.
+    pub fn finish(&mut self) -> Vec<StreamStats> {
+        let mut rest: Vec<StreamStats> = self.streams.drain().map(|(_, s)| s.finish()).collect();
+        rest.sort_by_key(|a| (a.first, a.src, a.dst, a.ssrc));
+        let mut out = std::mem::take(&mut self.done);
+        out.extend(rest);
+        out
+    }
+}
+
+impl Stream {
+    fn update(&mut self, ts: Ts, now_ms: f64, h: &RtpHeader, clock: u32) {
+        let first = self.stats.packets == 0;
+        self.stats.packets += 1;
+        self.stats.last = self.stats.last.max(ts);
+        self.last_active = ts;
+        if h.marker {
+            self.stats.markers += 1;
+        }
+        // Packets before the stream's start in RTP time are late, not new (a wrap of the 32-bit
+        // timestamp counts forward).
+        let in_time = first || h.timestamp.wrapping_sub(self.prev_ts) < 0x8000_0000;
+        if !first {
+            // Sequence cycles (RFC 3550 §A.1), as tshark counts them.
+            if in_time && h.seq < self.start_seq && !self.under {
+                self.cycles += 1;
+                self.under = true;
+            } else if in_time && h.seq > self.start_seq && self.under {
+                self.under = false;
+            }
+            let next = self.last_seq.wrapping_add(1);
+            if in_time && h.seq == next {
+                self.last_seq = h.seq;
+            } else if in_time
+                && (next < h.seq || self.last_seq.wrapping_sub(h.seq) > 0xff00)
+                && h.seq != self.last_seq
+            {
+                self.last_seq = h.seq;
+                self.stats.sequence_errors += 1;
+            } else {
+                self.stats.sequence_errors += 1;
+            }
+        }
+        let cn = h.payload_type == 13 || h.payload_type == 19;
+        let follows_cn = self.prev_pt == 13 || self.prev_pt == 19;
+        if !first && h.payload_type != self.prev_pt {
+            self.stats.payload_type_changes += 1;
+        }
+        self.prev_pt = h.payload_type;
+        let delta = if first {
+            0.0
+        } else {
+            now_ms - self.prev_time_ms
+        };
+        let mut jitter_now = None;
+        if clock != 0 && !first {
+            // D(i,j) in ms: arrival difference minus RTP-time difference.
+            let nominal =
+                h.timestamp.wrapping_sub(self.prev_ts) as i32 as f64 / (clock as f64 / 1000.0);
+            let d = (now_ms - (self.prev_time_ms + nominal)).abs();
+            self.jitter = (15.0 * self.jitter + d) / 16.0;
+            jitter_now = Some(self.jitter);
+            self.stats.clock_rate = clock;
+        }
+        // A packet stepping back in RTP time still counts (tshark 4.0's figures include it:
+        // sip-tls-1.3-and-rtcp has a G.722 sender that repeats two timestamps).
+        let regular = !first && !h.marker && !cn && !follows_cn;
+        if regular {
+            self.regular += 1;
+            // The running means weigh each regular packet by the number of packets before it
+            // (irregular ones included), as tshark's rtp,streams does, so the two compare.
+            let n = (self.stats.packets - 1) as f64;
+            self.stats.min_delta_ms = self.stats.min_delta_ms.min(delta);
+            self.stats.max_delta_ms = self.stats.max_delta_ms.max(delta);
+            self.stats.mean_delta_ms = (self.stats.mean_delta_ms * (n - 1.0) + delta) / n;
+            if let Some(j) = jitter_now {
+                self.jitter_samples += 1;
+                self.stats.max_jitter_ms = Some(self.stats.max_jitter_ms.unwrap_or(0.0).max(j));
+                self.stats.min_jitter_ms = Some(self.stats.min_jitter_ms.map_or(j, |x| x.min(j)));
+                let mean = self.stats.mean_jitter_ms.unwrap_or(0.0);
+                self.stats.mean_jitter_ms = Some((mean * (n - 1.0) + j) / n);
+            }
+        }
+        // The next packet's D is taken against this one even when it stepped back in RTP time:
+        // that is what tshark's figures show (keeping the older reference instead raises that
+        // G.722 stream's maximum jitter from tshark's 3.615 to 5.893 ms).
+        self.prev_time_ms = now_ms;
+        self.prev_ts = h.timestamp;
+    }
+
+    fn finish(mut self) -> StreamStats {
+        let highest = self.cycles as u64 * 65_536 + self.last_seq as u64;
+        let expected = (highest + 1).saturating_sub(self.start_seq as u64);
+        self.stats.expected = expected;
+        self.stats.lost = expected as i64 - self.stats.packets as i64;
+        if !self.stats.min_delta_ms.is_finite() {
+            self.stats.min_delta_ms = 0.0;
+        }
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(seq: u16, ts: u32, pt: u8, marker: bool) -> Vec<u8> {
+        let mut v = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&ts.to_be_bytes());
+        v.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        v.extend_from_slice(&[0u8; 160]);
+        v
+    }
+
+    fn addr(p: u16) -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, 1], p))
+    }
+
+    #[test]
+    fn header_parsing() {
+        let h = RtpHeader::parse(&pkt(7, 160, 0, true)).unwrap();
+        assert_eq!(
+            (h.seq, h.timestamp, h.payload_type, h.marker),
+            (7, 160, 0, true)
+        );
+        assert_eq!(h.payload_len, 160);
+        // RTCP sender report (PT 200) is not RTP; version 1 neither; nor a short datagram.
+        let mut sr = pkt(1, 1, 0, false);
+        sr[1] = 200;
+        assert!(RtpHeader::parse(&sr).is_none());
+        let mut v1 = pkt(1, 1, 0, false);
+        v1[0] = 0x40;
+        assert!(RtpHeader::parse(&v1).is_none());
+        assert!(RtpHeader::parse(&[0x80; 11]).is_none());
+    }
+
+    #[test]
+    fn jitter_on_a_hand_built_stream() {
+        // PCMU, 20 ms per packet (160 timestamp units at 8 kHz). Arrivals: on time, 5 ms late,
+        // on time again. D(1,2) = 25 - 20 = 5 ms: J = 5/16 = 0.3125. D(2,3) = 15 - 20 = -5 ms:
+        // J = (15 * 0.3125 + 5) / 16 = 0.60546875.
+        let mut t = RtpTracker::default();
+        let ms = 1_000_000i64;
+        let arrivals = [0, 20 * ms, 45 * ms, 60 * ms];
+        for (i, at) in arrivals.iter().enumerate() {
+            let h = RtpHeader::parse(&pkt(i as u16, 160 * i as u32, 0, false)).unwrap();
+            t.packet(Ts(1_000 * 1_000_000_000 + at), addr(4000), addr(5000), &h);
+        }
+        let s = &t.finish()[0];
+        assert_eq!((s.packets, s.lost, s.clock_rate), (4, 0, 8000));
+        let max = s.max_jitter_ms.unwrap();
+        assert!((max - 0.60546875).abs() < 1e-9, "{max}");
+        assert!((s.max_delta_ms - 25.0).abs() < 1e-9);
+        assert!((s.min_delta_ms - 15.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn loss_across_the_sequence_wrap_and_duplicates() {
+        let mut t = RtpTracker::default();
+        let seqs: [u16; 6] = [65533, 65534, 65535, 1, 2, 2]; // 0 lost, 2 duplicated
+        for (i, s) in seqs.iter().enumerate() {
+            let h = RtpHeader::parse(&pkt(*s, 160 * i as u32, 0, false)).unwrap();
+            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h);
+        }
+        let s = &t.finish()[0];
+        assert_eq!(s.packets, 6);
+        assert_eq!(s.expected, 6);
+        assert_eq!(
+            s.lost, 0,
+            "one lost and one duplicate cancel out, as RFC 3550 A.3 says"
+        );
+        assert_eq!(s.sequence_errors, 2);
+    }
+
+    #[test]
+    fn telephone_event_has_no_clock_and_no_jitter() {
+        let mut t = RtpTracker::default();
+        t.learn_sdp(
+            b"application/sdp",
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+        );
+        for i in 0..5u16 {
+            let h = RtpHeader::parse(&pkt(i, 1000, 101, i == 0)).unwrap();
+            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h);
+        }
+        let s = &t.finish()[0];
+        assert_eq!(s.packets, 5);
+        assert_eq!(s.max_jitter_ms, None);
+    }
+}

@@ -1,0 +1,141 @@
+//! RTP streams against tshark's `rtp,streams` (heuristic RTP on) for every corpus capture that
+//! has RTP: same streams, same packet and lost counts, jitter within 0.01 ms or 1 %.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use sipscope::analysis::rtp::{RtpHeader, RtpTracker, StreamStats};
+use sipscope::capture::file::FileSource;
+use sipscope::capture::Source;
+use sipscope::decode::{Decoder, Transport};
+use sipscope::sip::message::looks_like_sip;
+
+use crate::support::{capture, corpus};
+
+pub fn streams_of(path: &Path) -> Vec<StreamStats> {
+    let mut src = FileSource::open(path).unwrap();
+    let mut dec = Decoder::default();
+    let mut t = RtpTracker::default();
+    while let Some(f) = src.next_frame().unwrap() {
+        let f = f.to_owned();
+        if let Some(p) = dec.decode(&f) {
+            if p.transport != Transport::Udp {
+                continue;
+            }
+            if looks_like_sip(&p.payload) {
+                if let Ok(m) = sipscope::sip::SipMessage::parse(p.payload.clone(), true) {
+                    if let Some(ct) = m.header(sipscope::sip::HeaderName::ContentType) {
+                        t.learn_sdp(ct, m.body());
+                    }
+                }
+                continue;
+            }
+            if let Some(h) = RtpHeader::parse(&p.payload) {
+                t.packet(
+                    p.ts,
+                    SocketAddr::new(p.src, p.sport),
+                    SocketAddr::new(p.dst, p.dport),
+                    &h,
+                );
+            }
+        }
+    }
+    t.finish()
+}
+
+#[derive(Debug)]
+struct TruthStream {
+    src: SocketAddr,
+    dst: SocketAddr,
+    ssrc: u32,
+    pkts: u64,
+    lost: i64,
+    mean_jitter: f64,
+    max_jitter: f64,
+}
+
+fn read_truth(text: &str) -> Vec<TruthStream> {
+    text.lines()
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            if c.len() < 17 || !c[6].starts_with("0x") {
+                return None;
+            }
+            Some(TruthStream {
+                src: format!("{}:{}", c[2], c[3]).parse().ok()?,
+                dst: format!("{}:{}", c[4], c[5]).parse().ok()?,
+                ssrc: u32::from_str_radix(&c[6][2..], 16).ok()?,
+                pkts: c[8].parse().ok()?,
+                lost: c[9].parse().ok()?,
+                mean_jitter: c[15].parse().ok()?,
+                max_jitter: c[16].parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn rtp_streams_match_tshark() {
+    let Some(corpus) = corpus() else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let mut report = Vec::new();
+    let mut compared = 0;
+    for entry in walk(&corpus.join("truth")) {
+        let Some(rel) = entry
+            .strip_prefix(corpus.join("truth"))
+            .ok()
+            .and_then(|p| p.to_str())
+            .and_then(|p| p.strip_suffix(".rtp_streams.txt"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let truth = read_truth(&std::fs::read_to_string(&entry).unwrap());
+        let ours = streams_of(&capture(&rel).unwrap());
+        for t in &truth {
+            let Some(o) = ours
+                .iter()
+                .find(|o| o.src == t.src && o.dst == t.dst && o.ssrc == t.ssrc)
+            else {
+                report.push(format!("{rel}: missing stream {t:?}"));
+                continue;
+            };
+            compared += 1;
+            if o.packets != t.pkts || o.lost != t.lost {
+                report.push(format!(
+                    "{rel}: {} -> {} {:#x}: packets {} lost {} (tshark {} {})",
+                    t.src, t.dst, t.ssrc, o.packets, o.lost, t.pkts, t.lost
+                ));
+            }
+            let close = |a: f64, b: f64| (a - b).abs() <= 0.01 || (a - b).abs() <= b.abs() * 0.01;
+            let (mj, xj) = (
+                o.mean_jitter_ms.unwrap_or(0.0),
+                o.max_jitter_ms.unwrap_or(0.0),
+            );
+            if !close(mj, t.mean_jitter) || !close(xj, t.max_jitter) {
+                report.push(format!(
+                    "{rel}: {} -> {} {:#x} pt {}: jitter mean {mj:.3} max {xj:.3} (tshark {} {})",
+                    t.src, t.dst, t.ssrc, o.payload_type, t.mean_jitter, t.max_jitter
+                ));
+            }
+        }
+    }
+    eprintln!("{compared} streams compared");
+    assert!(report.is_empty(), "{}", report.join("\n"));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.to_string_lossy().ends_with(".rtp_streams.txt") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
