@@ -46,6 +46,7 @@ fn run(cli: Cli) -> Exit {
         Command::Calls(a) => (&a.common, a.format, a.outcome.as_deref()),
         Command::Show(a) => (&a.common, a.format, None),
         Command::Ladder(a) => (&a.common, FormatArg::Table, None),
+        Command::Rtp(a) => (&a.common, a.format, None),
     };
     let cfg = match common.config(format, outcome) {
         Ok(c) => c,
@@ -65,6 +66,7 @@ fn run(cli: Cli) -> Exit {
         Command::Calls(a) => commands::calls(&cfg, stop, a.all),
         Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
         Command::Registrations(_) => commands::registrations(&cfg, stop),
+        Command::Rtp(a) => sipscope::cli::rtp::rtp(&cfg, stop, a.rtp_heuristic),
         Command::Ladder(a) => match sipscope::cli::ladder::LadderRequest::from_args(a) {
             Ok(req) => sipscope::cli::ladder::ladder(&cfg, stop, &req),
             Err(e) => {

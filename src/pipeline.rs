@@ -92,6 +92,8 @@ struct Batch {
 struct MsgBatch {
     watermark: Ts,
     msgs: Vec<Msg>,
+    /// RTP streams the worker finished in this batch (sent to the first correlator only).
+    streams: Vec<crate::analysis::rtp::StreamStats>,
     end: bool,
 }
 
@@ -106,16 +108,29 @@ fn call_shard(m: &SipMessage, n: usize) -> usize {
     }
 }
 
-/// Orders a merged batch of outputs the same way whatever the sharding.
+/// Orders a merged batch of outputs the same way whatever the sharding (no allocation: this
+/// runs on every batch).
 fn sort_outputs(v: &mut [Output]) {
-    fn key(o: &Output) -> (u8, u64, u16, Ts, &str) {
+    use std::cmp::Ordering;
+    fn rank(o: &Output) -> (u8, u64, u16, Ts, u8) {
         match o {
-            Output::Msg(m) => (0, m.frame, m.msg_in_frame, m.ts, ""),
-            Output::Reg(r) => (1, 0, 0, r.start, &r.call_id),
-            Output::Call(c) => (2, 0, 0, c.start, &c.call_id),
+            Output::Msg(m) => (0, m.frame, m.msg_in_frame, m.ts, 1),
+            Output::Media(m) => (0, m.frame, m.idx, Ts::ZERO, 0),
+            Output::Reg(r) => (1, 0, 0, r.start, 0),
+            Output::Call(c) => (2, 0, 0, c.start, 0),
+            Output::Rtp(s) => (3, 0, 0, s.first, 0),
         }
     }
-    v.sort_by(|a, b| key(a).cmp(&key(b)));
+    fn tie(a: &Output, b: &Output) -> Ordering {
+        match (a, b) {
+            (Output::Reg(x), Output::Reg(y)) => x.call_id.cmp(&y.call_id),
+            (Output::Call(x), Output::Call(y)) => x.call_id.cmp(&y.call_id),
+            (Output::Media(x), Output::Media(y)) => x.addr.cmp(&y.addr),
+            (Output::Rtp(x), Output::Rtp(y)) => (x.src, x.dst, x.ssrc).cmp(&(y.src, y.dst, y.ssrc)),
+            _ => Ordering::Equal,
+        }
+    }
+    v.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| tie(a, b)));
 }
 
 /// Runs the whole pipeline over `source`, calling `sink` on this thread with every output in a
@@ -305,10 +320,19 @@ pub fn run(
                         let lastf = metas.last().map_or(u64::MAX, |f| f.no);
                         to_msgs(&mut units, lastf, &mut outs, &mut sip_rejected);
                     }
+                    let mut streams = reasm.rtp.take_done();
+                    if batch.end {
+                        streams.extend(reasm.rtp.finish());
+                    }
                     for (j, msgs) in outs.into_iter().enumerate() {
                         let _ = txs[j].send(MsgBatch {
                             watermark: batch.watermark,
                             msgs,
+                            streams: if j == 0 {
+                                std::mem::take(&mut streams)
+                            } else {
+                                Vec::new()
+                            },
                             end: batch.end,
                         });
                     }
@@ -328,6 +352,7 @@ pub fn run(
                 let mut c = Correlator::new(ccfg);
                 'batches: loop {
                     let mut merged: Vec<Msg> = Vec::new();
+                    let mut streams = Vec::new();
                     let mut watermark = Ts::ZERO;
                     let mut end = false;
                     for rx in &rxs {
@@ -336,6 +361,7 @@ pub fn run(
                                 watermark = watermark.max(b.watermark);
                                 end |= b.end;
                                 merged.extend(b.msgs);
+                                streams.extend(b.streams);
                             }
                             Err(_) => break 'batches,
                         }
@@ -344,7 +370,10 @@ pub fn run(
                     if !merged.is_sorted_by_key(|m| (m.frame, m.idx)) {
                         merged.sort_by_key(|m| (m.frame, m.idx));
                     }
-                    let mut outputs = Vec::new();
+                    let mut outputs: Vec<Output> = streams
+                        .into_iter()
+                        .map(|s| Output::Rtp(Box::new(s)))
+                        .collect();
                     for msg in merged {
                         c.on_msg(msg, &mut outputs);
                     }

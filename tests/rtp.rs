@@ -74,11 +74,10 @@ fn read_truth(text: &str) -> Vec<TruthStream> {
         .collect()
 }
 
-#[test]
-fn rtp_streams_match_tshark() {
+/// Compares streams with every truth file; `streams_for` gives our streams for a capture.
+fn compare_all(streams_for: &dyn Fn(&Path) -> Vec<StreamStats>) -> (usize, Vec<String>) {
     let Some(corpus) = corpus() else {
-        eprintln!("SKIPPED: shared corpus not present");
-        return;
+        return (0, Vec::new());
     };
     let mut report = Vec::new();
     let mut compared = 0;
@@ -93,7 +92,7 @@ fn rtp_streams_match_tshark() {
             continue;
         };
         let truth = read_truth(&std::fs::read_to_string(&entry).unwrap());
-        let ours = streams_of(&capture(&rel).unwrap());
+        let ours = streams_for(&capture(&rel).unwrap());
         for t in &truth {
             let Some(o) = ours
                 .iter()
@@ -122,8 +121,58 @@ fn rtp_streams_match_tshark() {
             }
         }
     }
-    eprintln!("{compared} streams compared");
+    (compared, report)
+}
+
+#[test]
+fn rtp_streams_match_tshark() {
+    if corpus().is_none() {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    }
+    let (compared, report) = compare_all(&|p: &Path| streams_of(p));
+    assert_eq!(compared, 20);
     assert!(report.is_empty(), "{}", report.join("\n"));
+}
+
+/// The same streams through the threaded pipeline, where the SDP and the RTP of a call are
+/// seen by different workers and dynamic clock rates are resolved after the fact.
+fn pipeline_streams(path: &Path, workers: usize) -> Vec<StreamStats> {
+    let mut cfg = sipscope::pipeline::PipelineConfig {
+        workers,
+        correlators: workers.div_ceil(2),
+        ..Default::default()
+    };
+    cfg.reassembly.track_rtp = true;
+    cfg.correlator.want_media = true;
+    let mut r = crate::support::run_with(&[path], cfg);
+    sipscope::cli::rtp::resolve(&mut r.streams, &r.media);
+    r.streams
+}
+
+#[test]
+fn rtp_through_the_pipeline_matches_tshark_with_any_thread_count() {
+    if corpus().is_none() {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    }
+    for workers in [1, 3] {
+        let (compared, report) = compare_all(&|p: &Path| pipeline_streams(p, workers));
+        assert_eq!(compared, 20, "{workers} workers");
+        assert!(
+            report.is_empty(),
+            "{workers} workers:\n{}",
+            report.join("\n")
+        );
+    }
+}
+
+#[test]
+fn streams_are_tied_to_their_calls() {
+    let streams = pipeline_streams(&capture("aboutsip_pkts/sip_rtp.pcap").unwrap(), 2);
+    assert_eq!(streams.len(), 1);
+    assert_eq!(streams[0].call_id.as_deref(), Some("1-7879@127.0.0.1"));
+    assert_eq!(streams[0].packets, 501);
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -138,4 +187,17 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+#[test]
+fn a_port_reused_by_the_next_call_goes_to_that_call() {
+    // sip-rtp-g711: two calls in a row announce the same 10.0.2.20:6000; each stream belongs to
+    // the call whose SDP came before it.
+    let Some(p) = capture("realjimmy_sample-captures/sip-rtp-g711.pcap") else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let streams = pipeline_streams(&p, 2);
+    let ids: Vec<_> = streams.iter().map(|s| s.call_id.as_deref()).collect();
+    assert_eq!(ids, [Some("1-1966@10.0.2.20"), Some("1-1968@10.0.2.20")]);
 }

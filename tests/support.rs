@@ -49,6 +49,8 @@ pub struct Run {
     pub messages: Vec<MsgRow>,
     pub calls: Vec<CallRecord>,
     pub regs: Vec<RegRecord>,
+    pub media: Vec<sipscope::correlate::MediaInfo>,
+    pub streams: Vec<sipscope::analysis::rtp::StreamStats>,
     pub stats: RunStats,
 }
 
@@ -74,6 +76,8 @@ pub fn run_with(paths: &[&Path], cfg: PipelineConfig) -> Run {
             Output::Msg(m) => run.messages.push(*m),
             Output::Call(c) => run.calls.push(*c),
             Output::Reg(r) => run.regs.push(*r),
+            Output::Media(m) => run.media.push(*m),
+            Output::Rtp(s) => run.streams.push(*s),
         },
     )
     .expect("pipeline");

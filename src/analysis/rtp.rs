@@ -78,6 +78,41 @@ pub fn static_clock_rate(pt: u8) -> u32 {
     }
 }
 
+/// Clock rates tried for a dynamic payload type whose rtpmap is not known yet: the right one is
+/// picked when the stream is tied to its SDP, so the result never depends on which thread saw
+/// the SDP first.
+pub const CANDIDATE_CLOCKS: [u32; 4] = [8000, 16_000, 48_000, 90_000];
+
+/// Jitter and its minimum, mean and maximum over regular packets, in ms.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct JitterFigures {
+    pub min: Option<f64>,
+    pub mean: Option<f64>,
+    pub max: Option<f64>,
+}
+
+#[derive(Copy, Clone, Debug, Default)]
+struct JitterAcc {
+    j: f64,
+    figures: JitterFigures,
+}
+
+impl JitterAcc {
+    /// RFC 3550 §6.4.1: J += (|D| − J)/16, D in ms.
+    fn step(&mut self, d_ms: f64) {
+        self.j = (15.0 * self.j + d_ms.abs()) / 16.0;
+    }
+
+    /// A regular packet: fold the current J into the figures (`n`: packets before this one).
+    fn record(&mut self, n: f64) {
+        let j = self.j;
+        let f = &mut self.figures;
+        f.max = Some(f.max.unwrap_or(0.0).max(j));
+        f.min = Some(f.min.map_or(j, |x| x.min(j)));
+        f.mean = Some((f.mean.unwrap_or(0.0) * (n - 1.0) + j) / n);
+    }
+}
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamKey {
     pub src: SocketAddr,
@@ -112,6 +147,28 @@ pub struct StreamStats {
     pub mean_jitter_ms: Option<f64>,
     pub max_jitter_ms: Option<f64>,
     pub clock_rate: u32,
+    /// Jitter at each of [`CANDIDATE_CLOCKS`] when the clock was not known during the stream.
+    #[serde(skip)]
+    pub candidate_jitter: Vec<(u32, JitterFigures)>,
+    /// The call this stream belongs to, once tied to its SDP.
+    pub call_id: Option<String>,
+}
+
+impl StreamStats {
+    /// Sets the clock rate learned after the fact (from the SDP of the stream's call): the
+    /// jitter figures computed for that candidate become the stream's. 0 (telephone-event)
+    /// leaves the stream without jitter.
+    pub fn resolve_clock(&mut self, clock: u32) {
+        if self.clock_rate != 0 || clock == 0 {
+            return;
+        }
+        if let Some((_, f)) = self.candidate_jitter.iter().find(|(c, _)| *c == clock) {
+            self.clock_rate = clock;
+            self.min_jitter_ms = f.min;
+            self.mean_jitter_ms = f.mean;
+            self.max_jitter_ms = f.max;
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -124,10 +181,11 @@ struct Stream {
     under: bool,
     prev_time_ms: f64,
     prev_ts: u32,
-    jitter: f64,
-    /// Regular packets seen so far (the divisor of the means).
+    jitter: JitterAcc,
+    /// One accumulator per candidate clock, while the clock is not known.
+    candidates: Option<Box<[JitterAcc; 4]>>,
+    /// Regular packets seen so far.
     regular: u64,
-    jitter_samples: u64,
     prev_pt: u8,
     last_active: Ts,
 }
@@ -174,9 +232,14 @@ impl RtpTracker {
             dst,
             ssrc: h.ssrc,
         };
-        let clock = match self.clock_rates.get(&(dst, h.payload_type)) {
-            Some(c) => *c,
-            None => static_clock_rate(h.payload_type),
+        // A learned rtpmap decides; a static type has its own rate; an unknown dynamic type is
+        // measured at every candidate clock until its SDP says which.
+        let (clock, guess) = match self.clock_rates.get(&(dst, h.payload_type)) {
+            Some(c) => (*c, false),
+            None => {
+                let c = static_clock_rate(h.payload_type);
+                (c, c == 0 && h.payload_type >= 96)
+            }
         };
         let now_ms = ts.0 as f64 / 1e6;
         if !self.streams.contains_key(&key) {
@@ -207,6 +270,8 @@ impl RtpTracker {
                         mean_jitter_ms: None,
                         max_jitter_ms: None,
                         clock_rate: clock,
+                        candidate_jitter: Vec::new(),
+                        call_id: None,
                     },
                     start_seq: h.seq,
                     last_seq: h.seq,
@@ -214,9 +279,9 @@ impl RtpTracker {
                     under: false,
                     prev_time_ms: now_ms,
                     prev_ts: h.timestamp,
-                    jitter: 0.0,
+                    jitter: JitterAcc::default(),
+                    candidates: guess.then(|| Box::new([JitterAcc::default(); 4])),
                     regular: 0,
-                    jitter_samples: 0,
                     prev_pt: h.payload_type,
                     last_active: ts,
                 },
@@ -267,6 +332,31 @@ impl RtpTracker {
                 }
             }
         }
+    }
+
+    /// Finishes streams idle for longer than `idle` at capture time `now`.
+    pub fn expire(&mut self, now: Ts, idle: crate::time::Nanos) {
+        let mut due: Vec<StreamKey> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| now.since(s.last_active) > idle)
+            .map(|(k, _)| *k)
+            .collect();
+        due.sort();
+        for k in due {
+            if let Some(s) = self.streams.remove(&k) {
+                self.done.push(s.finish());
+            }
+        }
+    }
+
+    /// Streams finished so far (idle or evicted), handed over once.
+    pub fn take_done(&mut self) -> Vec<StreamStats> {
+        std::mem::take(&mut self.done)
+    }
+
+    pub fn live(&self) -> usize {
+        self.streams.len()
     }
 
     /// Every stream, finished: the ones ended early first, then the rest by first packet.
@@ -323,15 +413,20 @@ impl Stream {
         } else {
             now_ms - self.prev_time_ms
         };
-        let mut jitter_now = None;
-        if clock != 0 && !first {
+        let mut have_jitter = false;
+        if !first {
             // D(i,j) in ms: arrival difference minus RTP-time difference.
-            let nominal =
-                h.timestamp.wrapping_sub(self.prev_ts) as i32 as f64 / (clock as f64 / 1000.0);
-            let d = (now_ms - (self.prev_time_ms + nominal)).abs();
-            self.jitter = (15.0 * self.jitter + d) / 16.0;
-            jitter_now = Some(self.jitter);
-            self.stats.clock_rate = clock;
+            let arrival = now_ms - self.prev_time_ms;
+            let units = h.timestamp.wrapping_sub(self.prev_ts) as i32 as f64;
+            if clock != 0 {
+                self.jitter.step(arrival - units / (clock as f64 / 1000.0));
+                self.stats.clock_rate = clock;
+                have_jitter = true;
+            } else if let Some(c) = self.candidates.as_mut() {
+                for (acc, rate) in c.iter_mut().zip(CANDIDATE_CLOCKS) {
+                    acc.step(arrival - units / (rate as f64 / 1000.0));
+                }
+            }
         }
         // A packet stepping back in RTP time still counts (tshark 4.0's figures include it:
         // sip-tls-1.3-and-rtcp has a G.722 sender that repeats two timestamps).
@@ -344,12 +439,12 @@ impl Stream {
             self.stats.min_delta_ms = self.stats.min_delta_ms.min(delta);
             self.stats.max_delta_ms = self.stats.max_delta_ms.max(delta);
             self.stats.mean_delta_ms = (self.stats.mean_delta_ms * (n - 1.0) + delta) / n;
-            if let Some(j) = jitter_now {
-                self.jitter_samples += 1;
-                self.stats.max_jitter_ms = Some(self.stats.max_jitter_ms.unwrap_or(0.0).max(j));
-                self.stats.min_jitter_ms = Some(self.stats.min_jitter_ms.map_or(j, |x| x.min(j)));
-                let mean = self.stats.mean_jitter_ms.unwrap_or(0.0);
-                self.stats.mean_jitter_ms = Some((mean * (n - 1.0) + j) / n);
+            if have_jitter {
+                self.jitter.record(n);
+            } else if let Some(c) = self.candidates.as_mut() {
+                for acc in c.iter_mut() {
+                    acc.record(n);
+                }
             }
         }
         // The next packet's D is taken against this one even when it stepped back in RTP time:
@@ -360,6 +455,18 @@ impl Stream {
     }
 
     fn finish(mut self) -> StreamStats {
+        if self.stats.clock_rate != 0 {
+            let f = self.jitter.figures;
+            self.stats.min_jitter_ms = f.min;
+            self.stats.mean_jitter_ms = f.mean;
+            self.stats.max_jitter_ms = f.max;
+        } else if let Some(c) = &self.candidates {
+            self.stats.candidate_jitter = CANDIDATE_CLOCKS
+                .iter()
+                .zip(c.iter())
+                .map(|(rate, acc)| (*rate, acc.figures))
+                .collect();
+        }
         let highest = self.cycles as u64 * 65_536 + self.last_seq as u64;
         let expected = (highest + 1).saturating_sub(self.start_seq as u64);
         self.stats.expected = expected;

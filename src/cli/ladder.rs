@@ -132,7 +132,7 @@ pub fn ladder(
                 }
             }
             Output::Call(c) => calls.push(*c),
-            Output::Reg(_) => {}
+            _ => {}
         }
         Ok(())
     })?;

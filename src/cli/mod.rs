@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod filter;
 pub mod ladder;
+pub mod rtp;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,8 +45,22 @@ pub enum Command {
     Show(ShowArgs),
     /// One line per registration attempt: AOR, contact, expires, challenge, result.
     Registrations(ListArgs),
-    /// The ladder (sequence diagram) of a call: terminal text or Mermaid.
+    /// The ladder (sequence diagram) of a call: text, Mermaid, SVG, PNG or HTML.
     Ladder(LadderArgs),
+    /// RTP streams with packets, loss, deltas and jitter, each tied to its call by SDP.
+    Rtp(RtpArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RtpArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output format. JSON is one object per line.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+    /// Also list RTP-looking UDP flows that no SDP announced.
+    #[arg(long)]
+    pub rtp_heuristic: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -44,6 +44,23 @@ pub enum Output {
     Msg(Box<MsgRow>),
     Call(Box<CallRecord>),
     Reg(Box<RegRecord>),
+    /// A media line of an SDP offer or answer: where its sender wants RTP, and in what.
+    Media(Box<MediaInfo>),
+    /// A finished RTP stream (from the decode workers).
+    Rtp(Box<crate::analysis::rtp::StreamStats>),
+}
+
+/// One SDP media line as announced in signalling (RFC 3264): RTP to `addr` belongs to `call_id`
+/// and uses these payload types.
+#[derive(Clone, Debug)]
+pub struct MediaInfo {
+    pub frame: u64,
+    pub idx: u16,
+    pub ts: Ts,
+    pub call_id: String,
+    pub addr: SocketAddr,
+    /// (payload type, clock rate, encoding) from rtpmap or the static table.
+    pub payloads: Vec<(u8, u32, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +75,8 @@ pub struct CorrelatorConfig {
     pub want_messages: bool,
     /// Keep each message's full text in its row (for `show`).
     pub want_text: bool,
+    /// Announce SDP media lines (for RTP analysis).
+    pub want_media: bool,
 }
 
 impl Default for CorrelatorConfig {
@@ -75,6 +94,7 @@ impl Default for CorrelatorConfig {
             max_calls: 500_000,
             want_messages: false,
             want_text: false,
+            want_media: false,
         }
     }
 }
@@ -125,6 +145,51 @@ fn due(cfg: &CorrelatorConfig, c: &CallState, now: Ts) -> Option<bool> {
         Some(false)
     } else {
         None
+    }
+}
+
+/// Announces the media lines of the SDP a message carries.
+fn media(m: &Msg, out: &mut Vec<Output>) {
+    let s = &m.sip;
+    let (Some(ct), Some(cid)) = (s.header(crate::sip::HeaderName::ContentType), s.call_id()) else {
+        return;
+    };
+    for part in crate::sip::sdp::sdp_parts(ct, s.body()) {
+        let Ok(sdp) = crate::sip::sdp::parse_sdp(part) else {
+            continue;
+        };
+        for md in &sdp.media {
+            let Some(ip) = md.effective_connection(&sdp).and_then(|c| c.ip) else {
+                continue;
+            };
+            if md.port == 0 || !md.is_rtp() {
+                continue;
+            }
+            let payloads = md
+                .formats
+                .iter()
+                .filter_map(|f| {
+                    let pt: u8 = std::str::from_utf8(f).ok()?.parse().ok()?;
+                    let (enc, clock) = md.codec(pt)?;
+                    let enc = String::from_utf8_lossy(enc).into_owned();
+                    // telephone-event's timestamp marks an event, not time (RFC 4733 §2.2.1).
+                    let clock = if enc.eq_ignore_ascii_case("telephone-event") {
+                        0
+                    } else {
+                        clock
+                    };
+                    Some((pt, clock, enc))
+                })
+                .collect();
+            out.push(Output::Media(Box::new(MediaInfo {
+                frame: m.frame,
+                idx: m.idx,
+                ts: m.ts,
+                call_id: lossy(cid),
+                addr: SocketAddr::new(ip, md.port),
+                payloads,
+            })));
+        }
     }
 }
 
@@ -192,6 +257,9 @@ impl Correlator {
         }
         if retrans {
             self.stats.retransmissions += 1;
+        }
+        if self.cfg.want_media && !retrans {
+            media(&m, out);
         }
         if self.cfg.want_messages {
             out.push(Output::Msg(Box::new(self.row(&m, retrans))));

@@ -79,6 +79,8 @@ pub struct ReassemblyConfig {
     pub tcp_max_buffered: usize,
     pub flow_idle: Nanos,
     pub max_message: usize,
+    /// Analyse RTP streams in UDP that is not SIP (costs a lookup per media packet).
+    pub track_rtp: bool,
 }
 
 impl Default for ReassemblyConfig {
@@ -89,6 +91,7 @@ impl Default for ReassemblyConfig {
             tcp_max_buffered: 1 << 20,
             flow_idle: 300 * NANOS_PER_SEC,
             max_message: 16 << 20,
+            track_rtp: false,
         }
     }
 }
@@ -172,7 +175,12 @@ pub struct Reassembler {
     pub stats: ReassemblyStats,
     chunks: Vec<Chunk>,
     frames: Vec<Bytes>,
+    /// RTP streams of this shard (a stream's both ends hash to the same shard).
+    pub rtp: crate::analysis::rtp::RtpTracker,
 }
+
+/// An RTP stream with no packet for this long (capture time) is finished.
+const RTP_IDLE: Nanos = 60 * NANOS_PER_SEC;
 
 impl Reassembler {
     pub fn new(cfg: ReassemblyConfig) -> Reassembler {
@@ -183,6 +191,7 @@ impl Reassembler {
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
             frames: Vec::new(),
+            rtp: crate::analysis::rtp::RtpTracker::default(),
         }
     }
 
@@ -232,6 +241,11 @@ impl Reassembler {
             });
         } else {
             self.stats.udp_other += 1;
+            if self.cfg.track_rtp {
+                if let Some(h) = crate::analysis::rtp::RtpHeader::parse(&p.payload) {
+                    self.rtp.packet(p.ts, src, dst, &h);
+                }
+            }
         }
     }
 
@@ -388,6 +402,9 @@ impl Reassembler {
             return;
         }
         self.last_sweep = now;
+        if self.cfg.track_rtp {
+            self.rtp.expire(now, RTP_IDLE);
+        }
         let idle = self.cfg.flow_idle;
         let mut expired: Vec<FlowKey> = self
             .flows
