@@ -38,12 +38,25 @@ fn text(l: &Ladder, ascii: bool) -> String {
 
 #[test]
 fn ladder_plain_call_with_rtp() {
-    let l = ladder_of(
-        &capture("aboutsip_pkts/sip_rtp.pcap").unwrap(),
-        "1-7879@127.0.0.1",
-        false,
-        &LadderOptions::default(),
-    );
+    // As the ladder command builds it: the call's RTP stream drawn as a span between the
+    // endpoints whose SDP announced its addresses.
+    let path = capture("aboutsip_pkts/sip_rtp.pcap").unwrap();
+    let mut cfg = sipscope::pipeline::PipelineConfig::default();
+    cfg.correlator.want_messages = true;
+    cfg.correlator.want_media = true;
+    cfg.reassembly.track_rtp = true;
+    let mut r = run_with(&[&path], cfg);
+    sipscope::cli::rtp::resolve(&mut r.streams, &r.media);
+    let owners = r.media.iter().map(|m| (m.addr, m.announced_by)).collect();
+    let mut l = Ladder::build(&r.messages, &LadderOptions::default());
+    l.add_streams(&r.streams, &owners);
+    let span = l
+        .rows
+        .iter()
+        .find(|x| x.rtp.is_some())
+        .expect("an RTP span");
+    assert_eq!((span.from, span.to), (0, 1), "caller to callee, not a loop");
+    assert!(span.label.contains("501 pkts"));
     insta::assert_snapshot!("plain_call_text", text(&l, false));
     insta::assert_snapshot!("plain_call_mermaid", render::mermaid::render(&l));
 }

@@ -118,6 +118,11 @@ pub fn ladder(
     let mut cfg = cfg.clone();
     cfg.pipeline.correlator.want_messages = true;
     cfg.pipeline.correlator.want_text = req.text.verbose || req.format == LadderFormat::Html;
+    // The calls' RTP streams are drawn as spans.
+    cfg.pipeline.reassembly.track_rtp = true;
+    cfg.pipeline.correlator.want_media = true;
+    let mut streams = Vec::new();
+    let mut media = Vec::new();
     // The Call-ID filter chooses calls, not messages: with --legs the other legs are wanted too.
     let wanted = cfg.filter.call_id.take();
     let keep_all = req.all || req.legs;
@@ -132,11 +137,16 @@ pub fn ladder(
                 }
             }
             Output::Call(c) => calls.push(*c),
+            Output::Rtp(s) => streams.push(*s),
+            Output::Media(m) => media.push(*m),
             _ => {}
         }
         Ok(())
     })?;
     link_legs(&mut calls);
+    super::rtp::resolve(&mut streams, &media);
+    let owners: BTreeMap<std::net::SocketAddr, std::net::SocketAddr> =
+        media.iter().map(|m| (m.addr, m.announced_by)).collect();
     let filter = &cfg.filter;
     let selected: Vec<&CallRecord> = calls
         .iter()
@@ -185,7 +195,13 @@ pub fn ladder(
                 .flat_map(|id| by_call.get(id).cloned().unwrap_or_default())
                 .collect();
             rows.sort_by_key(|m| (m.frame, m.msg_in_frame));
-            let l = Ladder::build(&rows, &req.opts);
+            let mut l = Ladder::build(&rows, &req.opts);
+            let mine: Vec<_> = streams
+                .iter()
+                .filter(|s| s.call_id.as_ref().is_some_and(|c| ids.contains(c)))
+                .cloned()
+                .collect();
+            l.add_streams(&mine, &owners);
             if req.format == LadderFormat::Png {
                 let path = match (&req.output, req.all) {
                     (Some(dir), true) => dir.join(file_name(call_id, "png")),

@@ -59,6 +59,8 @@ pub struct MediaInfo {
     pub ts: Ts,
     pub call_id: String,
     pub addr: SocketAddr,
+    /// The signalling endpoint that announced it (the sender of the offer or answer).
+    pub announced_by: SocketAddr,
     /// (payload type, clock rate, encoding) from rtpmap or the static table.
     pub payloads: Vec<(u8, u32, String)>,
 }
@@ -187,6 +189,7 @@ fn media(m: &Msg, out: &mut Vec<Output>) {
                 ts: m.ts,
                 call_id: lossy(cid),
                 addr: SocketAddr::new(ip, md.port),
+                announced_by: m.src,
                 payloads,
             })));
         }

@@ -41,9 +41,10 @@ pub fn render(l: &Ladder) -> String {
         } else {
             String::new()
         };
+        let arrow = if r.rtp.is_some() { "-->>" } else { "->>" };
         let _ = writeln!(
             out,
-            "    P{}->>P{}: {label} · {} · +{:.3}s{leg}",
+            "    P{}{arrow}P{}: {label} · {} · +{:.3}s{leg}",
             r.from,
             r.to,
             safe(&r.cseq),

@@ -87,6 +87,8 @@ pub struct Row {
     pub frame: u64,
     /// Via headers the message carried (a forwarded request carries one more).
     pub via_count: usize,
+    /// An RTP stream drawn as a span from its first packet (`ts`) to its last (`until`).
+    pub rtp: Option<crate::time::Ts>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -236,6 +238,7 @@ impl Ladder {
                 leg,
                 frame: m.frame,
                 via_count: m.via_count,
+                rtp: None,
             });
         }
         infer_roles(&mut columns, &rows);
@@ -243,6 +246,84 @@ impl Ladder {
             call_ids,
             columns,
             rows,
+        }
+    }
+
+    /// Adds the call's RTP streams as spans between the endpoints that exchange them. RTP uses
+    /// media ports, so a stream joins the column of the same host (the signalling endpoint);
+    /// a host seen only in media gets a column of its own.
+    /// `owners` maps a media address to the signalling endpoint whose SDP announced it, which is
+    /// the column it belongs to even when several endpoints share a host.
+    pub fn add_streams(
+        &mut self,
+        streams: &[crate::analysis::rtp::StreamStats],
+        owners: &BTreeMap<SocketAddr, SocketAddr>,
+    ) {
+        for st in streams {
+            let col = |ladder: &mut Ladder, a: SocketAddr| -> usize {
+                if let Some(owner) = owners.get(&a) {
+                    let e = if ladder
+                        .columns
+                        .iter()
+                        .any(|c| matches!(c.endpoint, Endpoint::Host(_)))
+                    {
+                        Endpoint::Host(owner.ip())
+                    } else {
+                        Endpoint::Addr(*owner)
+                    };
+                    if let Some(i) = ladder.columns.iter().position(|c| c.endpoint == e) {
+                        return i;
+                    }
+                }
+                if let Some(i) = ladder.columns.iter().position(|c| match &c.endpoint {
+                    Endpoint::Addr(x) => x.ip() == a.ip(),
+                    Endpoint::Host(h) => *h == a.ip(),
+                }) {
+                    return i;
+                }
+                ladder.columns.push(Column {
+                    endpoint: Endpoint::Addr(a),
+                    address: a.to_string(),
+                    name: None,
+                    role: None,
+                });
+                ladder.columns.len() - 1
+            };
+            let from = col(self, st.src);
+            let to = col(self, st.dst);
+            let label = format!(
+                "RTP pt{} {} pkts lost {}",
+                st.payload_type, st.packets, st.lost
+            );
+            let jitter = match (st.mean_jitter_ms, st.max_jitter_ms) {
+                (Some(m), Some(x)) => format!("jitter {m:.2}/{x:.2} ms · "),
+                _ => String::new(),
+            };
+            let at = self.rows.partition_point(|r| r.ts <= st.first);
+            self.rows.insert(
+                at,
+                Row {
+                    ts: st.first,
+                    delta: 0,
+                    from,
+                    to,
+                    label,
+                    cseq: format!("{jitter}until {}", time_of_day(st.last)),
+                    count: 1,
+                    transaction: 0,
+                    sdp: None,
+                    text: None,
+                    leg: 0,
+                    frame: 0,
+                    via_count: 0,
+                    rtp: Some(st.last),
+                },
+            );
+        }
+        let mut last: Option<Ts> = None;
+        for r in &mut self.rows {
+            r.delta = last.map_or(0, |t| r.ts.since(t));
+            last = Some(r.ts);
         }
     }
 

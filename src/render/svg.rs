@@ -134,7 +134,11 @@ pub fn draw<DB: DrawingBackend>(
         }
         for (r, &top) in l.rows.iter().zip(&lay.row_top) {
             let y = top + ROW - 8;
-            let color = PALETTE[(r.transaction % PALETTE.len() as u64) as usize];
+            let color = if r.rtp.is_some() {
+                RGBColor(120, 120, 120)
+            } else {
+                PALETTE[(r.transaction % PALETTE.len() as u64) as usize]
+            };
             let gutter = format!(
                 "{} +{:.3}  {}",
                 crate::render::time_of_day(r.ts),

@@ -24,6 +24,8 @@ struct Glyphs {
     horiz: char,
     right: char,
     left: char,
+    /// RTP spans.
+    media: char,
 }
 
 const UNICODE: Glyphs = Glyphs {
@@ -31,12 +33,14 @@ const UNICODE: Glyphs = Glyphs {
     horiz: '─',
     right: '▶',
     left: '◀',
+    media: '═',
 };
 const ASCII: Glyphs = Glyphs {
     vert: '|',
     horiz: '-',
     right: '>',
     left: '<',
+    media: '=',
 };
 
 /// Width of the time and delta gutter: `HH:MM:SS.mmmmmm +SSSS.mmm `.
@@ -148,8 +152,9 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
             }
         } else {
             let (lo, hi) = (a.min(b), a.max(b));
+            let line = if r.rtp.is_some() { g.media } else { g.horiz };
             for slot in buf.iter_mut().take(hi).skip(lo + 1) {
-                *slot = g.horiz;
+                *slot = line;
             }
             if b > a {
                 buf[hi - 1] = g.right;
