@@ -36,6 +36,7 @@ pub fn streams_of(path: &Path) -> Vec<StreamStats> {
                     SocketAddr::new(p.src, p.sport),
                     SocketAddr::new(p.dst, p.dport),
                     &h,
+                    &p.payload,
                 );
             }
         }
@@ -200,4 +201,45 @@ fn a_port_reused_by_the_next_call_goes_to_that_call() {
     let streams = pipeline_streams(&p, 2);
     let ids: Vec<_> = streams.iter().map(|s| s.call_id.as_deref()).collect();
     assert_eq!(ids, [Some("1-1966@10.0.2.20"), Some("1-1968@10.0.2.20")]);
+}
+
+#[test]
+fn dtmf_digits_match_tshark_rtpevent() {
+    // Digits as tshark decodes them (rtpevent.event_id per event, one event per RTP timestamp).
+    let cases: &[(&str, &str, &str)] = &[
+        ("sippy_rtpproxy/dtmf.pcap", "10.10.0.84:56890", "54321#"),
+        (
+            "sippy_rtpproxy/dtmf.pcap",
+            "10.10.0.82:19438",
+            "123456789*0#5",
+        ),
+        (
+            "lundgrel_sipp-scenarios/sipp_uac_Media_DTMF_Speex.pcap",
+            "213.64.235.116:28832",
+            "98765#",
+        ),
+        (
+            "goffinet_sip_captures/Forensic_challenge_4.pcap",
+            "172.25.105.3:63184",
+            "2255#4125#4321#",
+        ),
+    ];
+    for (rel, src, digits) in cases {
+        let Some(p) = capture(rel) else {
+            eprintln!("SKIPPED {rel}: shared corpus not present");
+            continue;
+        };
+        let streams = pipeline_streams(&p, 2);
+        let src: SocketAddr = src.parse().unwrap();
+        let got: Vec<&str> = streams
+            .iter()
+            .filter(|s| s.src == src && !s.dtmf.is_empty())
+            .map(|s| s.dtmf.as_str())
+            .collect();
+        assert_eq!(got, [*digits], "{rel} {src}");
+    }
+    // ntop's rtp.pcapng carries payload type 101 whose 'events' (238, 107) are not DTMF.
+    if let Some(p) = capture("ntop_nDPI/rtp.pcapng") {
+        assert!(pipeline_streams(&p, 1).iter().all(|s| s.dtmf.is_empty()));
+    }
 }

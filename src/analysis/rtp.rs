@@ -27,6 +27,8 @@ pub struct RtpHeader {
     pub ssrc: u32,
     /// Bytes of payload after the header, CSRCs, extension and padding.
     pub payload_len: usize,
+    /// Where the payload starts in the datagram.
+    pub payload_offset: usize,
 }
 
 impl RtpHeader {
@@ -61,6 +63,7 @@ impl RtpHeader {
             timestamp: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
             ssrc: u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
             payload_len: end - hl,
+            payload_offset: hl,
         })
     }
 }
@@ -152,12 +155,30 @@ pub struct StreamStats {
     pub candidate_jitter: Vec<(u32, JitterFigures)>,
     /// The call this stream belongs to, once tied to its SDP.
     pub call_id: Option<String>,
+    /// DTMF digits sent as RFC 4733 telephone-events (0-9, *, #, A-D), in order.
+    pub dtmf: String,
+    /// The payload type that carried events, until SDP confirms it is telephone-event.
+    #[serde(skip)]
+    pub event_pt: Option<u8>,
 }
 
 impl StreamStats {
     /// Sets the clock rate learned after the fact (from the SDP of the stream's call): the
     /// jitter figures computed for that candidate become the stream's. 0 (telephone-event)
     /// leaves the stream without jitter.
+    /// Keeps the DTMF digits only if `pt` really is telephone-event (said by SDP); without SDP,
+    /// payload type 101 is taken as telephone-event, as tshark does by default.
+    pub fn resolve_events(&mut self, telephone_event: Option<u8>) {
+        let ok = match (self.event_pt, telephone_event) {
+            (Some(e), Some(t)) => e == t,
+            (Some(e), None) => e == 101,
+            _ => false,
+        };
+        if !ok {
+            self.dtmf.clear();
+        }
+    }
+
     pub fn resolve_clock(&mut self, clock: u32) {
         if self.clock_rate != 0 || clock == 0 {
             return;
@@ -188,6 +209,21 @@ struct Stream {
     regular: u64,
     prev_pt: u8,
     last_active: Ts,
+    /// RTP timestamp of the telephone-event being sent (one event spans several packets).
+    event_ts: Option<u32>,
+}
+
+/// Digits a stream may hold, so its state stays bounded.
+const MAX_DTMF: usize = 256;
+
+fn dtmf_char(event: u8) -> Option<char> {
+    match event {
+        0..=9 => Some((b'0' + event) as char),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some((b'A' + event - 12) as char),
+        _ => None,
+    }
 }
 
 /// Counters of the tracker.
@@ -225,7 +261,8 @@ impl RtpTracker {
     }
 
     /// Takes one RTP packet seen at `ts`.
-    pub fn packet(&mut self, ts: Ts, src: SocketAddr, dst: SocketAddr, h: &RtpHeader) {
+    /// Takes one RTP packet seen at `ts`; `data` is the whole datagram (for event payloads).
+    pub fn packet(&mut self, ts: Ts, src: SocketAddr, dst: SocketAddr, h: &RtpHeader, data: &[u8]) {
         self.stats.packets += 1;
         let key = StreamKey {
             src,
@@ -272,6 +309,8 @@ impl RtpTracker {
                         clock_rate: clock,
                         candidate_jitter: Vec::new(),
                         call_id: None,
+                        dtmf: String::new(),
+                        event_pt: None,
                     },
                     start_seq: h.seq,
                     last_seq: h.seq,
@@ -284,6 +323,7 @@ impl RtpTracker {
                     regular: 0,
                     prev_pt: h.payload_type,
                     last_active: ts,
+                    event_ts: None,
                 },
             );
         }
@@ -291,6 +331,21 @@ impl RtpTracker {
             return;
         };
         s.update(ts, now_ms, h, clock);
+        // RFC 4733 events ride a dynamic payload type in 4-byte payloads: one event per RTP
+        // timestamp, repeated until its end bit. Kept tentatively until SDP says the type.
+        if h.payload_type >= 96 && h.payload_len == 4 {
+            if let Some(&event) = data.get(h.payload_offset) {
+                if s.event_ts != Some(h.timestamp) {
+                    s.event_ts = Some(h.timestamp);
+                    if let Some(c) = dtmf_char(event) {
+                        if s.stats.dtmf.len() < MAX_DTMF {
+                            s.stats.dtmf.push(c);
+                        }
+                        s.stats.event_pt = Some(h.payload_type);
+                    }
+                }
+            }
+        }
     }
 
     fn evict_oldest(&mut self) {
@@ -523,7 +578,13 @@ mod tests {
         let arrivals = [0, 20 * ms, 45 * ms, 60 * ms];
         for (i, at) in arrivals.iter().enumerate() {
             let h = RtpHeader::parse(&pkt(i as u16, 160 * i as u32, 0, false)).unwrap();
-            t.packet(Ts(1_000 * 1_000_000_000 + at), addr(4000), addr(5000), &h);
+            t.packet(
+                Ts(1_000 * 1_000_000_000 + at),
+                addr(4000),
+                addr(5000),
+                &h,
+                &[],
+            );
         }
         let s = &t.finish()[0];
         assert_eq!((s.packets, s.lost, s.clock_rate), (4, 0, 8000));
@@ -539,7 +600,7 @@ mod tests {
         let seqs: [u16; 6] = [65533, 65534, 65535, 1, 2, 2]; // 0 lost, 2 duplicated
         for (i, s) in seqs.iter().enumerate() {
             let h = RtpHeader::parse(&pkt(*s, 160 * i as u32, 0, false)).unwrap();
-            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h);
+            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h, &[]);
         }
         let s = &t.finish()[0];
         assert_eq!(s.packets, 6);
@@ -559,8 +620,9 @@ mod tests {
             b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n",
         );
         for i in 0..5u16 {
-            let h = RtpHeader::parse(&pkt(i, 1000, 101, i == 0)).unwrap();
-            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h);
+            let data = pkt(i, 1000, 101, i == 0);
+            let h = RtpHeader::parse(&data).unwrap();
+            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h, &data);
         }
         let s = &t.finish()[0];
         assert_eq!(s.packets, 5);

@@ -43,8 +43,15 @@ pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo
     for s in streams.iter_mut() {
         // The receiver's SDP names where RTP goes; symmetric RTP also sends from there.
         let Some(m) = pick(&s.dst, s.first).or_else(|| pick(&s.src, s.first)) else {
+            s.resolve_events(None);
             continue;
         };
+        let event_pt = m
+            .payloads
+            .iter()
+            .find(|(_, _, enc)| enc.eq_ignore_ascii_case("telephone-event"))
+            .map(|(pt, _, _)| *pt);
+        s.resolve_events(event_pt);
         s.call_id = Some(m.call_id.clone());
         if m.addr == s.dst {
             if let Some((_, clock, _)) = m.payloads.iter().find(|(pt, _, _)| *pt == s.payload_type)
@@ -105,6 +112,7 @@ fn cells(s: &StreamStats) -> Vec<String> {
         format!("{:.3}", s.max_delta_ms),
         ms(s.mean_jitter_ms),
         ms(s.max_jitter_ms),
+        s.dtmf.clone(),
         escape(s.call_id.as_deref().unwrap_or("")),
         problems.join(" "),
     ]
@@ -146,7 +154,7 @@ pub fn rtp(cfg: &Config, stop: Arc<AtomicBool>, heuristic: bool) -> Result<RunSt
         Format::Table => {
             let mut t = Table::new(HEADERS.to_vec(), {
                 let mut f = vec![false; HEADERS.len()];
-                f[12] = true;
+                f[13] = true;
                 f
             });
             for s in &streams {

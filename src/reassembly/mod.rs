@@ -243,7 +243,7 @@ impl Reassembler {
             self.stats.udp_other += 1;
             if self.cfg.track_rtp {
                 if let Some(h) = crate::analysis::rtp::RtpHeader::parse(&p.payload) {
-                    self.rtp.packet(p.ts, src, dst, &h);
+                    self.rtp.packet(p.ts, src, dst, &h, &p.payload);
                 }
             }
         }

@@ -295,10 +295,13 @@ impl Ladder {
                 "RTP pt{} {} pkts lost {}",
                 st.payload_type, st.packets, st.lost
             );
-            let jitter = match (st.mean_jitter_ms, st.max_jitter_ms) {
+            let mut jitter = match (st.mean_jitter_ms, st.max_jitter_ms) {
                 (Some(m), Some(x)) => format!("jitter {m:.2}/{x:.2} ms · "),
                 _ => String::new(),
             };
+            if !st.dtmf.is_empty() {
+                jitter.push_str(&format!("DTMF {} · ", st.dtmf));
+            }
             let at = self.rows.partition_point(|r| r.ts <= st.first);
             self.rows.insert(
                 at,
