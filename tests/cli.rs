@@ -140,3 +140,30 @@ fn control_characters_from_the_wire_are_escaped() {
     assert!(s.contains("s\\x1bpp"), "{s}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn rtp_csv_rows_have_as_many_cells_as_the_header() {
+    let p = capture("sippy_rtpproxy/dtmf.pcap").unwrap();
+    let out = sipscope()
+        .args(["rtp", "--rtp-heuristic", "--format", "csv"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let dtmf = header.iter().position(|h| *h == "dtmf").unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r.len(), header.len(), "{r:?}");
+    }
+    let mut digits: Vec<&str> = rows.iter().map(|r| r[dtmf]).collect();
+    digits.sort();
+    assert_eq!(digits, ["123456789*0#5", "54321#"]);
+}

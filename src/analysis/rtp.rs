@@ -157,6 +157,13 @@ pub struct StreamStats {
     pub call_id: Option<String>,
     /// DTMF digits sent as RFC 4733 telephone-events (0-9, *, #, A-D), in order.
     pub dtmf: String,
+    /// The codec (SDP rtpmap, else the static payload table).
+    pub encoding: Option<String>,
+    /// E-model R factor and MOS from the stream's loss (see [`StreamStats::score`]).
+    pub r_factor: Option<f64>,
+    pub mos: Option<f64>,
+    /// Why there is no MOS (a wideband or unknown codec).
+    pub mos_note: Option<&'static str>,
     /// The payload type that carried events, until SDP confirms it is telephone-event.
     #[serde(skip)]
     pub event_pt: Option<u8>,
@@ -177,6 +184,33 @@ impl StreamStats {
         if !ok {
             self.dtmf.clear();
         }
+    }
+
+    /// Scores the stream by the E-model (analysis::quality) with its codec and loss. Without
+    /// RTCP the one-way delay is not known and is taken as 0, and loss as random (BurstR 1):
+    /// this is the network MOS of the loss alone.
+    pub fn score(&mut self, encoding: Option<&str>) {
+        let enc = encoding.map(str::to_string).or_else(|| {
+            crate::analysis::quality::static_encoding(self.payload_type).map(String::from)
+        });
+        let loss = if self.expected > 0 {
+            self.lost.max(0) as f64 * 100.0 / self.expected as f64
+        } else {
+            0.0
+        };
+        match crate::analysis::quality::score(enc.as_deref(), loss, 1.0, 0.0) {
+            crate::analysis::quality::Score::Mos { r, mos } => {
+                self.r_factor = Some(r);
+                self.mos = Some(mos);
+                self.mos_note = None;
+            }
+            crate::analysis::quality::Score::NotScored(why) => {
+                self.r_factor = None;
+                self.mos = None;
+                self.mos_note = Some(why);
+            }
+        }
+        self.encoding = enc;
     }
 
     pub fn resolve_clock(&mut self, clock: u32) {
@@ -311,6 +345,10 @@ impl RtpTracker {
                         call_id: None,
                         dtmf: String::new(),
                         event_pt: None,
+                        encoding: None,
+                        r_factor: None,
+                        mos: None,
+                        mos_note: None,
                     },
                     start_seq: h.seq,
                     last_seq: h.seq,

@@ -44,6 +44,7 @@ pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo
         // The receiver's SDP names where RTP goes; symmetric RTP also sends from there.
         let Some(m) = pick(&s.dst, s.first).or_else(|| pick(&s.src, s.first)) else {
             s.resolve_events(None);
+            s.score(None);
             continue;
         };
         let event_pt = m
@@ -53,28 +54,35 @@ pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo
             .map(|(pt, _, _)| *pt);
         s.resolve_events(event_pt);
         s.call_id = Some(m.call_id.clone());
+        let mut encoding = None;
         if m.addr == s.dst {
-            if let Some((_, clock, _)) = m.payloads.iter().find(|(pt, _, _)| *pt == s.payload_type)
+            if let Some((_, clock, enc)) =
+                m.payloads.iter().find(|(pt, _, _)| *pt == s.payload_type)
             {
                 s.resolve_clock(*clock);
+                encoding = Some(enc.as_str());
             }
         }
+        s.score(encoding);
     }
 }
 
-const HEADERS: [&str; 14] = [
+const HEADERS: [&str; 17] = [
     "start",
     "end",
     "source",
     "destination",
     "ssrc",
-    "pt",
+    "codec",
     "packets",
     "lost",
     "lost%",
     "max delta",
     "mean jitter",
     "max jitter",
+    "mos",
+    "r",
+    "dtmf",
     "call-id",
     "problems",
 ];
@@ -105,13 +113,20 @@ fn cells(s: &StreamStats) -> Vec<String> {
         s.src.to_string(),
         s.dst.to_string(),
         format!("{:#010x}", s.ssrc),
-        s.payload_type.to_string(),
+        match &s.encoding {
+            Some(e) => format!("{e} ({})", s.payload_type),
+            None => s.payload_type.to_string(),
+        },
         s.packets.to_string(),
         s.lost.to_string(),
         format!("{pct:.1}"),
         format!("{:.3}", s.max_delta_ms),
         ms(s.mean_jitter_ms),
         ms(s.max_jitter_ms),
+        s.mos
+            .map(|m| format!("{m:.2}"))
+            .unwrap_or_else(|| "-".into()),
+        s.r_factor.map(|r| format!("{r:.1}")).unwrap_or_default(),
         s.dtmf.clone(),
         escape(s.call_id.as_deref().unwrap_or("")),
         problems.join(" "),
@@ -152,11 +167,9 @@ pub fn rtp(cfg: &Config, stop: Arc<AtomicBool>, heuristic: bool) -> Result<RunSt
             }
         }
         Format::Table => {
-            let mut t = Table::new(HEADERS.to_vec(), {
-                let mut f = vec![false; HEADERS.len()];
-                f[13] = true;
-                f
-            });
+            // The Call-ID column gives way first on a narrow terminal.
+            let flexible = HEADERS.iter().map(|h| *h == "call-id").collect();
+            let mut t = Table::new(HEADERS.to_vec(), flexible);
             for s in &streams {
                 t.rows.push(cells(s));
             }

@@ -292,13 +292,20 @@ impl Ladder {
             let from = col(self, st.src);
             let to = col(self, st.dst);
             let label = format!(
-                "RTP pt{} {} pkts lost {}",
-                st.payload_type, st.packets, st.lost
+                "RTP {} {} pkts lost {}",
+                st.encoding
+                    .clone()
+                    .unwrap_or_else(|| format!("pt{}", st.payload_type)),
+                st.packets,
+                st.lost
             );
             let mut jitter = match (st.mean_jitter_ms, st.max_jitter_ms) {
                 (Some(m), Some(x)) => format!("jitter {m:.2}/{x:.2} ms · "),
                 _ => String::new(),
             };
+            if let Some(m) = st.mos {
+                jitter.push_str(&format!("MOS {m:.2} · "));
+            }
             if !st.dtmf.is_empty() {
                 jitter.push_str(&format!("DTMF {} · ", st.dtmf));
             }
