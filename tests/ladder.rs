@@ -419,3 +419,33 @@ fn png_has_the_layouts_size() {
     // Text was drawn: a blank image of this size compresses far smaller.
     assert!(png.len() > 15_000, "{} bytes", png.len());
 }
+
+#[test]
+fn aliases_from_a_file_and_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("sipscope-alias-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("aliases.txt");
+    std::fs::write(
+        &file,
+        "# lab\n127.0.0.1:5060 = kamailio   # the proxy\n127.0.0.1:5071=callee\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args([
+            "ladder",
+            "--call-id",
+            "answered-udp-1-050517-17473@sipscope.test",
+        ])
+        .arg("--alias-file")
+        .arg(&file)
+        .args(["--alias", "127.0.0.1:5071=bob"])
+        .arg(repo().join("samples/kamailio-sipp-outcomes.pcap"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let names = text.lines().nth(2).unwrap();
+    assert!(names.contains("kamailio (proxy)"), "{names}");
+    assert!(names.contains("bob (UA)"), "the command line wins: {names}");
+    std::fs::remove_dir_all(&dir).ok();
+}

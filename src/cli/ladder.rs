@@ -44,7 +44,20 @@ impl LadderRequest {
             ));
         }
         let mut aliases = BTreeMap::new();
-        for s in &a.aliases {
+        let mut lines: Vec<String> = Vec::new();
+        if let Some(f) = &a.alias_file {
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                UsageError(format!("cannot read --alias-file {}: {e}", f.display()))
+            })?;
+            lines.extend(
+                text.lines()
+                    .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+                    .filter(|l| !l.is_empty()),
+            );
+        }
+        // Aliases given on the command line win over the file's.
+        lines.extend(a.aliases.iter().cloned());
+        for s in &lines {
             let (addr, name) = render::parse_alias(s).ok_or_else(|| {
                 UsageError(format!(
                     "bad --alias {s:?}: use ADDR=NAME, e.g. 10.0.0.1=SBC"

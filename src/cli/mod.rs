@@ -108,6 +108,9 @@ pub struct LadderArgs {
     /// Name an endpoint: `--alias 10.0.0.1=SBC` or `--alias 10.0.0.1:5060=SBC` (repeatable).
     #[arg(long = "alias")]
     pub aliases: Vec<String>,
+    /// Read aliases from a file: one `ADDR=NAME` per line, `#` starts a comment.
+    #[arg(long)]
+    pub alias_file: Option<PathBuf>,
     /// Plain ASCII instead of Unicode box drawing.
     #[arg(long)]
     pub ascii: bool,
