@@ -52,6 +52,43 @@ fn fit(s: &str, w: usize) -> String {
     crate::output::fit(s, w)
 }
 
+/// Splits `s` into at most `lines` lines of at most `w` columns, at spaces where it can; the
+/// last line is cut with `…` if the text still does not fit.
+fn wrap(s: &str, w: usize, lines: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest: Vec<char> = s.chars().collect();
+    while !rest.is_empty() && out.len() < lines {
+        if rest.len() <= w {
+            out.push(rest.iter().collect());
+            rest.clear();
+            break;
+        }
+        if out.len() + 1 == lines {
+            out.push(fit(&rest.iter().collect::<String>(), w));
+            rest.clear();
+            break;
+        }
+        let cut = rest[..=w.min(rest.len() - 1)]
+            .iter()
+            .rposition(|c| *c == ' ')
+            .filter(|p| *p > 0)
+            .unwrap_or(w);
+        out.push(
+            rest[..cut]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_string(),
+        );
+        rest = rest[cut..]
+            .iter()
+            .copied()
+            .skip_while(|c| *c == ' ')
+            .collect();
+    }
+    out
+}
+
 /// Cuts from the left: what tells two addresses apart is their end (`…feb9:1521`).
 fn fit_tail(s: &str, w: usize) -> String {
     let n = s.chars().count();
@@ -134,6 +171,7 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
         for (k, c) in gutter.chars().enumerate().take(GUTTER - 1) {
             buf[k] = c;
         }
+        let mut wrapped: Vec<String> = Vec::new();
         let mut label = escape(&r.label);
         if r.count > 1 {
             label.push_str(&format!(" ×{}", r.count));
@@ -162,10 +200,22 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
                 buf[lo + 1] = g.left;
             }
             let room = hi - lo - 3;
-            let text: Vec<char> = fit(&label, room.saturating_sub(2)).chars().collect();
-            let start = lo + 2 + (room - text.len()) / 2;
-            for (k, c) in text.into_iter().enumerate() {
+            let width = room.saturating_sub(2).max(1);
+            let parts = wrap(&label, width, 3);
+            let first: Vec<char> = parts.first().map_or(Vec::new(), |p| p.chars().collect());
+            let start = lo + 2 + (room - first.len()) / 2;
+            for (k, c) in first.into_iter().enumerate() {
                 buf[start + k] = c;
+            }
+            // What did not fit goes on continuation lines under the arrow, centred in its span.
+            for p in parts.iter().skip(1) {
+                let mut cont = blank.clone();
+                let chars: Vec<char> = p.chars().collect();
+                let at = lo + 2 + (room - chars.len().min(room)) / 2;
+                for (k, c) in chars.into_iter().enumerate().take(room) {
+                    cont[at + k] = c;
+                }
+                wrapped.push(cont.into_iter().collect::<String>().trim_end().to_string());
             }
         }
         let mut line: String = buf.into_iter().collect();
@@ -180,6 +230,9 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
             let _ = writeln!(out, "\x1b[{c}m{line}\x1b[0m");
         } else {
             let _ = writeln!(out, "{line}");
+        }
+        for w in &wrapped {
+            let _ = writeln!(out, "{w}");
         }
         if let Some(sdp) = &r.sdp {
             let mut buf = blank.clone();
@@ -198,4 +251,25 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_spaces_and_cuts_the_last_line() {
+        assert_eq!(
+            wrap("100 trying -- your call is important", 20, 3),
+            ["100 trying -- your", "call is important"]
+        );
+        assert_eq!(wrap("abcdefghij", 4, 2), ["abcd", "efg…"]);
+        assert_eq!(wrap("short", 10, 3), ["short"]);
+        assert!(wrap("", 10, 3).is_empty());
+        for w in 1..12 {
+            for part in wrap("a bb ccc dddd eeeee ffffff", w, 3) {
+                assert!(part.chars().count() <= w, "{part:?} wider than {w}");
+            }
+        }
+    }
 }
