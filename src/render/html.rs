@@ -57,7 +57,7 @@ header code {{ font-size: 14px; }}
     for (i, &top) in lay.row_top.iter().enumerate() {
         let _ = writeln!(
             out,
-            r#"<a class="m" id="m{i}" href="\#m{i}" title="{}" style="top:{top}px;width:{}px"></a>"#,
+            r##"<a class="m" id="m{i}" href="#m{i}" title="{}" style="top:{top}px;width:{}px"></a>"##,
             html_escape(&l.rows[i].label),
             lay.width - GUTTER
         );
