@@ -47,7 +47,7 @@ pub enum Command {
     Registrations(ListArgs),
     /// The ladder (sequence diagram) of a call: text, Mermaid, SVG, PNG or HTML.
     Ladder(LadderArgs),
-    /// RTP streams with packets, loss, deltas and jitter, each tied to its call by SDP.
+    /// RTP streams: packets, loss, jitter, MOS and DTMF, each tied to its call by SDP.
     Rtp(RtpArgs),
 }
 
