@@ -138,8 +138,16 @@ pub struct StreamStats {
     pub expected: u64,
     /// expected − received; negative with duplicates.
     pub lost: i64,
-    /// Packets whose sequence number was not the next one expected (loss, reordering, dups).
+    /// Packets whose sequence number was not the next one expected (loss, reordering, dups),
+    /// counted as tshark's rtp,streams does.
     pub sequence_errors: u64,
+    /// Packets carrying a sequence number already received (within the last
+    /// [`SEQ_WINDOW`] numbers).
+    pub duplicates: u64,
+    /// Packets that arrived after a higher sequence number, not seen before (reordered or late).
+    pub out_of_order: u64,
+    /// Forward gaps in the sequence (one per gap, however many packets it spans).
+    pub sequence_jumps: u64,
     pub payload_type_changes: u64,
     pub markers: u64,
     pub min_delta_ms: f64,
@@ -194,7 +202,7 @@ impl StreamStats {
             crate::analysis::quality::static_encoding(self.payload_type).map(String::from)
         });
         let loss = if self.expected > 0 {
-            self.lost.max(0) as f64 * 100.0 / self.expected as f64
+            self.missing() as f64 * 100.0 / self.expected as f64
         } else {
             0.0
         };
@@ -211,6 +219,14 @@ impl StreamStats {
             }
         }
         self.encoding = enc;
+    }
+
+    /// Sequence numbers that never arrived: expected minus the distinct packets received. Unlike
+    /// `lost` (RFC 3550's cumulative count, which duplicates pull down and tshark shows), this
+    /// does not hide loss behind repeats.
+    pub fn missing(&self) -> u64 {
+        self.expected
+            .saturating_sub(self.packets.saturating_sub(self.duplicates))
     }
 
     pub fn resolve_clock(&mut self, clock: u32) {
@@ -234,6 +250,10 @@ struct Stream {
     cycles: u32,
     /// Just wrapped (the sequence number is below the start one).
     under: bool,
+    /// Highest sequence number received, and which of the [`SEQ_WINDOW`] numbers up to it were
+    /// (bit i: `high_seq − i`): tells duplicates from late packets in constant space.
+    high_seq: u16,
+    seen: u64,
     prev_time_ms: f64,
     prev_ts: u32,
     jitter: JitterAcc,
@@ -246,6 +266,9 @@ struct Stream {
     /// RTP timestamp of the telephone-event being sent (one event spans several packets).
     event_ts: Option<u32>,
 }
+
+/// How far back (in sequence numbers) a stream remembers which packets it received.
+pub const SEQ_WINDOW: u16 = 64;
 
 /// Digits a stream may hold, so its state stays bounded.
 const MAX_DTMF: usize = 256;
@@ -332,6 +355,9 @@ impl RtpTracker {
                         expected: 0,
                         lost: 0,
                         sequence_errors: 0,
+                        duplicates: 0,
+                        out_of_order: 0,
+                        sequence_jumps: 0,
                         payload_type_changes: 0,
                         markers: 0,
                         min_delta_ms: f64::INFINITY,
@@ -354,6 +380,8 @@ impl RtpTracker {
                     last_seq: h.seq,
                     cycles: 0,
                     under: false,
+                    high_seq: h.seq,
+                    seen: 0,
                     prev_time_ms: now_ms,
                     prev_ts: h.timestamp,
                     jitter: JitterAcc::default(),
@@ -495,6 +523,7 @@ impl Stream {
                 self.stats.sequence_errors += 1;
             }
         }
+        self.classify_seq(first, h.seq);
         let cn = h.payload_type == 13 || h.payload_type == 19;
         let follows_cn = self.prev_pt == 13 || self.prev_pt == 19;
         if !first && h.payload_type != self.prev_pt {
@@ -545,6 +574,41 @@ impl Stream {
         // G.722 stream's maximum jitter from tshark's 3.615 to 5.893 ms).
         self.prev_time_ms = now_ms;
         self.prev_ts = h.timestamp;
+    }
+
+    /// Duplicates, late packets and forward jumps, judged against the highest sequence number
+    /// so far (16-bit serial arithmetic, so a wrap is a step forward). A packet more than
+    /// [`SEQ_WINDOW`] behind cannot be told from a duplicate and counts as late.
+    fn classify_seq(&mut self, first: bool, seq: u16) {
+        if first {
+            self.high_seq = seq;
+            self.seen = 1;
+            return;
+        }
+        let ahead = seq.wrapping_sub(self.high_seq) as i16;
+        if ahead > 0 {
+            if ahead > 1 {
+                self.stats.sequence_jumps += 1;
+            }
+            let shift = ahead as u32;
+            self.seen = if shift >= u64::BITS {
+                1
+            } else {
+                (self.seen << shift) | 1
+            };
+            self.high_seq = seq;
+            return;
+        }
+        let behind = ahead.unsigned_abs();
+        if behind < SEQ_WINDOW {
+            let bit = 1u64 << behind;
+            if self.seen & bit != 0 {
+                self.stats.duplicates += 1;
+                return;
+            }
+            self.seen |= bit;
+        }
+        self.stats.out_of_order += 1;
     }
 
     fn finish(mut self) -> StreamStats {
@@ -648,6 +712,43 @@ mod tests {
             "one lost and one duplicate cancel out, as RFC 3550 A.3 says"
         );
         assert_eq!(s.sequence_errors, 2);
+        assert_eq!(
+            (s.duplicates, s.out_of_order, s.sequence_jumps),
+            (1, 0, 1),
+            "0 is missing (one jump over it) and 2 came twice"
+        );
+    }
+
+    fn seq_counts(seqs: &[u16]) -> (u64, u64, u64, i64) {
+        let mut t = RtpTracker::default();
+        for (i, s) in seqs.iter().enumerate() {
+            // RTP time follows the sequence number (across its wrap), as a sender's would.
+            let units = 160 * s.wrapping_sub(seqs[0]) as u32;
+            let h = RtpHeader::parse(&pkt(*s, units, 0, false)).unwrap();
+            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h, &[]);
+        }
+        let s = &t.finish()[0];
+        (s.duplicates, s.out_of_order, s.sequence_jumps, s.lost)
+    }
+
+    #[test]
+    fn duplicates_reordering_and_jumps_are_told_apart() {
+        // 3 and 4 swapped: one jump (2→4), one late packet, nothing lost.
+        assert_eq!(seq_counts(&[1, 2, 4, 3, 5]), (0, 1, 1, 0));
+        // The late 3 arrives again: a duplicate, not a second late packet.
+        assert_eq!(seq_counts(&[1, 2, 4, 3, 5, 3]), (1, 1, 1, -1));
+        // Two gaps: 3 and 6-7 never come. Two jumps, three lost.
+        assert_eq!(seq_counts(&[1, 2, 4, 5, 8]), (0, 0, 2, 3));
+        // A repeat far behind the window cannot be told from a late packet.
+        let mut long: Vec<u16> = (0..100).collect();
+        long.push(10);
+        assert_eq!(seq_counts(&long), (0, 1, 0, -1));
+        // Within the window it can.
+        let mut near: Vec<u16> = (0..100).collect();
+        near.push(40);
+        assert_eq!(seq_counts(&near), (1, 0, 0, -1));
+        // Across the 16-bit wrap, a reorder stays a reorder.
+        assert_eq!(seq_counts(&[65534, 0, 65535, 1]), (0, 1, 1, 0));
     }
 
     #[test]

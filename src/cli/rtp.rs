@@ -67,7 +67,7 @@ pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo
     }
 }
 
-const HEADERS: [&str; 17] = [
+const HEADERS: [&str; 20] = [
     "start",
     "end",
     "source",
@@ -77,6 +77,9 @@ const HEADERS: [&str; 17] = [
     "packets",
     "lost",
     "lost%",
+    "dup",
+    "late",
+    "jumps",
     "max delta",
     "mean jitter",
     "max jitter",
@@ -98,11 +101,15 @@ fn cells(s: &StreamStats) -> Vec<String> {
         0.0
     };
     let mut problems = Vec::new();
-    if s.lost > 0 {
+    // A stream can lose packets and still show a negative "lost" (duplicates).
+    if s.missing() > 0 {
         problems.push("loss");
     }
-    if s.sequence_errors > 0 {
-        problems.push("sequence");
+    if s.duplicates > 0 {
+        problems.push("duplicates");
+    }
+    if s.out_of_order > 0 {
+        problems.push("reordering");
     }
     if s.payload_type_changes > 0 {
         problems.push("pt-change");
@@ -120,6 +127,9 @@ fn cells(s: &StreamStats) -> Vec<String> {
         s.packets.to_string(),
         s.lost.to_string(),
         format!("{pct:.1}"),
+        s.duplicates.to_string(),
+        s.out_of_order.to_string(),
+        s.sequence_jumps.to_string(),
         format!("{:.3}", s.max_delta_ms),
         ms(s.mean_jitter_ms),
         ms(s.max_jitter_ms),

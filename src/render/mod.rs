@@ -291,14 +291,17 @@ impl Ladder {
             };
             let from = col(self, st.src);
             let to = col(self, st.dst);
-            let label = format!(
+            let mut label = format!(
                 "RTP {} {} pkts lost {}",
                 st.encoding
                     .clone()
                     .unwrap_or_else(|| format!("pt{}", st.payload_type)),
                 st.packets,
-                st.lost
+                st.missing()
             );
+            if st.duplicates > 0 {
+                label.push_str(&format!(" dup {}", st.duplicates));
+            }
             let mut jitter = match (st.mean_jitter_ms, st.max_jitter_ms) {
                 (Some(m), Some(x)) => format!("jitter {m:.2}/{x:.2} ms · "),
                 _ => String::new(),
