@@ -148,6 +148,11 @@ pub struct StreamStats {
     pub out_of_order: u64,
     /// Forward gaps in the sequence (one per gap, however many packets it spans).
     pub sequence_jumps: u64,
+    /// Runs of consecutive sequence numbers that never arrived (a late packet inside the
+    /// [`SEQ_WINDOW`] fills its gap and makes no run).
+    pub loss_runs: u64,
+    /// G.113 burst ratio from the loss runs: 1 for random loss, above 1 when losses cluster.
+    pub burst_ratio: f64,
     pub payload_type_changes: u64,
     pub markers: u64,
     pub min_delta_ms: f64,
@@ -194,8 +199,8 @@ impl StreamStats {
         }
     }
 
-    /// Scores the stream by the E-model (analysis::quality) with its codec and loss. Without
-    /// RTCP the one-way delay is not known and is taken as 0, and loss as random (BurstR 1):
+    /// Scores the stream by the E-model (analysis::quality) with its codec, loss and the burst
+    /// ratio of its loss runs. Without RTCP the one-way delay is not known and is taken as 0:
     /// this is the network MOS of the loss alone.
     pub fn score(&mut self, encoding: Option<&str>) {
         let enc = encoding.map(str::to_string).or_else(|| {
@@ -206,7 +211,7 @@ impl StreamStats {
         } else {
             0.0
         };
-        match crate::analysis::quality::score(enc.as_deref(), loss, 1.0, 0.0) {
+        match crate::analysis::quality::score(enc.as_deref(), loss, self.burst_ratio, 0.0) {
             crate::analysis::quality::Score::Mos { r, mos } => {
                 self.r_factor = Some(r);
                 self.mos = Some(mos);
@@ -254,6 +259,11 @@ struct Stream {
     /// (bit i: `high_seq − i`): tells duplicates from late packets in constant space.
     high_seq: u16,
     seen: u64,
+    /// Window positions that hold sequence numbers of this stream (fewer than 64 at its start).
+    span: u32,
+    /// Sequence numbers settled as they left the window: received, missing, and the
+    /// received→missing and missing→received transitions between them (G.113's Markov model).
+    settled: Settled,
     prev_time_ms: f64,
     prev_ts: u32,
     jitter: JitterAcc,
@@ -265,6 +275,44 @@ struct Stream {
     last_active: Ts,
     /// RTP timestamp of the telephone-event being sent (one event spans several packets).
     event_ts: Option<u32>,
+}
+
+/// The received/missing record of sequence numbers that have left a stream's window.
+#[derive(Clone, Copy, Debug, Default)]
+struct Settled {
+    received: u64,
+    missing: u64,
+    /// received → missing transitions: loss runs.
+    runs: u64,
+    in_loss: bool,
+}
+
+impl Settled {
+    fn push(&mut self, received: bool, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if received {
+            self.received += n;
+        } else {
+            self.runs += !self.in_loss as u64;
+            self.missing += n;
+        }
+        self.in_loss = !received;
+    }
+
+    /// BurstR = 1/(p + q), p = P(received → missing), q = P(missing → received): ITU-T G.113
+    /// Appendix I, from the two-state Markov model of the loss. Each run is one entry into and
+    /// one exit from the missing state, so p = runs/received and q = runs/missing (the mean
+    /// loss run is 1/q). 1 for random loss, and without loss.
+    fn burst_ratio(&self) -> f64 {
+        if self.missing == 0 || self.received == 0 {
+            return 1.0;
+        }
+        let p = self.runs as f64 / self.received as f64;
+        let q = self.runs as f64 / self.missing as f64;
+        1.0 / (p + q)
+    }
 }
 
 /// How far back (in sequence numbers) a stream remembers which packets it received.
@@ -358,6 +406,8 @@ impl RtpTracker {
                         duplicates: 0,
                         out_of_order: 0,
                         sequence_jumps: 0,
+                        loss_runs: 0,
+                        burst_ratio: 1.0,
                         payload_type_changes: 0,
                         markers: 0,
                         min_delta_ms: f64::INFINITY,
@@ -382,6 +432,8 @@ impl RtpTracker {
                     under: false,
                     high_seq: h.seq,
                     seen: 0,
+                    span: 0,
+                    settled: Settled::default(),
                     prev_time_ms: now_ms,
                     prev_ts: h.timestamp,
                     jitter: JitterAcc::default(),
@@ -583,6 +635,7 @@ impl Stream {
         if first {
             self.high_seq = seq;
             self.seen = 1;
+            self.span = 1;
             return;
         }
         let ahead = seq.wrapping_sub(self.high_seq) as i16;
@@ -591,11 +644,21 @@ impl Stream {
                 self.stats.sequence_jumps += 1;
             }
             let shift = ahead as u32;
+            // The oldest positions leave the window, settled as received or missing; a jump
+            // longer than the window also settles the numbers it skipped past it.
+            for pos in (u64::BITS.saturating_sub(shift)..u64::BITS).rev() {
+                if pos < self.span {
+                    self.settled.push(self.seen >> pos & 1 == 1, 1);
+                }
+            }
+            self.settled
+                .push(false, shift.saturating_sub(u64::BITS) as u64);
             self.seen = if shift >= u64::BITS {
                 1
             } else {
                 (self.seen << shift) | 1
             };
+            self.span = (self.span + shift).min(u64::BITS);
             self.high_seq = seq;
             return;
         }
@@ -612,6 +675,12 @@ impl Stream {
     }
 
     fn finish(mut self) -> StreamStats {
+        for pos in (0..self.span).rev() {
+            self.settled.push(self.seen >> pos & 1 == 1, 1);
+        }
+        self.span = 0;
+        self.stats.loss_runs = self.settled.runs;
+        self.stats.burst_ratio = self.settled.burst_ratio();
         if self.stats.clock_rate != 0 {
             let f = self.jitter.figures;
             self.stats.min_jitter_ms = f.min;
@@ -729,6 +798,46 @@ mod tests {
         }
         let s = &t.finish()[0];
         (s.duplicates, s.out_of_order, s.sequence_jumps, s.lost)
+    }
+
+    fn runs_and_burst(seqs: &[u16]) -> (u64, u64, f64) {
+        let mut t = RtpTracker::default();
+        for (i, s) in seqs.iter().enumerate() {
+            let units = 160 * s.wrapping_sub(seqs[0]) as u32;
+            let h = RtpHeader::parse(&pkt(*s, units, 0, false)).unwrap();
+            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h, &[]);
+        }
+        let s = &t.finish()[0];
+        (s.missing(), s.loss_runs, s.burst_ratio)
+    }
+
+    #[test]
+    fn loss_runs_give_the_burst_ratio() {
+        // 10-13 and 50 lost: 95 received, 5 missing, 2 runs. p = 2/95, q = 2/5,
+        // BurstR = 1/(p + q) = 2.375.
+        let seqs: Vec<u16> = (0..100)
+            .filter(|s| !(10..=13).contains(s) && *s != 50)
+            .collect();
+        let (missing, runs, b) = runs_and_burst(&seqs);
+        assert_eq!((missing, runs), (5, 2));
+        assert!((b - 1.0 / (2.0 / 95.0 + 2.0 / 5.0)).abs() < 1e-12, "{b}");
+        // Every tenth lost, alone: 90 received, 10 missing, 10 runs. p = 1/9, q = 1:
+        // BurstR 0.9, more even than random loss.
+        let seqs: Vec<u16> = (0..100).filter(|s| s % 10 != 5).collect();
+        let (missing, runs, b) = runs_and_burst(&seqs);
+        assert_eq!((missing, runs), (10, 10));
+        assert!((b - 0.9).abs() < 1e-12, "{b}");
+        // A reorder inside the window is no loss.
+        assert_eq!(runs_and_burst(&[1, 2, 4, 3, 5]), (0, 0, 1.0));
+        // A jump longer than the window is one run: 0-10 and 200-210 received, 189 missing.
+        let seqs: Vec<u16> = (0..=10).chain(200..=210).collect();
+        let (missing, runs, b) = runs_and_burst(&seqs);
+        assert_eq!((missing, runs), (189, 1));
+        assert!((b - 1.0 / (1.0 / 22.0 + 1.0 / 189.0)).abs() < 1e-9, "{b}");
+        // Loss across the 16-bit wrap.
+        let seqs: Vec<u16> = (65500..=65535).chain(3..40).collect();
+        assert_eq!(runs_and_burst(&seqs).0, 3);
+        assert_eq!(runs_and_burst(&seqs).1, 1);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo
     }
 }
 
-const HEADERS: [&str; 20] = [
+const HEADERS: [&str; 21] = [
     "start",
     "end",
     "source",
@@ -80,6 +80,7 @@ const HEADERS: [&str; 20] = [
     "dup",
     "late",
     "jumps",
+    "burst",
     "max delta",
     "mean jitter",
     "max jitter",
@@ -130,6 +131,7 @@ fn cells(s: &StreamStats) -> Vec<String> {
         s.duplicates.to_string(),
         s.out_of_order.to_string(),
         s.sequence_jumps.to_string(),
+        format!("{:.2}", s.burst_ratio),
         format!("{:.3}", s.max_delta_ms),
         ms(s.mean_jitter_ms),
         ms(s.max_jitter_ms),
