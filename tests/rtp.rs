@@ -281,3 +281,19 @@ fn duplicates_are_told_from_loss() {
     let r = s.r_factor.expect("PCMU is scored");
     assert!((r - 86.98).abs() < 0.01, "R {r}");
 }
+
+#[test]
+fn comfort_noise_is_counted() {
+    // SIP-Call-Flow-Over-TCP: tshark lists both streams as "g711A, CN"; its rtp.p_type column
+    // shows 2 packets of type 13 from 10.33.6.101 and 4 from 10.33.6.100.
+    let Some(p) = capture("goffinet_sip_captures/SIP-Call-Flow-Over-TCP.pcap") else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let mut got: Vec<(u32, u64, u64)> = pipeline_streams(&p, 2)
+        .iter()
+        .map(|s| (s.ssrc, s.packets, s.comfort_noise))
+        .collect();
+    got.sort();
+    assert_eq!(got, [(0x42F4_33D4, 42, 2), (0x5A33_61B3, 24, 4)]);
+}

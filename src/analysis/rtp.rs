@@ -155,6 +155,8 @@ pub struct StreamStats {
     pub burst_ratio: f64,
     pub payload_type_changes: u64,
     pub markers: u64,
+    /// Comfort-noise packets (RFC 3389, payload type 13, or 19 of older endpoints).
+    pub comfort_noise: u64,
     pub min_delta_ms: f64,
     pub mean_delta_ms: f64,
     pub max_delta_ms: f64,
@@ -410,6 +412,7 @@ impl RtpTracker {
                         burst_ratio: 1.0,
                         payload_type_changes: 0,
                         markers: 0,
+                        comfort_noise: 0,
                         min_delta_ms: f64::INFINITY,
                         mean_delta_ms: 0.0,
                         max_delta_ms: 0.0,
@@ -577,6 +580,7 @@ impl Stream {
         }
         self.classify_seq(first, h.seq);
         let cn = h.payload_type == 13 || h.payload_type == 19;
+        self.stats.comfort_noise += cn as u64;
         let follows_cn = self.prev_pt == 13 || self.prev_pt == 19;
         if !first && h.payload_type != self.prev_pt {
             self.stats.payload_type_changes += 1;

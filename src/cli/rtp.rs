@@ -67,7 +67,7 @@ pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo
     }
 }
 
-const HEADERS: [&str; 21] = [
+const HEADERS: [&str; 22] = [
     "start",
     "end",
     "source",
@@ -81,6 +81,7 @@ const HEADERS: [&str; 21] = [
     "late",
     "jumps",
     "burst",
+    "cn",
     "max delta",
     "mean jitter",
     "max jitter",
@@ -132,6 +133,7 @@ fn cells(s: &StreamStats) -> Vec<String> {
         s.out_of_order.to_string(),
         s.sequence_jumps.to_string(),
         format!("{:.2}", s.burst_ratio),
+        s.comfort_noise.to_string(),
         format!("{:.3}", s.max_delta_ms),
         ms(s.mean_jitter_ms),
         ms(s.max_jitter_ms),
