@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 
 use rustc_hash::FxHashMap;
 
+use crate::analysis::seq::SeqWindow;
 use crate::time::Ts;
 
 /// The fixed RTP header (RFC 3550 §5.1).
@@ -257,15 +258,8 @@ struct Stream {
     cycles: u32,
     /// Just wrapped (the sequence number is below the start one).
     under: bool,
-    /// Highest sequence number received, and which of the [`SEQ_WINDOW`] numbers up to it were
-    /// (bit i: `high_seq − i`): tells duplicates from late packets in constant space.
-    high_seq: u16,
-    seen: u64,
-    /// Window positions that hold sequence numbers of this stream (fewer than 64 at its start).
-    span: u32,
-    /// Sequence numbers settled as they left the window: received, missing, and the
-    /// received→missing and missing→received transitions between them (G.113's Markov model).
-    settled: Settled,
+    /// Duplicates, late packets, jumps and loss runs.
+    seq: SeqWindow,
     prev_time_ms: f64,
     prev_ts: u32,
     jitter: JitterAcc,
@@ -279,46 +273,7 @@ struct Stream {
     event_ts: Option<u32>,
 }
 
-/// The received/missing record of sequence numbers that have left a stream's window.
-#[derive(Clone, Copy, Debug, Default)]
-struct Settled {
-    received: u64,
-    missing: u64,
-    /// received → missing transitions: loss runs.
-    runs: u64,
-    in_loss: bool,
-}
-
-impl Settled {
-    fn push(&mut self, received: bool, n: u64) {
-        if n == 0 {
-            return;
-        }
-        if received {
-            self.received += n;
-        } else {
-            self.runs += !self.in_loss as u64;
-            self.missing += n;
-        }
-        self.in_loss = !received;
-    }
-
-    /// BurstR = 1/(p + q), p = P(received → missing), q = P(missing → received): ITU-T G.113
-    /// Appendix I, from the two-state Markov model of the loss. Each run is one entry into and
-    /// one exit from the missing state, so p = runs/received and q = runs/missing (the mean
-    /// loss run is 1/q). 1 for random loss, and without loss.
-    fn burst_ratio(&self) -> f64 {
-        if self.missing == 0 || self.received == 0 {
-            return 1.0;
-        }
-        let p = self.runs as f64 / self.received as f64;
-        let q = self.runs as f64 / self.missing as f64;
-        1.0 / (p + q)
-    }
-}
-
-/// How far back (in sequence numbers) a stream remembers which packets it received.
-pub const SEQ_WINDOW: u16 = 64;
+pub use crate::analysis::seq::SEQ_WINDOW;
 
 /// Digits a stream may hold, so its state stays bounded.
 const MAX_DTMF: usize = 256;
@@ -433,10 +388,7 @@ impl RtpTracker {
                     last_seq: h.seq,
                     cycles: 0,
                     under: false,
-                    high_seq: h.seq,
-                    seen: 0,
-                    span: 0,
-                    settled: Settled::default(),
+                    seq: SeqWindow::new(h.seq),
                     prev_time_ms: now_ms,
                     prev_ts: h.timestamp,
                     jitter: JitterAcc::default(),
@@ -578,7 +530,9 @@ impl Stream {
                 self.stats.sequence_errors += 1;
             }
         }
-        self.classify_seq(first, h.seq);
+        if !first {
+            self.seq.packet(h.seq);
+        }
         let cn = h.payload_type == 13 || h.payload_type == 19;
         self.stats.comfort_noise += cn as u64;
         let follows_cn = self.prev_pt == 13 || self.prev_pt == 19;
@@ -632,59 +586,13 @@ impl Stream {
         self.prev_ts = h.timestamp;
     }
 
-    /// Duplicates, late packets and forward jumps, judged against the highest sequence number
-    /// so far (16-bit serial arithmetic, so a wrap is a step forward). A packet more than
-    /// [`SEQ_WINDOW`] behind cannot be told from a duplicate and counts as late.
-    fn classify_seq(&mut self, first: bool, seq: u16) {
-        if first {
-            self.high_seq = seq;
-            self.seen = 1;
-            self.span = 1;
-            return;
-        }
-        let ahead = seq.wrapping_sub(self.high_seq) as i16;
-        if ahead > 0 {
-            if ahead > 1 {
-                self.stats.sequence_jumps += 1;
-            }
-            let shift = ahead as u32;
-            // The oldest positions leave the window, settled as received or missing; a jump
-            // longer than the window also settles the numbers it skipped past it.
-            for pos in (u64::BITS.saturating_sub(shift)..u64::BITS).rev() {
-                if pos < self.span {
-                    self.settled.push(self.seen >> pos & 1 == 1, 1);
-                }
-            }
-            self.settled
-                .push(false, shift.saturating_sub(u64::BITS) as u64);
-            self.seen = if shift >= u64::BITS {
-                1
-            } else {
-                (self.seen << shift) | 1
-            };
-            self.span = (self.span + shift).min(u64::BITS);
-            self.high_seq = seq;
-            return;
-        }
-        let behind = ahead.unsigned_abs();
-        if behind < SEQ_WINDOW {
-            let bit = 1u64 << behind;
-            if self.seen & bit != 0 {
-                self.stats.duplicates += 1;
-                return;
-            }
-            self.seen |= bit;
-        }
-        self.stats.out_of_order += 1;
-    }
-
     fn finish(mut self) -> StreamStats {
-        for pos in (0..self.span).rev() {
-            self.settled.push(self.seen >> pos & 1 == 1, 1);
-        }
-        self.span = 0;
-        self.stats.loss_runs = self.settled.runs;
-        self.stats.burst_ratio = self.settled.burst_ratio();
+        let seq = self.seq.finish();
+        self.stats.duplicates = seq.duplicates;
+        self.stats.out_of_order = seq.out_of_order;
+        self.stats.sequence_jumps = seq.jumps;
+        self.stats.loss_runs = seq.loss_runs;
+        self.stats.burst_ratio = seq.burst_ratio;
         if self.stats.clock_rate != 0 {
             let f = self.jitter.figures;
             self.stats.min_jitter_ms = f.min;
@@ -792,26 +700,25 @@ mod tests {
         );
     }
 
-    fn seq_counts(seqs: &[u16]) -> (u64, u64, u64, i64) {
+    /// One stream of G.711 packets with these sequence numbers, RTP time following them
+    /// (across the wrap) as a sender's would, arriving 20 ms apart.
+    fn stream_of(seqs: &[u16]) -> StreamStats {
         let mut t = RtpTracker::default();
         for (i, s) in seqs.iter().enumerate() {
-            // RTP time follows the sequence number (across its wrap), as a sender's would.
             let units = 160 * s.wrapping_sub(seqs[0]) as u32;
             let h = RtpHeader::parse(&pkt(*s, units, 0, false)).unwrap();
             t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h, &[]);
         }
-        let s = &t.finish()[0];
+        t.finish().remove(0)
+    }
+
+    fn seq_counts(seqs: &[u16]) -> (u64, u64, u64, i64) {
+        let s = stream_of(seqs);
         (s.duplicates, s.out_of_order, s.sequence_jumps, s.lost)
     }
 
     fn runs_and_burst(seqs: &[u16]) -> (u64, u64, f64) {
-        let mut t = RtpTracker::default();
-        for (i, s) in seqs.iter().enumerate() {
-            let units = 160 * s.wrapping_sub(seqs[0]) as u32;
-            let h = RtpHeader::parse(&pkt(*s, units, 0, false)).unwrap();
-            t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h, &[]);
-        }
-        let s = &t.finish()[0];
+        let s = stream_of(seqs);
         (s.missing(), s.loss_runs, s.burst_ratio)
     }
 
