@@ -47,6 +47,7 @@ fn run(cli: Cli) -> Exit {
         Command::Show(a) => (&a.common, a.format, None),
         Command::Ladder(a) => (&a.common, FormatArg::Table, None),
         Command::Rtp(a) => (&a.common, a.format, None),
+        Command::Stats(a) => (&a.common, FormatArg::Table, None),
     };
     let cfg = match common.config(format, outcome) {
         Ok(c) => c,
@@ -67,6 +68,13 @@ fn run(cli: Cli) -> Exit {
         Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
         Command::Registrations(_) => commands::registrations(&cfg, stop),
         Command::Rtp(a) => sipscope::cli::rtp::rtp(&cfg, stop, a.rtp_heuristic),
+        Command::Stats(a) => match sipscope::cli::stats::StatsRequest::from_args(a) {
+            Ok(req) => sipscope::cli::stats::stats(&cfg, stop, req),
+            Err(e) => {
+                eprintln!("sipscope: {e}");
+                return Exit::Usage;
+            }
+        },
         Command::Ladder(a) => match sipscope::cli::ladder::LadderRequest::from_args(a) {
             Ok(req) => sipscope::cli::ladder::ladder(&cfg, stop, &req),
             Err(e) => {

@@ -5,6 +5,7 @@ pub mod commands;
 pub mod filter;
 pub mod ladder;
 pub mod rtp;
+pub mod stats;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,6 +50,45 @@ pub enum Command {
     Ladder(LadderArgs),
     /// RTP streams: packets, loss, jitter, MOS and DTMF, each tied to its call by SDP.
     Rtp(RtpArgs),
+    /// Signalling statistics: RFC 6076 metrics, ASR/NER/ACD/PDD, outcomes, response codes,
+    /// response times, retransmissions, load and registrations, cut by peer, direction and time.
+    Stats(StatsArgs),
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum StatsFormat {
+    /// Aligned tables under their titles.
+    Table,
+    /// One JSON object per row with a "table" member (with -o: one JSON-lines file per table).
+    Json,
+    /// CSV, each table after a `# name` line (with -o: one file per table).
+    Csv,
+    /// Apache Parquet, one file per table (needs -o).
+    Parquet,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
+    /// Write one file per table into this directory (ratios, delays, outcomes, messages,
+    /// response_times, endpoints, load, registrations, notes).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Name peers (trunks, SBCs, customers) and cut by them: a file of `CIDR=NAME`,
+    /// `ADDR=NAME` or `ADDR:PORT=NAME` lines, `#` starts a comment.
+    #[arg(long)]
+    pub peers: Option<PathBuf>,
+    /// Local networks (CIDR; repeatable or comma-separated): cut by direction, in, out,
+    /// internal or transit.
+    #[arg(long)]
+    pub local: Vec<String>,
+    /// Cut by time bucket of this length: 30s, 1m, 15m, 1h, 1d.
+    #[arg(long)]
+    pub interval: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

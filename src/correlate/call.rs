@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::record::{CallKind, CallRecord, Outcome};
+use super::record::{CallDetail, CallKind, CallRecord, MsgCount, Outcome, SenderCount};
 use super::registration::Registrations;
 use super::transaction::{Facts, TxKey, TxSeen};
 use crate::sip::{HeaderName, Method, SipMessage};
@@ -22,6 +22,9 @@ pub const TIMER_B: Nanos = 32 * NANOS_PER_SEC;
 /// Transactions tracked per call before further ones are not checked for retransmission.
 const MAX_TX: usize = 256;
 const MAX_DIALOGS: usize = 32;
+/// (method, status) pairs counted per call, and senders counted per call.
+const MAX_COUNTS: usize = 64;
+const MAX_SENDERS: usize = 16;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum DialogState {
@@ -81,6 +84,65 @@ pub struct CallState {
     pub regs: Registrations,
     /// The last non-INVITE request seen with no final answer yet (Timer F bookkeeping).
     open_requests: u32,
+    bye_final: Option<(Ts, u16)>,
+    /// Messages of transactions beyond MAX_TX (not checked for retransmission, not timed).
+    untracked_tx: u32,
+    callee: Option<SocketAddr>,
+    challenged: bool,
+    /// Message counts for the statistics; None unless asked for.
+    counts: Option<Box<Counts>>,
+}
+
+/// Messages counted by (method, status) and by sender, for `stats`.
+#[derive(Debug, Default)]
+struct Counts {
+    by_kind: Vec<MsgCount>,
+    uncounted: u32,
+    senders: Vec<SenderCount>,
+}
+
+impl Counts {
+    fn add(&mut self, msg: &SipMessage, src: SocketAddr, retrans: bool) {
+        let (method, status) = match (msg.method(), msg.status()) {
+            (Some(m), _) => (m.clone(), 0),
+            (None, Some(s)) => match msg.cseq() {
+                Some((_, m)) => (m, s),
+                None => return,
+            },
+            _ => return,
+        };
+        let r = u32::from(retrans);
+        if let Some(c) = self
+            .by_kind
+            .iter_mut()
+            .find(|c| c.status == status && c.method == method)
+        {
+            c.messages += 1;
+            c.retransmissions += r;
+        } else if self.by_kind.len() < MAX_COUNTS {
+            self.by_kind.push(MsgCount {
+                method,
+                status,
+                reason: msg.reason_phrase().map(lossy),
+                messages: 1,
+                retransmissions: r,
+            });
+        } else {
+            self.uncounted += 1;
+        }
+        if let Some(s) = self.senders.iter_mut().find(|s| s.addr == src) {
+            s.messages += 1;
+            s.retransmissions += r;
+        } else if self.senders.len() < MAX_SENDERS {
+            self.senders.push(SenderCount {
+                addr: src,
+                messages: 1,
+                retransmissions: r,
+            });
+        } else {
+            self.uncounted += 1;
+        }
+    }
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -155,7 +217,18 @@ impl CallState {
             link_keys: Vec::new(),
             regs: Registrations::default(),
             open_requests: 0,
+            bye_final: None,
+            untracked_tx: 0,
+            callee: None,
+            challenged: false,
+            counts: None,
         }
+    }
+
+    /// Counts messages by method, status and sender from now on (for `stats`).
+    pub fn with_counts(mut self) -> CallState {
+        self.counts = Some(Box::default());
+        self
     }
 
     /// Takes one message of this Call-ID; returns whether it is a retransmission.
@@ -179,11 +252,20 @@ impl CallState {
         }
         let facts = Facts::of(msg);
         let retrans = match TxKey::of(msg, &facts) {
-            Some(k) if self.tx.len() < MAX_TX || self.tx.contains_key(&k) => {
-                self.tx.entry(k).or_default().record(src, dst, msg, &facts)
+            Some(k) if self.tx.len() < MAX_TX || self.tx.contains_key(&k) => self
+                .tx
+                .entry(k)
+                .or_default()
+                .record(src, dst, msg, &facts, ts),
+            Some(_) => {
+                self.untracked_tx += 1;
+                false
             }
-            _ => false,
+            None => false,
         };
+        if let Some(c) = &mut self.counts {
+            c.add(msg, src, retrans);
+        }
         if retrans {
             self.retransmissions += 1;
             return true;
@@ -204,7 +286,7 @@ impl CallState {
             self.collect_link_keys(msg, link_headers);
         }
         match msg.method() {
-            Some(m) => self.on_request(m, msg, &facts, ts, src),
+            Some(m) => self.on_request(m, msg, &facts, ts, src, dst),
             None => self.on_response(msg, &facts, ts, dst),
         }
         if self.kind == CallKind::Register || facts.cseq_method() == Some(&Method::Register) {
@@ -255,6 +337,7 @@ impl CallState {
         facts: &Facts<'_>,
         ts: Ts,
         src: SocketAddr,
+        dst: SocketAddr,
     ) {
         let to_tag = facts.to_tag().is_some();
         match m {
@@ -266,6 +349,7 @@ impl CallState {
                 let first = self.caller.is_none();
                 if first {
                     self.caller = Some(src);
+                    self.callee = Some(dst);
                     self.caller_vias = vias;
                     if let Some(f) = &facts.from {
                         self.from = lossy(f.user());
@@ -281,6 +365,13 @@ impl CallState {
                     && self.attempts.len() < 16
                 {
                     if let Some(b) = facts.via.as_ref().and_then(|v| v.branch) {
+                        if self
+                            .attempts
+                            .last()
+                            .is_some_and(|a| matches!(a.final_status, Some(401 | 407)))
+                        {
+                            self.challenged = true;
+                        }
                         self.attempts.push(Attempt {
                             branch: b.into(),
                             ts,
@@ -399,6 +490,9 @@ impl CallState {
                 }
             }
             Method::Bye if status >= 200 => {
+                if self.bye_final.is_none() {
+                    self.bye_final = Some((ts, status));
+                }
                 self.bye_answered = true;
                 self.done_ts = Some(ts);
             }
@@ -494,6 +588,29 @@ impl CallState {
             anomalies: self.anomalies,
             legs: Vec::new(),
             link_keys: self.link_keys.clone(),
+            detail: self.counts.as_ref().map(|c| {
+                let mut transactions: Vec<_> = self
+                    .tx
+                    .values()
+                    .filter_map(|t| t.timing().cloned())
+                    .collect();
+                transactions.sort_by_key(|t| t.start);
+                Box::new(CallDetail {
+                    invite: invite_ts,
+                    provisional: self.ring_ts,
+                    answer: self.answer_ts,
+                    final_at: self.final_ts,
+                    bye: self.bye_ts,
+                    bye_final: self.bye_final,
+                    callee: self.callee,
+                    challenged: self.challenged,
+                    transactions,
+                    untimed: self.untracked_tx,
+                    counts: c.by_kind.clone(),
+                    uncounted: c.uncounted,
+                    senders: c.senders.clone(),
+                })
+            }),
         }
     }
 }

@@ -79,6 +79,8 @@ pub struct CorrelatorConfig {
     pub want_text: bool,
     /// Announce SDP media lines (for RTP analysis).
     pub want_media: bool,
+    /// Timings, transactions and message counts in each call record (for `stats`).
+    pub want_detail: bool,
 }
 
 impl Default for CorrelatorConfig {
@@ -97,6 +99,7 @@ impl Default for CorrelatorConfig {
             want_messages: false,
             want_text: false,
             want_media: false,
+            want_detail: false,
         }
     }
 }
@@ -242,7 +245,10 @@ impl Correlator {
                             self.evict_for_room(m.ts, out);
                         }
                         self.stats.calls += 1;
-                        let st = CallState::new(lossy(cid), &m.sip, m.ts);
+                        let mut st = CallState::new(lossy(cid), &m.sip, m.ts);
+                        if self.cfg.want_detail {
+                            st = st.with_counts();
+                        }
                         let len = self.calls.len() as u64 + 1;
                         self.stats.peak_live_calls = self.stats.peak_live_calls.max(len);
                         self.calls.entry(cid.into()).or_insert(st)

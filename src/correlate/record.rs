@@ -157,6 +157,71 @@ pub struct CallRecord {
     pub legs: Vec<Leg>,
     #[serde(skip)]
     pub link_keys: Vec<(String, String)>,
+    /// Timings, transactions and message counts, for the statistics (only when asked for).
+    #[serde(skip)]
+    pub detail: Option<Box<CallDetail>>,
+}
+
+/// What `stats` needs of a call beyond its row: the caller-side milestones, every transaction
+/// hop's timing and the messages counted by method, status and sender.
+#[derive(Clone, Debug, Default)]
+pub struct CallDetail {
+    /// The caller's first INVITE, when it was captured.
+    pub invite: Option<Ts>,
+    /// The first non-100 provisional answer to the caller (RFC 6076 §4.3).
+    pub provisional: Option<Ts>,
+    pub answer: Option<Ts>,
+    /// The final answer that decided the outcome (the 2xx, or the last failure).
+    pub final_at: Option<Ts>,
+    pub bye: Option<Ts>,
+    /// The BYE's final answer: when, and its status.
+    pub bye_final: Option<(Ts, u16)>,
+    /// Where the caller sent its first INVITE.
+    pub callee: Option<SocketAddr>,
+    /// An INVITE was challenged (401/407) and sent again.
+    pub challenged: bool,
+    /// One entry per transaction hop whose request was captured.
+    pub transactions: Vec<TxTiming>,
+    /// Transactions beyond the per-call bound, not timed.
+    pub untimed: u32,
+    pub counts: Vec<MsgCount>,
+    /// Messages left out of `counts` or `senders` because a per-call bound was reached.
+    pub uncounted: u32,
+    pub senders: Vec<SenderCount>,
+}
+
+/// One transaction hop's timing (METRICS.md, per transaction).
+#[derive(Clone, Debug)]
+pub struct TxTiming {
+    pub method: crate::sip::Method,
+    pub start: Ts,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Request → first response, nanoseconds.
+    pub first_response: Option<crate::time::Nanos>,
+    /// Request → final response, nanoseconds.
+    pub final_response: Option<crate::time::Nanos>,
+    pub final_status: Option<u16>,
+    /// Copies of the request sent again on the same link.
+    pub retransmissions: u32,
+}
+
+/// Messages of one (method, status) pair: requests have status 0, responses the CSeq method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MsgCount {
+    pub method: crate::sip::Method,
+    pub status: u16,
+    pub reason: Option<String>,
+    pub messages: u32,
+    pub retransmissions: u32,
+}
+
+/// Messages one endpoint sent, and how many of them were retransmissions.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SenderCount {
+    pub addr: SocketAddr,
+    pub messages: u32,
+    pub retransmissions: u32,
 }
 
 /// One registration attempt (REGISTER, challenges included, to its final answer).

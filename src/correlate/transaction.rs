@@ -12,9 +12,11 @@ use std::net::SocketAddr;
 
 use rustc_hash::FxHasher;
 
+use super::record::TxTiming;
 use crate::sip::nameaddr::NameAddr;
 use crate::sip::via::Via;
 use crate::sip::{Method, SipMessage};
+use crate::time::Ts;
 
 /// The fields correlation reads from every message, decoded once per message.
 pub struct Facts<'a> {
@@ -92,11 +94,13 @@ impl TxKey {
     }
 }
 
-/// Which messages of one transaction were seen on which link, to tell retransmissions.
+/// Which messages of one transaction were seen on which link, to tell retransmissions, and when
+/// the request and its responses were first seen on the request's first link (its timing).
 #[derive(Default, Debug)]
 pub struct TxSeen {
     /// (link, what) pairs: `what` is 0 for the request, else status + hash of the To tag.
     seen: Vec<(SocketAddr, SocketAddr, u64)>,
+    timing: Option<TxTiming>,
 }
 
 /// Most transactions see a handful of (link, message) pairs; a storm is capped.
@@ -110,6 +114,7 @@ impl TxSeen {
         dst: SocketAddr,
         msg: &SipMessage,
         facts: &Facts<'_>,
+        ts: Ts,
     ) -> bool {
         let what = match msg.status() {
             None => match msg.method() {
@@ -127,12 +132,51 @@ impl TxSeen {
             }
         };
         let entry = (src, dst, what);
-        if self.seen.contains(&entry) {
-            return true;
-        }
-        if self.seen.len() < MAX_SEEN {
+        let again = self.seen.contains(&entry);
+        if !again && self.seen.len() < MAX_SEEN {
             self.seen.push(entry);
         }
-        false
+        self.time(src, dst, msg, ts, again);
+        again
+    }
+
+    /// Response times per hop (METRICS.md, per transaction): from the request's first sight to the
+    /// first response and to the final response travelling back on the same link.
+    fn time(&mut self, src: SocketAddr, dst: SocketAddr, msg: &SipMessage, ts: Ts, again: bool) {
+        match (msg.method(), msg.status(), &mut self.timing) {
+            // An ACK (of a non-2xx) belongs to the INVITE transaction but is not timed.
+            (Some(Method::Ack), _, _) => {}
+            (Some(m), None, None) => {
+                self.timing = Some(TxTiming {
+                    method: m.clone(),
+                    start: ts,
+                    client: src,
+                    server: dst,
+                    first_response: None,
+                    final_response: None,
+                    final_status: None,
+                    retransmissions: 0,
+                });
+            }
+            (Some(_), None, Some(t)) if again && t.client == src && t.server == dst => {
+                t.retransmissions += 1;
+            }
+            (None, Some(status), Some(t)) if t.client == dst && t.server == src => {
+                let d = ts.since(t.start).max(0);
+                if t.first_response.is_none() {
+                    t.first_response = Some(d);
+                }
+                if status >= 200 && t.final_status.is_none() {
+                    t.final_response = Some(d);
+                    t.final_status = Some(status);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The timing of this transaction's first hop, if its request was captured.
+    pub fn timing(&self) -> Option<&TxTiming> {
+        self.timing.as_ref()
     }
 }

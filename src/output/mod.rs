@@ -5,6 +5,8 @@
 //! into a closed pipe (`sipscope calls x.pcap | head`) is reported as [`OutputError::BrokenPipe`]
 //! so the binary can exit quietly with status 0.
 
+pub mod frame;
+
 use std::fmt;
 use std::io::{self, Write};
 

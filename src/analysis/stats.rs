@@ -1,0 +1,1101 @@
+//! Signalling statistics (../shared/reference/METRICS.md): the RFC 6076 metrics, the operator KPIs
+//! (ASR, NER, ACD, PDD), calls by outcome, messages by method and status, transaction response
+//! times, retransmissions per endpoint, load over time and registrations.
+//!
+//! Call and registration records arrive one at a time from the sink ([`Stats::add_call`],
+//! [`Stats::add_reg`]); each is folded into counters under its cut key (peer, direction, time
+//! bucket) and its delays are kept as plain numbers so percentiles are exact. Nothing of a call is
+//! kept beyond those numbers. [`Stats::tables`] turns the result into polars DataFrames, one per
+//! table; the packet path never sees polars.
+//!
+//! Counting rules (METRICS.md): only *initial* INVITEs count, once per call — a re-INVITE carries a
+//! To tag and a retransmission is not a new attempt, and an INVITE challenged with 401/407 and sent
+//! again is the same attempt. Calls still in progress when the capture ends are left out of every
+//! ratio (their outcome is unknown) and counted apart. Percentiles are nearest-rank.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use polars::prelude::PolarsResult;
+
+use crate::correlate::call::TIMER_B;
+use crate::correlate::record::{CallDetail, CallKind, CallRecord, Outcome, RegRecord};
+use crate::correlate::registration::TIMER_F;
+use crate::output::frame::{Frame, Kind, Tab, Value};
+use crate::time::{Nanos, Ts, NANOS_PER_SEC};
+
+/// An address block: `10.0.0.0/8`, `192.0.2.7` (a /32), `2001:db8::/32`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Net {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Net {
+    pub fn parse(s: &str) -> Option<Net> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Net { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Names for peers (trunks, SBCs, customers): `CIDR=NAME`, `ADDR=NAME` or `ADDR:PORT=NAME` per
+/// line, `#` starts a comment. The most specific entry wins: a port match, then the longest prefix.
+#[derive(Clone, Debug, Default)]
+pub struct PeerMap {
+    entries: Vec<(Net, Option<u16>, String)>,
+}
+
+impl PeerMap {
+    pub fn parse(text: &str) -> Result<PeerMap, String> {
+        let mut entries = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let bad = || {
+                format!(
+                    "line {}: expected ADDR[/BITS][:PORT]=NAME, got {line:?}",
+                    n + 1
+                )
+            };
+            let (addr, name) = line.split_once('=').ok_or_else(bad)?;
+            let (addr, name) = (addr.trim(), name.trim());
+            if name.is_empty() {
+                return Err(bad());
+            }
+            let (net, port) = if let Ok(sa) = addr.parse::<SocketAddr>() {
+                (Net::parse(&sa.ip().to_string()), Some(sa.port()))
+            } else {
+                (Net::parse(addr), None)
+            };
+            entries.push((net.ok_or_else(bad)?, port, name.to_string()));
+        }
+        Ok(PeerMap { entries })
+    }
+
+    pub fn name(&self, a: SocketAddr) -> Option<&str> {
+        self.entries
+            .iter()
+            .filter(|(net, port, _)| net.contains(a.ip()) && port.is_none_or(|p| p == a.port()))
+            .max_by_key(|(net, port, _)| (port.is_some(), net.prefix))
+            .map(|(_, _, name)| name.as_str())
+    }
+}
+
+/// How statistics are cut: by peer, by direction relative to the local networks, by time bucket.
+#[derive(Clone, Debug, Default)]
+pub struct Cuts {
+    pub peers: Option<PeerMap>,
+    pub local: Option<Vec<Net>>,
+    pub interval: Option<Nanos>,
+}
+
+/// One group of a cut. Fields are `None` when that cut was not asked for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    peer: Option<String>,
+    direction: Option<&'static str>,
+    bucket: Option<i64>,
+}
+
+impl Cuts {
+    fn is_local(&self, a: Option<SocketAddr>) -> Option<bool> {
+        let local = self.local.as_ref()?;
+        a.map(|a| local.iter().any(|n| n.contains(a.ip())))
+    }
+
+    /// The key of an exchange from `from` to `to` starting at `t`. The peer is the far end: the
+    /// side outside the local networks when they are given, else the first side the map names.
+    fn key(&self, from: Option<SocketAddr>, to: Option<SocketAddr>, t: Ts) -> Key {
+        let (lf, lt) = (self.is_local(from), self.is_local(to));
+        let direction = self.local.as_ref().map(|_| match (lf, lt) {
+            (Some(false), Some(true)) => "in",
+            (Some(true), Some(false)) => "out",
+            (Some(true), Some(true)) => "internal",
+            (Some(false), Some(false)) => "transit",
+            _ => "unknown",
+        });
+        let peer = self.peers.as_ref().map(|m| {
+            let order = match (lf, lt) {
+                (Some(true), _) => [to, from],
+                _ => [from, to],
+            };
+            order
+                .into_iter()
+                .flatten()
+                .find_map(|a| m.name(a))
+                .unwrap_or("other")
+                .to_string()
+        });
+        Key {
+            peer,
+            direction,
+            bucket: self.interval.map(|i| t.0.div_euclid(i) * i),
+        }
+    }
+}
+
+/// Exact percentiles (nearest rank) and the mean of a set of delays in seconds.
+#[derive(Clone, Debug, Default)]
+pub struct Sample(Vec<f64>);
+
+impl Sample {
+    pub fn push(&mut self, v: f64) {
+        if v.is_finite() {
+            self.0.push(v);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn sort(&mut self) {
+        self.0.sort_by(f64::total_cmp);
+    }
+
+    /// The value at rank ⌈p/100 · n⌉ of the sorted sample (call [`Sample::sort`] first).
+    fn rank(&self, p: f64) -> Option<f64> {
+        let n = self.0.len();
+        if n == 0 {
+            return None;
+        }
+        let r = ((p / 100.0 * n as f64).ceil() as usize).clamp(1, n);
+        Some(self.0[r - 1])
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.iter().sum::<f64>() / self.0.len() as f64)
+    }
+
+    /// Percentiles p50, p90, p99 and max, sorted in place.
+    pub fn percentiles(&mut self) -> [Option<f64>; 4] {
+        self.sort();
+        [
+            self.rank(50.0),
+            self.rank(90.0),
+            self.rank(99.0),
+            self.0.last().copied(),
+        ]
+    }
+}
+
+fn secs(d: Nanos) -> f64 {
+    d as f64 / NANOS_PER_SEC as f64
+}
+
+/// Per-group call counters and delays.
+#[derive(Default, Debug)]
+struct Kpi {
+    /// Initial INVITEs with a known outcome (in-progress calls are not in any ratio).
+    invites: u64,
+    in_progress: u64,
+    outcomes: BTreeMap<Outcome, u64>,
+    answered: u64,
+    redirected: u64,
+    seer: u64,
+    isa: u64,
+    ner: u64,
+    completed: u64,
+    challenged: u64,
+    srd_ok: Sample,
+    srd_fail: Sample,
+    pdd: Sample,
+    setup: Sample,
+    talk: Sample,
+    sdd: Sample,
+    sdt_ok: Sample,
+    sdt_fail: Sample,
+}
+
+impl Kpi {
+    fn add(&mut self, c: &CallRecord, d: &CallDetail, outcome: Outcome) {
+        *self.outcomes.entry(outcome).or_default() += 1;
+        if outcome == Outcome::InProgress {
+            self.in_progress += 1;
+            return;
+        }
+        self.invites += 1;
+        let status = c.final_status;
+        let rang = d.provisional.is_some();
+        let answered = matches!(status, Some(200..=299));
+        self.answered += u64::from(answered);
+        self.challenged += u64::from(d.challenged);
+        // RFC 6076 §4.6/§4.7: redirects leave the denominator of SER and SEER.
+        self.redirected += u64::from(matches!(status, Some(300..=399)));
+        // §4.7 SEER: 200, 480, 486, 600, 603 show the network did its job.
+        self.seer += u64::from(answered || matches!(status, Some(480 | 486 | 600 | 603)));
+        // §4.8 ISA: 408, 500, 503, 504, or no final answer at all (Timer B).
+        self.isa += u64::from(matches!(status, Some(408 | 500 | 503 | 504) | None));
+        // ITU-T E.425 NER: answered, busy, rejected by the user, or rang without an answer.
+        self.ner += u64::from(
+            answered
+                || matches!(status, Some(486 | 600 | 603 | 480))
+                || (rang && matches!(status, Some(487 | 408))),
+        );
+        // §4.9 SCR: set up and torn down normally (the BYE answered 2xx).
+        let bye_ok = matches!(d.bye_final, Some((_, 200..=299)));
+        self.completed += u64::from(answered && bye_ok);
+        if let Some(inv) = d.invite {
+            // §4.3 SRD: to the first non-100 provisional or the 2xx, whichever came first; for a
+            // failed request, to the failure. A cancelled call's 487 measures the user, not the
+            // network, and is left out.
+            if answered {
+                let first = match (d.provisional, d.answer) {
+                    (Some(p), Some(a)) => Some(p.min(a)),
+                    (p, a) => p.or(a),
+                };
+                if let Some(t) = first {
+                    self.srd_ok.push(secs(t.since(inv)));
+                }
+            } else if matches!(status, Some(400..)) && outcome != Outcome::Cancelled {
+                if let Some(f) = d.final_at {
+                    self.srd_fail.push(secs(f.since(inv)));
+                }
+            }
+            if let Some(p) = c.pdd {
+                self.pdd.push(p);
+            }
+            if let Some(s) = c.setup_time {
+                self.setup.push(s);
+            }
+        }
+        if answered {
+            // §4.4 SDD: BYE → its final answer (the Timer F case is settled in `finish`).
+            if let (Some(bye), Some((t, _))) = (d.bye, d.bye_final) {
+                self.sdd.push(secs(t.since(bye)));
+            }
+            if let Some(t) = c.talk_time {
+                self.talk.push(t);
+            }
+            // §4.5 SDT: BYE − 200 OK, apart for sessions whose BYE failed or went unanswered.
+            if let (Some(bye), Some(ans)) = (d.bye, d.answer) {
+                if bye_ok {
+                    self.sdt_ok.push(secs(bye.since(ans)));
+                } else {
+                    self.sdt_fail.push(secs(bye.since(ans)));
+                }
+            }
+        }
+    }
+}
+
+/// Per-group, per-method transaction hop timings (METRICS.md, per transaction).
+#[derive(Default, Debug)]
+struct TxAcc {
+    transactions: u64,
+    /// Final response never seen and Timer B/F ran out before the capture ended.
+    timeouts: u64,
+    retransmitted: u64,
+    retransmissions: u64,
+    first: Sample,
+    last: Sample,
+}
+
+#[derive(Default, Debug)]
+struct MsgAcc {
+    messages: u64,
+    retransmissions: u64,
+    reason: Option<String>,
+}
+
+#[derive(Default, Debug)]
+struct RegAcc {
+    attempts: u64,
+    results: BTreeMap<&'static str, u64>,
+    challenged: u64,
+    rrd: Sample,
+}
+
+/// The latest registration of one binding (AOR and contact).
+#[derive(Debug)]
+struct Binding {
+    key: Key,
+    start: Ts,
+    until: Option<Ts>,
+}
+
+/// Bounds on what is kept per capture (every drop is counted and shown as a note).
+const MAX_BINDINGS: usize = 1_000_000;
+const MAX_ENDPOINTS: usize = 100_000;
+const MAX_SPANS: usize = 10_000_000;
+
+/// Everything `stats` accumulates.
+#[derive(Debug, Default)]
+pub struct Stats {
+    cuts: Cuts,
+    kpi: BTreeMap<Key, Kpi>,
+    tx: BTreeMap<(Key, String), TxAcc>,
+    msgs: BTreeMap<(Key, String, u16), MsgAcc>,
+    endpoints: BTreeMap<SocketAddr, (u64, u64)>,
+    regs: BTreeMap<Key, RegAcc>,
+    bindings: BTreeMap<(String, String), Binding>,
+    /// (start, end, answered) of every initial INVITE, for load and concurrency.
+    spans: Vec<(Ts, Option<Ts>, bool)>,
+    reg_starts: Vec<Ts>,
+    /// BYEs without a final answer: (key, BYE time), settled at the end (SDD timeout).
+    open_byes: Vec<(Key, Ts)>,
+    pub first: Option<Ts>,
+    pub last: Option<Ts>,
+    pub calls: u64,
+    pub untimed: u64,
+    pub uncounted: u64,
+    pub dropped: u64,
+}
+
+impl Stats {
+    pub fn new(cuts: Cuts) -> Stats {
+        Stats {
+            cuts,
+            ..Stats::default()
+        }
+    }
+
+    fn seen(&mut self, t: Ts) {
+        self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        self.last = Some(self.last.map_or(t, |l| l.max(t)));
+    }
+
+    pub fn add_call(&mut self, c: &CallRecord) {
+        self.seen(c.start);
+        self.seen(c.end);
+        self.calls += 1;
+        let Some(d) = c.detail.as_deref() else {
+            return;
+        };
+        self.untimed += u64::from(d.untimed);
+        self.uncounted += u64::from(d.uncounted);
+        let t0 = d.invite.unwrap_or(c.start);
+        let key = self.cuts.key(c.caller, d.callee, t0);
+        for m in &d.counts {
+            let acc = self
+                .msgs
+                .entry((key.clone(), m.method.to_string(), m.status))
+                .or_default();
+            acc.messages += u64::from(m.messages);
+            acc.retransmissions += u64::from(m.retransmissions);
+            if acc.reason.is_none() {
+                acc.reason.clone_from(&m.reason);
+            }
+        }
+        for s in &d.senders {
+            if self.endpoints.len() >= MAX_ENDPOINTS && !self.endpoints.contains_key(&s.addr) {
+                self.dropped += 1;
+                continue;
+            }
+            let e = self.endpoints.entry(s.addr).or_default();
+            e.0 += u64::from(s.messages);
+            e.1 += u64::from(s.retransmissions);
+        }
+        for t in &d.transactions {
+            let k = self.cuts.key(Some(t.client), Some(t.server), t.start);
+            let acc = self.tx.entry((k, t.method.to_string())).or_default();
+            acc.transactions += 1;
+            acc.retransmissions += u64::from(t.retransmissions);
+            acc.retransmitted += u64::from(t.retransmissions > 0);
+            if let Some(f) = t.first_response {
+                acc.first.push(secs(f));
+            }
+            match t.final_response {
+                Some(f) => acc.last.push(secs(f)),
+                None => {
+                    // Timer B (INVITE) and Timer F (others) are both 64·T1.
+                    let limit = if t.method == crate::sip::Method::Invite {
+                        TIMER_B
+                    } else {
+                        TIMER_F
+                    };
+                    if c.end.since(t.start) >= limit {
+                        acc.timeouts += 1;
+                    }
+                }
+            }
+        }
+        if c.kind != CallKind::Invite {
+            return;
+        }
+        let Some(outcome) = c.outcome else { return };
+        self.kpi.entry(key.clone()).or_default().add(c, d, outcome);
+        if d.answer.is_some() {
+            if let (Some(bye), None) = (d.bye, d.bye_final) {
+                self.open_byes.push((key, bye));
+            }
+        }
+        if self.spans.len() < MAX_SPANS {
+            let end = match outcome {
+                Outcome::InProgress => None,
+                Outcome::Answered => Some(d.bye.unwrap_or(c.end)),
+                _ => Some(d.final_at.unwrap_or(c.end)),
+            };
+            self.spans.push((t0, end, outcome == Outcome::Answered));
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    pub fn add_reg(&mut self, r: &RegRecord) {
+        self.seen(r.start);
+        let key = self.cuts.key(Some(r.client), Some(r.registrar), r.start);
+        let acc = self.regs.entry(key.clone()).or_default();
+        acc.attempts += 1;
+        *acc.results.entry(r.result).or_default() += 1;
+        acc.challenged += u64::from(r.challenged);
+        if let Some(d) = r.rrd {
+            acc.rrd.push(d);
+        }
+        if self.spans.len() < MAX_SPANS {
+            self.reg_starts.push(r.start);
+        }
+        let until = match (r.result, r.expires) {
+            ("registered", Some(e)) if e > 0 => {
+                Some(r.start.saturating_add(i64::from(e) * NANOS_PER_SEC))
+            }
+            _ => None,
+        };
+        if !matches!(r.result, "registered" | "unregistered") {
+            return;
+        }
+        let b = (r.aor.clone(), r.contact.clone().unwrap_or_default());
+        if self.bindings.len() >= MAX_BINDINGS && !self.bindings.contains_key(&b) {
+            self.dropped += 1;
+            return;
+        }
+        let e = self.bindings.entry(b).or_insert(Binding {
+            key,
+            start: r.start,
+            until,
+        });
+        if r.start >= e.start {
+            e.start = r.start;
+            e.until = until;
+        }
+    }
+
+    /// Closes the open questions at the end of the capture (`end`): BYEs that Timer F would
+    /// have given up on count toward SDD as timeouts.
+    pub fn finish(&mut self, end: Option<Ts>) {
+        let end = end.or(self.last).unwrap_or(Ts::ZERO);
+        for (k, bye) in std::mem::take(&mut self.open_byes) {
+            if end.since(bye) >= TIMER_F {
+                self.kpi.entry(k).or_default().sdd.push(secs(TIMER_F));
+            }
+        }
+        self.last = Some(self.last.map_or(end, |l| l.max(end)));
+    }
+
+    fn cut_columns(&self) -> Vec<(&'static str, Kind)> {
+        let mut v = Vec::new();
+        if self.cuts.peers.is_some() {
+            v.push(("peer", Kind::Str));
+        }
+        if self.cuts.local.is_some() {
+            v.push(("direction", Kind::Str));
+        }
+        if self.cuts.interval.is_some() {
+            v.push(("interval", Kind::Time));
+        }
+        v
+    }
+
+    fn cut_values(&self, k: &Key) -> Vec<Value> {
+        let mut v = Vec::new();
+        if self.cuts.peers.is_some() {
+            v.push(Value::Str(k.peer.clone()));
+        }
+        if self.cuts.local.is_some() {
+            v.push(Value::Str(k.direction.map(str::to_string)));
+        }
+        if self.cuts.interval.is_some() {
+            v.push(Value::Time(k.bucket.map(Ts)));
+        }
+        v
+    }
+
+    fn frame(&self, cols: &[(&'static str, Kind)]) -> Frame {
+        let mut all = self.cut_columns();
+        all.extend_from_slice(cols);
+        Frame::new(all)
+    }
+
+    /// The bucket width for load over time: `--interval`, else one that gives at most about
+    /// 100 buckets over the capture (1 s, 10 s, 1 min, 10 min, 1 h, 1 day).
+    pub fn load_interval(&self) -> Nanos {
+        if let Some(i) = self.cuts.interval {
+            return i;
+        }
+        let span = match (self.first, self.last) {
+            (Some(f), Some(l)) => l.since(f),
+            _ => 0,
+        };
+        [1, 10, 60, 600, 3600, 86_400]
+            .into_iter()
+            .map(|s| s * NANOS_PER_SEC)
+            .find(|w| span / w <= 100)
+            .unwrap_or(86_400 * NANOS_PER_SEC)
+    }
+
+    /// Every table, built as DataFrames.
+    pub fn tables(mut self) -> PolarsResult<Vec<Tab>> {
+        Ok(vec![
+            self.ratios()
+                .finish("ratios", "Ratios (RFC 6076, ITU-T E.411/E.425)")?,
+            self.delays()
+                .finish("delays", "Delays in seconds (RFC 6076, METRICS.md)")?,
+            self.outcomes().finish("outcomes", "Calls by outcome")?,
+            self.messages()
+                .finish("messages", "Messages by method and status")?,
+            self.response_times().finish(
+                "response_times",
+                "Transaction response times in ms, per hop",
+            )?,
+            self.endpoints()
+                .finish("endpoints", "Messages and retransmissions per sender")?,
+            self.load().finish("load", "Load over time")?,
+            self.registrations()
+                .finish("registrations", "Registrations (RFC 6076 §4.2 IRA)")?,
+            self.notes().finish("notes", "Notes")?,
+        ])
+    }
+
+    fn ratios(&self) -> Frame {
+        let mut f = self.frame(&[
+            ("metric", Kind::Str),
+            ("percent", Kind::F64),
+            ("numerator", Kind::U64),
+            ("denominator", Kind::U64),
+            ("definition", Kind::Str),
+        ]);
+        for (k, a) in &self.kpi {
+            let not_redirected = a.invites - a.redirected;
+            let rows: [(&str, u64, u64, &str); 7] = [
+                (
+                    "ASR",
+                    a.answered,
+                    a.invites,
+                    "answered ÷ initial INVITEs (ITU-T E.411)",
+                ),
+                (
+                    "NER",
+                    a.ner,
+                    a.invites,
+                    "answered, busy, rejected or rang unanswered ÷ INVITEs (ITU-T E.425)",
+                ),
+                (
+                    "SER",
+                    a.answered,
+                    not_redirected,
+                    "answered ÷ (INVITEs − 3xx) (RFC 6076 §4.6)",
+                ),
+                (
+                    "SEER",
+                    a.seer,
+                    not_redirected,
+                    "200/480/486/600/603 ÷ (INVITEs − 3xx) (RFC 6076 §4.7)",
+                ),
+                (
+                    "ISA",
+                    a.isa,
+                    a.invites,
+                    "408/500/503/504 or no answer ÷ INVITEs (RFC 6076 §4.8)",
+                ),
+                (
+                    "SCR",
+                    a.completed,
+                    a.invites,
+                    "answered and BYE answered 2xx ÷ INVITEs (RFC 6076 §4.9)",
+                ),
+                (
+                    "challenged",
+                    a.challenged,
+                    a.invites,
+                    "INVITEs challenged 401/407 and sent again ÷ INVITEs",
+                ),
+            ];
+            for (name, num, den, def) in rows {
+                let mut row = self.cut_values(k);
+                row.extend([
+                    Value::Str(Some(name.into())),
+                    Value::F64((den > 0).then(|| num as f64 * 100.0 / den as f64)),
+                    Value::U64(Some(num)),
+                    Value::U64(Some(den)),
+                    Value::Str(Some(def.into())),
+                ]);
+                f.row(row);
+            }
+        }
+        for (k, a) in &self.regs {
+            let done = a.attempts - a.results.get("in-progress").copied().unwrap_or(0);
+            let failed = ["failed", "timeout"]
+                .iter()
+                .map(|r| a.results.get(r).copied().unwrap_or(0))
+                .sum::<u64>();
+            let mut row = self.cut_values(k);
+            row.extend([
+                Value::Str(Some("IRA".into())),
+                Value::F64((done > 0).then(|| failed as f64 * 100.0 / done as f64)),
+                Value::U64(Some(failed)),
+                Value::U64(Some(done)),
+                Value::Str(Some(
+                    "REGISTERs failed (not 401/402/407) or unanswered ÷ attempts (RFC 6076 §4.2)"
+                        .into(),
+                )),
+            ]);
+            f.row(row);
+        }
+        f
+    }
+
+    fn delay_row(&self, f: &mut Frame, k: &Key, name: &str, s: &mut Sample, def: &str) {
+        let mean = s.mean();
+        let [p50, p90, p99, max] = s.percentiles();
+        let mut row = self.cut_values(k);
+        row.extend([
+            Value::Str(Some(name.into())),
+            Value::U64(Some(s.len() as u64)),
+            Value::F64(mean),
+            Value::F64(p50),
+            Value::F64(p90),
+            Value::F64(p99),
+            Value::F64(max),
+            Value::Str(Some(def.into())),
+        ]);
+        f.row(row);
+    }
+
+    fn delays(&mut self) -> Frame {
+        let mut f = self.frame(&[
+            ("metric", Kind::Str),
+            ("n", Kind::U64),
+            ("mean", Kind::F64),
+            ("p50", Kind::F64),
+            ("p90", Kind::F64),
+            ("p99", Kind::F64),
+            ("max", Kind::F64),
+            ("definition", Kind::Str),
+        ]);
+        let mut kpi = std::mem::take(&mut self.kpi);
+        for (k, a) in kpi.iter_mut() {
+            let rows: [(&str, &mut Sample, &str); 8] = [
+                (
+                    "PDD",
+                    &mut a.pdd,
+                    "INVITE → first 180/183, or → the failure when nothing rang",
+                ),
+                (
+                    "SRD ok",
+                    &mut a.srd_ok,
+                    "INVITE → first non-100 provisional or 2xx (RFC 6076 §4.3.1)",
+                ),
+                (
+                    "SRD failed",
+                    &mut a.srd_fail,
+                    "INVITE → 4xx/5xx/6xx, cancelled calls excepted (RFC 6076 §4.3.2)",
+                ),
+                ("setup", &mut a.setup, "INVITE → 2xx"),
+                (
+                    "ACD",
+                    &mut a.talk,
+                    "talk time 2xx → BYE; the mean is the ACD/ALOC (ITU-T E.411)",
+                ),
+                (
+                    "SDD",
+                    &mut a.sdd,
+                    "BYE → its final answer, or Timer F (RFC 6076 §4.4)",
+                ),
+                (
+                    "SDT ok",
+                    &mut a.sdt_ok,
+                    "2xx → BYE, BYE answered 2xx (RFC 6076 §4.5)",
+                ),
+                (
+                    "SDT failed",
+                    &mut a.sdt_fail,
+                    "2xx → BYE, BYE failed or unanswered (RFC 6076 §4.5)",
+                ),
+            ];
+            for (name, s, def) in rows {
+                self.delay_row(&mut f, k, name, s, def);
+            }
+        }
+        self.kpi = kpi;
+        let mut regs = std::mem::take(&mut self.regs);
+        for (k, a) in regs.iter_mut() {
+            self.delay_row(
+                &mut f,
+                k,
+                "RRD",
+                &mut a.rrd,
+                "first REGISTER → 2xx, challenges included (RFC 6076 §4.1)",
+            );
+        }
+        self.regs = regs;
+        f
+    }
+
+    fn outcomes(&self) -> Frame {
+        let mut f = self.frame(&[
+            ("outcome", Kind::Str),
+            ("calls", Kind::U64),
+            ("percent", Kind::F64),
+        ]);
+        for (k, a) in &self.kpi {
+            let total: u64 = a.outcomes.values().sum();
+            for (o, n) in &a.outcomes {
+                let mut row = self.cut_values(k);
+                row.extend([
+                    Value::Str(Some(o.as_str().into())),
+                    Value::U64(Some(*n)),
+                    Value::F64(Some(*n as f64 * 100.0 / total.max(1) as f64)),
+                ]);
+                f.row(row);
+            }
+        }
+        f
+    }
+
+    fn messages(&self) -> Frame {
+        let mut f = self.frame(&[
+            ("method", Kind::Str),
+            ("status", Kind::U64),
+            ("class", Kind::Str),
+            ("reason", Kind::Str),
+            ("messages", Kind::U64),
+            ("retransmissions", Kind::U64),
+        ]);
+        for ((k, method, status), a) in &self.msgs {
+            let mut row = self.cut_values(k);
+            let (status, class) = if *status == 0 {
+                (None, "request".to_string())
+            } else {
+                (Some(u64::from(*status)), format!("{}xx", status / 100))
+            };
+            row.extend([
+                Value::Str(Some(method.clone())),
+                Value::U64(status),
+                Value::Str(Some(class)),
+                Value::Str(a.reason.clone()),
+                Value::U64(Some(a.messages)),
+                Value::U64(Some(a.retransmissions)),
+            ]);
+            f.row(row);
+        }
+        f
+    }
+
+    fn response_times(&mut self) -> Frame {
+        let mut f = self.frame(&[
+            ("method", Kind::Str),
+            ("transactions", Kind::U64),
+            ("timeouts", Kind::U64),
+            ("first_p50", Kind::F64),
+            ("first_p90", Kind::F64),
+            ("first_p99", Kind::F64),
+            ("first_max", Kind::F64),
+            ("final_n", Kind::U64),
+            ("final_p50", Kind::F64),
+            ("final_p90", Kind::F64),
+            ("final_p99", Kind::F64),
+            ("final_max", Kind::F64),
+            ("retransmitted", Kind::U64),
+            ("retransmissions", Kind::U64),
+        ]);
+        let mut tx = std::mem::take(&mut self.tx);
+        let ms = |v: Option<f64>| Value::F64(v.map(|s| s * 1000.0));
+        for ((k, method), a) in tx.iter_mut() {
+            let mut row = self.cut_values(k);
+            let first = a.first.percentiles();
+            let last_n = a.last.len() as u64;
+            let last = a.last.percentiles();
+            row.push(Value::Str(Some(method.clone())));
+            row.push(Value::U64(Some(a.transactions)));
+            row.push(Value::U64(Some(a.timeouts)));
+            row.extend(first.map(ms));
+            row.push(Value::U64(Some(last_n)));
+            row.extend(last.map(ms));
+            row.push(Value::U64(Some(a.retransmitted)));
+            row.push(Value::U64(Some(a.retransmissions)));
+            f.row(row);
+        }
+        self.tx = tx;
+        f
+    }
+
+    fn endpoints(&self) -> Frame {
+        let mut cols = Vec::new();
+        cols.push(("endpoint", Kind::Str));
+        if self.cuts.peers.is_some() {
+            cols.push(("peer", Kind::Str));
+        }
+        cols.extend([
+            ("messages", Kind::U64),
+            ("retransmissions", Kind::U64),
+            ("percent", Kind::F64),
+        ]);
+        let mut f = Frame::new(cols);
+        for (addr, (n, r)) in &self.endpoints {
+            let mut row = vec![Value::Str(Some(addr.to_string()))];
+            if let Some(p) = &self.cuts.peers {
+                row.push(Value::Str(Some(p.name(*addr).unwrap_or("other").into())));
+            }
+            row.extend([
+                Value::U64(Some(*n)),
+                Value::U64(Some(*r)),
+                Value::F64(Some(*r as f64 * 100.0 / (*n).max(1) as f64)),
+            ]);
+            f.row(row);
+        }
+        f
+    }
+
+    /// Call attempts, answers, attempts per second and the peak of concurrent calls per bucket.
+    /// A call is concurrent from its INVITE to its end (BYE, the final failure, or the capture's
+    /// end when still in progress).
+    fn load(&self) -> Frame {
+        let mut f = Frame::new(vec![
+            ("interval", Kind::Time),
+            ("seconds", Kind::F64),
+            ("attempts", Kind::U64),
+            ("answered", Kind::U64),
+            ("caps", Kind::F64),
+            ("peak_concurrent", Kind::U64),
+            ("registrations", Kind::U64),
+        ]);
+        let (Some(first), Some(last)) = (self.first, self.last) else {
+            return f;
+        };
+        let w = self.load_interval();
+        let bucket = |t: Ts| t.0.div_euclid(w) * w;
+        // attempts, answered, peak, registrations per bucket
+        let mut rows: BTreeMap<i64, [u64; 4]> = BTreeMap::new();
+        let mut b = bucket(first);
+        while b <= last.0 && rows.len() < 100_000 {
+            rows.insert(b, [0; 4]);
+            b += w;
+        }
+        let mut events: Vec<(Ts, i8)> = Vec::with_capacity(self.spans.len() * 2);
+        for (start, end, answered) in &self.spans {
+            if let Some(r) = rows.get_mut(&bucket(*start)) {
+                r[0] += 1;
+                r[1] += u64::from(*answered);
+            }
+            events.push((*start, 1));
+            events.push((end.unwrap_or(last).max(*start), -1));
+        }
+        for t in &self.reg_starts {
+            if let Some(r) = rows.get_mut(&bucket(*t)) {
+                r[3] += 1;
+            }
+        }
+        // Ends sort before starts at the same instant: a call that ends as another begins is
+        // not counted as overlapping it.
+        events.sort();
+        let mut level: i64 = 0;
+        let mut ev = events.iter().peekable();
+        for (b, r) in rows.iter_mut() {
+            let mut peak = level;
+            while let Some((t, d)) = ev.peek() {
+                if t.0 >= b + w {
+                    break;
+                }
+                level += i64::from(*d);
+                peak = peak.max(level);
+                ev.next();
+            }
+            r[2] = peak.max(0) as u64;
+        }
+        for (b, r) in rows {
+            // The last bucket is cut short by the end of the capture.
+            let len = (last.0 + 1).min(b + w) - b.max(first.0);
+            let len = secs(len.max(1));
+            f.row(vec![
+                Value::Time(Some(Ts(b))),
+                Value::F64(Some(len)),
+                Value::U64(Some(r[0])),
+                Value::U64(Some(r[1])),
+                Value::F64(Some(r[0] as f64 / len)),
+                Value::U64(Some(r[2])),
+                Value::U64(Some(r[3])),
+            ]);
+        }
+        f
+    }
+
+    fn registrations(&self) -> Frame {
+        let results = [
+            "registered",
+            "unregistered",
+            "auth-failed",
+            "failed",
+            "timeout",
+            "in-progress",
+        ];
+        let mut cols = vec![("attempts", Kind::U64)];
+        cols.extend(results.iter().map(|r| (*r, Kind::U64)));
+        cols.extend([
+            ("challenged", Kind::U64),
+            ("challenge_percent", Kind::F64),
+            ("active_at_end", Kind::U64),
+        ]);
+        let mut f = self.frame(&cols);
+        let end = self.last.unwrap_or(Ts::ZERO);
+        for (k, a) in &self.regs {
+            let active = self
+                .bindings
+                .values()
+                .filter(|b| &b.key == k && b.until.is_some_and(|u| u > end))
+                .count() as u64;
+            let mut row = self.cut_values(k);
+            row.push(Value::U64(Some(a.attempts)));
+            for r in results {
+                row.push(Value::U64(Some(a.results.get(r).copied().unwrap_or(0))));
+            }
+            row.extend([
+                Value::U64(Some(a.challenged)),
+                Value::F64(Some(a.challenged as f64 * 100.0 / a.attempts.max(1) as f64)),
+                Value::U64(Some(active)),
+            ]);
+            f.row(row);
+        }
+        f
+    }
+
+    /// What the figures rest on and what was left out.
+    fn notes(&self) -> Frame {
+        let mut f = Frame::new(vec![("note", Kind::Str), ("count", Kind::U64)]);
+        let in_progress: u64 = self.kpi.values().map(|a| a.in_progress).sum();
+        let rows = [
+            ("Call-IDs seen", self.calls),
+            (
+                "INVITE calls in progress at the end (left out of ratios)",
+                in_progress,
+            ),
+            (
+                "transaction messages beyond the per-call bound (not timed)",
+                self.untimed,
+            ),
+            (
+                "messages beyond a per-call counting bound (not counted)",
+                self.uncounted,
+            ),
+            ("records beyond a table bound (not counted)", self.dropped),
+        ];
+        for (n, c) in rows {
+            f.row(vec![Value::Str(Some(n.into())), Value::U64(Some(c))]);
+        }
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nets_and_peers() {
+        let n = Net::parse("10.1.0.0/16").unwrap();
+        assert!(n.contains("10.1.200.3".parse().unwrap()));
+        assert!(!n.contains("10.2.0.1".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.0.9".parse().unwrap()));
+        assert!(Net::parse("2001:db8::/32")
+            .unwrap()
+            .contains("2001:db8:1::5".parse().unwrap()));
+        assert!(Net::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Net::parse("10.0.0.0/33").is_none());
+        let m = PeerMap::parse(
+            "# trunks\n10.0.0.0/8 = lan\n10.9.0.0/16=carrier-a\n10.9.0.5:5080 = sbc-b # port\n",
+        )
+        .unwrap();
+        assert_eq!(m.name("10.1.1.1:5060".parse().unwrap()), Some("lan"));
+        assert_eq!(m.name("10.9.0.5:5060".parse().unwrap()), Some("carrier-a"));
+        assert_eq!(m.name("10.9.0.5:5080".parse().unwrap()), Some("sbc-b"));
+        assert_eq!(m.name("192.0.2.1:5060".parse().unwrap()), None);
+        assert!(PeerMap::parse("10.0.0.0/8").unwrap_err().contains("line 1"));
+        assert!(PeerMap::parse("nonsense=x").is_err());
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut s = Sample::default();
+        for v in 1..=10 {
+            s.push(f64::from(v));
+        }
+        // ⌈0.5·10⌉ = 5th, ⌈0.9·10⌉ = 9th, ⌈0.99·10⌉ = 10th value.
+        assert_eq!(
+            s.percentiles(),
+            [Some(5.0), Some(9.0), Some(10.0), Some(10.0)]
+        );
+        assert_eq!(s.mean(), Some(5.5));
+        let mut one = Sample::default();
+        one.push(0.25);
+        assert_eq!(one.percentiles(), [Some(0.25); 4]);
+        assert_eq!(Sample::default().percentiles(), [None; 4]);
+    }
+
+    #[test]
+    fn direction_and_peer_keys() {
+        let cuts = Cuts {
+            peers: Some(PeerMap::parse("203.0.113.0/24=carrier").unwrap()),
+            local: Some(vec![Net::parse("10.0.0.0/8").unwrap()]),
+            interval: Some(60 * NANOS_PER_SEC),
+        };
+        let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
+        let b: SocketAddr = "203.0.113.9:5060".parse().unwrap();
+        let k = cuts.key(Some(a), Some(b), Ts(125 * NANOS_PER_SEC));
+        assert_eq!(k.direction, Some("out"));
+        assert_eq!(k.peer.as_deref(), Some("carrier"));
+        assert_eq!(k.bucket, Some(120 * NANOS_PER_SEC));
+        let k = cuts.key(Some(b), Some(a), Ts(0));
+        assert_eq!(
+            (k.direction, k.peer.as_deref()),
+            (Some("in"), Some("carrier"))
+        );
+        let k = cuts.key(Some(a), Some(a), Ts(0));
+        assert_eq!(
+            (k.direction, k.peer.as_deref()),
+            (Some("internal"), Some("other"))
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! `sipscope stats`: the signalling statistics of a capture as tables (analysis::stats), on the
+//! terminal or as CSV, JSON or Parquet files.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::analysis::stats::{Cuts, Net, PeerMap, Stats};
+use crate::correlate::Output;
+use crate::output::frame::{self, FileFormat};
+use crate::output::OutputError;
+use crate::pipeline::RunStats;
+use crate::time::{Nanos, NANOS_PER_MILLI, NANOS_PER_SEC};
+
+use super::commands::{drive_outputs, RunError};
+use super::{Config, StatsArgs, StatsFormat, UsageError};
+
+/// A validated `stats` command line.
+#[derive(Debug, Clone)]
+pub struct StatsRequest {
+    pub cuts: Cuts,
+    pub format: StatsFormat,
+    pub output: Option<PathBuf>,
+}
+
+/// `30s`, `1m`, `15m`, `1h`, `1d`, `500ms`; a bare number is seconds.
+pub fn parse_interval(s: &str) -> Option<Nanos> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().ok().filter(|n: &f64| n.is_finite() && *n > 0.0)?;
+    let unit = match unit.trim() {
+        "ms" => NANOS_PER_MILLI,
+        "" | "s" => NANOS_PER_SEC,
+        "m" | "min" => 60 * NANOS_PER_SEC,
+        "h" => 3600 * NANOS_PER_SEC,
+        "d" => 86_400 * NANOS_PER_SEC,
+        _ => return None,
+    };
+    let ns = (n * unit as f64).round();
+    (1.0..1e18).contains(&ns).then_some(ns as Nanos)
+}
+
+impl StatsRequest {
+    pub fn from_args(a: &StatsArgs) -> Result<StatsRequest, UsageError> {
+        if a.format == StatsFormat::Parquet && a.output.is_none() {
+            return Err(UsageError(
+                "--format parquet writes files: give a directory with -o DIR".into(),
+            ));
+        }
+        let peers = match &a.peers {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| UsageError(format!("cannot read --peers {}: {e}", p.display())))?;
+                Some(
+                    PeerMap::parse(&text)
+                        .map_err(|e| UsageError(format!("--peers {}: {e}", p.display())))?,
+                )
+            }
+            None => None,
+        };
+        let local = if a.local.is_empty() {
+            None
+        } else {
+            let mut nets = Vec::new();
+            for s in a.local.iter().flat_map(|l| l.split(',')) {
+                nets.push(Net::parse(s).ok_or_else(|| {
+                    UsageError(format!("bad --local {s:?}: give a CIDR such as 10.0.0.0/8"))
+                })?);
+            }
+            Some(nets)
+        };
+        let interval = match &a.interval {
+            Some(i) => Some(parse_interval(i).ok_or_else(|| {
+                UsageError(format!("bad --interval {i:?}: use 30s, 1m, 15m, 1h or 1d"))
+            })?),
+            None => None,
+        };
+        Ok(StatsRequest {
+            cuts: Cuts {
+                peers,
+                local,
+                interval,
+            },
+            format: a.format,
+            output: a.output.clone(),
+        })
+    }
+}
+
+pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<RunStats, RunError> {
+    let mut cfg = cfg.clone();
+    cfg.pipeline.correlator.want_detail = true;
+    let mut st = Stats::new(req.cuts);
+    let filter = cfg.filter.clone();
+    let run = drive_outputs(&cfg, stop, |o| {
+        match o {
+            Output::Call(c) if filter.call(&c) => st.add_call(&c),
+            Output::Reg(r) if filter.registration(&r) => st.add_reg(&r),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    st.finish(run.last_ts);
+    let polars = |e: polars::prelude::PolarsError| OutputError::Io(io::Error::other(e));
+    let mut tabs = st.tables().map_err(polars)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if let Some(dir) = &req.output {
+        let format = match req.format {
+            StatsFormat::Csv | StatsFormat::Table => FileFormat::Csv,
+            StatsFormat::Json => FileFormat::Json,
+            StatsFormat::Parquet => FileFormat::Parquet,
+        };
+        for p in frame::write_dir(dir, &mut tabs, format)? {
+            writeln!(out, "{}", p.display()).map_err(OutputError::from)?;
+        }
+    } else {
+        match req.format {
+            StatsFormat::Table => {
+                frame::write_tables(&mut out, &tabs, crate::output::terminal_width())?
+            }
+            StatsFormat::Csv => frame::write_csv_stream(&mut out, &tabs)?,
+            StatsFormat::Json => frame::write_json_stream(&mut out, &mut tabs)?,
+            StatsFormat::Parquet => unreachable!("checked in from_args"),
+        }
+    }
+    out.flush().map_err(OutputError::from)?;
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("30s"), Some(30 * NANOS_PER_SEC));
+        assert_eq!(parse_interval("1m"), Some(60 * NANOS_PER_SEC));
+        assert_eq!(parse_interval("1.5h"), Some(5400 * NANOS_PER_SEC));
+        assert_eq!(parse_interval("250ms"), Some(250 * NANOS_PER_MILLI));
+        assert_eq!(parse_interval("10"), Some(10 * NANOS_PER_SEC));
+        for bad in ["", "0s", "-1m", "1w", "m", "1e30d", "nan"] {
+            assert_eq!(parse_interval(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Tables as polars DataFrames: a small row-wise builder for typed columns, and the writers for
+//! the terminal, CSV, JSON and Parquet.
+//!
+//! Column types are fixed when the table is declared, so an empty table still has its schema and
+//! a column that is empty in every row is typed, not guessed. Times are `Datetime(ns, UTC)`,
+//! counts `UInt64`, figures `Float64`, text `String`; a missing figure is a null, never 0.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use polars::prelude::{
+    AnyValue, Column, CsvWriter, DataFrame, DataType, JsonFormat, JsonWriter, ParquetWriter,
+    PolarsResult, SerWriter, TimeUnit, TimeZone,
+};
+
+use super::{escape, write_csv_row, OutputError, Table};
+use crate::time::Ts;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    U64,
+    F64,
+    Time,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(Option<String>),
+    U64(Option<u64>),
+    F64(Option<f64>),
+    Time(Option<Ts>),
+}
+
+/// A table being filled row by row.
+pub struct Frame {
+    cols: Vec<(&'static str, Kind)>,
+    rows: Vec<Vec<Value>>,
+}
+
+/// A finished table: its name (the file stem with `-o`), a title, and the DataFrame.
+pub struct Tab {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub columns: Vec<&'static str>,
+    pub frame: DataFrame,
+}
+
+impl Frame {
+    pub fn new(cols: Vec<(&'static str, Kind)>) -> Frame {
+        Frame {
+            cols,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; its values must follow the declared columns (checked in debug builds).
+    pub fn row(&mut self, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), self.cols.len(), "row width");
+        self.rows.push(row);
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn finish(self, name: &'static str, title: &'static str) -> PolarsResult<Tab> {
+        let height = self.rows.len();
+        let mut columns = Vec::with_capacity(self.cols.len());
+        for (i, (col, kind)) in self.cols.iter().enumerate() {
+            let cells = self.rows.iter().map(|r| &r[i]);
+            let c = match kind {
+                Kind::Str => Column::new(
+                    (*col).into(),
+                    cells
+                        .map(|v| match v {
+                            Value::Str(s) => s.clone(),
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<String>>>(),
+                ),
+                Kind::U64 => Column::new(
+                    (*col).into(),
+                    cells
+                        .map(|v| match v {
+                            Value::U64(n) => *n,
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<u64>>>(),
+                ),
+                Kind::F64 => Column::new(
+                    (*col).into(),
+                    cells
+                        .map(|v| match v {
+                            Value::F64(x) => x.filter(|x| x.is_finite()),
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<f64>>>(),
+                ),
+                Kind::Time => Column::new(
+                    (*col).into(),
+                    cells
+                        .map(|v| match v {
+                            Value::Time(t) => t.map(|t| t.0),
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<i64>>>(),
+                )
+                .cast(&DataType::Datetime(
+                    TimeUnit::Nanoseconds,
+                    Some(TimeZone::UTC),
+                ))?,
+            };
+            columns.push(c);
+        }
+        Ok(Tab {
+            name,
+            title,
+            columns: self.cols.iter().map(|(n, _)| *n).collect(),
+            frame: DataFrame::new(height, columns)?,
+        })
+    }
+}
+
+/// One cell as text: integers plainly, figures to three decimals, times as RFC 3339 UTC, nulls
+/// empty.
+pub fn cell(v: &AnyValue<'_>) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => (*s).to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::UInt64(n) => n.to_string(),
+        AnyValue::Int64(n) => n.to_string(),
+        AnyValue::UInt32(n) => n.to_string(),
+        AnyValue::Float64(x) => format!("{x:.3}"),
+        AnyValue::Datetime(ns, TimeUnit::Nanoseconds, _) => Ts(*ns).to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn rows(t: &Tab) -> PolarsResult<Vec<Vec<String>>> {
+    let cols = t.frame.columns();
+    let mut out = Vec::with_capacity(t.frame.height());
+    for i in 0..t.frame.height() {
+        let mut r = Vec::with_capacity(cols.len());
+        for c in cols {
+            r.push(cell(&c.get(i)?));
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// A copy with every time column as RFC 3339 UTC text: JSON and CSV have no time type, and polars
+/// would write times without their zone. Parquet keeps the typed column.
+fn with_text_times(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut cols = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        if matches!(c.dtype(), DataType::Datetime(..)) {
+            let mut v: Vec<Option<String>> = Vec::with_capacity(df.height());
+            for i in 0..df.height() {
+                v.push(match c.get(i)? {
+                    AnyValue::Null => None,
+                    a => Some(cell(&a)),
+                });
+            }
+            cols.push(Column::new(c.name().clone(), v));
+        } else {
+            cols.push(c.clone());
+        }
+    }
+    DataFrame::new(df.height(), cols)
+}
+
+fn polars_err(e: polars::prelude::PolarsError) -> OutputError {
+    OutputError::Io(std::io::Error::other(e))
+}
+
+/// Each table under its title, aligned to the terminal. Text from the wire is escaped.
+pub fn write_tables(
+    out: &mut dyn Write,
+    tabs: &[Tab],
+    width: Option<usize>,
+) -> Result<(), OutputError> {
+    for (i, t) in tabs.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b"\n")?;
+        }
+        writeln!(out, "{}", t.title)?;
+        if t.frame.height() == 0 {
+            writeln!(out, "  (none)")?;
+            continue;
+        }
+        let flexible = t
+            .columns
+            .iter()
+            .map(|c| matches!(*c, "definition" | "reason" | "note"))
+            .collect();
+        let mut table = Table::new(t.columns.clone(), flexible);
+        table.rows = rows(t)
+            .map_err(polars_err)?
+            .into_iter()
+            .map(|r| r.iter().map(|c| escape(c)).collect())
+            .collect();
+        table.write(out, width)?;
+    }
+    Ok(())
+}
+
+/// Each table as CSV, after a `# name` line and separated by a blank line (for one stream).
+pub fn write_csv_stream(out: &mut dyn Write, tabs: &[Tab]) -> Result<(), OutputError> {
+    for (i, t) in tabs.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b"\n")?;
+        }
+        writeln!(out, "# {}", t.name)?;
+        write_csv_row(
+            out,
+            &t.columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        )?;
+        for r in rows(t).map_err(polars_err)? {
+            write_csv_row(out, &r)?;
+        }
+    }
+    Ok(())
+}
+
+/// One JSON object per row, each with a `"table"` member naming its table (NDJSON).
+pub fn write_json_stream(out: &mut dyn Write, tabs: &mut [Tab]) -> Result<(), OutputError> {
+    for t in tabs.iter_mut() {
+        let mut buf = Vec::new();
+        let mut df = with_text_times(&t.frame).map_err(polars_err)?;
+        JsonWriter::new(&mut buf)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(&mut df)
+            .map_err(polars_err)?;
+        let prefix = format!(
+            "{{\"table\":{},",
+            serde_json::to_string(t.name).unwrap_or_default()
+        );
+        for line in buf.split(|c| *c == b'\n').filter(|l| l.len() > 1) {
+            // Each line is `{...}`: the table's name goes in first.
+            out.write_all(prefix.as_bytes())?;
+            if line == b"{}" {
+                out.write_all(b"}")?;
+            } else {
+                out.write_all(&line[1..])?;
+            }
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Json,
+    Parquet,
+}
+
+impl FileFormat {
+    fn ext(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Json => "json",
+            FileFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// One file per table in `dir` (`NAME.csv`, `NAME.json` as JSON lines, `NAME.parquet`); returns
+/// the paths written.
+pub fn write_dir(
+    dir: &Path,
+    tabs: &mut [Tab],
+    format: FileFormat,
+) -> Result<Vec<std::path::PathBuf>, OutputError> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for t in tabs.iter_mut() {
+        let path = dir.join(format!("{}.{}", t.name, format.ext()));
+        let mut f = std::io::BufWriter::new(File::create(&path)?);
+        match format {
+            FileFormat::Csv => CsvWriter::new(&mut f)
+                .include_header(true)
+                .finish(&mut with_text_times(&t.frame).map_err(polars_err)?)
+                .map_err(polars_err)?,
+            FileFormat::Json => JsonWriter::new(&mut f)
+                .with_json_format(JsonFormat::JsonLines)
+                .finish(&mut with_text_times(&t.frame).map_err(polars_err)?)
+                .map_err(polars_err)?,
+            FileFormat::Parquet => {
+                ParquetWriter::new(&mut f)
+                    .finish(&mut t.frame)
+                    .map_err(polars_err)?;
+            }
+        }
+        f.flush()?;
+        written.push(path);
+    }
+    Ok(written)
+}
