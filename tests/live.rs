@@ -167,6 +167,10 @@ fn live_capture_of_sipp_calls_through_kamailio() {
     assert!(regs
         .iter()
         .all(|r| r.challenged && r.final_status == Some(200)));
+    // The RFC 6076 and KPI figures of this fresh run equal those computed by hand from the
+    // scenario design (the arithmetic is in stats::assert_scenario_kpis).
+    let tables = crate::stats::stats_json(&[&dir.join("capture.pcap")], &[]);
+    crate::stats::assert_scenario_kpis(&tables);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -7,5 +7,6 @@ mod ladder;
 mod live;
 mod props;
 mod rtp;
+mod stats;
 mod support;
 mod threads;

@@ -379,6 +379,8 @@ pub struct Stats {
     pub first: Option<Ts>,
     pub last: Option<Ts>,
     pub calls: u64,
+    /// Messages without a Call-ID.
+    pub loose: u64,
     pub untimed: u64,
     pub uncounted: u64,
     pub dropped: u64,
@@ -471,6 +473,23 @@ impl Stats {
             self.spans.push((t0, end, outcome == Outcome::Answered));
         } else {
             self.dropped += 1;
+        }
+    }
+
+    /// Messages that belong to no call (no Call-ID): counted in the messages table, uncut.
+    pub fn add_loose(&mut self, kinds: &[(String, u16, u64)]) {
+        let key = Key {
+            peer: self.cuts.peers.as_ref().map(|_| "other".to_string()),
+            direction: self.cuts.local.as_ref().map(|_| "unknown"),
+            bucket: None,
+        };
+        for (method, status, n) in kinds {
+            self.loose += n;
+            let acc = self
+                .msgs
+                .entry((key.clone(), method.clone(), *status))
+                .or_default();
+            acc.messages += n;
         }
     }
 
@@ -1006,6 +1025,10 @@ impl Stats {
         let in_progress: u64 = self.kpi.values().map(|a| a.in_progress).sum();
         let rows = [
             ("Call-IDs seen", self.calls),
+            (
+                "messages without a Call-ID (in the messages table only)",
+                self.loose,
+            ),
             (
                 "INVITE calls in progress at the end (left out of ratios)",
                 in_progress,

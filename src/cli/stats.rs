@@ -104,6 +104,7 @@ pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<R
         }
         Ok(())
     })?;
+    st.add_loose(&run.correlate.without_call_id_by_kind);
     st.finish(run.last_ts);
     let polars = |e: polars::prelude::PolarsError| OutputError::Io(io::Error::other(e));
     let mut tabs = st.tables().map_err(polars)?;

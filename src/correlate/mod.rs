@@ -116,6 +116,24 @@ pub struct CorrelateStats {
     pub calls_evicted: u64,
     pub peak_live_calls: u64,
     pub anomalies: FxHashMap<&'static str, u64>,
+    /// Messages without a Call-ID by (method, status; 0 for requests), with `want_detail` only:
+    /// they belong to no call but still count in the message statistics. At most 64 pairs; the
+    /// rest are counted under `("other", 0)`.
+    pub without_call_id_by_kind: Vec<(String, u16, u64)>,
+}
+
+const MAX_ORPHAN_KINDS: usize = 64;
+
+fn add_kind(v: &mut Vec<(String, u16, u64)>, method: &str, status: u16, n: u64) {
+    if let Some(e) = v.iter_mut().find(|e| e.1 == status && e.0 == method) {
+        e.2 += n;
+    } else if v.len() < MAX_ORPHAN_KINDS {
+        v.push((method.to_string(), status, n));
+    } else if let Some(e) = v.iter_mut().find(|e| e.1 == 0 && e.0 == "other") {
+        e.2 += n;
+    } else {
+        v.push(("other".into(), 0, n));
+    }
 }
 
 impl std::ops::AddAssign<&CorrelateStats> for CorrelateStats {
@@ -130,6 +148,9 @@ impl std::ops::AddAssign<&CorrelateStats> for CorrelateStats {
         self.peak_live_calls += o.peak_live_calls;
         for (k, v) in &o.anomalies {
             *self.anomalies.entry(k).or_default() += v;
+        }
+        for (m, s, n) in &o.without_call_id_by_kind {
+            add_kind(&mut self.without_call_id_by_kind, m, *s, *n);
         }
     }
 }
@@ -262,7 +283,21 @@ impl Correlator {
                     }
                 }
             }
-            None => self.stats.without_call_id += 1,
+            None => {
+                self.stats.without_call_id += 1;
+                if self.cfg.want_detail {
+                    // A response's method is its CSeq's, when it has one.
+                    let (method, status) = match (m.sip.method(), m.sip.status()) {
+                        (Some(x), _) => (x.to_string(), 0),
+                        (None, Some(st)) => (
+                            m.sip.cseq().map_or("unknown".into(), |c| c.1.to_string()),
+                            st,
+                        ),
+                        _ => ("unknown".into(), 0),
+                    };
+                    add_kind(&mut self.stats.without_call_id_by_kind, &method, status, 1);
+                }
+            }
         }
         if retrans {
             self.stats.retransmissions += 1;
