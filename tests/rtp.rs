@@ -297,3 +297,83 @@ fn comfort_noise_is_counted() {
     got.sort();
     assert_eq!(got, [(0x42F4_33D4, 42, 2), (0x5A33_61B3, 24, 4)]);
 }
+
+#[test]
+fn rtcp_reports_and_round_trips_match_tshark() {
+    // Forensic_challenge_4 carries RTCP on port+1 both ways. tshark 4.0 (rtcp.heuristic_rtcp,
+    // rtcp.show_roundtrip_calculation, rtcp.roundtrip_min_threshhold:0) reads:
+    // - from 172.25.105.3 (SSRC 0xa254e017): 13 SRs, the last counting 1782 packets, and 12
+    //   report blocks on 0x42afe59b, the last with fraction 53/256, cumulative 76, jitter 24;
+    // - from 172.25.105.40 (0x42afe59b): 7 SRs, the last counting 1117, and 7 blocks on
+    //   0xa254e017, the last with fraction 0, cumulative 0, jitter 679.
+    // Round trips: tshark shows whole, truncated ms (65, 12, 11, 2, 2, 4, 4, 13, 39, 56, 47 for
+    // 0x42afe59b). Recomputed exactly from its fields (frame.time_epoch of each RR minus that of
+    // the SR its LSR names, minus DLSR/65536 s), the 11 come to 249.78 ms in all (mean 22.707,
+    // max 64.865), and the 7 on 0xa254e017 to 2.2957 ms (mean 0.328, max 0.787): the capture
+    // was taken beside 172.25.105.40, so its own reports come back at once.
+    let Some(p) = capture("goffinet_sip_captures/Forensic_challenge_4.pcap") else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let streams = pipeline_streams(&p, 2);
+    let get = |ssrc: u32| {
+        streams
+            .iter()
+            .find(|s| s.ssrc == ssrc)
+            .and_then(|s| s.rtcp.clone().map(|r| (s.clone(), r)))
+            .unwrap_or_else(|| panic!("no RTCP for {ssrc:#x}"))
+    };
+    let (s, r) = get(0x42af_e59b);
+    assert_eq!(
+        (r.reports, r.sender_reports, r.sender_packets),
+        (12, 7, Some(1117))
+    );
+    assert_eq!(r.cumulative_lost, Some(76));
+    assert!((r.fraction_lost_pct.unwrap() - 53.0 * 100.0 / 256.0).abs() < 1e-9);
+    assert_eq!(r.jitter_ms, Some(3.0), "24 units at 8 kHz");
+    assert_eq!(r.rtt_samples, 11);
+    assert!((r.rtt_mean_ms.unwrap() - 22.707).abs() < 0.001, "{r:?}");
+    assert!((r.rtt_max_ms.unwrap() - 64.865).abs() < 0.001, "{r:?}");
+    // The E-model takes half the round trip as the one-way delay.
+    assert_eq!(s.delay_ms, r.one_way_ms());
+    let (_, r) = get(0xa254_e017);
+    assert_eq!(
+        (r.reports, r.sender_reports, r.sender_packets),
+        (7, 13, Some(1782))
+    );
+    assert_eq!((r.cumulative_lost, r.jitter_ms), (Some(0), Some(84.875)));
+    assert_eq!(r.rtt_samples, 7);
+    assert!((r.rtt_mean_ms.unwrap() - 0.328).abs() < 0.001, "{r:?}");
+    assert!((r.rtt_max_ms.unwrap() - 0.787).abs() < 0.001, "{r:?}");
+}
+
+#[test]
+fn jitter_buffers_turn_the_worst_jitter_into_loss() {
+    // The same capture's X-Lite stream (0xa254e017) has tshark's max jitter 122 ms and a 1.94 s
+    // gap; the Asterisk stream back (0x42afe59b) peaks at 3.4 ms. A 50 ms fixed buffer and the
+    // adaptive one discard many of the first stream's packets and hardly any of the second's,
+    // so the MOS after the buffer falls well below the network MOS only for the first.
+    let Some(p) = capture("goffinet_sip_captures/Forensic_challenge_4.pcap") else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let streams = pipeline_streams(&p, 1);
+    let s = |ssrc: u32| streams.iter().find(|s| s.ssrc == ssrc).unwrap();
+    let bad = s(0xa254_e017);
+    let good = s(0x42af_e59b);
+    assert!(bad.late_fixed > 50 && bad.late_adaptive > 50, "{bad:?}");
+    assert!(good.late_fixed <= 2, "{good:?}");
+    let (mos, fixed, adaptive) = (
+        bad.mos.unwrap(),
+        bad.mos_fixed.unwrap(),
+        bad.mos_adaptive.unwrap(),
+    );
+    assert!(
+        fixed < mos - 0.5 && adaptive < mos - 0.5,
+        "{mos} {fixed} {adaptive}"
+    );
+    assert!(good.mos_fixed.unwrap() > 4.3 && good.mos_adaptive.unwrap() > 4.2);
+    // The adaptive buffer grew to follow the bad stream, and stayed at its floor on the good one.
+    assert!(bad.adaptive_delay_ms.unwrap() > 60.0);
+    assert_eq!(good.adaptive_delay_ms, Some(20.0));
+}

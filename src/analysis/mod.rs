@@ -1,7 +1,10 @@
 //! Analysis of what was captured: RTP stream quality ([`rtp`]), its sequence accounting
-//! ([`seq`]) and the E-model ([`quality`]); signalling statistics and KPIs ([`stats`]).
+//! ([`seq`]), simulated jitter buffers ([`playout`]), what RTCP reports ([`rtcp`]) and the
+//! E-model ([`quality`]); signalling statistics and KPIs ([`stats`]).
 
+pub mod playout;
 pub mod quality;
+pub mod rtcp;
 pub mod rtp;
 pub mod seq;
 pub mod stats;

@@ -39,8 +39,9 @@ impl RtpHeader {
             return None;
         }
         let pt = d[1] & 0x7f;
-        // RTCP packet types 200-204 read as a marker bit plus payload type 72-76 (RFC 5761 §4).
-        if (72..=76).contains(&pt) {
+        // RTCP packet types 200-207 (SR to XR) read as a marker bit plus payload type 72-79
+        // (RFC 5761 §4).
+        if (72..=79).contains(&pt) {
             return None;
         }
         let cc = (d[0] & 0x0f) as usize;
@@ -183,6 +184,19 @@ pub struct StreamStats {
     /// The payload type that carried events, until SDP confirms it is telephone-event.
     #[serde(skip)]
     pub event_pt: Option<u8>,
+    /// Packets of the stream's payload type that a fixed ([`playout::FIXED_MS`]) and an
+    /// adaptive jitter buffer would have played too late (analysis::playout).
+    pub late_fixed: u64,
+    pub late_adaptive: u64,
+    /// The delay the adaptive buffer added, ms.
+    pub adaptive_delay_ms: Option<f64>,
+    /// MOS after each simulated buffer: its late packets count as lost, its delay adds on.
+    pub mos_fixed: Option<f64>,
+    pub mos_adaptive: Option<f64>,
+    /// The one-way delay the E-model used (half the RTCP round trip), when known.
+    pub delay_ms: Option<f64>,
+    /// What the endpoints reported about this stream in RTCP.
+    pub rtcp: Option<crate::analysis::rtcp::RtcpReport>,
 }
 
 impl StreamStats {
@@ -203,26 +217,48 @@ impl StreamStats {
     }
 
     /// Scores the stream by the E-model (analysis::quality) with its codec, loss and the burst
-    /// ratio of its loss runs. Without RTCP the one-way delay is not known and is taken as 0:
-    /// this is the network MOS of the loss alone.
+    /// ratio of its loss runs. The one-way delay is half the RTCP round trip when RTCP gave one,
+    /// else 0: then it is the network MOS of the loss alone. The jitter-buffer MOS add each
+    /// buffer's late packets to the loss and its delay to the path.
     pub fn score(&mut self, encoding: Option<&str>) {
+        use crate::analysis::quality::{score, Score};
         let enc = encoding.map(str::to_string).or_else(|| {
             crate::analysis::quality::static_encoding(self.payload_type).map(String::from)
         });
-        let loss = if self.expected > 0 {
-            self.missing() as f64 * 100.0 / self.expected as f64
-        } else {
-            0.0
+        let pct = |n: u64| {
+            if self.expected > 0 {
+                (n as f64 * 100.0 / self.expected as f64).min(100.0)
+            } else {
+                0.0
+            }
         };
-        match crate::analysis::quality::score(enc.as_deref(), loss, self.burst_ratio, 0.0) {
-            crate::analysis::quality::Score::Mos { r, mos } => {
+        self.delay_ms = self.rtcp.as_ref().and_then(|r| r.one_way_ms());
+        let d = self.delay_ms.unwrap_or(0.0);
+        let missing = self.missing();
+        match score(enc.as_deref(), pct(missing), self.burst_ratio, d) {
+            Score::Mos { r, mos } => {
                 self.r_factor = Some(r);
                 self.mos = Some(mos);
                 self.mos_note = None;
+                let mos_of = |late: u64, buffer_ms: f64| match score(
+                    enc.as_deref(),
+                    pct(missing + late),
+                    self.burst_ratio,
+                    d + buffer_ms,
+                ) {
+                    Score::Mos { mos, .. } => Some(mos),
+                    Score::NotScored(_) => None,
+                };
+                self.mos_fixed = mos_of(self.late_fixed, crate::analysis::playout::FIXED_MS);
+                self.mos_adaptive = self
+                    .adaptive_delay_ms
+                    .and_then(|a| mos_of(self.late_adaptive, a));
             }
-            crate::analysis::quality::Score::NotScored(why) => {
+            Score::NotScored(why) => {
                 self.r_factor = None;
                 self.mos = None;
+                self.mos_fixed = None;
+                self.mos_adaptive = None;
                 self.mos_note = Some(why);
             }
         }
@@ -246,6 +282,9 @@ impl StreamStats {
             self.min_jitter_ms = f.min;
             self.mean_jitter_ms = f.mean;
             self.max_jitter_ms = f.max;
+        }
+        if let Some(r) = &mut self.rtcp {
+            r.resolve_clock(self.clock_rate);
         }
     }
 }
@@ -271,6 +310,8 @@ struct Stream {
     last_active: Ts,
     /// RTP timestamp of the telephone-event being sent (one event spans several packets).
     event_ts: Option<u32>,
+    /// Jitter buffers, fed the packets of the stream's first payload type.
+    playout: crate::analysis::playout::Playout,
 }
 
 pub use crate::analysis::seq::SEQ_WINDOW;
@@ -303,6 +344,7 @@ pub struct RtpTracker {
     pub clock_rates: FxHashMap<(SocketAddr, u8), u32>,
     pub stats: RtpTrackerStats,
     done: Vec<StreamStats>,
+    pub rtcp: crate::analysis::rtcp::RtcpTracker,
 }
 
 impl Default for RtpTracker {
@@ -319,7 +361,29 @@ impl RtpTracker {
             clock_rates: FxHashMap::default(),
             stats: RtpTrackerStats::default(),
             done: Vec::new(),
+            rtcp: crate::analysis::rtcp::RtcpTracker::default(),
         }
+    }
+
+    /// Takes one RTCP datagram (already parsed) seen at `ts`.
+    pub fn rtcp_packet(
+        &mut self,
+        ts: Ts,
+        src: SocketAddr,
+        dst: SocketAddr,
+        packets: &[crate::analysis::rtcp::RtcpPacket],
+    ) {
+        self.rtcp.packet(ts, src.ip(), dst.ip(), packets);
+    }
+
+    /// A stream's final figures, with what RTCP reported about it.
+    fn close(&self, s: Stream) -> StreamStats {
+        let mut st = s.finish();
+        st.rtcp = self.rtcp.report(st.ssrc, st.src.ip(), st.dst.ip());
+        if let Some(r) = &mut st.rtcp {
+            r.resolve_clock(st.clock_rate);
+        }
+        st
     }
 
     /// Takes one RTP packet seen at `ts`.
@@ -383,6 +447,13 @@ impl RtpTracker {
                         r_factor: None,
                         mos: None,
                         mos_note: None,
+                        late_fixed: 0,
+                        late_adaptive: 0,
+                        adaptive_delay_ms: None,
+                        mos_fixed: None,
+                        mos_adaptive: None,
+                        delay_ms: None,
+                        rtcp: None,
                     },
                     start_seq: h.seq,
                     last_seq: h.seq,
@@ -397,6 +468,7 @@ impl RtpTracker {
                     prev_pt: h.payload_type,
                     last_active: ts,
                     event_ts: None,
+                    playout: Default::default(),
                 },
             );
         }
@@ -430,7 +502,8 @@ impl RtpTracker {
         {
             if let Some(s) = self.streams.remove(&k) {
                 self.stats.evicted += 1;
-                self.done.push(s.finish());
+                let st = self.close(s);
+                self.done.push(st);
             }
         }
     }
@@ -473,9 +546,11 @@ impl RtpTracker {
         due.sort();
         for k in due {
             if let Some(s) = self.streams.remove(&k) {
-                self.done.push(s.finish());
+                let st = self.close(s);
+                self.done.push(st);
             }
         }
+        self.rtcp.expire(now, idle);
     }
 
     /// Streams finished so far (idle or evicted), handed over once.
@@ -489,7 +564,8 @@ impl RtpTracker {
 
     /// Every stream, finished: the ones ended early first, then the rest by first packet.
     pub fn finish(&mut self) -> Vec<StreamStats> {
-        let mut rest: Vec<StreamStats> = self.streams.drain().map(|(_, s)| s.finish()).collect();
+        let live: Vec<Stream> = self.streams.drain().map(|(_, s)| s).collect();
+        let mut rest: Vec<StreamStats> = live.into_iter().map(|s| self.close(s)).collect();
         rest.sort_by_key(|a| (a.first, a.src, a.dst, a.ssrc));
         let mut out = std::mem::take(&mut self.done);
         out.extend(rest);
@@ -505,6 +581,13 @@ impl Stream {
         self.last_active = ts;
         if h.marker {
             self.stats.markers += 1;
+        }
+        // Every codec the E-model scores has an 8 kHz RTP clock, so a dynamic type whose rate is
+        // not known yet is played out at 8 kHz; its buffer figures are used only when it is
+        // scored (StreamStats::score).
+        if h.payload_type == self.stats.payload_type {
+            let c = if clock != 0 { clock } else { 8000 };
+            self.playout.packet(now_ms, h.timestamp, h.marker, c);
         }
         // Packets before the stream's start in RTP time are late, not new (a wrap of the 32-bit
         // timestamp counts forward).
@@ -612,6 +695,9 @@ impl Stream {
         if !self.stats.min_delta_ms.is_finite() {
             self.stats.min_delta_ms = 0.0;
         }
+        self.stats.late_fixed = self.playout.fixed_late;
+        self.stats.late_adaptive = self.playout.adaptive_late;
+        self.stats.adaptive_delay_ms = self.playout.adaptive_delay_ms();
         self.stats
     }
 }

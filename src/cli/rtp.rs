@@ -67,7 +67,7 @@ pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo
     }
 }
 
-const HEADERS: [&str; 22] = [
+const HEADERS: [&str; 25] = [
     "start",
     "end",
     "source",
@@ -87,6 +87,9 @@ const HEADERS: [&str; 22] = [
     "max jitter",
     "mos",
     "r",
+    "jb mos",
+    "rtt",
+    "rtcp",
     "dtmf",
     "call-id",
     "problems",
@@ -94,6 +97,25 @@ const HEADERS: [&str; 22] = [
 
 fn ms(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.3}")).unwrap_or_default()
+}
+
+/// What RTCP reported about the stream, compactly: the receiver's last loss fraction and jitter,
+/// and the XR MOS when sent.
+fn rtcp_cell(r: Option<&crate::analysis::rtcp::RtcpReport>) -> String {
+    let Some(r) = r else { return String::new() };
+    let mut parts = Vec::new();
+    if let Some(f) = r.fraction_lost_pct {
+        parts.push(format!("lost {f:.1}%"));
+    }
+    if let Some(j) = r.jitter_ms {
+        parts.push(format!("jit {j:.1}"));
+    }
+    if let Some(x) = &r.xr {
+        if (10..=50).contains(&x.mos_lq) {
+            parts.push(format!("xr mos {:.1}", f64::from(x.mos_lq) / 10.0));
+        }
+    }
+    parts.join(" ")
 }
 
 fn cells(s: &StreamStats) -> Vec<String> {
@@ -115,6 +137,19 @@ fn cells(s: &StreamStats) -> Vec<String> {
     }
     if s.payload_type_changes > 0 {
         problems.push("pt-change");
+    }
+    // More than 0.5 % of packets too late for a 50 ms fixed buffer.
+    if s.late_fixed * 200 > s.packets {
+        problems.push("jitter");
+    }
+    // The receiver says it lost more than 1 % in its last report, whatever we saw here.
+    if s
+        .rtcp
+        .as_ref()
+        .and_then(|r| r.fraction_lost_pct)
+        .is_some_and(|f| f > 1.0)
+    {
+        problems.push("rtcp-loss");
     }
     vec![
         s.first.to_string(),
@@ -141,6 +176,12 @@ fn cells(s: &StreamStats) -> Vec<String> {
             .map(|m| format!("{m:.2}"))
             .unwrap_or_else(|| "-".into()),
         s.r_factor.map(|r| format!("{r:.1}")).unwrap_or_default(),
+        match (s.mos_fixed, s.mos_adaptive) {
+            (Some(f), Some(a)) => format!("{f:.2}/{a:.2}"),
+            _ => String::new(),
+        },
+        ms(s.rtcp.as_ref().and_then(|r| r.rtt_mean_ms)),
+        rtcp_cell(s.rtcp.as_ref()),
         s.dtmf.clone(),
         escape(s.call_id.as_deref().unwrap_or("")),
         problems.join(" "),

@@ -244,6 +244,8 @@ impl Reassembler {
             if self.cfg.track_rtp {
                 if let Some(h) = crate::analysis::rtp::RtpHeader::parse(&p.payload) {
                     self.rtp.packet(p.ts, src, dst, &h, &p.payload);
+                } else if let Some(r) = crate::analysis::rtcp::parse(&p.payload) {
+                    self.rtp.rtcp_packet(p.ts, src, dst, &r);
                 }
             }
         }
