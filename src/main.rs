@@ -64,7 +64,7 @@ fn run(cli: Cli) -> Exit {
     }
     let result = match &command {
         Command::Messages(_) => commands::messages(&cfg, stop),
-        Command::Calls(a) => commands::calls(&cfg, stop, a.all),
+        Command::Calls(a) => commands::calls(&cfg, stop, a.all, !a.no_rtp),
         Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
         Command::Registrations(_) => commands::registrations(&cfg, stop),
         Command::Rtp(a) => sipscope::cli::rtp::rtp(&cfg, stop, a.rtp_heuristic),

@@ -59,7 +59,14 @@ pub struct RunStats {
     pub last_ts: Option<Ts>,
     /// The run was stopped (Ctrl-C) before the input ended.
     pub interrupted: bool,
+    /// Frames stamped more than an hour after every frame before them, with the next frame back
+    /// in the past: a broken clock, not the passing of time, so they do not move the timers.
+    pub ts_outliers: u64,
 }
+
+/// A forward step of capture time this large must be confirmed by the next frame before the
+/// timers follow it.
+const TS_JUMP: crate::time::Nanos = 3600 * crate::time::NANOS_PER_SEC;
 
 /// Where one frame of a batch is, in the batch's byte buffer.
 struct FrameMeta {
@@ -109,16 +116,17 @@ fn call_shard(m: &SipMessage, n: usize) -> usize {
 }
 
 /// Orders a merged batch of outputs the same way whatever the sharding (no allocation: this
-/// runs on every batch).
+/// runs on every batch). Finished RTP streams come before the calls finished in the same batch,
+/// so a sink joining the two has each call's streams before the call itself.
 fn sort_outputs(v: &mut [Output]) {
     use std::cmp::Ordering;
     fn rank(o: &Output) -> (u8, u64, u16, Ts, u8) {
         match o {
             Output::Msg(m) => (0, m.frame, m.msg_in_frame, m.ts, 1),
             Output::Media(m) => (0, m.frame, m.idx, Ts::ZERO, 0),
-            Output::Reg(r) => (1, 0, 0, r.start, 0),
-            Output::Call(c) => (2, 0, 0, c.start, 0),
-            Output::Rtp(s) => (3, 0, 0, s.first, 0),
+            Output::Rtp(s) => (1, 0, 0, s.first, 0),
+            Output::Reg(r) => (2, 0, 0, r.start, 0),
+            Output::Call(c) => (3, 0, 0, c.start, 0),
         }
     }
     fn tie(a: &Output, b: &Output) -> Ordering {
@@ -173,86 +181,108 @@ pub fn run(
 
     thread::scope(|scope| {
         // Reader.
-        let reader = scope.spawn(move || -> (Result<(), CaptureError>, CaptureStats, bool) {
-            let mut frame_no = 0u64;
-            let mut watermark = Ts::ZERO;
-            let mut result = Ok(());
-            let mut interrupted = false;
-            let mut bufs: Vec<Share> = (0..n).map(|_| Share::default()).collect();
-            let mut count = 0usize;
-            let mut start_ts: Option<Ts> = None;
-            let send = |bufs: &mut Vec<Share>, start: Ts, wm: Ts, end: bool| {
-                for (w, tx) in to_workers.iter().enumerate() {
-                    // The next share starts with the capacity this one needed: no regrowth.
-                    let next = Share {
-                        data: Vec::with_capacity(bufs[w].data.len()),
-                        frames: Vec::with_capacity(bufs[w].frames.len()),
+        let reader = scope.spawn(
+            move || -> (Result<(), CaptureError>, CaptureStats, bool, u64) {
+                let mut frame_no = 0u64;
+                let mut watermark = Ts::ZERO;
+                // A far jump forward waits for the next frame to confirm it (analysis of a capture
+                // whose clock blipped two frames into 2041 must not expire every call and stream).
+                let mut jump: Option<Ts> = None;
+                let mut outliers = 0u64;
+                let mut result = Ok(());
+                let mut interrupted = false;
+                let mut bufs: Vec<Share> = (0..n).map(|_| Share::default()).collect();
+                let mut count = 0usize;
+                let mut start_ts: Option<Ts> = None;
+                let send = |bufs: &mut Vec<Share>, start: Ts, wm: Ts, end: bool| {
+                    for (w, tx) in to_workers.iter().enumerate() {
+                        // The next share starts with the capacity this one needed: no regrowth.
+                        let next = Share {
+                            data: Vec::with_capacity(bufs[w].data.len()),
+                            frames: Vec::with_capacity(bufs[w].frames.len()),
+                        };
+                        let share = std::mem::replace(&mut bufs[w], next);
+                        if tx
+                            .send(Batch {
+                                start_ts: start,
+                                watermark: wm,
+                                share,
+                                end,
+                            })
+                            .is_err()
+                        {
+                            return false;
+                        }
+                    }
+                    true
+                };
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        interrupted = true;
+                        break;
+                    }
+                    let f = match source.next_frame() {
+                        Ok(Some(f)) => f,
+                        Ok(None) => break,
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
                     };
-                    let share = std::mem::replace(&mut bufs[w], next);
-                    if tx
-                        .send(Batch {
-                            start_ts: start,
-                            watermark: wm,
-                            share,
-                            end,
-                        })
-                        .is_err()
-                    {
-                        return false;
+                    frame_no += 1;
+                    if watermark != Ts::ZERO && f.ts.since(watermark) > TS_JUMP {
+                        if jump.take().is_some() {
+                            watermark = f.ts;
+                        } else {
+                            jump = Some(f.ts);
+                        }
+                    } else {
+                        if jump.take().is_some() {
+                            outliers += 1;
+                        }
+                        watermark = watermark.max(f.ts);
+                    }
+                    // An unconfirmed jump does not start a batch's clock either.
+                    start_ts.get_or_insert(if jump.is_some() { watermark } else { f.ts });
+                    let w = if n > 1 {
+                        (decode::shard_hash(f.link, f.data) % n as u64) as usize
+                    } else {
+                        0
+                    };
+                    let share = &mut bufs[w];
+                    let start = share.data.len();
+                    share.data.extend_from_slice(f.data);
+                    share.frames.push(FrameMeta {
+                        no: frame_no,
+                        ts: f.ts,
+                        link: f.link,
+                        orig_len: f.orig_len,
+                        start,
+                        len: f.data.len(),
+                    });
+                    count += 1;
+                    if count >= batch_size {
+                        if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
+                            pb.set_position(done);
+                        }
+                        if !send(&mut bufs, start_ts.unwrap_or(watermark), watermark, false) {
+                            break;
+                        }
+                        count = 0;
+                        start_ts = None;
                     }
                 }
-                true
-            };
-            loop {
-                if stop.load(Ordering::Relaxed) {
-                    interrupted = true;
-                    break;
+                if let Some(j) = jump {
+                    // The last frame jumped: nothing follows to deny it.
+                    watermark = watermark.max(j);
                 }
-                let f = match source.next_frame() {
-                    Ok(Some(f)) => f,
-                    Ok(None) => break,
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                };
-                frame_no += 1;
-                watermark = watermark.max(f.ts);
-                start_ts.get_or_insert(f.ts);
-                let w = if n > 1 {
-                    (decode::shard_hash(f.link, f.data) % n as u64) as usize
-                } else {
-                    0
-                };
-                let share = &mut bufs[w];
-                let start = share.data.len();
-                share.data.extend_from_slice(f.data);
-                share.frames.push(FrameMeta {
-                    no: frame_no,
-                    ts: f.ts,
-                    link: f.link,
-                    orig_len: f.orig_len,
-                    start,
-                    len: f.data.len(),
-                });
-                count += 1;
-                if count >= batch_size {
-                    if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
-                        pb.set_position(done);
-                    }
-                    if !send(&mut bufs, start_ts.unwrap_or(watermark), watermark, false) {
-                        break;
-                    }
-                    count = 0;
-                    start_ts = None;
+                let _ = send(&mut bufs, start_ts.unwrap_or(watermark), watermark, true);
+                if let Some(pb) = &progress {
+                    pb.finish_and_clear();
                 }
-            }
-            let _ = send(&mut bufs, start_ts.unwrap_or(watermark), watermark, true);
-            if let Some(pb) = &progress {
-                pb.finish_and_clear();
-            }
-            (result, source.stats(), interrupted)
-        });
+                (result, source.stats(), interrupted, outliers)
+            },
+        );
 
         // Decode + reassembly workers.
         let mut workers = Vec::new();
@@ -320,6 +350,10 @@ pub fn run(
                         let lastf = metas.last().map_or(u64::MAX, |f| f.no);
                         to_msgs(&mut units, lastf, &mut outs, &mut sip_rejected);
                     }
+                    // Streams expire at the batch's watermark, the time the correlators finish
+                    // calls at, so a call's streams travel in the same batch as the call or
+                    // an earlier one (the watermark is the same for every shard).
+                    reasm.expire_media(batch.watermark);
                     let mut streams = reasm.rtp.take_done();
                     if batch.end {
                         streams.extend(reasm.rtp.finish());
@@ -427,9 +461,10 @@ pub fn run(
             }
         }
         match reader.join() {
-            Ok((result, cap, interrupted)) => {
+            Ok((result, cap, interrupted, outliers)) => {
                 stats.capture = cap;
                 stats.interrupted = interrupted;
+                stats.ts_outliers = outliers;
                 result.map(|_| stats)
             }
             Err(_) => Ok(stats),

@@ -377,3 +377,92 @@ fn jitter_buffers_turn_the_worst_jitter_into_loss() {
     assert!(bad.adaptive_delay_ms.unwrap() > 60.0);
     assert_eq!(good.adaptive_delay_ms, Some(20.0));
 }
+
+#[test]
+fn calls_carry_the_mos_and_loss_of_their_worst_stream() {
+    // Two captures years apart, merged: the capture time jumps, and each call must still get
+    // its own streams (they are joined as they finish, before the call leaves its window).
+    let (Some(a), Some(b)) = (
+        capture("goffinet_sip_captures/Forensic_challenge_4.pcap"),
+        capture("realjimmy_sample-captures/sip-rtp-g711.pcap"),
+    ) else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    for threads in ["1", "3"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+            .args([
+                "calls",
+                "--format",
+                "json",
+                "--no-progress",
+                "--threads",
+                threads,
+            ])
+            .args([&a, &b])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let calls: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(calls.len(), 3);
+        let forensic = &calls[0]["media"];
+        assert_eq!(forensic["streams"], 2);
+        // The worst stream is the X-Lite one: 30 of 1781 sequence numbers missing (1.684 %),
+        // R 86.98 → MOS 4.26 (tests above); the adaptive-buffer MOS is lower still.
+        let loss = forensic["loss_pct"].as_f64().unwrap();
+        assert!((loss - 30.0 * 100.0 / 1781.0).abs() < 1e-9, "{loss}");
+        let mos = forensic["mos"].as_f64().unwrap();
+        assert!((mos - 4.26).abs() < 0.005, "{mos}");
+        assert!(forensic["mos_adaptive"].as_f64().unwrap() < mos - 0.5);
+        for c in &calls[1..] {
+            assert_eq!(c["media"]["streams"], 1, "{c}");
+            assert_eq!(c["media"]["loss_pct"], 0.0);
+        }
+    }
+    // --no-rtp skips the media: no media member then.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["calls", "--format", "json", "--no-progress", "--no-rtp"])
+        .arg(&b)
+        .output()
+        .unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(first["media"].is_null());
+}
+
+#[test]
+fn a_clock_glitch_does_not_expire_the_streams() {
+    // sip-tls-1.3-and-rtcp: frames 2 and 4543 are stamped in 2041, 24 years after their
+    // neighbours (tshark's frame.time_epoch). Were the timers to follow them, every stream
+    // would be cut at the glitch; they stay whole (rtp_streams_match_tshark) and the two
+    // frames are said.
+    let Some(p) = capture("realjimmy_sample-captures/sip-tls-1.3-and-rtcp/sip.pcap") else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["rtp", "--rtp-heuristic", "--no-progress"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 frames stamped more than an hour ahead"),
+        "{err}"
+    );
+}

@@ -300,9 +300,9 @@ pub fn link_legs(calls: &mut [CallRecord]) {
     }
 }
 
-const CALL_HEADERS: [&str; 11] = [
-    "start", "duration", "from", "to", "outcome", "status", "pdd", "msgs", "retrans", "call-id",
-    "legs",
+const CALL_HEADERS: [&str; 13] = [
+    "start", "duration", "from", "to", "outcome", "status", "pdd", "msgs", "retrans", "mos",
+    "loss%", "call-id", "legs",
 ];
 
 fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
@@ -321,6 +321,16 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
             .unwrap_or_default(),
         c.messages.to_string(),
         c.retransmissions.to_string(),
+        c.media
+            .as_ref()
+            .and_then(|m| m.mos)
+            .map(|m| format!("{m:.2}"))
+            .unwrap_or_default(),
+        c.media
+            .as_ref()
+            .and_then(|m| m.loss_pct)
+            .map(|l| format!("{l:.1}"))
+            .unwrap_or_default(),
         e(&c.call_id),
         e(&c.legs
             .iter()
@@ -328,6 +338,50 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(" ")),
     ]
+}
+
+/// Joins RTP streams to call records in one pass: streams are tied to their call as they finish
+/// (SDP announcements arrive first) and wait for their call to leave the [`CallWindow`]. A stream
+/// ends 60 s after its last packet and a call is held 32 s + 300 s after its end, so streams of a
+/// call normally arrive first; any that come later are counted and said.
+#[derive(Default)]
+pub struct CallMediaJoin {
+    pub index: crate::cli::rtp::MediaIndex,
+    waiting: std::collections::HashMap<String, crate::correlate::record::CallMedia>,
+    newest: Ts,
+    last_prune: Ts,
+}
+
+impl CallMediaJoin {
+    /// Capture time has reached `t` (a call's end): announcements older than an hour that a
+    /// newer one replaces are dropped, so the index stays bounded on long captures.
+    pub fn seen(&mut self, t: Ts) {
+        self.newest = self.newest.max(t);
+        if self.newest.since(self.last_prune) > 600 * NANOS_PER_SEC {
+            self.last_prune = self.newest;
+            self.index
+                .prune(self.newest.saturating_add(-3600 * NANOS_PER_SEC));
+        }
+    }
+
+    pub fn stream(&mut self, mut s: crate::analysis::rtp::StreamStats) {
+        self.index.resolve(&mut s);
+        if let Some(cid) = s.call_id.clone() {
+            self.waiting.entry(cid).or_default().add(&s);
+        }
+    }
+
+    pub fn attach(&mut self, c: &mut CallRecord, rtp: bool) {
+        let m = self.waiting.remove(&c.call_id);
+        if rtp && c.kind == CallKind::Invite {
+            c.media = Some(m.unwrap_or_default());
+        }
+    }
+
+    /// Streams whose call was already listed when they finished.
+    pub fn orphans(&self) -> usize {
+        self.waiting.values().map(|m| m.streams as usize).sum()
+    }
 }
 
 /// Holds finished calls for a few minutes of capture time, so that legs which end together can
@@ -442,7 +496,18 @@ impl StreamTable {
     }
 }
 
-pub fn calls(cfg: &Config, stop: Arc<AtomicBool>, all: bool) -> Result<RunStats, RunError> {
+pub fn calls(
+    cfg: &Config,
+    stop: Arc<AtomicBool>,
+    all: bool,
+    rtp: bool,
+) -> Result<RunStats, RunError> {
+    let mut cfg = cfg.clone();
+    if rtp {
+        cfg.pipeline.reassembly.track_rtp = true;
+        cfg.pipeline.correlator.want_media = true;
+    }
+    let cfg = &cfg;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let format = cfg.format;
@@ -450,7 +515,7 @@ pub fn calls(cfg: &Config, stop: Arc<AtomicBool>, all: bool) -> Result<RunStats,
     let mut table = StreamTable::new(Table::new(
         CALL_HEADERS.to_vec(),
         vec![
-            false, false, true, true, false, false, false, false, false, true, true,
+            false, false, true, true, false, false, false, false, false, false, false, true, true,
         ],
     ));
     let mut header_done = false;
@@ -478,16 +543,31 @@ pub fn calls(cfg: &Config, stop: Arc<AtomicBool>, all: bool) -> Result<RunStats,
     // Legs of one call through a B2BUA end within seconds of each other; five minutes covers
     // the grace period of both with room to spare.
     let mut window = CallWindow::new(300 * NANOS_PER_SEC);
+    let mut media = CallMediaJoin::default();
     let stats = drive(cfg, stop, |o| {
-        if let Output::Call(c) = o {
-            for r in window.push(*c) {
-                emit(r, &mut out)?;
+        match o {
+            Output::Call(c) => {
+                media.seen(c.end);
+                for mut r in window.push(*c) {
+                    media.attach(&mut r, rtp);
+                    emit(r, &mut out)?;
+                }
             }
+            Output::Media(m) => media.index.add(*m),
+            Output::Rtp(s) => media.stream(*s),
+            _ => {}
         }
         Ok(())
     })?;
-    for r in window.finish() {
+    for mut r in window.finish() {
+        media.attach(&mut r, rtp);
         emit(r, &mut out)?;
+    }
+    if media.orphans() > 0 {
+        eprintln!(
+            "sipscope: warning: {} RTP streams ended after their call was listed (not in its mos/loss)",
+            media.orphans()
+        );
     }
     if format == Format::Table {
         table.flush(&mut out)?;
@@ -668,6 +748,10 @@ pub fn warnings(s: &RunStats) -> Vec<String> {
         "TCP connections evicted from a full table",
     );
     say(s.reassembly.hep_errors, "damaged HEP packets");
+    say(
+        s.ts_outliers,
+        "frames stamped more than an hour ahead of the rest (clock glitch; timers ignore them)",
+    );
     say(
         s.correlate.calls_evicted,
         "calls evicted early from a full table (still reported)",

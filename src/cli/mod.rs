@@ -173,6 +173,9 @@ pub struct CallsArgs {
     /// Also list Call-IDs that carry no INVITE (REGISTER, OPTIONS, SUBSCRIBE, MESSAGE ...).
     #[arg(long)]
     pub all: bool,
+    /// Skip the RTP analysis (no MOS and loss columns; faster on captures full of media).
+    #[arg(long)]
+    pub no_rtp: bool,
 }
 
 #[derive(Args, Debug, Clone)]

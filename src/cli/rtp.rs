@@ -21,31 +21,63 @@ use crate::pipeline::RunStats;
 use super::commands::{drive_outputs, RunError};
 use super::Config;
 
-/// Ties streams to calls and resolves late-known clock rates: `media` is every SDP media line.
-/// Ports are reused from call to call, so a stream belongs to the latest announcement of its
-/// address made before its first packet (or the first one, when the SDP came later).
-pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo]) {
-    let mut at: BTreeMap<SocketAddr, Vec<&crate::correlate::MediaInfo>> = BTreeMap::new();
-    for m in media {
-        at.entry(m.addr).or_default().push(m);
+/// SDP media announcements by address, to tie RTP streams to their calls (RFC 3264: RTP sent to
+/// an announced address and port belongs to the announcing call). Ports are reused from call to
+/// call, so a stream belongs to the latest announcement of its address made before its first
+/// packet (or the first one, when the SDP came later).
+#[derive(Default)]
+pub struct MediaIndex {
+    at: BTreeMap<SocketAddr, Vec<crate::correlate::MediaInfo>>,
+}
+
+impl MediaIndex {
+    pub fn add(&mut self, m: crate::correlate::MediaInfo) {
+        let list = self.at.entry(m.addr).or_default();
+        let key = (m.ts, m.frame, m.idx);
+        let at = list
+            .iter()
+            .rposition(|x| (x.ts, x.frame, x.idx) <= key)
+            .map_or(0, |p| p + 1);
+        list.insert(at, m);
     }
-    for list in at.values_mut() {
-        list.sort_by_key(|m| (m.ts, m.frame, m.idx));
+
+    /// Forgets announcements made before `before` that a later one of the same address
+    /// replaces; returns how many went.
+    pub fn prune(&mut self, before: crate::time::Ts) -> usize {
+        let mut n = 0;
+        for list in self.at.values_mut() {
+            let old = list.iter().take_while(|m| m.ts < before).count();
+            // The newest old one still speaks for its address.
+            let drop = old.saturating_sub(1);
+            list.drain(..drop);
+            n += drop;
+        }
+        n
     }
-    let pick = |addr: &SocketAddr, t: crate::time::Ts| {
-        let list = at.get(addr)?;
-        list.iter()
-            .rev()
-            .find(|m| m.ts <= t)
-            .or(list.first())
-            .copied()
-    };
-    for s in streams.iter_mut() {
+
+    pub fn len(&self) -> usize {
+        self.at.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
+    fn pick(&self, addr: &SocketAddr, t: crate::time::Ts) -> Option<&crate::correlate::MediaInfo> {
+        let list = self.at.get(addr)?;
+        list.iter().rev().find(|m| m.ts <= t).or(list.first())
+    }
+
+    /// Ties one stream to its call, learns its clock rate and codec from the SDP, and scores it.
+    pub fn resolve(&self, s: &mut StreamStats) {
         // The receiver's SDP names where RTP goes; symmetric RTP also sends from there.
-        let Some(m) = pick(&s.dst, s.first).or_else(|| pick(&s.src, s.first)) else {
+        let Some(m) = self
+            .pick(&s.dst, s.first)
+            .or_else(|| self.pick(&s.src, s.first))
+        else {
             s.resolve_events(None);
             s.score(None);
-            continue;
+            return;
         };
         let event_pt = m
             .payloads
@@ -64,6 +96,17 @@ pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo
             }
         }
         s.score(encoding);
+    }
+}
+
+/// Ties streams to calls and resolves late-known clock rates: `media` is every SDP media line.
+pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo]) {
+    let mut index = MediaIndex::default();
+    for m in media {
+        index.add(m.clone());
+    }
+    for s in streams.iter_mut() {
+        index.resolve(s);
     }
 }
 
@@ -143,8 +186,7 @@ fn cells(s: &StreamStats) -> Vec<String> {
         problems.push("jitter");
     }
     // The receiver says it lost more than 1 % in its last report, whatever we saw here.
-    if s
-        .rtcp
+    if s.rtcp
         .as_ref()
         .and_then(|r| r.fraction_lost_pct)
         .is_some_and(|f| f > 1.0)

@@ -587,6 +587,7 @@ impl CallState {
             user_agent: self.user_agent.clone(),
             anomalies: self.anomalies,
             legs: Vec::new(),
+            media: None,
             link_keys: self.link_keys.clone(),
             detail: self.counts.as_ref().map(|c| {
                 let mut transactions: Vec<_> = self

@@ -155,11 +155,46 @@ pub struct CallRecord {
     pub user_agent: Option<String>,
     pub anomalies: u32,
     pub legs: Vec<Leg>,
+    /// The call's RTP streams (tied to it by its SDP), when media was analysed.
+    pub media: Option<CallMedia>,
     #[serde(skip)]
     pub link_keys: Vec<(String, String)>,
     /// Timings, transactions and message counts, for the statistics (only when asked for).
     #[serde(skip)]
     pub detail: Option<Box<CallDetail>>,
+}
+
+/// A call's media at a glance: its worst stream decides (the one the user complains about).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CallMedia {
+    pub streams: u32,
+    /// Lowest network MOS of the scored streams.
+    pub mos: Option<f64>,
+    /// Lowest MOS after the adaptive jitter buffer.
+    pub mos_adaptive: Option<f64>,
+    /// Highest share of a stream's packets that never arrived, %.
+    pub loss_pct: Option<f64>,
+    /// Highest interarrival jitter of any stream, ms.
+    pub max_jitter_ms: Option<f64>,
+}
+
+impl CallMedia {
+    pub fn add(&mut self, s: &crate::analysis::rtp::StreamStats) {
+        let min = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        self.streams += 1;
+        self.mos = min(self.mos, s.mos);
+        self.mos_adaptive = min(self.mos_adaptive, s.mos_adaptive);
+        let loss = (s.expected > 0).then(|| s.missing() as f64 * 100.0 / s.expected as f64);
+        self.loss_pct = max(self.loss_pct, loss);
+        self.max_jitter_ms = max(self.max_jitter_ms, s.max_jitter_ms);
+    }
 }
 
 /// What `stats` needs of a call beyond its row: the caller-side milestones, every transaction

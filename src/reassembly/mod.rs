@@ -172,6 +172,7 @@ pub struct Reassembler {
     cfg: ReassemblyConfig,
     flows: FxHashMap<FlowKey, Flow>,
     last_sweep: Ts,
+    last_media_sweep: Ts,
     pub stats: ReassemblyStats,
     chunks: Vec<Chunk>,
     frames: Vec<Bytes>,
@@ -188,6 +189,7 @@ impl Reassembler {
             cfg,
             flows: FxHashMap::default(),
             last_sweep: Ts::ZERO,
+            last_media_sweep: Ts::ZERO,
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
             frames: Vec::new(),
@@ -397,6 +399,14 @@ impl Reassembler {
         }
     }
 
+    /// Finishes RTP streams idle at `now`, at most once a second of capture time.
+    pub fn expire_media(&mut self, now: Ts) {
+        if self.cfg.track_rtp && now.since(self.last_media_sweep) >= NANOS_PER_SEC {
+            self.last_media_sweep = now;
+            self.rtp.expire(now, RTP_IDLE);
+        }
+    }
+
     /// Expires idle connections. Called with the time every shard has reached (the start of a
     /// batch), not per packet, so that what it releases does not depend on the sharding.
     pub fn tick(&mut self, now: Ts, out: &mut Vec<SipBytes>) {
@@ -404,9 +414,6 @@ impl Reassembler {
             return;
         }
         self.last_sweep = now;
-        if self.cfg.track_rtp {
-            self.rtp.expire(now, RTP_IDLE);
-        }
         let idle = self.cfg.flow_idle;
         let mut expired: Vec<FlowKey> = self
             .flows
