@@ -67,7 +67,17 @@ fn run(cli: Cli) -> Exit {
         Command::Calls(a) => commands::calls(&cfg, stop, a.all, !a.no_rtp),
         Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
         Command::Registrations(_) => commands::registrations(&cfg, stop),
-        Command::Rtp(a) => sipscope::cli::rtp::rtp(&cfg, stop, a.rtp_heuristic),
+        Command::Rtp(a) => match a
+            .series
+            .as_deref()
+            .map(sipscope::cli::stats::parse_interval)
+        {
+            Some(None) => {
+                eprintln!("sipscope: bad --series interval: use 1s, 10s, 1m ...");
+                return Exit::Usage;
+            }
+            series => sipscope::cli::rtp::rtp(&cfg, stop, a.rtp_heuristic, series.flatten()),
+        },
         Command::Stats(a) => match sipscope::cli::stats::StatsRequest::from_args(a) {
             Ok(req) => sipscope::cli::stats::stats(&cfg, stop, req),
             Err(e) => {

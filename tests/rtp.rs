@@ -466,3 +466,69 @@ fn a_clock_glitch_does_not_expire_the_streams() {
         "{err}"
     );
 }
+
+#[test]
+fn time_series_add_up_to_each_stream() {
+    // With --series every stream keeps one point per second; over the corpus the points' packets,
+    // expected and lost add up to the stream's (so to tshark's, checked above), and the largest
+    // point jitter and delta are the stream's maxima.
+    let Some(corpus) = corpus() else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let mut checked = 0;
+    let mut exact = 0u64;
+    for entry in walk(&corpus.join("truth")) {
+        let Some(rel) = entry
+            .strip_prefix(corpus.join("truth"))
+            .ok()
+            .and_then(|p| p.to_str())
+            .and_then(|p| p.strip_suffix(".rtp_streams.txt"))
+        else {
+            continue;
+        };
+        let mut cfg = sipscope::pipeline::PipelineConfig {
+            workers: 2,
+            correlators: 1,
+            ..Default::default()
+        };
+        cfg.reassembly.track_rtp = true;
+        cfg.reassembly.rtp_series = Some(1_000_000_000);
+        cfg.correlator.want_media = true;
+        let mut r = crate::support::run_with(&[&capture(rel).unwrap()], cfg);
+        sipscope::cli::rtp::resolve(&mut r.streams, &r.media);
+        for s in &r.streams {
+            let sum = |f: &dyn Fn(&sipscope::analysis::series::SeriesPoint) -> i64| {
+                s.series.iter().map(f).sum::<i64>()
+            };
+            assert_eq!(sum(&|p| p.packets as i64), s.packets as i64, "{rel} {s:?}");
+            assert_eq!(sum(&|p| p.expected as i64), s.expected as i64, "{rel}");
+            assert_eq!(sum(&|p| p.lost), s.lost, "{rel}");
+            let max_delta = s.series.iter().map(|p| p.max_delta_ms).fold(0.0, f64::max);
+            assert!(
+                (max_delta - s.max_delta_ms).abs() < 1e-9,
+                "{rel}: {max_delta} vs {}",
+                s.max_delta_ms
+            );
+            if let Some(mj) = s.max_jitter_ms {
+                let pj = s
+                    .series
+                    .iter()
+                    .filter_map(|p| p.max_jitter_ms)
+                    .fold(0.0, f64::max);
+                // Equal when the clock was known from the first packet. When a worker learned
+                // the rtpmap mid-stream, the stream's own figures start there, while the series
+                // also covers the packets before (at that clock, kept as a candidate), so its
+                // maximum can only be larger.
+                assert!(pj >= mj - 1e-9, "{rel}: {pj} vs {mj}");
+                exact += u64::from((pj - mj).abs() < 1e-9);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} streams");
+    assert!(
+        exact >= 15,
+        "only {exact} streams with equal maximum jitter"
+    );
+}

@@ -1,5 +1,5 @@
 //! Analysis of what was captured: RTP stream quality ([`rtp`]), its sequence accounting
-//! ([`seq`]), simulated jitter buffers ([`playout`]), what RTCP reports ([`rtcp`]) and the
+//! ([`seq`]), simulated jitter buffers ([`playout`]), time series ([`series`]), what RTCP reports ([`rtcp`]) and the
 //! E-model ([`quality`]); signalling statistics and KPIs ([`stats`]).
 
 pub mod playout;
@@ -7,4 +7,5 @@ pub mod quality;
 pub mod rtcp;
 pub mod rtp;
 pub mod seq;
+pub mod series;
 pub mod stats;

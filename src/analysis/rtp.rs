@@ -197,6 +197,9 @@ pub struct StreamStats {
     pub delay_ms: Option<f64>,
     /// What the endpoints reported about this stream in RTCP.
     pub rtcp: Option<crate::analysis::rtcp::RtcpReport>,
+    /// The stream over time, one point per interval (only when asked for: `--series`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<crate::analysis::series::SeriesPoint>,
 }
 
 impl StreamStats {
@@ -286,6 +289,9 @@ impl StreamStats {
         if let Some(r) = &mut self.rtcp {
             r.resolve_clock(self.clock_rate);
         }
+        for p in &mut self.series {
+            p.settle(self.clock_rate);
+        }
     }
 }
 
@@ -312,6 +318,7 @@ struct Stream {
     event_ts: Option<u32>,
     /// Jitter buffers, fed the packets of the stream's first payload type.
     playout: crate::analysis::playout::Playout,
+    series: Option<Box<crate::analysis::series::Series>>,
 }
 
 pub use crate::analysis::seq::SEQ_WINDOW;
@@ -345,6 +352,8 @@ pub struct RtpTracker {
     pub stats: RtpTrackerStats,
     done: Vec<StreamStats>,
     pub rtcp: crate::analysis::rtcp::RtcpTracker,
+    /// Keep each stream's figures per interval of this length (`--series`).
+    pub series: Option<crate::time::Nanos>,
 }
 
 impl Default for RtpTracker {
@@ -362,6 +371,7 @@ impl RtpTracker {
             stats: RtpTrackerStats::default(),
             done: Vec::new(),
             rtcp: crate::analysis::rtcp::RtcpTracker::default(),
+            series: None,
         }
     }
 
@@ -454,6 +464,7 @@ impl RtpTracker {
                         mos_adaptive: None,
                         delay_ms: None,
                         rtcp: None,
+                        series: Vec::new(),
                     },
                     start_seq: h.seq,
                     last_seq: h.seq,
@@ -469,6 +480,9 @@ impl RtpTracker {
                     last_active: ts,
                     event_ts: None,
                     playout: Default::default(),
+                    series: self
+                        .series
+                        .map(|i| Box::new(crate::analysis::series::Series::new(i))),
                 },
             );
         }
@@ -662,6 +676,25 @@ impl Stream {
                 }
             }
         }
+        if let Some(series) = self.series.as_mut() {
+            let high = u64::from(self.cycles) * 65_536 + u64::from(self.last_seq);
+            let mut j = [(0u32, 0.0f64); 4];
+            let n = if !regular {
+                0
+            } else if have_jitter {
+                j[0] = (clock, self.jitter.j);
+                1
+            } else if let Some(c) = self.candidates.as_ref() {
+                for (slot, (acc, rate)) in j.iter_mut().zip(c.iter().zip(CANDIDATE_CLOCKS)) {
+                    *slot = (rate, acc.j);
+                }
+                4
+            } else {
+                0
+            };
+            // Deltas count over regular packets only, as the stream's own maximum does.
+            series.packet(ts, first, high, if regular { delta } else { 0.0 }, &j[..n]);
+        }
         // The next packet's D is taken against this one even when it stepped back in RTP time:
         // that is what tshark's figures show (keeping the older reference instead raises that
         // G.722 stream's maximum jitter from tshark's 3.615 to 5.893 ms).
@@ -694,6 +727,9 @@ impl Stream {
         self.stats.lost = expected as i64 - self.stats.packets as i64;
         if !self.stats.min_delta_ms.is_finite() {
             self.stats.min_delta_ms = 0.0;
+        }
+        if let Some(series) = self.series.take() {
+            self.stats.series = series.finish(self.stats.clock_rate);
         }
         self.stats.late_fixed = self.playout.fixed_late;
         self.stats.late_adaptive = self.playout.adaptive_late;

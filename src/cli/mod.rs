@@ -101,6 +101,10 @@ pub struct RtpArgs {
     /// Also list RTP-looking UDP flows that no SDP announced.
     #[arg(long)]
     pub rtp_heuristic: bool,
+    /// List each stream over time instead, one row per interval of this length (1s, 10s, 1m):
+    /// packets, expected, lost, max delta and jitter.
+    #[arg(long)]
+    pub series: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

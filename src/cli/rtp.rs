@@ -230,9 +230,49 @@ fn cells(s: &StreamStats) -> Vec<String> {
     ]
 }
 
-pub fn rtp(cfg: &Config, stop: Arc<AtomicBool>, heuristic: bool) -> Result<RunStats, RunError> {
+const SERIES_HEADERS: [&str; 11] = [
+    "stream",
+    "ssrc",
+    "interval",
+    "packets",
+    "expected",
+    "lost",
+    "lost%",
+    "max delta",
+    "mean jitter",
+    "max jitter",
+    "call-id",
+];
+
+fn series_cells(s: &StreamStats, p: &crate::analysis::series::SeriesPoint) -> Vec<String> {
+    vec![
+        format!("{} -> {}", s.src, s.dst),
+        format!("{:#010x}", s.ssrc),
+        p.start.to_string(),
+        p.packets.to_string(),
+        p.expected.to_string(),
+        p.lost.to_string(),
+        if p.expected > 0 {
+            format!("{:.1}", p.lost as f64 * 100.0 / p.expected as f64)
+        } else {
+            String::new()
+        },
+        format!("{:.3}", p.max_delta_ms),
+        ms(p.mean_jitter_ms),
+        ms(p.max_jitter_ms),
+        escape(s.call_id.as_deref().unwrap_or("")),
+    ]
+}
+
+pub fn rtp(
+    cfg: &Config,
+    stop: Arc<AtomicBool>,
+    heuristic: bool,
+    series: Option<crate::time::Nanos>,
+) -> Result<RunStats, RunError> {
     let mut cfg = cfg.clone();
     cfg.pipeline.reassembly.track_rtp = true;
+    cfg.pipeline.reassembly.rtp_series = series;
     cfg.pipeline.correlator.want_media = true;
     let mut streams: Vec<StreamStats> = Vec::new();
     let mut media = Vec::new();
@@ -250,6 +290,48 @@ pub fn rtp(cfg: &Config, stop: Arc<AtomicBool>, heuristic: bool) -> Result<RunSt
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let err = |e: io::Error| RunError::Output(OutputError::from(e));
+    if series.is_some() {
+        match cfg.format {
+            Format::Json => {
+                // One object per point, with its stream's identity.
+                for s in &streams {
+                    for p in &s.series {
+                        let mut v =
+                            serde_json::to_value(p).map_err(|e| err(io::Error::other(e)))?;
+                        v["src"] = s.src.to_string().into();
+                        v["dst"] = s.dst.to_string().into();
+                        v["ssrc"] = s.ssrc.into();
+                        v["call_id"] = s.call_id.clone().into();
+                        serde_json::to_writer(&mut out, &v)
+                            .map_err(|e| err(io::Error::other(e)))?;
+                        out.write_all(b"\n").map_err(err)?;
+                    }
+                }
+            }
+            Format::Csv => {
+                write_csv_row(&mut out, &SERIES_HEADERS.map(String::from))?;
+                for s in &streams {
+                    for p in &s.series {
+                        let mut c = series_cells(s, p);
+                        c[10] = s.call_id.clone().unwrap_or_default();
+                        write_csv_row(&mut out, &c)?;
+                    }
+                }
+            }
+            Format::Table => {
+                let flexible = SERIES_HEADERS.iter().map(|h| *h == "call-id").collect();
+                let mut t = Table::new(SERIES_HEADERS.to_vec(), flexible);
+                for s in &streams {
+                    for p in &s.series {
+                        t.rows.push(series_cells(s, p));
+                    }
+                }
+                t.write(&mut out, crate::output::terminal_width())?;
+            }
+        }
+        out.flush().map_err(err)?;
+        return Ok(stats);
+    }
     match cfg.format {
         Format::Json => {
             for s in &streams {

@@ -81,6 +81,8 @@ pub struct ReassemblyConfig {
     pub max_message: usize,
     /// Analyse RTP streams in UDP that is not SIP (costs a lookup per media packet).
     pub track_rtp: bool,
+    /// With `track_rtp`: keep each stream's figures per interval of this length.
+    pub rtp_series: Option<Nanos>,
 }
 
 impl Default for ReassemblyConfig {
@@ -92,6 +94,7 @@ impl Default for ReassemblyConfig {
             flow_idle: 300 * NANOS_PER_SEC,
             max_message: 16 << 20,
             track_rtp: false,
+            rtp_series: None,
         }
     }
 }
@@ -185,6 +188,8 @@ const RTP_IDLE: Nanos = 60 * NANOS_PER_SEC;
 
 impl Reassembler {
     pub fn new(cfg: ReassemblyConfig) -> Reassembler {
+        let mut rtp = crate::analysis::rtp::RtpTracker::default();
+        rtp.series = cfg.rtp_series;
         Reassembler {
             cfg,
             flows: FxHashMap::default(),
@@ -193,7 +198,7 @@ impl Reassembler {
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
             frames: Vec::new(),
-            rtp: crate::analysis::rtp::RtpTracker::default(),
+            rtp,
         }
     }
 
