@@ -123,6 +123,24 @@ mod tests {
             g729.iter().zip(&g711).all(|(a, b)| a < b),
             "{g729:?} {g711:?}"
         );
+        // Each codec's curve at 2 % random loss, from its G.113 Ie and Bpl:
+        // Ie_eff = Ie + (95 − Ie)·2/(2 + Bpl), R = 93.2 − Ie_eff.
+        for (codec, ie, bpl) in [
+            ("PCMU", 0.0, 25.1),
+            ("G729", 11.0, 19.0),
+            ("G723", 15.0, 16.1),
+            ("GSM", 20.0, 10.0),
+        ] {
+            let Score::Mos { r, .. } = score(Some(codec), 2.0, 1.0, 0.0) else {
+                panic!("{codec}")
+            };
+            let want = 93.2 - (ie + (95.0 - ie) * 2.0 / (2.0 + bpl));
+            assert!((r - want).abs() < 1e-9, "{codec}: R {r}, want {want}");
+        }
+        // Bursty loss hurts more than random loss at the same rate (BurstR 2 vs 1).
+        assert!(
+            mos(score(Some("PCMU"), 3.0, 2.0, 0.0)) < mos(score(Some("PCMU"), 3.0, 1.0, 0.0))
+        );
         // Delay past 177.3 ms costs more per ms.
         let near = mos(score(Some("PCMU"), 0.0, 1.0, 150.0));
         let far = mos(score(Some("PCMU"), 0.0, 1.0, 300.0));
