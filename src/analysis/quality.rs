@@ -138,9 +138,7 @@ mod tests {
             assert!((r - want).abs() < 1e-9, "{codec}: R {r}, want {want}");
         }
         // Bursty loss hurts more than random loss at the same rate (BurstR 2 vs 1).
-        assert!(
-            mos(score(Some("PCMU"), 3.0, 2.0, 0.0)) < mos(score(Some("PCMU"), 3.0, 1.0, 0.0))
-        );
+        assert!(mos(score(Some("PCMU"), 3.0, 2.0, 0.0)) < mos(score(Some("PCMU"), 3.0, 1.0, 0.0)));
         // Delay past 177.3 ms costs more per ms.
         let near = mos(score(Some("PCMU"), 0.0, 1.0, 150.0));
         let far = mos(score(Some("PCMU"), 0.0, 1.0, 300.0));
