@@ -9,12 +9,14 @@ use sipscope::cli::commands::{self, RunError};
 use sipscope::cli::{Cli, Command, FormatArg};
 use sipscope::output::OutputError;
 
-/// Exit statuses: 0 ok (also for a closed pipe), 1 runtime failure, 2 usage error.
+/// Exit statuses: 0 ok (also for a closed pipe), 1 runtime failure, 2 usage error, 3 an alert
+/// at or above `--fail-on` fired.
 #[derive(Copy, Clone)]
 enum Exit {
     Ok = 0,
     Failure = 1,
     Usage = 2,
+    Alerted = 3,
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,8 @@ fn run(cli: Cli) -> Exit {
         Command::Ladder(a) => (&a.common, FormatArg::Table, None),
         Command::Rtp(a) => (&a.common, a.format, None),
         Command::Stats(a) => (&a.common, FormatArg::Table, None),
+        Command::Monitor(a) => (&a.common, FormatArg::Table, None),
+        Command::Alerts(a) => (&a.common, a.format, None),
     };
     let cfg = match common.config(format, outcome) {
         Ok(c) => c,
@@ -62,7 +66,51 @@ fn run(cli: Cli) -> Exit {
         // Ctrl-C and SIGTERM stop the input; the pipeline drains and the outputs are written.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
+    let mut fail_on = None;
+    let mut alerted = None;
     let result = match &command {
+        Command::Monitor(a) => {
+            let req =
+                sipscope::cli::monitor::AlertRequest::from_args(&a.alert).and_then(|alerts| {
+                    let interval =
+                        sipscope::cli::stats::parse_interval(&a.interval).ok_or_else(|| {
+                            sipscope::cli::UsageError(format!("bad --interval {:?}", a.interval))
+                        })?;
+                    Ok(sipscope::cli::monitor::MonitorRequest {
+                        alerts,
+                        alerts_json: a.alerts_json.clone(),
+                        summary_json: a.summary_json.clone(),
+                        interval,
+                        metrics_listen: a.metrics_listen,
+                    })
+                });
+            match req {
+                Ok(req) => {
+                    fail_on = req.alerts.fail_on;
+                    sipscope::cli::monitor::monitor(&cfg, stop, &req).map(|(r, o)| {
+                        alerted = o.worst;
+                        r
+                    })
+                }
+                Err(e) => {
+                    eprintln!("sipscope: {e}");
+                    return Exit::Usage;
+                }
+            }
+        }
+        Command::Alerts(a) => match sipscope::cli::monitor::AlertRequest::from_args(&a.alert) {
+            Ok(req) => {
+                fail_on = req.fail_on;
+                sipscope::cli::monitor::alerts(&cfg, stop, &req).map(|(r, o)| {
+                    alerted = o.worst;
+                    r
+                })
+            }
+            Err(e) => {
+                eprintln!("sipscope: {e}");
+                return Exit::Usage;
+            }
+        },
         Command::Messages(_) => commands::messages(&cfg, stop),
         Command::Calls(a) => commands::calls(&cfg, stop, a.all, !a.no_rtp),
         Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
@@ -101,7 +149,10 @@ fn run(cli: Cli) -> Exit {
             if cfg.stats {
                 commands::print_stats(&stats);
             }
-            Exit::Ok
+            match (fail_on, alerted) {
+                (Some(f), Some(w)) if w >= f => Exit::Alerted,
+                _ => Exit::Ok,
+            }
         }
         Err(RunError::Output(OutputError::BrokenPipe)) => Exit::Ok,
         Err(e) => {

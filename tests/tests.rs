@@ -5,6 +5,7 @@ mod corpus;
 mod correlation;
 mod ladder;
 mod live;
+mod monitor;
 mod props;
 mod rtp;
 mod stats;

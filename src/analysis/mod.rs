@@ -1,7 +1,8 @@
 //! Analysis of what was captured: RTP stream quality ([`rtp`]), its sequence accounting
 //! ([`seq`]), simulated jitter buffers ([`playout`]), time series ([`series`]), what RTCP reports ([`rtcp`]) and the
-//! E-model ([`quality`]); signalling statistics and KPIs ([`stats`]).
+//! E-model ([`quality`]); signalling statistics and KPIs ([`stats`]); anomaly detectors ([`alerts`]).
 
+pub mod alerts;
 pub mod playout;
 pub mod quality;
 pub mod rtcp;

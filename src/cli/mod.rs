@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod filter;
 pub mod ladder;
+pub mod monitor;
 pub mod rtp;
 pub mod stats;
 
@@ -53,6 +54,70 @@ pub enum Command {
     /// Signalling statistics: RFC 6076 metrics, ASR/NER/ACD/PDD, outcomes, response codes,
     /// response times, retransmissions, load and registrations, cut by peer, direction and time.
     Stats(StatsArgs),
+    /// Watch live (-i) or replay captures in capture time: anomaly alerts as they happen, a
+    /// rolling summary, NDJSON files and a Prometheus endpoint.
+    Monitor(MonitorArgs),
+    /// The anomalies the detectors find in captures, in capture-time order.
+    Alerts(AlertsArgs),
+}
+
+/// Detector options shared by `monitor` and `alerts`.
+#[derive(Args, Debug, Clone)]
+pub struct AlertOptions {
+    /// Thresholds from a TOML file (keys as in `Thresholds`: min_mos, max_loss_pct,
+    /// transaction_timeout_s, window_s, scanner_agents ...); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Exit with status 3 if an alert of this severity or worse fired: info, warning, critical.
+    #[arg(long)]
+    pub fail_on: Option<String>,
+    /// poor-quality below this MOS (default 3.6).
+    #[arg(long)]
+    pub min_mos: Option<f64>,
+    /// poor-quality above this loss, % (default 3).
+    #[arg(long)]
+    pub max_loss: Option<f64>,
+    /// poor-quality above this jitter, ms (default 30).
+    #[arg(long)]
+    pub max_jitter: Option<f64>,
+    /// long-pdd beyond this many seconds (default 5).
+    #[arg(long)]
+    pub long_pdd: Option<f64>,
+    /// Timer B/F/H in seconds (default 32).
+    #[arg(long)]
+    pub transaction_timeout: Option<f64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub alert: AlertOptions,
+    /// Also write each alert as one JSON object per line to this file (`-`: standard output,
+    /// and the human lines go to standard error).
+    #[arg(long)]
+    pub alerts_json: Option<String>,
+    /// A summary every interval of capture time: 10s, 1m ...
+    #[arg(long, default_value = "10s")]
+    pub interval: String,
+    /// Write each summary as one JSON object per line to this file.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9934).
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub alert: AlertOptions,
+    /// Output format. JSON is one object per line.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]

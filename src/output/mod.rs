@@ -6,6 +6,7 @@
 //! so the binary can exit quietly with status 0.
 
 pub mod frame;
+pub mod prometheus;
 
 use std::fmt;
 use std::io::{self, Write};

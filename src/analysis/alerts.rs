@@ -1,0 +1,1586 @@
+//! Anomaly detectors (../shared/reference/ALERTS.md), all on capture time, so a live run and a
+//! replay of its capture raise the same alerts at the same instants.
+//!
+//! The engine sits at the sink: it sees every SIP message (with its retransmission mark, from
+//! the correlators), the SDP media lines, the RTP streams as they finish, and each call record as
+//! the call closes. It keeps a light watch per open call (timers of its transactions), sliding
+//! one-second-bucket windows per source, peer and sender, and a few bounded maps; every bound it
+//! reaches is itself counted and reported as an alert. `tick(now)` fires the timers whose
+//! deadline `now` has passed; an alert's time is its deadline, not the moment it was noticed.
+//!
+//! Each alert has a stable code, a severity, the call, transaction or endpoint it concerns, its
+//! evidence (figures and the triggering message) and a one-line hint. An alert that clears (a
+//! late ACK, a late final response) is reported again as cleared.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::rtp::StreamStats;
+use crate::correlate::record::{CallKind, CallRecord, MsgRow, Outcome};
+use crate::correlate::MediaInfo;
+use crate::time::{Nanos, Ts, NANOS_PER_SEC};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_lowercase().as_str() {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Fired,
+    Cleared,
+}
+
+/// One alert, as printed and written to NDJSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct Alert {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub state: State,
+    #[serde(serialize_with = "crate::correlate::record::ser_ts")]
+    pub ts: Ts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    /// The endpoint (address or IP) it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Figures behind it.
+    pub evidence: String,
+    /// The frame of the message that triggered it, and that message's first line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub hint: &'static str,
+}
+
+impl fmt::Display for Alert {
+    /// One line; wire text in it is the caller's to escape.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:<8} {}{}",
+            self.ts,
+            self.severity.as_str(),
+            self.code,
+            if self.state == State::Cleared {
+                " (cleared)"
+            } else {
+                ""
+            }
+        )?;
+        if let Some(c) = &self.call_id {
+            write!(f, " call={c}")?;
+        }
+        if let Some(e) = &self.endpoint {
+            write!(f, " endpoint={e}")?;
+        }
+        write!(f, ": {}", self.evidence)?;
+        if let Some(n) = self.frame {
+            write!(f, " [frame {n}]")?;
+        }
+        write!(f, " — {}", self.hint)
+    }
+}
+
+/// Every threshold, with the defaults of ALERTS.md; a TOML file may set any of them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Timer B and Timer F (64·T1), seconds.
+    pub transaction_timeout_s: f64,
+    /// How long a retransmitted 2xx may wait for its ACK (Timer H), seconds.
+    pub ack_timeout_s: f64,
+    /// Media gone this long with no BYE: missing-bye, seconds.
+    pub media_gone_s: f64,
+    /// An answered call open longer than this has a missing BYE, seconds (0: no limit).
+    pub max_call_s: f64,
+    /// Talk time after which missing media is an alert, seconds.
+    pub media_after_s: f64,
+    /// A gap in a stream this long while the dialog is up: rtp-stopped, seconds.
+    pub rtp_gap_s: f64,
+    pub max_loss_pct: f64,
+    pub max_jitter_ms: f64,
+    pub min_mos: f64,
+    /// Retransmissions above this share of a sender's messages over the window, %.
+    pub retransmission_pct: f64,
+    /// Fewest messages in the window before the share is judged.
+    pub retransmission_min: u64,
+    /// Error responses per peer against the baseline: this many times the baseline rate...
+    pub error_spike_factor: f64,
+    /// ...with at least this many errors in the window.
+    pub error_spike_min: u64,
+    pub long_pdd_s: f64,
+    /// 401/403/407 to one source without a success, within the window.
+    pub auth_failures: u64,
+    /// Distinct users one source probes (answered 401/403/404/407/484) within the window.
+    pub scanner_targets: u64,
+    /// User-Agent substrings of known scanners (case-insensitive).
+    pub scanner_agents: Vec<String>,
+    /// REGISTER requests per second from one source.
+    pub registration_rate: u64,
+    /// The sliding window of the rate detectors, seconds.
+    pub window_s: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            transaction_timeout_s: 32.0,
+            ack_timeout_s: 32.0,
+            media_gone_s: 60.0,
+            max_call_s: 0.0,
+            media_after_s: 5.0,
+            rtp_gap_s: 10.0,
+            max_loss_pct: 3.0,
+            max_jitter_ms: 30.0,
+            min_mos: 3.6,
+            retransmission_pct: 10.0,
+            retransmission_min: 20,
+            error_spike_factor: 3.0,
+            error_spike_min: 20,
+            long_pdd_s: 5.0,
+            auth_failures: 5,
+            scanner_targets: 10,
+            scanner_agents: [
+                "friendly-scanner",
+                "sipvicious",
+                "sipcli",
+                "sipsak",
+                "sundayddr",
+                "VaxSIPUserAgent",
+            ]
+            .map(String::from)
+            .to_vec(),
+            registration_rate: 20,
+            window_s: 60.0,
+        }
+    }
+}
+
+impl Thresholds {
+    pub fn from_toml(text: &str) -> Result<Thresholds, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+fn ns(s: f64) -> Nanos {
+    (s * NANOS_PER_SEC as f64) as Nanos
+}
+
+fn secs(d: Nanos) -> f64 {
+    d as f64 / NANOS_PER_SEC as f64
+}
+
+/// A request waiting for its final response, on one hop.
+#[derive(Debug)]
+struct Pending {
+    branch: String,
+    method: String,
+    ts: Ts,
+    frame: u64,
+    src: SocketAddr,
+    dst: SocketAddr,
+    line: String,
+    fired: bool,
+}
+
+/// What the engine follows of one open call.
+#[derive(Debug, Default)]
+struct Watch {
+    invite: Option<(Ts, u64)>,
+    /// The first non-100 provisional or final answer to an INVITE: what PDD waits for.
+    first_answer: Option<Ts>,
+    answered: Option<Ts>,
+    /// CSeq of the answered INVITE, its first 2xx, how often the 2xx came again, an ACK seen.
+    ok_cseq: Option<u32>,
+    ok_at: Option<(Ts, u64)>,
+    ok_again: u32,
+    acked: bool,
+    bye: bool,
+    pending: Vec<Pending>,
+    /// Codes fired for this call (once per call), and whether each is still open.
+    fired: Vec<(&'static str, bool)>,
+    /// Stream ends seen for the call: (last packet, still in the dialog).
+    media_last: Option<Ts>,
+    last_ts: Ts,
+}
+
+impl Watch {
+    fn has(&self, code: &str) -> bool {
+        self.fired.iter().any(|(c, _)| *c == code)
+    }
+}
+
+/// Counts per one-second bucket over a sliding window.
+#[derive(Debug, Default, Clone)]
+struct Window {
+    buckets: VecDeque<(i64, [u64; 2])>,
+}
+
+impl Window {
+    fn add(&mut self, t: Ts, idx: usize, n: u64, width: Nanos) {
+        let sec = t.0.div_euclid(NANOS_PER_SEC);
+        let oldest = sec - (width / NANOS_PER_SEC).max(1) + 1;
+        while self.buckets.front().is_some_and(|(s, _)| *s < oldest) {
+            self.buckets.pop_front();
+        }
+        match self.buckets.back_mut() {
+            Some((s, c)) if *s == sec => c[idx] += n,
+            _ => {
+                let mut c = [0; 2];
+                c[idx] = n;
+                self.buckets.push_back((sec, c));
+            }
+        }
+    }
+
+    fn sum(&self) -> [u64; 2] {
+        self.buckets
+            .iter()
+            .fold([0, 0], |a, (_, c)| [a[0] + c[0], a[1] + c[1]])
+    }
+}
+
+/// Per-source state of the rate detectors.
+#[derive(Debug, Default)]
+struct Source {
+    /// Messages sent, retransmissions sent.
+    sent: Window,
+    /// 401/403/407 answered to it since its last success, with their times.
+    auth_fail: VecDeque<Ts>,
+    /// Users it probed that were refused, with when.
+    probed: VecDeque<(Ts, String)>,
+    /// REGISTERs in the current second.
+    reg_second: (i64, u64),
+    last: Ts,
+    /// Codes fired for this source and when (re-armed a window later).
+    fired: Vec<(&'static str, Ts)>,
+}
+
+/// Per-peer error-rate state: final responses and errors in the window, and the baseline rate
+/// (the mean error share of the windows before).
+#[derive(Debug, Default)]
+struct Peer {
+    finals: Window,
+    baseline: Option<f64>,
+    window_start: i64,
+    last: Ts,
+    fired: Option<Ts>,
+}
+
+const MAX_WATCHED: usize = 1_000_000;
+const MAX_SOURCES: usize = 100_000;
+
+/// Counters of the engine itself.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EngineStats {
+    pub alerts: BTreeMap<&'static str, u64>,
+    pub cleared: u64,
+    pub calls_watched: u64,
+    /// Watches or sources dropped because a table was full (each also an alert).
+    pub evicted: u64,
+}
+
+pub struct Engine {
+    pub cfg: Thresholds,
+    calls: HashMap<String, Watch>,
+    sources: HashMap<IpAddr, Source>,
+    peers: HashMap<IpAddr, Peer>,
+    /// Media lines per call: the addresses each side wants RTP at, and who announced them.
+    media: HashMap<String, Vec<(SocketAddr, SocketAddr)>>,
+    /// Streams per call, joined as they finish.
+    streams: HashMap<String, Vec<StreamBrief>>,
+    malformed: HashMap<(IpAddr, &'static str), u64>,
+    out: Vec<Alert>,
+    pub stats: EngineStats,
+    now: Ts,
+    table_full_said: bool,
+}
+
+#[derive(Clone, Debug)]
+struct StreamBrief {
+    dst: SocketAddr,
+    last: Ts,
+}
+
+fn first_line(m: &MsgRow) -> String {
+    match (&m.method, m.status) {
+        (Some(method), _) => format!(
+            "{method} (CSeq {} {})",
+            m.cseq.unwrap_or(0),
+            m.cseq_method.as_deref().unwrap_or("")
+        ),
+        (None, Some(s)) => format!(
+            "{s} {} (CSeq {} {})",
+            m.reason.as_deref().unwrap_or(""),
+            m.cseq.unwrap_or(0),
+            m.cseq_method.as_deref().unwrap_or("")
+        ),
+        _ => String::new(),
+    }
+}
+
+impl Engine {
+    pub fn new(cfg: Thresholds) -> Engine {
+        Engine {
+            cfg,
+            calls: HashMap::new(),
+            sources: HashMap::new(),
+            peers: HashMap::new(),
+            media: HashMap::new(),
+            streams: HashMap::new(),
+            malformed: HashMap::new(),
+            out: Vec::new(),
+            stats: EngineStats::default(),
+            now: Ts::ZERO,
+            table_full_said: false,
+        }
+    }
+
+    /// Alerts raised since the last call, in the order they were found.
+    pub fn take(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Calls the engine is watching now (open calls).
+    pub fn watched(&self) -> usize {
+        self.calls.len()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn raise(
+        &mut self,
+        code: &'static str,
+        severity: Severity,
+        ts: Ts,
+        call_id: Option<&str>,
+        endpoint: Option<String>,
+        evidence: String,
+        msg: Option<(u64, String)>,
+        hint: &'static str,
+    ) {
+        *self.stats.alerts.entry(code).or_default() += 1;
+        let (frame, message) = match msg {
+            Some((f, l)) => (Some(f), Some(l)),
+            None => (None, None),
+        };
+        self.out.push(Alert {
+            code,
+            severity,
+            state: State::Fired,
+            ts,
+            call_id: call_id.map(str::to_string),
+            endpoint,
+            evidence,
+            frame,
+            message,
+            hint,
+        });
+    }
+
+    fn clear(&mut self, code: &'static str, ts: Ts, call_id: &str, evidence: String) {
+        self.stats.cleared += 1;
+        self.out.push(Alert {
+            code,
+            severity: Severity::Info,
+            state: State::Cleared,
+            ts,
+            call_id: Some(call_id.to_string()),
+            endpoint: None,
+            evidence,
+            frame: None,
+            message: None,
+            hint: "resolved",
+        });
+    }
+
+    fn table_full(&mut self, what: &str, ts: Ts) {
+        self.stats.evicted += 1;
+        if !self.table_full_said {
+            self.table_full_said = true;
+            self.raise(
+                "table-full",
+                Severity::Critical,
+                ts,
+                None,
+                None,
+                format!("the {what} table is full; the oldest entries are dropped (counted)"),
+                None,
+                "raise the bounds or narrow the capture with --bpf; detection is incomplete",
+            );
+        }
+    }
+
+    /// One SIP message.
+    pub fn on_msg(&mut self, m: &MsgRow) {
+        self.now = self.now.max(m.ts);
+        self.rates(m);
+        if !m.anomalies.is_empty() {
+            for a in &m.anomalies {
+                let n = self.malformed.entry((m.src.ip(), a)).or_default();
+                *n += 1;
+                if *n == 1 {
+                    let code = *a;
+                    self.raise(
+                        "malformed",
+                        Severity::Warning,
+                        m.ts,
+                        m.call_id.as_deref(),
+                        Some(m.src.to_string()),
+                        format!("{code} in a message from {}", m.src.ip()),
+                        Some((m.frame, first_line(m))),
+                        "a broken or non-compliant stack; later ones from this source are counted, not repeated",
+                    );
+                }
+            }
+        }
+        let Some(cid) = m.call_id.clone() else { return };
+        if !self.calls.contains_key(&cid) {
+            if self.calls.len() >= MAX_WATCHED {
+                self.table_full("call watch", m.ts);
+                return;
+            }
+            self.stats.calls_watched += 1;
+        }
+        let w = self.calls.entry(cid.clone()).or_default();
+        w.last_ts = w.last_ts.max(m.ts);
+        let cseq_method = m.cseq_method.as_deref().unwrap_or("");
+        let mut cleared: Vec<(&'static str, String)> = Vec::new();
+        let mut expired: Vec<Alert> = Vec::new();
+        let t_ack = ns(self.cfg.ack_timeout_s);
+        match (&m.method, m.status) {
+            (Some(method), _) => {
+                if m.retransmission {
+                    return;
+                }
+                match method.as_str() {
+                    "INVITE" if m.to_tag.is_none() && w.invite.is_none() => {
+                        w.invite = Some((m.ts, m.frame));
+                    }
+                    "ACK" if w.ok_cseq.is_some() && w.ok_cseq == m.cseq && !w.acked => {
+                        w.acked = true;
+                        if let Some((ok_ts, frame)) = w.ok_at {
+                            if w.ok_again > 0 && m.ts.since(ok_ts) >= t_ack && !w.has("missing-ack")
+                            {
+                                w.fired.push(("missing-ack", true));
+                                expired.push(ack_alert(&cid, ok_ts, frame, w.ok_again, t_ack));
+                            }
+                        }
+                        if let Some(f) = w.fired.iter_mut().find(|f| f.0 == "missing-ack" && f.1) {
+                            f.1 = false;
+                            cleared.push(("missing-ack", "the ACK came late".into()));
+                        }
+                    }
+                    "BYE" => w.bye = true,
+                    _ => {}
+                }
+                if method != "ACK" {
+                    if let Some(b) = &m.branch {
+                        if w.pending.len() < 64
+                            && !w.pending.iter().any(|p| &p.branch == b && p.src == m.src)
+                        {
+                            w.pending.push(Pending {
+                                branch: b.clone(),
+                                method: method.clone(),
+                                ts: m.ts,
+                                frame: m.frame,
+                                src: m.src,
+                                dst: m.dst,
+                                line: first_line(m),
+                                fired: false,
+                            });
+                        }
+                    }
+                }
+            }
+            (None, Some(status)) => {
+                if cseq_method == "INVITE" && status > 100 && w.first_answer.is_none() {
+                    w.first_answer = Some(m.ts);
+                }
+                if cseq_method == "INVITE" && (200..300).contains(&status) {
+                    // Only a copy on the same hop is the 2xx sent again (a proxy relaying it
+                    // to the caller is the next hop, not a retransmission).
+                    if w.ok_at.is_none() {
+                        w.ok_at = Some((m.ts, m.frame));
+                        w.ok_cseq = m.cseq;
+                        w.answered = Some(m.ts);
+                    } else if m.retransmission && w.ok_cseq == m.cseq {
+                        w.ok_again += 1;
+                    }
+                }
+                if status >= 200 {
+                    // A final response on the reverse of the request's hop ends it.
+                    if let Some(i) = w.pending.iter().position(|p| {
+                        Some(&p.branch) == m.branch.as_ref() && p.src == m.dst && p.dst == m.src
+                    }) {
+                        let mut p = w.pending.remove(i);
+                        let late = m.ts.since(p.ts) >= ns(self.cfg.transaction_timeout_s);
+                        if late && !p.fired {
+                            // Its timer ran out before this answer, whether or not a tick saw it.
+                            p.fired = true;
+                            let a = p_alert(&cid, &p, ns(self.cfg.transaction_timeout_s));
+                            if !w.has(a.code) {
+                                w.fired.push((a.code, true));
+                                expired.push(a);
+                            }
+                        }
+                        if p.fired {
+                            let code = if p.method == "INVITE" {
+                                "invite-timeout"
+                            } else {
+                                "non-invite-timeout"
+                            };
+                            cleared.push((
+                                code,
+                                format!(
+                                    "{status} came {:.1} s after the {}",
+                                    secs(m.ts.since(p.ts)),
+                                    p.method
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        for a in expired {
+            *self.stats.alerts.entry(a.code).or_default() += 1;
+            self.out.push(a);
+        }
+        for (code, why) in cleared {
+            self.clear(code, m.ts, &cid, why);
+        }
+    }
+
+    /// Sliding-window detectors keyed by source, peer and sender.
+    fn rates(&mut self, m: &MsgRow) {
+        let width = ns(self.cfg.window_s);
+        let ts = m.ts;
+        let src_ip = m.src.ip();
+        // Sender retransmission share.
+        if !self.sources.contains_key(&src_ip) && self.sources.len() >= MAX_SOURCES {
+            self.evict_sources();
+        }
+        let s = self.sources.entry(src_ip).or_default();
+        s.last = ts;
+        s.sent.add(ts, 0, 1, width);
+        if m.retransmission {
+            s.sent.add(ts, 1, 1, width);
+        }
+        let [sent, resent] = s.sent.sum();
+        let storm = sent >= self.cfg.retransmission_min
+            && resent as f64 * 100.0 / sent as f64 > self.cfg.retransmission_pct;
+        let mut raise: Vec<(&'static str, Severity, String, Option<&str>, &'static str)> =
+            Vec::new();
+        if storm && armed(&mut s.fired, "retransmission-storm", ts, width) {
+            raise.push((
+                "retransmission-storm",
+                Severity::Warning,
+                format!(
+                    "{resent} of {sent} messages from {src_ip} in {:.0} s were retransmissions ({:.1} %)",
+                    self.cfg.window_s,
+                    resent as f64 * 100.0 / sent as f64
+                ),
+                None,
+                "the peer is not answering or answers are lost: check reachability, NAT and overload",
+            ));
+        }
+        // Requests: scanner user agents, REGISTER rate.
+        if let Some(method) = &m.method {
+            if !m.retransmission {
+                if let Some(ua) = &m.user_agent {
+                    let lower = ua.to_ascii_lowercase();
+                    if self
+                        .cfg
+                        .scanner_agents
+                        .iter()
+                        .any(|a| lower.contains(&a.to_ascii_lowercase()))
+                        && armed(&mut s.fired, "scanner", ts, width)
+                    {
+                        raise.push((
+                            "scanner",
+                            Severity::Critical,
+                            format!("{method} from {src_ip} with User-Agent {ua:?}"),
+                            m.call_id.as_deref(),
+                            "a known SIP scanner: block the source, check that no extension has a weak password",
+                        ));
+                    }
+                }
+                if method == "REGISTER" {
+                    let sec = ts.0.div_euclid(NANOS_PER_SEC);
+                    if s.reg_second.0 == sec {
+                        s.reg_second.1 += 1;
+                    } else {
+                        s.reg_second = (sec, 1);
+                    }
+                    if s.reg_second.1 > self.cfg.registration_rate
+                        && armed(&mut s.fired, "registration-flood", ts, width)
+                    {
+                        raise.push((
+                            "registration-flood",
+                            Severity::Warning,
+                            format!(
+                                "{} REGISTERs from {src_ip} within one second",
+                                s.reg_second.1
+                            ),
+                            None,
+                            "a misconfigured client or a flood: check its expiry and retry timers",
+                        ));
+                    }
+                }
+            }
+        }
+        let evidence_line = (m.frame, first_line(m));
+        let call = m.call_id.clone();
+        for (code, sev, ev, cid, hint) in raise {
+            self.raise(
+                code,
+                sev,
+                ts,
+                cid.or(call.as_deref()).filter(|_| code == "scanner"),
+                Some(src_ip.to_string()),
+                ev,
+                Some(evidence_line.clone()),
+                hint,
+            );
+        }
+        // Responses: refusals to a source (auth failures, probing), errors per peer.
+        if let Some(status) = m.status {
+            if m.retransmission {
+                return;
+            }
+            let client = m.dst.ip();
+            if !self.sources.contains_key(&client) && self.sources.len() >= MAX_SOURCES {
+                self.evict_sources();
+            }
+            let c = self.sources.entry(client).or_default();
+            c.last = ts;
+            let mut raise2: Vec<(&'static str, Severity, String, &'static str)> = Vec::new();
+            match status {
+                200..=299 => c.auth_fail.clear(),
+                401 | 403 | 407 => {
+                    c.auth_fail.push_back(ts);
+                    while c.auth_fail.front().is_some_and(|t| ts.since(*t) > width) {
+                        c.auth_fail.pop_front();
+                    }
+                    let n = c.auth_fail.len() as u64;
+                    if n >= self.cfg.auth_failures
+                        && armed(&mut c.fired, "auth-failures", ts, width)
+                    {
+                        raise2.push((
+                            "auth-failures",
+                            Severity::Critical,
+                            format!(
+                                "{n} × 401/403/407 to {client} in {:.0} s without a success",
+                                self.cfg.window_s
+                            ),
+                            "a wrong password or a brute-force attempt: check the account and the source",
+                        ));
+                    }
+                }
+                _ => {}
+            }
+            if matches!(status, 401 | 403 | 404 | 407 | 484) {
+                if let Some(user) = &m.to_user {
+                    if !c.probed.iter().any(|(_, u)| u == user) {
+                        c.probed.push_back((ts, user.clone()));
+                    }
+                    while c.probed.front().is_some_and(|(t, _)| ts.since(*t) > width) {
+                        c.probed.pop_front();
+                    }
+                    if c.probed.len() > 1024 {
+                        c.probed.pop_front();
+                    }
+                    let n = c.probed.len() as u64;
+                    if n >= self.cfg.scanner_targets && armed(&mut c.fired, "scanner", ts, width) {
+                        raise2.push((
+                            "scanner",
+                            Severity::Critical,
+                            format!(
+                                "{client} was refused for {n} different users in {:.0} s",
+                                self.cfg.window_s
+                            ),
+                            "someone is probing for extensions: block the source",
+                        ));
+                    }
+                }
+            }
+            for (code, sev, ev, hint) in raise2 {
+                self.raise(
+                    code,
+                    sev,
+                    ts,
+                    None,
+                    Some(client.to_string()),
+                    ev,
+                    Some(evidence_line.clone()),
+                    hint,
+                );
+            }
+            if status >= 200 {
+                self.error_rate(m.src.ip(), ts, status, &evidence_line);
+            }
+        }
+    }
+
+    /// error-spike: final responses ≥ 400 (challenges and 487 apart) from one peer, per window,
+    /// against the mean share of the windows before.
+    fn error_rate(&mut self, peer_ip: IpAddr, ts: Ts, status: u16, line: &(u64, String)) {
+        let width = ns(self.cfg.window_s);
+        if !self.peers.contains_key(&peer_ip) && self.peers.len() >= MAX_SOURCES {
+            self.table_full("peer", ts);
+            return;
+        }
+        let p = self.peers.entry(peer_ip).or_default();
+        p.last = ts;
+        let sec = ts.0.div_euclid(NANOS_PER_SEC);
+        let wsec = (width / NANOS_PER_SEC).max(1);
+        if p.window_start == 0 {
+            p.window_start = sec;
+        }
+        if sec - p.window_start >= wsec {
+            // A window closed: fold its share into the baseline.
+            let [n, e] = p.finals.sum();
+            if n > 0 {
+                let share = e as f64 / n as f64;
+                p.baseline = Some(p.baseline.map_or(share, |b| 0.8 * b + 0.2 * share));
+            }
+            p.finals = Window::default();
+            p.window_start = sec;
+        }
+        let error = status >= 400 && !matches!(status, 401 | 407 | 487);
+        p.finals.add(ts, 0, 1, width);
+        if error {
+            p.finals.add(ts, 1, 1, width);
+        }
+        let [n, e] = p.finals.sum();
+        if !error || e < self.cfg.error_spike_min {
+            return;
+        }
+        let share = e as f64 / n as f64;
+        let base = p.baseline.unwrap_or(0.0);
+        if share > self.cfg.error_spike_factor * base && p.fired.is_none_or(|t| ts.since(t) > width)
+        {
+            p.fired = Some(ts);
+            self.raise(
+                "error-spike",
+                Severity::Critical,
+                ts,
+                None,
+                Some(peer_ip.to_string()),
+                format!(
+                    "{e} of {n} final answers from {peer_ip} were errors ({:.0} %, baseline {:.0} %)",
+                    share * 100.0,
+                    base * 100.0
+                ),
+                Some(line.clone()),
+                "the peer is failing calls: check its health, capacity and routes",
+            );
+        }
+    }
+
+    fn evict_sources(&mut self) {
+        // The least recently active tenth goes.
+        let mut by_age: Vec<(Ts, IpAddr)> =
+            self.sources.iter().map(|(k, s)| (s.last, *k)).collect();
+        by_age.sort();
+        let n = (by_age.len() / 10).max(1);
+        for (_, k) in by_age.into_iter().take(n) {
+            self.sources.remove(&k);
+        }
+        let now = self.now;
+        self.table_full("source", now);
+    }
+
+    /// An SDP media line: where one side of a call wants its RTP.
+    pub fn on_media(&mut self, m: &MediaInfo) {
+        if m.addr.port() == 0 || m.addr.ip().is_unspecified() {
+            return;
+        }
+        let v = self.media.entry(m.call_id.clone()).or_default();
+        if v.len() < 16 && !v.contains(&(m.addr, m.announced_by)) {
+            v.push((m.addr, m.announced_by));
+        }
+    }
+
+    /// A finished RTP stream, tied to its call (or not).
+    pub fn on_stream(&mut self, s: &StreamStats) {
+        let t = &self.cfg;
+        let mut bad = Vec::new();
+        let loss = if s.expected > 0 {
+            s.missing() as f64 * 100.0 / s.expected as f64
+        } else {
+            0.0
+        };
+        if loss > t.max_loss_pct {
+            bad.push(format!("loss {loss:.1} % > {} %", t.max_loss_pct));
+        }
+        if let Some(j) = s.max_jitter_ms.filter(|j| *j > t.max_jitter_ms) {
+            bad.push(format!("max jitter {j:.1} ms > {} ms", t.max_jitter_ms));
+        }
+        if let Some(m) = s.mos.filter(|m| *m < t.min_mos) {
+            bad.push(format!("MOS {m:.2} < {}", t.min_mos));
+        }
+        if !bad.is_empty() {
+            self.raise(
+                "poor-quality",
+                Severity::Warning,
+                s.last,
+                s.call_id.as_deref(),
+                Some(format!("{} -> {}", s.src, s.dst)),
+                format!("RTP {:#010x}: {}", s.ssrc, bad.join(", ")),
+                None,
+                "check the path for congestion or a bad link (loss), and queueing (jitter)",
+            );
+        }
+        let Some(cid) = s.call_id.clone() else { return };
+        // A pause inside the stream while the dialog was up.
+        if s.max_delta_ms > self.cfg.rtp_gap_s * 1000.0 {
+            let w = self.calls.get(&cid);
+            let held = w.is_some_and(|w| w.has("rtp-stopped"));
+            if !held {
+                if let Some(w) = self.calls.get_mut(&cid) {
+                    w.fired.push(("rtp-stopped", false));
+                }
+                self.raise(
+                    "rtp-stopped",
+                    Severity::Warning,
+                    s.last,
+                    Some(&cid),
+                    Some(format!("{} -> {}", s.src, s.dst)),
+                    format!(
+                        "RTP {:#010x} paused {:.1} s mid-stream",
+                        s.ssrc,
+                        s.max_delta_ms / 1000.0
+                    ),
+                    None,
+                    "media stopped while the call was up: hold without SDP, a media server or NAT timeout",
+                );
+            }
+        }
+        let v = self.streams.entry(cid.clone()).or_default();
+        if v.len() < 16 {
+            v.push(StreamBrief {
+                dst: s.dst,
+                last: s.last,
+            });
+        }
+        // Media gone for good while the call is up and no BYE: the stream ended by going idle.
+        let gone = ns(self.cfg.media_gone_s);
+        let now = self.now;
+        if let Some(w) = self.calls.get_mut(&cid) {
+            w.media_last = Some(w.media_last.map_or(s.last, |l| l.max(s.last)));
+            if w.answered.is_some() && !w.bye && now.since(s.last) >= gone && !w.has("missing-bye")
+            {
+                w.fired.push(("missing-bye", true));
+                let at = s.last.saturating_add(gone);
+                self.raise(
+                    "missing-bye",
+                    Severity::Warning,
+                    at,
+                    Some(&cid),
+                    None,
+                    format!(
+                        "answered call, media stopped {:.0} s ago, no BYE",
+                        self.cfg.media_gone_s
+                    ),
+                    None,
+                    "the BYE was lost or never sent: the call may still be billed and hold a channel",
+                );
+            }
+        }
+    }
+
+    /// Capture time has reached `now`: fire the timers that ran out.
+    pub fn tick(&mut self, now: Ts) {
+        self.now = self.now.max(now);
+        let now = self.now;
+        let t_tx = ns(self.cfg.transaction_timeout_s);
+        let t_ack = ns(self.cfg.ack_timeout_s);
+        let t_pdd = ns(self.cfg.long_pdd_s);
+        let max_call = ns(self.cfg.max_call_s);
+        let mut raise: Vec<(String, Alert)> = Vec::new();
+        for (cid, w) in self.calls.iter_mut() {
+            for p in w.pending.iter_mut().filter(|p| !p.fired) {
+                if now.since(p.ts) >= t_tx {
+                    p.fired = true;
+                    let a = p_alert(cid, p, t_tx);
+                    if w.fired.iter().any(|f| f.0 == a.code) {
+                        continue;
+                    }
+                    w.fired.push((a.code, true));
+                    raise.push((cid.clone(), a));
+                }
+            }
+            if let Some((ok_ts, frame)) = w.ok_at {
+                if !w.acked && w.ok_again > 0 && now.since(ok_ts) >= t_ack && !w.has("missing-ack")
+                {
+                    w.fired.push(("missing-ack", true));
+                    raise.push((cid.clone(), ack_alert(cid, ok_ts, frame, w.ok_again, t_ack)));
+                }
+            }
+            if let Some((inv, frame)) = w.invite {
+                // Decided by when the first answer came, not by when this tick runs.
+                let waited = w.first_answer.unwrap_or(now).since(inv);
+                if waited >= t_pdd && !w.has("long-pdd") {
+                    w.fired.push(("long-pdd", false));
+                    raise.push((
+                        cid.clone(),
+                        Alert {
+                            code: "long-pdd",
+                            severity: Severity::Warning,
+                            state: State::Fired,
+                            ts: inv.saturating_add(t_pdd),
+                            call_id: Some(cid.clone()),
+                            endpoint: None,
+                            evidence: match w.first_answer {
+                                Some(_) => format!(
+                                    "the first answer to the INVITE came after {:.1} s (> {:.0} s)",
+                                    secs(waited),
+                                    secs(t_pdd)
+                                ),
+                                None => {
+                                    format!("no answer to the INVITE {:.0} s after it", secs(t_pdd))
+                                }
+                            },
+                            frame: Some(frame),
+                            message: None,
+                            hint: "slow routing, DNS, or a far end that does not send 180/183",
+                        },
+                    ));
+                }
+            }
+            if max_call > 0 {
+                if let Some(a) = w.answered {
+                    if !w.bye && now.since(a) >= max_call && !w.has("missing-bye") {
+                        w.fired.push(("missing-bye", true));
+                        raise.push((
+                            cid.clone(),
+                            Alert {
+                                code: "missing-bye",
+                                severity: Severity::Warning,
+                                state: State::Fired,
+                                ts: a.saturating_add(max_call),
+                                call_id: Some(cid.clone()),
+                                endpoint: None,
+                                evidence: format!(
+                                    "answered call up for {:.0} s without a BYE",
+                                    secs(max_call)
+                                ),
+                                frame: None,
+                                message: None,
+                                hint: "a hung call: the BYE was lost or never sent",
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        raise.sort_by_key(|(c, a)| (a.ts, c.clone()));
+        for (_, a) in raise {
+            *self.stats.alerts.entry(a.code).or_default() += 1;
+            self.out.push(a);
+        }
+    }
+
+    /// A call closed (its record): the media checks that need the whole call, then forget it.
+    pub fn on_call(&mut self, c: &CallRecord) {
+        let w = self.calls.remove(&c.call_id);
+        let media = self.media.remove(&c.call_id).unwrap_or_default();
+        let streams = self.streams.remove(&c.call_id).unwrap_or_default();
+        if c.kind != CallKind::Invite || c.outcome != Some(Outcome::Answered) {
+            return;
+        }
+        let talk = c.talk_time.unwrap_or(0.0);
+        if talk < self.cfg.media_after_s || media.is_empty() {
+            return;
+        }
+        let at = Ts::from_secs_f64(c.end.secs_f64() - talk + self.cfg.media_after_s);
+        let sides: Vec<SocketAddr> = {
+            let mut v: Vec<SocketAddr> = media.iter().map(|(_, by)| *by).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        if streams.is_empty() {
+            self.raise(
+                "no-rtp",
+                Severity::Critical,
+                at,
+                Some(&c.call_id),
+                None,
+                format!(
+                    "answered, {talk:.1} s of talk, SDP offered media at {} and no RTP was seen",
+                    media
+                        .iter()
+                        .map(|(a, _)| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None,
+                "media never flowed: firewall, NAT (private address in SDP) or a codec mismatch",
+            );
+            return;
+        }
+        // One-way: both sides announced where they want RTP, and only one of them got any.
+        if sides.len() >= 2 {
+            let got: Vec<SocketAddr> = sides
+                .iter()
+                .filter(|side| {
+                    media
+                        .iter()
+                        .filter(|(_, by)| by == *side)
+                        .any(|(addr, _)| streams.iter().any(|s| s.dst == *addr))
+                })
+                .copied()
+                .collect();
+            if got.len() == 1 {
+                let deaf: Vec<String> = sides
+                    .iter()
+                    .filter(|s| !got.contains(s))
+                    .map(|s| s.to_string())
+                    .collect();
+                self.raise(
+                    "one-way-audio",
+                    Severity::Critical,
+                    at,
+                    Some(&c.call_id),
+                    None,
+                    format!(
+                        "answered, {talk:.1} s of talk, RTP reached {} but none reached {}",
+                        got[0],
+                        deaf.join(", ")
+                    ),
+                    None,
+                    "one direction is blocked: NAT, a firewall pinhole, or a wrong c= address in SDP",
+                );
+            }
+        }
+        // A stream that stopped well before the BYE, the dialog still up.
+        if let (Some(bye), false) = (
+            c.detail.as_ref().and_then(|d| d.bye),
+            w.as_ref().is_some_and(|w| w.has("rtp-stopped")),
+        ) {
+            let gap = ns(self.cfg.rtp_gap_s);
+            if let Some(s) = streams
+                .iter()
+                .filter(|s| bye.since(s.last) > gap)
+                .min_by_key(|s| s.last)
+            {
+                self.raise(
+                    "rtp-stopped",
+                    Severity::Warning,
+                    s.last.saturating_add(gap),
+                    Some(&c.call_id),
+                    Some(s.dst.to_string()),
+                    format!(
+                        "RTP to {} stopped {:.1} s before the BYE",
+                        s.dst,
+                        secs(bye.since(s.last))
+                    ),
+                    None,
+                    "media stopped while the call was up: hold without SDP, a media server or NAT timeout",
+                );
+            }
+        }
+    }
+
+    /// End of the input or of a live run: loss the capture itself reported.
+    pub fn capture_loss(&mut self, ts: Ts, kernel: u64, interface: u64, tcp_gaps: u64) {
+        if kernel + interface > 0 {
+            self.raise(
+                "capture-loss",
+                Severity::Critical,
+                ts,
+                None,
+                None,
+                format!("the capture dropped {kernel} packets (kernel) and {interface} (interface)"),
+                None,
+                "sipscope saw less than the wire: every figure may be short; raise the buffer or narrow the BPF",
+            );
+        }
+        if tcp_gaps > 0 {
+            self.raise(
+                "capture-loss",
+                Severity::Warning,
+                ts,
+                None,
+                None,
+                format!("{tcp_gaps} gaps in TCP streams: SIP messages may be missing"),
+                None,
+                "the capture missed TCP segments (SPAN overload or snap length): messages in them are lost",
+            );
+        }
+    }
+}
+
+fn p_alert(cid: &str, p: &Pending, t_tx: Nanos) -> Alert {
+    let invite = p.method == "INVITE";
+    Alert {
+        code: if invite {
+            "invite-timeout"
+        } else {
+            "non-invite-timeout"
+        },
+        severity: if invite {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        state: State::Fired,
+        ts: p.ts.saturating_add(t_tx),
+        call_id: Some(cid.to_string()),
+        endpoint: Some(p.dst.to_string()),
+        evidence: format!(
+            "{} from {} to {} had no final response in {:.0} s (Timer {})",
+            p.method,
+            p.src,
+            p.dst,
+            secs(t_tx),
+            if invite { "B" } else { "F" }
+        ),
+        frame: Some(p.frame),
+        message: Some(p.line.clone()),
+        hint: if invite {
+            "the next hop never answered: is it up, reachable, listening on that transport?"
+        } else {
+            "the request was never answered: check the next hop's health and reachability"
+        },
+    }
+}
+
+fn ack_alert(cid: &str, ok_ts: Ts, frame: u64, again: u32, t_ack: Nanos) -> Alert {
+    Alert {
+        code: "missing-ack",
+        severity: Severity::Critical,
+        state: State::Fired,
+        ts: ok_ts.saturating_add(t_ack),
+        call_id: Some(cid.to_string()),
+        endpoint: None,
+        evidence: format!(
+            "the 2xx was sent {} times and no ACK came in {:.0} s",
+            again + 1,
+            secs(t_ack)
+        ),
+        frame: Some(frame),
+        message: None,
+        hint: "the caller never confirmed: NAT or Record-Route trouble on the ACK's path; the callee will hang up",
+    }
+}
+
+/// True (and noted) when `code` may fire for this key again: never fired, or more than a window
+/// ago.
+fn armed(fired: &mut Vec<(&'static str, Ts)>, code: &'static str, ts: Ts, width: Nanos) -> bool {
+    match fired.iter_mut().find(|(c, _)| *c == code) {
+        Some((_, t)) if ts.since(*t) <= width => false,
+        Some((_, t)) => {
+            *t = ts;
+            true
+        }
+        None => {
+            fired.push((code, ts));
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reassembly::Carrier;
+
+    fn at(s: f64) -> Ts {
+        Ts::from_secs_f64(1_000.0 + s)
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    /// A message row as the correlator builds it.
+    struct M(MsgRow);
+
+    impl M {
+        fn req(t: f64, method: &str, src: &str, dst: &str, cid: &str, branch: &str) -> M {
+            M(MsgRow {
+                frame: (t * 1000.0) as u64,
+                msg_in_frame: 1,
+                ts: at(t),
+                src: addr(src),
+                dst: addr(dst),
+                transport: Carrier::Udp,
+                method: Some(method.into()),
+                status: None,
+                reason: None,
+                call_id: Some(cid.into()),
+                cseq: Some(1),
+                cseq_method: Some(if method == "ACK" { "ACK" } else { method }.into()),
+                from_user: Some("alice".into()),
+                to_user: Some("bob".into()),
+                from_tag: Some("f".into()),
+                to_tag: None,
+                branch: Some(branch.into()),
+                via_count: 1,
+                user_agent: None,
+                retransmission: false,
+                ip_reassembled: false,
+                anomalies: Vec::new(),
+                sdp: None,
+                refer_to: None,
+                sipfrag: None,
+                text: None,
+            })
+        }
+
+        fn resp(
+            t: f64,
+            status: u16,
+            method: &str,
+            src: &str,
+            dst: &str,
+            cid: &str,
+            branch: &str,
+        ) -> M {
+            let mut m = M::req(t, method, src, dst, cid, branch).0;
+            m.method = None;
+            m.status = Some(status);
+            m.to_tag = Some("t".into());
+            M(m)
+        }
+
+        fn again(mut self) -> M {
+            self.0.retransmission = true;
+            self
+        }
+    }
+
+    fn codes(e: &mut Engine) -> Vec<(&'static str, State, Ts)> {
+        e.take()
+            .into_iter()
+            .map(|a| (a.code, a.state, a.ts))
+            .collect()
+    }
+
+    const A: &str = "192.0.2.1:5060";
+    const B: &str = "192.0.2.2:5060";
+
+    #[test]
+    fn invite_timeout_fires_at_timer_b_and_clears_when_the_answer_comes() {
+        let mut e = Engine::new(Thresholds::default());
+        e.on_msg(&M::req(0.0, "INVITE", A, B, "c1", "z9hG4bK1").0);
+        e.on_msg(&M::resp(0.1, 100, "INVITE", B, A, "c1", "z9hG4bK1").0);
+        e.tick(at(31.0));
+        assert!(codes(&mut e).iter().all(|c| c.0 != "invite-timeout"));
+        e.tick(at(33.5));
+        let c = codes(&mut e);
+        assert!(
+            c.contains(&("invite-timeout", State::Fired, at(32.0))),
+            "{c:?}"
+        );
+        e.on_msg(&M::resp(40.0, 408, "INVITE", B, A, "c1", "z9hG4bK1").0);
+        assert_eq!(
+            codes(&mut e),
+            [("invite-timeout", State::Cleared, at(40.0))]
+        );
+    }
+
+    #[test]
+    fn a_late_answer_between_ticks_still_fires_at_the_deadline() {
+        // No tick ran between 32 s and the answer at 35 s: the alert is the same.
+        let mut e = Engine::new(Thresholds::default());
+        e.on_msg(&M::req(0.0, "OPTIONS", A, B, "c2", "z9hG4bK2").0);
+        e.on_msg(&M::resp(35.0, 200, "OPTIONS", B, A, "c2", "z9hG4bK2").0);
+        assert_eq!(
+            codes(&mut e),
+            [
+                ("non-invite-timeout", State::Fired, at(32.0)),
+                ("non-invite-timeout", State::Cleared, at(35.0))
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_ack_needs_a_repeated_2xx_and_clears_on_a_late_ack() {
+        let mut e = Engine::new(Thresholds::default());
+        e.on_msg(&M::req(0.0, "INVITE", A, B, "c3", "z9hG4bK3").0);
+        e.on_msg(&M::resp(1.0, 200, "INVITE", B, A, "c3", "z9hG4bK3").0);
+        e.tick(at(40.0));
+        assert!(codes(&mut e).is_empty(), "one 2xx and silence is not proof");
+        e.on_msg(
+            &M::resp(1.5, 200, "INVITE", B, A, "c3", "z9hG4bK3")
+                .again()
+                .0,
+        );
+        e.tick(at(41.0));
+        assert_eq!(codes(&mut e), [("missing-ack", State::Fired, at(33.0))]);
+        e.on_msg(&M::req(45.0, "ACK", A, B, "c3", "z9hG4bK4").0);
+        assert_eq!(codes(&mut e), [("missing-ack", State::Cleared, at(45.0))]);
+    }
+
+    #[test]
+    fn long_pdd_is_decided_by_the_first_answer() {
+        let mut e = Engine::new(Thresholds::default());
+        e.on_msg(&M::req(0.0, "INVITE", A, B, "quick", "z9hG4bK5").0);
+        e.on_msg(&M::resp(1.0, 180, "INVITE", B, A, "quick", "z9hG4bK5").0);
+        e.on_msg(&M::req(0.0, "INVITE", A, B, "slow", "z9hG4bK6").0);
+        e.on_msg(&M::resp(7.0, 183, "INVITE", B, A, "slow", "z9hG4bK6").0);
+        e.tick(at(8.0));
+        let c = codes(&mut e);
+        assert_eq!(c, [("long-pdd", State::Fired, at(5.0))]);
+    }
+
+    #[test]
+    fn auth_failures_and_probing_sources() {
+        let mut e = Engine::new(Thresholds::default());
+        let brute = "198.51.100.7:5070";
+        // Four 401s then a success: nothing. Five in a row: auth-failures.
+        for i in 0..4 {
+            e.on_msg(&M::resp(f64::from(i), 401, "REGISTER", B, brute, "r", "b").0);
+        }
+        e.on_msg(&M::resp(4.5, 200, "REGISTER", B, brute, "r", "b").0);
+        assert!(codes(&mut e).is_empty());
+        for i in 0..5 {
+            e.on_msg(&M::resp(5.0 + f64::from(i), 401, "REGISTER", B, brute, "r", "b").0);
+        }
+        assert_eq!(codes(&mut e), [("auth-failures", State::Fired, at(9.0))]);
+        // A scanner: 404 for ten different users from one address.
+        let scan = "203.0.113.9:5060";
+        for i in 0..10 {
+            let mut m = M::resp(
+                20.0 + f64::from(i),
+                404,
+                "INVITE",
+                B,
+                scan,
+                &format!("s{i}"),
+                "x",
+            )
+            .0;
+            m.to_user = Some(format!("{}", 100 + i));
+            e.on_msg(&m);
+        }
+        let c = codes(&mut e);
+        assert!(c.contains(&("scanner", State::Fired, at(29.0))), "{c:?}");
+        // And a known scanner's User-Agent at once.
+        let mut m = M::req(30.0, "OPTIONS", "203.0.113.10:5060", B, "ua", "y").0;
+        m.user_agent = Some("friendly-scanner".into());
+        e.on_msg(&m);
+        assert_eq!(codes(&mut e), [("scanner", State::Fired, at(30.0))]);
+    }
+
+    #[test]
+    fn rates_storms_and_spikes() {
+        let mut e = Engine::new(Thresholds::default());
+        // 21 REGISTERs within one second from one source.
+        for i in 0..21 {
+            e.on_msg(
+                &M::req(
+                    0.01 * f64::from(i),
+                    "REGISTER",
+                    A,
+                    B,
+                    &format!("r{i}"),
+                    &format!("b{i}"),
+                )
+                .0,
+            );
+        }
+        let c = codes(&mut e);
+        assert!(c.iter().any(|c| c.0 == "registration-flood"), "{c:?}");
+        // 20 messages from B, 3 of them retransmissions (15 %).
+        for i in 0..20 {
+            let m = M::req(
+                10.0 + 0.1 * f64::from(i),
+                "OPTIONS",
+                B,
+                A,
+                &format!("o{i}"),
+                &format!("p{i}"),
+            );
+            e.on_msg(&if i % 7 == 0 { m.again() } else { m }.0);
+        }
+        let c = codes(&mut e);
+        assert!(c.iter().any(|c| c.0 == "retransmission-storm"), "{c:?}");
+        // A peer answering 503 to 20 calls in a row, after a calm minute.
+        let peer = "192.0.2.50:5060";
+        for i in 0..30 {
+            e.on_msg(
+                &M::resp(
+                    20.0 + f64::from(i),
+                    200,
+                    "OPTIONS",
+                    peer,
+                    A,
+                    &format!("k{i}"),
+                    "q",
+                )
+                .0,
+            );
+        }
+        assert!(codes(&mut e).iter().all(|c| c.0 != "error-spike"));
+        for i in 0..20 {
+            e.on_msg(
+                &M::resp(
+                    90.0 + 0.1 * f64::from(i),
+                    503,
+                    "INVITE",
+                    peer,
+                    A,
+                    &format!("e{i}"),
+                    "w",
+                )
+                .0,
+            );
+        }
+        let c = codes(&mut e);
+        assert_eq!(
+            c.iter().filter(|c| c.0 == "error-spike").count(),
+            1,
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn malformed_once_per_source_and_code() {
+        let mut e = Engine::new(Thresholds::default());
+        for i in 0..3 {
+            let mut m = M::req(f64::from(i), "INVITE", A, B, "m", &format!("b{i}")).0;
+            m.anomalies = vec!["content-length-mismatch"];
+            e.on_msg(&m);
+        }
+        assert_eq!(codes(&mut e).len(), 1);
+    }
+
+    fn media(cid: &str, addr: &str, by: &str) -> MediaInfo {
+        MediaInfo {
+            frame: 1,
+            idx: 1,
+            ts: at(0.0),
+            call_id: cid.into(),
+            addr: addr.parse().unwrap(),
+            announced_by: by.parse().unwrap(),
+            payloads: vec![(0, 8000, "PCMU".into())],
+        }
+    }
+
+    fn call(cid: &str, talk: f64) -> CallRecord {
+        CallRecord {
+            call_id: cid.into(),
+            kind: CallKind::Invite,
+            start: at(0.0),
+            end: at(1.0 + talk),
+            duration: 1.0 + talk,
+            talk_time: Some(talk),
+            from: "alice".into(),
+            to: "bob".into(),
+            caller: Some(addr(A)),
+            addresses: Vec::new(),
+            outcome: Some(Outcome::Answered),
+            final_status: Some(200),
+            reason: None,
+            pdd: Some(0.5),
+            setup_time: Some(1.0),
+            messages: 5,
+            retransmissions: 0,
+            invite_attempts: 1,
+            dialogs: 1,
+            ended_by: Some("caller"),
+            user_agent: None,
+            anomalies: 0,
+            legs: Vec::new(),
+            media: None,
+            link_keys: Vec::new(),
+            detail: None,
+        }
+    }
+
+    fn stream(cid: &str, src: &str, dst: &str) -> StreamStats {
+        let mut t = crate::analysis::rtp::RtpTracker::default();
+        let h = crate::analysis::rtp::RtpHeader {
+            marker: false,
+            payload_type: 0,
+            seq: 1,
+            timestamp: 160,
+            ssrc: 7,
+            payload_len: 160,
+            payload_offset: 12,
+        };
+        t.packet(
+            at(2.0),
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            &h,
+            &[0; 172],
+        );
+        let mut s = t.finish().remove(0);
+        s.call_id = Some(cid.into());
+        s
+    }
+
+    #[test]
+    fn media_detectors_at_the_end_of_a_call() {
+        let mut e = Engine::new(Thresholds::default());
+        // Both sides offered media; RTP reached only the caller's side.
+        e.on_media(&media("oneway", "10.0.0.1:4000", A));
+        e.on_media(&media("oneway", "10.0.0.2:5000", B));
+        e.on_stream(&stream("oneway", "10.0.0.2:5000", "10.0.0.1:4000"));
+        e.on_call(&call("oneway", 20.0));
+        // No RTP at all.
+        e.on_media(&media("silent", "10.0.0.3:4000", A));
+        e.on_media(&media("silent", "10.0.0.4:5000", B));
+        e.on_call(&call("silent", 20.0));
+        // Too short to judge.
+        e.on_media(&media("short", "10.0.0.5:4000", A));
+        e.on_call(&call("short", 2.0));
+        let c: Vec<(&str, Option<String>)> =
+            e.take().into_iter().map(|a| (a.code, a.call_id)).collect();
+        assert_eq!(
+            c,
+            [
+                ("one-way-audio", Some("oneway".to_string())),
+                ("no-rtp", Some("silent".to_string()))
+            ]
+        );
+    }
+
+    #[test]
+    fn thresholds_from_toml() {
+        let t =
+            Thresholds::from_toml("min_mos = 3.0\nwindow_s = 30\nscanner_agents = [\"evil\"]\n")
+                .unwrap();
+        assert_eq!((t.min_mos, t.window_s), (3.0, 30.0));
+        assert_eq!(t.scanner_agents, ["evil"]);
+        assert_eq!(t.long_pdd_s, 5.0, "the rest keep their defaults");
+        assert!(Thresholds::from_toml("min_moss = 3")
+            .unwrap_err()
+            .contains("min_moss"));
+    }
+}
