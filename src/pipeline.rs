@@ -16,7 +16,7 @@ use std::thread;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use crate::capture::{CaptureError, CaptureStats, Frame, LinkType, Source};
+use crate::capture::{CaptureError, CaptureStats, Frame, LinkType, Next, Source};
 use crate::correlate::{CorrelateStats, Correlator, CorrelatorConfig, Msg, Output};
 use crate::decode::{self, DecodeStats, Decoder};
 use crate::reassembly::{Reassembler, ReassemblyConfig, ReassemblyStats, SipBytes};
@@ -106,6 +106,7 @@ struct MsgBatch {
 
 struct OutBatch {
     outputs: Vec<Output>,
+    watermark: Ts,
 }
 
 fn call_shard(m: &SipMessage, n: usize) -> usize {
@@ -127,6 +128,7 @@ fn sort_outputs(v: &mut [Output]) {
             Output::Rtp(s) => (1, 0, 0, s.first, 0),
             Output::Reg(r) => (2, 0, 0, r.start, 0),
             Output::Call(c) => (3, 0, 0, c.start, 0),
+            Output::Tick(t, _) => (4, 0, 0, *t, 0),
         }
     }
     fn tie(a: &Output, b: &Output) -> Ordering {
@@ -153,6 +155,9 @@ pub fn run(
     let n = cfg.workers.max(1);
     let m = cfg.correlators.max(1);
     let batch_size = cfg.batch.max(1);
+    // Packets a live capture has dropped so far (kernel and interface), for the sink's ticks.
+    let drops = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reader_drops = drops.clone();
 
     let mut to_workers: Vec<Sender<Batch>> = Vec::new();
     let mut worker_rx: Vec<Receiver<Batch>> = Vec::new();
@@ -216,14 +221,34 @@ pub fn run(
                     }
                     true
                 };
+                let live = source.is_live();
+                let flush_after = std::time::Duration::from_millis(250);
+                let mut batch_began = std::time::Instant::now();
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         interrupted = true;
                         break;
                     }
-                    let f = match source.next_frame() {
-                        Ok(Some(f)) => f,
-                        Ok(None) => break,
+                    let f = match source.next_or_idle() {
+                        Ok(Next::Frame(f)) => f,
+                        Ok(Next::Idle(now)) => {
+                            // A quiet live link: flush what is pending and let the clocks move
+                            // on (live capture time is the wall clock), so timers still fire.
+                            if jump.is_none() {
+                                watermark = watermark.max(now);
+                            }
+                            let st = source.stats();
+                            reader_drops
+                                .store(st.dropped_kernel + st.dropped_interface, Ordering::Relaxed);
+                            if !send(&mut bufs, start_ts.unwrap_or(watermark), watermark, false) {
+                                break;
+                            }
+                            count = 0;
+                            start_ts = None;
+                            batch_began = std::time::Instant::now();
+                            continue;
+                        }
+                        Ok(Next::End) => break,
                         Err(e) => {
                             result = Err(e);
                             break;
@@ -261,7 +286,14 @@ pub fn run(
                         len: f.data.len(),
                     });
                     count += 1;
-                    if count >= batch_size {
+                    // Live, a batch also goes when it is a quarter of a second old.
+                    if count >= batch_size || (live && batch_began.elapsed() >= flush_after) {
+                        batch_began = std::time::Instant::now();
+                        if live {
+                            let st = source.stats();
+                            reader_drops
+                                .store(st.dropped_kernel + st.dropped_interface, Ordering::Relaxed);
+                        }
                         if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
                             pb.set_position(done);
                         }
@@ -416,7 +448,7 @@ pub fn run(
                     } else {
                         c.tick(watermark, &mut outputs);
                     }
-                    if tx.send(OutBatch { outputs }).is_err() || end {
+                    if tx.send(OutBatch { outputs, watermark }).is_err() || end {
                         break;
                     }
                 }
@@ -425,17 +457,26 @@ pub fn run(
         }
 
         // Sink, on this thread: one batch from every correlator, merged, in order.
+        let mut ticked = Ts::ZERO;
         'sink: loop {
             let mut merged = Vec::new();
+            let mut wm = Ts::ZERO;
             for rx in &sink_rx {
                 match rx.recv() {
-                    Ok(b) => merged.extend(b.outputs),
+                    Ok(b) => {
+                        merged.extend(b.outputs);
+                        wm = wm.max(b.watermark);
+                    }
                     Err(_) => break 'sink,
                 }
             }
             sort_outputs(&mut merged);
             for o in merged {
                 sink(o);
+            }
+            if wm > ticked {
+                ticked = wm;
+                sink(Output::Tick(wm, drops.load(Ordering::Relaxed)));
             }
         }
 

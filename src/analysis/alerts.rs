@@ -1113,7 +1113,7 @@ impl Engine {
         }
     }
 
-    /// End of the input or of a live run: loss the capture itself reported.
+    /// Loss the capture itself reported (as it grows live, and at the end).
     pub fn capture_loss(&mut self, ts: Ts, kernel: u64, interface: u64, tcp_gaps: u64) {
         if kernel + interface > 0 {
             self.raise(
@@ -1122,7 +1122,7 @@ impl Engine {
                 ts,
                 None,
                 None,
-                format!("the capture dropped {kernel} packets (kernel) and {interface} (interface)"),
+                format!("the capture dropped {kernel} more packets (kernel) and {interface} (interface)"),
                 None,
                 "sipscope saw less than the wire: every figure may be short; raise the buffer or narrow the BPF",
             );

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{CaptureError, CaptureStats, FrameRef, LinkType, Source};
+use super::{CaptureError, CaptureStats, FrameRef, LinkType, Next, Source};
 use crate::time::Ts;
 
 #[derive(Clone, Debug)]
@@ -34,7 +34,12 @@ pub struct LiveSource {
     /// The last packet, copied out of libpcap's ring so it can be lent.
     buf: Vec<u8>,
     stats: CaptureStats,
+    /// When the kernel's drop counters were last read (they are read once a second).
+    drops_read: Instant,
 }
+
+/// With nothing to read for this long, a live source reports itself idle.
+const IDLE_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Interface names with their descriptions and addresses, for `--list-interfaces`.
 pub fn list_interfaces() -> Result<Vec<(String, String)>, CaptureError> {
@@ -105,6 +110,7 @@ impl LiveSource {
             count: opts.count,
             buf: Vec::new(),
             stats: CaptureStats::default(),
+            drops_read: Instant::now(),
         })
     }
 
@@ -116,14 +122,20 @@ impl LiveSource {
     }
 }
 
-impl Source for LiveSource {
-    fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
+impl LiveSource {
+    /// The next packet; with `idle`, gives up after that long without one.
+    fn poll(&mut self, idle: bool) -> Result<Next<'_>, CaptureError> {
+        let waiting = Instant::now();
         loop {
+            if self.drops_read.elapsed() >= std::time::Duration::from_secs(1) {
+                self.drops_read = Instant::now();
+                self.read_drops();
+            }
             let expired = self.deadline.is_some_and(|d| Instant::now() >= d);
             let counted = self.count.is_some_and(|c| self.stats.frames >= c);
             if self.stop.load(Ordering::Relaxed) || expired || counted {
                 self.read_drops();
-                return Ok(None);
+                return Ok(Next::End);
             }
             match self.cap.next_packet() {
                 Ok(p) => {
@@ -136,7 +148,7 @@ impl Source for LiveSource {
                     let orig_len = p.header.len;
                     self.buf.clear();
                     self.buf.extend_from_slice(p.data);
-                    return Ok(Some(FrameRef {
+                    return Ok(Next::Frame(FrameRef {
                         ts,
                         link: self.link,
                         data: &self.buf,
@@ -144,6 +156,12 @@ impl Source for LiveSource {
                     }));
                 }
                 Err(pcap::Error::TimeoutExpired) => {
+                    if idle && waiting.elapsed() >= IDLE_AFTER {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_nanos() as i64);
+                        return Ok(Next::Idle(Ts(now)));
+                    }
                     // Nothing to read right now: a short nap bounds both latency and idle CPU.
                     std::thread::sleep(std::time::Duration::from_millis(2));
                     continue;
@@ -154,6 +172,23 @@ impl Source for LiveSource {
                 }
             }
         }
+    }
+}
+
+impl Source for LiveSource {
+    fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
+        match self.poll(false)? {
+            Next::Frame(f) => Ok(Some(f)),
+            Next::Idle(_) | Next::End => Ok(None),
+        }
+    }
+
+    fn next_or_idle(&mut self) -> Result<Next<'_>, CaptureError> {
+        self.poll(true)
+    }
+
+    fn is_live(&self) -> bool {
+        true
     }
 
     fn stats(&self) -> CaptureStats {

@@ -169,6 +169,14 @@ impl FrameRef<'_> {
     }
 }
 
+/// What a source has next: a frame, nothing for a while (live only, with the wall-clock time),
+/// or the end.
+pub enum Next<'a> {
+    Frame(FrameRef<'a>),
+    Idle(Ts),
+    End,
+}
+
 /// Anything that yields frames in capture order.
 pub trait Source: Send {
     /// The next frame, `Ok(None)` at the end. Damage inside a file is not an error: it ends the
@@ -178,5 +186,17 @@ pub trait Source: Send {
     /// Approximate progress in bytes (read, total) for a progress bar; live sources return None.
     fn progress(&self) -> Option<(u64, u64)> {
         None
+    }
+    /// Like [`Source::next_frame`], but a live source that has had nothing to read for a moment
+    /// says so, with the time, so that what is pending can be flushed and timers can run.
+    fn next_or_idle(&mut self) -> Result<Next<'_>, CaptureError> {
+        Ok(match self.next_frame()? {
+            Some(f) => Next::Frame(f),
+            None => Next::End,
+        })
+    }
+    /// Frames arrive in real time (a live interface): batches are flushed by time as well.
+    fn is_live(&self) -> bool {
+        false
     }
 }

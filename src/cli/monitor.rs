@@ -145,7 +145,7 @@ fn run_detectors(
     let run = drive_outputs(&cfg, stop, |o| {
         let now = match &o {
             Output::Msg(x) => Some(x.ts),
-            Output::Call(c) => Some(c.end),
+            Output::Tick(t, _) => Some(*t),
             _ => None,
         };
         match o {
@@ -201,6 +201,14 @@ fn run_detectors(
                 engine.on_call(&c);
             }
             Output::Reg(_) => {}
+            Output::Tick(t, dropped) => {
+                // A live capture's own drops, as they grow: every new loss is said.
+                if dropped > m.capture_dropped {
+                    engine.capture_loss(t, dropped - m.capture_dropped, 0, 0);
+                    m.capture_dropped = dropped;
+                    cur.capture_dropped = dropped;
+                }
+            }
         }
         if let Some(now) = now {
             // Timers run once a second of capture time; alerts carry their own deadlines.
@@ -242,13 +250,15 @@ fn run_detectors(
     })?;
     let end = run.last_ts.unwrap_or(last_tick);
     engine.tick(end);
+    // What the capture lost that no tick reported yet.
+    let dropped = run.capture.dropped_kernel + run.capture.dropped_interface;
     engine.capture_loss(
         end,
-        run.capture.dropped_kernel,
-        run.capture.dropped_interface,
+        dropped.saturating_sub(m.capture_dropped),
+        0,
         run.reassembly.tcp.gaps,
     );
-    m.capture_dropped = run.capture.dropped_kernel + run.capture.dropped_interface;
+    m.capture_dropped = m.capture_dropped.max(dropped);
     m.tcp_gaps = run.reassembly.tcp.gaps;
     handle(&mut engine, &mut m, &mut outcome, &mut cur)?;
     if let Some(iv) = interval {

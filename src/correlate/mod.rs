@@ -48,6 +48,9 @@ pub enum Output {
     Media(Box<MediaInfo>),
     /// A finished RTP stream (from the decode workers).
     Rtp(Box<crate::analysis::rtp::StreamStats>),
+    /// After each batch: the capture time every stage has reached, and the packets a live
+    /// capture has dropped so far. Timers of the sink run on it.
+    Tick(Ts, u64),
 }
 
 /// One SDP media line as announced in signalling (RFC 3264): RTP to `addr` belongs to `call_id`
