@@ -298,3 +298,156 @@ fn refer_transfer_between_two_sipp_instances() {
     assert_eq!(frags, ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn monitor_raises_each_fault_once_live_and_on_replay() {
+    // tests/sipp/faults.sh: sipp callers and callees on 127.0.0.10-26 make a clean call and one
+    // of each fault (one-way RTP, no ACK, no answer, a friendly-scanner sweep, wrong-password
+    // REGISTERs, a burst of 503s) while `sipscope monitor -i lo` watches, with Timer B/F/H cut
+    // to 4 s so the run takes seconds. The Prometheus endpoint is scraped during the run.
+    if !tools_or_skip(&["sipp", "tcpdump"]) {
+        return;
+    }
+    let dir = tempdir("faults");
+    let alerts = dir.join("alerts.json");
+    let summary = dir.join("summary.json");
+    let bpf = "net 127.0.0.0/27 and not host 127.0.0.1";
+    let common = ["--transaction-timeout", "4", "--fail-on", "critical"];
+    let monitor = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["monitor", "-i", "lo", "--bpf", bpf, "--interval", "2s"])
+        .args(common)
+        .arg("--alerts-json")
+        .arg(&alerts)
+        .arg("--summary-json")
+        .arg(&summary)
+        .args(["--metrics-listen", "127.0.0.1:19934", "--duration", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let faults = Command::new("bash")
+        .arg(repo().join("tests/sipp/faults.sh"))
+        .arg("--out")
+        .arg(&dir)
+        .arg("--tcpdump")
+        .output()
+        .unwrap();
+    assert!(
+        faults.status.success(),
+        "faults.sh: {}",
+        String::from_utf8_lossy(&faults.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let metrics = scrape("127.0.0.1:19934");
+    let _ = Command::new("kill")
+        .args(["-INT", &monitor.id().to_string()])
+        .status();
+    let out = monitor.wait_with_output().unwrap();
+    // A critical alert fired: --fail-on critical makes the status 3.
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live = alert_keys(&std::fs::read_to_string(&alerts).unwrap());
+    let expected = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
+    let mut wrong = Vec::new();
+    for line in expected.lines().skip(1) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let (scenario, call_id, code, endpoint) = (c[0], c[1], c[2], c[3]);
+        let about = |a: &(String, String, String, String, String)| {
+            if endpoint == "-" {
+                a.3 == call_id
+            } else {
+                a.4 == endpoint
+            }
+        };
+        if code == "-" {
+            // The clean call: nothing may name it or its two hosts.
+            let named: Vec<_> = live
+                .iter()
+                .filter(|a| {
+                    a.3 == call_id || a.4.starts_with("127.0.0.10") || a.4.starts_with("127.0.0.20")
+                })
+                .collect();
+            if !named.is_empty() {
+                wrong.push(format!("{scenario}: clean traffic raised {named:?}"));
+            }
+            continue;
+        }
+        let n = live
+            .iter()
+            .filter(|a| a.0 == code && a.1 == "fired" && about(a))
+            .count();
+        if n != 1 {
+            wrong.push(format!("{scenario}: {code} fired {n} times: {live:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The endpoint's counters match what the scenarios sent: 12 OPTIONS, 6 REGISTERs, 25 503s.
+    for want in [
+        "sipscope_requests_total{method=\"OPTIONS\"} 12\n",
+        "sipscope_requests_total{method=\"REGISTER\"} 6\n",
+        "sipscope_responses_total{method=\"INVITE\",status=\"503\"} 25\n",
+        "sipscope_alerts_total{code=\"scanner\"} 1\n",
+        "sipscope_alerts_total{code=\"error-spike\"} 1\n",
+    ] {
+        assert!(metrics.contains(want), "{want} not in\n{metrics}");
+    }
+    // Summaries were written as the run went.
+    let summaries = std::fs::read_to_string(&summary).unwrap();
+    assert!(summaries.lines().count() >= 3, "{summaries}");
+    // The same capture (tcpdump's) replayed: the same alerts, at the same capture times (to the
+    // microsecond rounding of the two captures).
+    let replay = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .arg("monitor")
+        .arg(dir.join("capture.pcap"))
+        .args(common)
+        .args(["--alerts-json", "-", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(replay.status.code(), Some(3));
+    let again = alert_keys(&String::from_utf8_lossy(&replay.stdout));
+    let strip = |v: &[(String, String, String, String, String)]| {
+        let mut k: Vec<_> = v
+            .iter()
+            .map(|a| (a.0.clone(), a.1.clone(), a.3.clone(), a.4.clone()))
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(strip(&live), strip(&again));
+    let by_key = |v: &[(String, String, String, String, String)]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| (&a.0, &a.1, &a.3, &a.4).cmp(&(&b.0, &b.1, &b.3, &b.4)));
+        v
+    };
+    for (a, b) in by_key(&live).iter().zip(&by_key(&again)) {
+        let t = |s: &str| sipscope::time::Ts::parse(s).unwrap();
+        assert!(t(&a.2).since(t(&b.2)).abs() < 1_000_000, "{a:?} {b:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// (code, state, time, call-id, endpoint) of each NDJSON alert.
+fn alert_keys(text: &str) -> Vec<(String, String, String, String, String)> {
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            (s("code"), s("state"), s("ts"), s("call_id"), s("endpoint"))
+        })
+        .collect()
+}
+
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut s = String::new();
+    c.read_to_string(&mut s).unwrap();
+    s
+}
