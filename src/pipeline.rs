@@ -199,7 +199,21 @@ pub fn run(
                 let mut bufs: Vec<Share> = (0..n).map(|_| Share::default()).collect();
                 let mut count = 0usize;
                 let mut start_ts: Option<Ts> = None;
+                let live = source.is_live();
+                // Live, the capture thread never waits on the analysis: when a worker is
+                // behind, the batch's frames are dropped (counted, and said as capture loss) and
+                // only its clock goes on. Every worker still gets every batch, so the order
+                // stays whole. Files are read at the analysis' own pace instead.
+                let behind = std::cell::Cell::new(0u64);
                 let send = |bufs: &mut Vec<Share>, start: Ts, wm: Ts, end: bool| {
+                    if live && !end && to_workers.iter().any(|tx| tx.is_full()) {
+                        for b in bufs.iter_mut() {
+                            behind.set(behind.get() + b.frames.len() as u64);
+                            b.frames.clear();
+                            b.data.clear();
+                        }
+                        return true;
+                    }
                     for (w, tx) in to_workers.iter().enumerate() {
                         // The next share starts with the capacity this one needed: no regrowth.
                         let next = Share {
@@ -221,7 +235,6 @@ pub fn run(
                     }
                     true
                 };
-                let live = source.is_live();
                 let flush_after = std::time::Duration::from_millis(250);
                 let mut batch_began = std::time::Instant::now();
                 loop {
@@ -238,8 +251,10 @@ pub fn run(
                                 watermark = watermark.max(now);
                             }
                             let st = source.stats();
-                            reader_drops
-                                .store(st.dropped_kernel + st.dropped_interface, Ordering::Relaxed);
+                            reader_drops.store(
+                                st.dropped_kernel + st.dropped_interface + behind.get(),
+                                Ordering::Relaxed,
+                            );
                             if !send(&mut bufs, start_ts.unwrap_or(watermark), watermark, false) {
                                 break;
                             }
@@ -291,8 +306,10 @@ pub fn run(
                         batch_began = std::time::Instant::now();
                         if live {
                             let st = source.stats();
-                            reader_drops
-                                .store(st.dropped_kernel + st.dropped_interface, Ordering::Relaxed);
+                            reader_drops.store(
+                                st.dropped_kernel + st.dropped_interface + behind.get(),
+                                Ordering::Relaxed,
+                            );
                         }
                         if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
                             pb.set_position(done);
@@ -312,7 +329,9 @@ pub fn run(
                 if let Some(pb) = &progress {
                     pb.finish_and_clear();
                 }
-                (result, source.stats(), interrupted, outliers)
+                let mut st = source.stats();
+                st.dropped_behind = behind.get();
+                (result, st, interrupted, outliers)
             },
         );
 

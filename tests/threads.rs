@@ -142,3 +142,86 @@ fn tcp_segments_out_of_order_give_the_same_messages() {
     assert_eq!(r.stats.reassembly.framing.cut_by_gap, 0);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A live-like source that has every frame ready at once: faster than any analysis.
+struct Flood {
+    frames: Vec<Vec<u8>>,
+    next: usize,
+    stats: sipscope::capture::CaptureStats,
+}
+
+impl Source for Flood {
+    fn next_frame(
+        &mut self,
+    ) -> Result<Option<sipscope::capture::FrameRef<'_>>, sipscope::capture::CaptureError> {
+        let Some(f) = self.frames.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        self.stats.frames += 1;
+        Ok(Some(sipscope::capture::FrameRef {
+            ts: sipscope::time::Ts(1_700_000_000_000_000_000 + self.next as i64 * 1000),
+            link: sipscope::capture::LinkType::Ethernet,
+            data: f,
+            orig_len: f.len() as u32,
+        }))
+    }
+
+    fn stats(&self) -> sipscope::capture::CaptureStats {
+        self.stats.clone()
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_live_capture_never_waits_for_a_slow_analysis() {
+    // 50,000 OPTIONS arrive at once while the sink takes a while over each message: live, the
+    // reader drops whole batches rather than wait, and every frame is either analysed or counted
+    // as dropped.
+    let n = 50_000;
+    let frames = (0..n)
+        .map(|i| {
+            let msg = format!(
+                "OPTIONS sip:x@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{i}\r\nFrom: <sip:a@192.0.2.1>;tag={i}\r\nTo: <sip:x@192.0.2.2>\r\nCall-ID: {i}@flood\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            );
+            crate::support::build::udp(([192, 0, 2, 1], 5060), ([192, 0, 2, 2], 5060), msg.as_bytes())
+        })
+        .collect();
+    let source = Box::new(Flood {
+        frames,
+        next: 0,
+        stats: Default::default(),
+    });
+    let mut cfg = PipelineConfig {
+        workers: 2,
+        correlators: 1,
+        batch: 256,
+        ..Default::default()
+    };
+    cfg.correlator.want_messages = true;
+    let mut seen = 0u64;
+    let stats = sipscope::pipeline::run(
+        source,
+        &cfg,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        None,
+        |o| {
+            if let sipscope::correlate::Output::Msg(_) = o {
+                seen += 1;
+                if seen % 64 == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        },
+    )
+    .unwrap();
+    let dropped = stats.capture.dropped_behind;
+    assert!(dropped > 0, "the analysis kept up with {n} frames at once");
+    assert_eq!(seen + dropped, n, "every frame analysed or counted");
+    assert!(sipscope::cli::commands::warnings(&stats)
+        .iter()
+        .any(|w| w.contains("analysis was behind")));
+}

@@ -1113,6 +1113,23 @@ impl Engine {
         }
     }
 
+    /// Bounds the pipeline reached during the run (evictions per table), said at the end.
+    pub fn table_limits(&mut self, ts: Ts, evicted: &[(&str, u64)]) {
+        for (table, n) in evicted.iter().filter(|(_, n)| *n > 0) {
+            self.stats.evicted += n;
+            self.raise(
+                "table-full",
+                Severity::Critical,
+                ts,
+                None,
+                None,
+                format!("{n} entries evicted from the full {table} table"),
+                None,
+                "traffic beyond sipscope's bounds: figures for the evicted entries are partial",
+            );
+        }
+    }
+
     /// Loss the capture itself reported (as it grows live, and at the end).
     pub fn capture_loss(&mut self, ts: Ts, kernel: u64, interface: u64, tcp_gaps: u64) {
         if kernel + interface > 0 {

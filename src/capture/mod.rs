@@ -68,6 +68,9 @@ pub struct CaptureStats {
     /// Kernel/libpcap drops (live capture only).
     pub dropped_kernel: u64,
     pub dropped_interface: u64,
+    /// Live frames dropped by sipscope itself because the analysis was behind (the capture
+    /// thread never waits).
+    pub dropped_behind: u64,
     /// Frames whose timestamp went backwards relative to the previous one.
     pub out_of_order_ts: u64,
     /// Where a damaged or truncated file stopped being readable.
@@ -81,6 +84,7 @@ impl std::ops::AddAssign<&CaptureStats> for CaptureStats {
         self.truncated_frames += o.truncated_frames;
         self.dropped_kernel += o.dropped_kernel;
         self.dropped_interface += o.dropped_interface;
+        self.dropped_behind += o.dropped_behind;
         self.out_of_order_ts += o.out_of_order_ts;
         self.stopped_early.extend(o.stopped_early.iter().cloned());
     }

@@ -721,6 +721,10 @@ pub fn warnings(s: &RunStats) -> Vec<String> {
         s.capture.dropped_interface,
         "packets dropped by the interface",
     );
+    say(
+        s.capture.dropped_behind,
+        "live packets dropped because the analysis was behind (capture loss)",
+    );
     say(s.capture.truncated_frames, "frames cut by the snap length");
     say(
         s.decode.ip_frag_incomplete,

@@ -251,7 +251,8 @@ fn run_detectors(
     let end = run.last_ts.unwrap_or(last_tick);
     engine.tick(end);
     // What the capture lost that no tick reported yet.
-    let dropped = run.capture.dropped_kernel + run.capture.dropped_interface;
+    let dropped =
+        run.capture.dropped_kernel + run.capture.dropped_interface + run.capture.dropped_behind;
     engine.capture_loss(
         end,
         dropped.saturating_sub(m.capture_dropped),
@@ -259,6 +260,14 @@ fn run_detectors(
         run.reassembly.tcp.gaps,
     );
     m.capture_dropped = m.capture_dropped.max(dropped);
+    engine.table_limits(
+        end,
+        &[
+            ("live calls", run.correlate.calls_evicted),
+            ("TCP connection", run.reassembly.flows_evicted),
+            ("IP fragment", run.decode.ip_frag_evicted),
+        ],
+    );
     m.tcp_gaps = run.reassembly.tcp.gaps;
     handle(&mut engine, &mut m, &mut outcome, &mut cur)?;
     if let Some(iv) = interval {
