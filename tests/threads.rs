@@ -211,7 +211,7 @@ fn a_live_capture_never_waits_for_a_slow_analysis() {
         |o| {
             if let sipscope::correlate::Output::Msg(_) = o {
                 seen += 1;
-                if seen % 64 == 0 {
+                if seen.is_multiple_of(64) {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
             }
