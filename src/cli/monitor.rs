@@ -271,7 +271,7 @@ fn run_detectors(
     m.tcp_gaps = run.reassembly.tcp.gaps;
     handle(&mut engine, &mut m, &mut outcome, &mut cur)?;
     if let Some(iv) = interval {
-        if cur.messages > 0 || cur.alerts > 0 {
+        if cur.messages > 0 || cur.alerts > 0 || cur.calls > 0 {
             cur.start = Ts(end.0.div_euclid(iv) * iv);
             cur.asr = (cur.calls > 0).then(|| cur.answered as f64 * 100.0 / cur.calls as f64);
             cur.active_calls = engine.watched() as u64;
