@@ -70,20 +70,7 @@ fn run(cli: Cli) -> Exit {
     let mut alerted = None;
     let result = match &command {
         Command::Monitor(a) => {
-            let req =
-                sipscope::cli::monitor::AlertRequest::from_args(&a.alert).and_then(|alerts| {
-                    let interval =
-                        sipscope::cli::stats::parse_interval(&a.interval).ok_or_else(|| {
-                            sipscope::cli::UsageError(format!("bad --interval {:?}", a.interval))
-                        })?;
-                    Ok(sipscope::cli::monitor::MonitorRequest {
-                        alerts,
-                        alerts_json: a.alerts_json.clone(),
-                        summary_json: a.summary_json.clone(),
-                        interval,
-                        metrics_listen: a.metrics_listen,
-                    })
-                });
+            let req = sipscope::cli::monitor::MonitorRequest::from_args(a);
             match req {
                 Ok(req) => {
                     fail_on = req.alerts.fail_on;

@@ -31,6 +31,8 @@ pub struct PipelineConfig {
     pub batch: usize,
     pub reassembly: ReassemblyConfig,
     pub correlator: CorrelatorConfig,
+    /// Every frame read is also offered to this pcap writer (`monitor --write`).
+    pub tap: Option<crate::capture::writer::Tap>,
 }
 
 impl Default for PipelineConfig {
@@ -42,6 +44,7 @@ impl Default for PipelineConfig {
             batch: 1024,
             reassembly: ReassemblyConfig::default(),
             correlator: CorrelatorConfig::default(),
+            tap: None,
         }
     }
 }
@@ -158,6 +161,7 @@ pub fn run(
     // Packets a live capture has dropped so far (kernel and interface), for the sink's ticks.
     let drops = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let reader_drops = drops.clone();
+    let tap = cfg.tap.clone();
 
     let mut to_workers: Vec<Sender<Batch>> = Vec::new();
     let mut worker_rx: Vec<Receiver<Batch>> = Vec::new();
@@ -270,6 +274,9 @@ pub fn run(
                         }
                     };
                     frame_no += 1;
+                    if let Some(tap) = &tap {
+                        tap.offer(f.to_owned(), live);
+                    }
                     if watermark != Ts::ZERO && f.ts.since(watermark) > TS_JUMP {
                         if jump.take().is_some() {
                             watermark = f.ts;

@@ -318,11 +318,28 @@ pub struct Engine {
     /// Streams per call, joined as they finish.
     streams: HashMap<String, Vec<StreamBrief>>,
     malformed: HashMap<(IpAddr, &'static str), u64>,
+    settling: VecDeque<Settle>,
     out: Vec<Alert>,
     pub stats: EngineStats,
     now: Ts,
     table_full_said: bool,
 }
+
+/// A closed call waiting for its streams before the media checks.
+#[derive(Debug)]
+struct Settle {
+    due: Ts,
+    call_id: String,
+    answered: bool,
+    talk: f64,
+    end: Ts,
+    bye: Option<Ts>,
+    rtp_stopped: bool,
+}
+
+/// How long after a call's last message its streams may still arrive: RTP idle (60 s) plus the
+/// workers' one-second sweep, with a second to spare.
+const SETTLE: Nanos = 62 * NANOS_PER_SEC;
 
 #[derive(Clone, Debug)]
 struct StreamBrief {
@@ -357,6 +374,7 @@ impl Engine {
             media: HashMap::new(),
             streams: HashMap::new(),
             malformed: HashMap::new(),
+            settling: VecDeque::new(),
             out: Vec::new(),
             stats: EngineStats::default(),
             now: Ts::ZERO,
@@ -1014,12 +1032,41 @@ impl Engine {
     /// A call closed (its record): the media checks that need the whole call, then forget it.
     pub fn on_call(&mut self, c: &CallRecord) {
         let w = self.calls.remove(&c.call_id);
+        // A call closes 32 s after it ends, its streams 60 s after their last packet: the media
+        // checks wait until the streams are in (or the input ends).
+        self.settling.push_back(Settle {
+            due: c.end.saturating_add(SETTLE),
+            call_id: c.call_id.clone(),
+            answered: c.kind == CallKind::Invite && c.outcome == Some(Outcome::Answered),
+            talk: c.talk_time.unwrap_or(0.0),
+            end: c.end,
+            bye: c.detail.as_ref().and_then(|d| d.bye),
+            rtp_stopped: w.as_ref().is_some_and(|w| w.has("rtp-stopped")),
+        });
+    }
+
+    /// Runs the media checks of the closed calls whose streams are all in by `now` (all of them
+    /// when `all`); returns their Call-IDs.
+    pub fn settle(&mut self, now: Ts, all: bool) -> Vec<String> {
+        let mut done = Vec::new();
+        while let Some(s) = self.settling.front() {
+            if !all && s.due > now {
+                break;
+            }
+            let s = self.settling.pop_front().expect("front");
+            self.media_checks(&s);
+            done.push(s.call_id);
+        }
+        done
+    }
+
+    fn media_checks(&mut self, c: &Settle) {
         let media = self.media.remove(&c.call_id).unwrap_or_default();
         let streams = self.streams.remove(&c.call_id).unwrap_or_default();
-        if c.kind != CallKind::Invite || c.outcome != Some(Outcome::Answered) {
+        if !c.answered {
             return;
         }
-        let talk = c.talk_time.unwrap_or(0.0);
+        let talk = c.talk;
         if talk < self.cfg.media_after_s || media.is_empty() {
             return;
         }
@@ -1085,10 +1132,7 @@ impl Engine {
             }
         }
         // A stream that stopped well before the BYE, the dialog still up.
-        if let (Some(bye), false) = (
-            c.detail.as_ref().and_then(|d| d.bye),
-            w.as_ref().is_some_and(|w| w.has("rtp-stopped")),
-        ) {
+        if let (Some(bye), false) = (c.bye, c.rtp_stopped) {
             let gap = ns(self.cfg.rtp_gap_s);
             if let Some(s) = streams
                 .iter()
@@ -1577,6 +1621,10 @@ mod tests {
         // Too short to judge.
         e.on_media(&media("short", "10.0.0.5:4000", A));
         e.on_call(&call("short", 2.0));
+        // The checks wait for the calls' streams: nothing until 62 s after their ends.
+        assert!(e.settle(at(30.0), false).is_empty());
+        assert!(e.take().is_empty());
+        assert_eq!(e.settle(at(100.0), false).len(), 3);
         let c: Vec<(&str, Option<String>)> =
             e.take().into_iter().map(|a| (a.code, a.call_id)).collect();
         assert_eq!(

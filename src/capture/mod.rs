@@ -10,6 +10,7 @@ pub mod file;
 pub mod live;
 pub mod merge;
 pub mod netmon;
+pub mod writer;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -44,6 +45,21 @@ impl LinkType {
             229 => LinkType::Ipv6,
             276 => LinkType::LinuxSll2,
             n => LinkType::Other(n),
+        }
+    }
+
+    /// The pcap LINKTYPE number to write (Raw as 101, LINKTYPE_RAW).
+    pub fn to_linktype(self) -> u32 {
+        match self {
+            LinkType::Null => 0,
+            LinkType::Ethernet => 1,
+            LinkType::Raw => 101,
+            LinkType::Loop => 108,
+            LinkType::LinuxSll => 113,
+            LinkType::Ipv4 => 228,
+            LinkType::Ipv6 => 229,
+            LinkType::LinuxSll2 => 276,
+            LinkType::Other(n) => n,
         }
     }
 }

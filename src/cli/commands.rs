@@ -348,22 +348,9 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
 pub struct CallMediaJoin {
     pub index: crate::cli::rtp::MediaIndex,
     waiting: std::collections::HashMap<String, crate::correlate::record::CallMedia>,
-    newest: Ts,
-    last_prune: Ts,
 }
 
 impl CallMediaJoin {
-    /// Capture time has reached `t` (a call's end): announcements older than an hour that a
-    /// newer one replaces are dropped, so the index stays bounded on long captures.
-    pub fn seen(&mut self, t: Ts) {
-        self.newest = self.newest.max(t);
-        if self.newest.since(self.last_prune) > 600 * NANOS_PER_SEC {
-            self.last_prune = self.newest;
-            self.index
-                .prune(self.newest.saturating_add(-3600 * NANOS_PER_SEC));
-        }
-    }
-
     pub fn stream(&mut self, mut s: crate::analysis::rtp::StreamStats) {
         self.index.resolve(&mut s);
         if let Some(cid) = s.call_id.clone() {
@@ -371,7 +358,10 @@ impl CallMediaJoin {
         }
     }
 
+    /// A call leaves the window (five minutes after it closed, long after its streams ended):
+    /// its media figures join it, and its announcements leave the index.
     pub fn attach(&mut self, c: &mut CallRecord, rtp: bool) {
+        self.index.forget(&c.call_id);
         let m = self.waiting.remove(&c.call_id);
         if rtp && c.kind == CallKind::Invite {
             c.media = Some(m.unwrap_or_default());
@@ -547,7 +537,6 @@ pub fn calls(
     let stats = drive(cfg, stop, |o| {
         match o {
             Output::Call(c) => {
-                media.seen(c.end);
                 for mut r in window.push(*c) {
                     media.attach(&mut r, rtp);
                     emit(r, &mut out)?;

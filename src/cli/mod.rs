@@ -107,6 +107,16 @@ pub struct MonitorArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9934).
     #[arg(long)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Also write what is captured to rotating pcap files in this directory (like tcpdump -w
+    /// with -C/-G/-W).
+    #[arg(long)]
+    pub write: Option<PathBuf>,
+    /// Start a new file at this size (100MB, 1GB) or every period of capture time (15m, 1h).
+    #[arg(long, default_value = "100MB", requires = "write")]
+    pub rotate: String,
+    /// Keep only the newest N files.
+    #[arg(long, default_value_t = 10, requires = "write")]
+    pub keep: usize,
 }
 
 #[derive(Args, Debug, Clone)]

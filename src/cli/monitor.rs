@@ -215,6 +215,9 @@ fn run_detectors(
             if now.since(last_tick) >= NANOS_PER_SEC {
                 last_tick = now;
                 engine.tick(now);
+                for cid in engine.settle(now, false) {
+                    index.forget(&cid);
+                }
             }
             if let Some(iv) = interval {
                 let next = *next_summary.get_or_insert(Ts((now.0.div_euclid(iv) + 1) * iv));
@@ -250,6 +253,7 @@ fn run_detectors(
     })?;
     let end = run.last_ts.unwrap_or(last_tick);
     engine.tick(end);
+    engine.settle(end, true);
     // What the capture lost that no tick reported yet.
     let dropped =
         run.capture.dropped_kernel + run.capture.dropped_interface + run.capture.dropped_behind;
@@ -327,6 +331,37 @@ pub struct MonitorRequest {
     pub summary_json: Option<PathBuf>,
     pub interval: Nanos,
     pub metrics_listen: Option<SocketAddr>,
+    /// Rotating pcap output: directory, rotation, files kept.
+    pub write: Option<(PathBuf, crate::capture::writer::Rotate, usize)>,
+}
+
+impl MonitorRequest {
+    pub fn from_args(a: &super::MonitorArgs) -> Result<MonitorRequest, UsageError> {
+        let alerts = AlertRequest::from_args(&a.alert)?;
+        let interval = super::stats::parse_interval(&a.interval).ok_or_else(|| {
+            UsageError(format!("bad --interval {:?}: use 10s, 1m ...", a.interval))
+        })?;
+        let write = match &a.write {
+            Some(dir) => {
+                let rotate = crate::capture::writer::Rotate::parse(&a.rotate).ok_or_else(|| {
+                    UsageError(format!(
+                        "bad --rotate {:?}: a size (100MB) or a period (1h)",
+                        a.rotate
+                    ))
+                })?;
+                Some((dir.clone(), rotate, a.keep))
+            }
+            None => None,
+        };
+        Ok(MonitorRequest {
+            alerts,
+            alerts_json: a.alerts_json.clone(),
+            summary_json: a.summary_json.clone(),
+            interval,
+            metrics_listen: a.metrics_listen,
+            write,
+        })
+    }
 }
 
 pub fn monitor(
@@ -335,6 +370,18 @@ pub fn monitor(
     req: &MonitorRequest,
 ) -> Result<(RunStats, DetectorOutcome), RunError> {
     let tty = io::stderr().is_terminal();
+    let mut owned = cfg.clone();
+    let writer = match &req.write {
+        Some((dir, rotate, keep)) => {
+            let w = crate::capture::writer::RotatingWriter::new(dir, *rotate, *keep)
+                .map_err(|e| RunError::Output(OutputError::Io(e)))?;
+            let (tap, handle) = crate::capture::writer::Tap::spawn(w);
+            owned.pipeline.tap = Some(tap.clone());
+            Some((tap.dropped, tap.errors, handle))
+        }
+        None => None,
+    };
+    let cfg = &owned;
     let mut alerts_json = json_sink(&req.alerts_json)?;
     let human_to_stdout = req.alerts_json.as_deref() != Some("-");
     let mut summary_json = match &req.summary_json {
@@ -420,6 +467,35 @@ pub fn monitor(
     )?;
     if let Some(mut w) = alerts_json {
         w.flush().map_err(OutputError::from)?;
+    }
+    if let Some((dropped, errors, handle)) = writer {
+        // With the last sender gone (the pipeline's copies went with it), the writer drains
+        // its queue and stops.
+        owned.pipeline.tap = None;
+        let mut e = io::stderr();
+        match handle.join() {
+            Ok(w) => {
+                let files: Vec<String> = w.files().map(|p| p.display().to_string()).collect();
+                let _ = writeln!(
+                    e,
+                    "sipscope: wrote {} frames to {} file(s): {}",
+                    w.frames,
+                    files.len(),
+                    files.join(" ")
+                );
+            }
+            Err(_) => {
+                let _ = writeln!(e, "sipscope: warning: the pcap writer failed");
+            }
+        }
+        let d = dropped.load(std::sync::atomic::Ordering::Relaxed);
+        let er = errors.load(std::sync::atomic::Ordering::Relaxed);
+        if d > 0 || er > 0 {
+            let _ = writeln!(
+                e,
+                "sipscope: warning: {d} frames not written (the writer was behind), {er} write errors"
+            );
+        }
     }
     if let Some(mut w) = summary_json {
         w.flush().map_err(OutputError::from)?;

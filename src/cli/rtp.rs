@@ -28,10 +28,16 @@ use super::Config;
 #[derive(Default)]
 pub struct MediaIndex {
     at: BTreeMap<SocketAddr, Vec<crate::correlate::MediaInfo>>,
+    /// The addresses each call announced, so a closed call's announcements can go.
+    by_call: std::collections::HashMap<String, Vec<SocketAddr>>,
 }
 
 impl MediaIndex {
     pub fn add(&mut self, m: crate::correlate::MediaInfo) {
+        let addrs = self.by_call.entry(m.call_id.clone()).or_default();
+        if !addrs.contains(&m.addr) {
+            addrs.push(m.addr);
+        }
         let list = self.at.entry(m.addr).or_default();
         let key = (m.ts, m.frame, m.idx);
         let at = list
@@ -41,18 +47,21 @@ impl MediaIndex {
         list.insert(at, m);
     }
 
-    /// Forgets announcements made before `before` that a later one of the same address
-    /// replaces; returns how many went.
-    pub fn prune(&mut self, before: crate::time::Ts) -> usize {
-        let mut n = 0;
-        for list in self.at.values_mut() {
-            let old = list.iter().take_while(|m| m.ts < before).count();
-            // The newest old one still speaks for its address.
-            let drop = old.saturating_sub(1);
-            list.drain(..drop);
-            n += drop;
+    /// Forgets a closed call's announcements: its streams have all finished by the time its
+    /// record arrives (streams expire no later than calls), so the index stays as small as the
+    /// set of open calls.
+    pub fn forget(&mut self, call_id: &str) {
+        let Some(addrs) = self.by_call.remove(call_id) else {
+            return;
+        };
+        for a in addrs {
+            if let Some(list) = self.at.get_mut(&a) {
+                list.retain(|m| m.call_id != call_id);
+                if list.is_empty() {
+                    self.at.remove(&a);
+                }
+            }
         }
-        n
     }
 
     pub fn len(&self) -> usize {
