@@ -843,6 +843,27 @@ impl Engine {
         if m.addr.port() == 0 || m.addr.ip().is_unspecified() {
             return;
         }
+        // A private address in SDP, sent from a public one: the far end will send RTP nowhere.
+        if private(m.addr.ip()) && public(m.announced_by.ip()) {
+            let w = self.calls.entry(m.call_id.clone()).or_default();
+            if !w.has("sdp-nat-mismatch") {
+                w.fired.push(("sdp-nat-mismatch", false));
+                self.raise(
+                    "sdp-nat-mismatch",
+                    Severity::Warning,
+                    m.ts,
+                    Some(&m.call_id),
+                    Some(m.announced_by.to_string()),
+                    format!(
+                        "SDP from {} asks for RTP at the private address {}",
+                        m.announced_by.ip(),
+                        m.addr
+                    ),
+                    Some((m.frame, format!("SDP c=/m= {}", m.addr))),
+                    "a UA behind NAT without an SBC or ALG fixing its SDP: expect one-way or no audio",
+                );
+            }
+        }
         let v = self.media.entry(m.call_id.clone()).or_default();
         if v.len() < 16 && !v.contains(&(m.addr, m.announced_by)) {
             v.push((m.addr, m.announced_by));
@@ -1257,6 +1278,28 @@ fn ack_alert(cid: &str, ok_ts: Ts, frame: u64, again: u32, t_ack: Nanos) -> Aler
     }
 }
 
+/// RFC 1918, RFC 6598 (carrier-grade NAT) and unique-local IPv6 addresses.
+fn private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private() || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+/// A globally routable source: not private, loopback, link-local or unspecified.
+fn public(ip: IpAddr) -> bool {
+    !private(ip)
+        && !ip.is_loopback()
+        && !ip.is_unspecified()
+        && match ip {
+            IpAddr::V4(v4) => !v4.is_link_local() && !v4.is_broadcast() && !v4.is_documentation(),
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+        }
+}
+
 /// True (and noted) when `code` may fire for this key again: never fired, or more than a window
 /// ago.
 fn armed(fired: &mut Vec<(&'static str, Ts)>, code: &'static str, ts: Ts, width: Nanos) -> bool {
@@ -1632,6 +1675,23 @@ mod tests {
             [
                 ("one-way-audio", Some("oneway".to_string())),
                 ("no-rtp", Some("silent".to_string()))
+            ]
+        );
+    }
+
+    #[test]
+    fn private_sdp_from_a_public_address() {
+        let mut e = Engine::new(Thresholds::default());
+        e.on_media(&media("nat", "192.168.1.20:4000", "81.2.69.142:5060"));
+        e.on_media(&media("nat", "192.168.1.20:4002", "81.2.69.142:5060"));
+        e.on_media(&media("lan", "192.168.1.20:4000", "192.168.1.20:5060"));
+        e.on_media(&media("cgn", "100.64.3.3:4000", "8.8.4.4:5060"));
+        let c: Vec<_> = e.take().into_iter().map(|a| (a.code, a.call_id)).collect();
+        assert_eq!(
+            c,
+            [
+                ("sdp-nat-mismatch", Some("nat".to_string())),
+                ("sdp-nat-mismatch", Some("cgn".to_string()))
             ]
         );
     }
