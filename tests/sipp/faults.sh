@@ -18,6 +18,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 SCEN=$HERE/scenarios/faults
 OUT=""
 TCPDUMP=0
@@ -45,18 +47,7 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
 	if [ -n "$TCPDUMP_PID" ]; then
 		# let the last packets reach the file: wait until it stops growing
-		local prev=-1 cur stable=0
-		for _ in $(seq 1 50); do
-			cur=$(stat -c %s "$OUT/capture.pcap" 2>/dev/null || echo 0)
-			if [ "$cur" = "$prev" ]; then
-				stable=$((stable + 1))
-				[ "$stable" -ge 5 ] && break
-			else
-				stable=0
-			fi
-			prev=$cur
-			sleep 0.2
-		done
+		wait_stable "$OUT/capture.pcap"
 		kill -INT "$TCPDUMP_PID" 2>/dev/null
 		wait "$TCPDUMP_PID" 2>/dev/null
 	fi

@@ -16,6 +16,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 SCEN=$HERE/scenarios
 
 usage() { echo "usage: $0 --out DIR [--no-ipv6] [--no-tcp]" >&2; exit 2; }
@@ -189,19 +191,7 @@ done
 
 # let the last packets reach the file: on a loaded machine tcpdump can lag the UAC's exit, so
 # wait until the capture stops growing (1 s stable, at most 10 s) rather than a fixed pause
-prev=-1
-stable=0
-for _ in $(seq 1 50); do
-	cur=$(stat -c %s "$OUT/fragments.pcap" 2>/dev/null || echo 0)
-	if [ "$cur" = "$prev" ]; then
-		stable=$((stable + 1))
-		[ "$stable" -ge 5 ] && break
-	else
-		stable=0
-	fi
-	prev=$cur
-	sleep 0.2
-done
+wait_stable "$OUT/fragments.pcap"
 teardown
 trap - EXIT
 

@@ -10,6 +10,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 SCEN=$HERE/scenarios
 KAMCFG=$HERE/kamailio.cfg
 
@@ -129,18 +131,7 @@ stop_all() { # stop every process this script started; idempotent
 	if [ -n "$TCPDUMP_PID" ]; then
 		# let the last packets reach the capture: wait until it stops growing (1 s stable,
 		# at most 10 s), as tcpdump can lag on a loaded machine
-		local prev=-1 cur stable=0
-		for _ in $(seq 1 50); do
-			cur=$(stat -c %s "$OUT/capture.pcap" 2>/dev/null || echo 0)
-			if [ "$cur" = "$prev" ]; then
-				stable=$((stable + 1))
-				[ "$stable" -ge 5 ] && break
-			else
-				stable=0
-			fi
-			prev=$cur
-			sleep 0.2
-		done
+		wait_stable "$OUT/capture.pcap"
 		stop_pid "$TCPDUMP_PID" INT
 		cat "$WORK/tcpdump.err" >>"$LOGS/tcpdump.log" 2>/dev/null || true
 		TCPDUMP_PID=""
