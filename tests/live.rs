@@ -393,6 +393,7 @@ fn monitor_raises_each_fault_once_live_and_on_replay() {
         "sipscope_responses_total{method=\"INVITE\",status=\"503\"} 25\n",
         "sipscope_alerts_total{code=\"scanner\"} 1\n",
         "sipscope_alerts_total{code=\"error-spike\"} 1\n",
+        "sipscope_table_entries{table=\"watched_calls\"}",
     ] {
         assert!(metrics.contains(want), "{want} not in\n{metrics}");
     }

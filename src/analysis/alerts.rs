@@ -392,6 +392,17 @@ impl Engine {
         self.calls.len()
     }
 
+    /// The size of each of the engine's tables, for the metrics.
+    pub fn table_sizes(&self) -> [(&'static str, usize); 5] {
+        [
+            ("watched_calls", self.calls.len()),
+            ("sources", self.sources.len()),
+            ("peers", self.peers.len()),
+            ("settling_calls", self.settling.len()),
+            ("call_media", self.media.len()),
+        ]
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn raise(
         &mut self,
@@ -480,6 +491,22 @@ impl Engine {
             }
         }
         let Some(cid) = m.call_id.clone() else { return };
+        if let Some(ip) = m.contact_ip.filter(|ip| private(*ip) && public(m.src.ip())) {
+            let w = self.calls.entry(cid.clone()).or_default();
+            if !w.has("sdp-nat-mismatch") {
+                w.fired.push(("sdp-nat-mismatch", false));
+                self.raise(
+                    "sdp-nat-mismatch",
+                    Severity::Warning,
+                    m.ts,
+                    Some(&cid),
+                    Some(m.src.to_string()),
+                    format!("Contact at the private address {ip}, sent from {}", m.src.ip()),
+                    Some((m.frame, first_line(m))),
+                    "a UA behind NAT without an SBC or ALG fixing its Contact: in-dialog requests will not reach it",
+                );
+            }
+        }
         if !self.calls.contains_key(&cid) {
             if self.calls.len() >= MAX_WATCHED {
                 self.table_full("call watch", m.ts);
@@ -1354,6 +1381,7 @@ mod tests {
                 branch: Some(branch.into()),
                 via_count: 1,
                 user_agent: None,
+                contact_ip: None,
                 retransmission: false,
                 ip_reassembled: false,
                 anomalies: Vec::new(),
@@ -1694,6 +1722,20 @@ mod tests {
                 ("sdp-nat-mismatch", Some("cgn".to_string()))
             ]
         );
+    }
+
+    #[test]
+    fn private_contact_from_a_public_address() {
+        let mut e = Engine::new(Thresholds::default());
+        let mut m = M::req(0.0, "INVITE", "81.2.69.142:5060", B, "natc", "z9hG4bKn").0;
+        m.contact_ip = Some("10.1.2.3".parse().unwrap());
+        e.on_msg(&m);
+        e.on_msg(&m);
+        let mut lan = M::req(0.0, "INVITE", "10.1.2.3:5060", B, "lan", "z9hG4bKl").0;
+        lan.contact_ip = Some("10.1.2.3".parse().unwrap());
+        e.on_msg(&lan);
+        let c: Vec<_> = e.take().into_iter().map(|a| (a.code, a.call_id)).collect();
+        assert_eq!(c, [("sdp-nat-mismatch", Some("natc".to_string()))]);
     }
 
     #[test]

@@ -242,6 +242,10 @@ fn run_detectors(
                 if now.since(last_render) >= NANOS_PER_SEC {
                     last_render = now;
                     m.active_calls = engine.watched() as u64;
+                    for (t, n) in engine.table_sizes() {
+                        m.tables.insert(t, n as u64);
+                    }
+                    m.tables.insert("media_index", index.len() as u64);
                     m.evicted = engine.stats.evicted;
                     if let Ok(mut t) = text.lock() {
                         *t = m.render();

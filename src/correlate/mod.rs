@@ -227,6 +227,19 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The host of a SIP URI when it is an IP literal: `sip:alice@192.168.1.20:5060;transport=udp`,
+/// `sip:[fd00::1]:5060`.
+fn contact_host(uri: &[u8]) -> Option<std::net::IpAddr> {
+    let u = std::str::from_utf8(uri).ok()?;
+    let rest = u.split_once(':')?.1;
+    let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host_port = host_port.split([';', '?', '>']).next()?;
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split(']').next()?.parse().ok();
+    }
+    host_port.split(':').next()?.parse().ok()
+}
+
 impl Correlator {
     pub fn new(cfg: CorrelatorConfig) -> Correlator {
         Correlator {
@@ -342,6 +355,10 @@ impl Correlator {
                 .header(crate::sip::HeaderName::UserAgent)
                 .or_else(|| s.header(crate::sip::HeaderName::Server))
                 .map(lossy),
+            contact_ip: s
+                .header(crate::sip::HeaderName::Contact)
+                .and_then(crate::sip::nameaddr::NameAddr::parse)
+                .and_then(|c| contact_host(c.uri_text)),
             retransmission: retrans,
             ip_reassembled: m.ip_reassembled,
             anomalies: s.anomalies.iter().map(|a| a.code()).collect(),
@@ -419,5 +436,21 @@ impl Correlator {
         for (_, k) in keys {
             self.finish_call(&k, now, true, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn contact_hosts() {
+        let h = |s: &str| super::contact_host(s.as_bytes()).map(|i| i.to_string());
+        assert_eq!(
+            h("sip:alice@192.168.1.20:5060;transport=udp").as_deref(),
+            Some("192.168.1.20")
+        );
+        assert_eq!(h("sips:[fd00::1]:5061").as_deref(), Some("fd00::1"));
+        assert_eq!(h("sip:10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(h("sip:alice@example.com"), None);
+        assert_eq!(h("tel:+123"), None);
     }
 }

@@ -33,6 +33,9 @@ pub struct MsgRow {
     pub branch: Option<String>,
     pub via_count: usize,
     pub user_agent: Option<String>,
+    /// The host of the Contact URI, when it is an IP address (for NAT checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_ip: Option<std::net::IpAddr>,
     /// Seen before on the same hop (same transaction, same link).
     pub retransmission: bool,
     pub ip_reassembled: bool,

@@ -96,6 +96,8 @@ pub struct Metrics {
     pub capture_dropped: u64,
     pub tcp_gaps: u64,
     pub evicted: u64,
+    /// Entries in each bounded table now.
+    pub tables: BTreeMap<&'static str, u64>,
 }
 
 const MAX_SERIES: usize = 64;
@@ -116,6 +118,7 @@ impl Default for Metrics {
             capture_dropped: 0,
             tcp_gaps: 0,
             evicted: 0,
+            tables: BTreeMap::new(),
         }
     }
 }
@@ -258,6 +261,15 @@ impl Metrics {
             "Gaps in reassembled TCP streams.",
         );
         let _ = writeln!(o, "sipscope_tcp_gaps_total {}", self.tcp_gaps);
+        head(
+            &mut o,
+            "sipscope_table_entries",
+            "gauge",
+            "Entries in each bounded table.",
+        );
+        for (t, n) in &self.tables {
+            let _ = writeln!(o, "sipscope_table_entries{{table=\"{t}\"}} {n}");
+        }
         head(
             &mut o,
             "sipscope_table_evictions_total",
