@@ -491,7 +491,13 @@ impl Engine {
             }
         }
         let Some(cid) = m.call_id.clone() else { return };
-        if let Some(ip) = m.contact_ip.filter(|ip| private(*ip) && public(m.src.ip())) {
+        // The sender's own Contact: a request's, or a dialog-creating answer's (a registrar's
+        // answer lists the client's bindings, not its own address).
+        let own_contact = m.method.is_some() || m.cseq_method.as_deref() == Some("INVITE");
+        if let Some(ip) = m
+            .contact_ip
+            .filter(|ip| own_contact && private(*ip) && public(m.src.ip()))
+        {
             let w = self.calls.entry(cid.clone()).or_default();
             if !w.has("sdp-nat-mismatch") {
                 w.fired.push(("sdp-nat-mismatch", false));
