@@ -104,6 +104,8 @@ struct MsgBatch {
     msgs: Vec<Msg>,
     /// RTP streams the worker finished in this batch (sent to the first correlator only).
     streams: Vec<crate::analysis::rtp::StreamStats>,
+    /// Streams still flowing, when a progress report fell due (first correlator only).
+    live: Vec<crate::analysis::rtp::LiveStream>,
     end: bool,
 }
 
@@ -129,6 +131,7 @@ fn sort_outputs(v: &mut [Output]) {
             Output::Msg(m) => (0, m.frame, m.msg_in_frame, m.ts, 1),
             Output::Media(m) => (0, m.frame, m.idx, Ts::ZERO, 0),
             Output::Rtp(s) => (1, 0, 0, s.first, 0),
+            Output::RtpLive(_) => (1, 0, 0, Ts(i64::MAX), 1),
             Output::Reg(r) => (2, 0, 0, r.start, 0),
             Output::Call(c) => (3, 0, 0, c.start, 0),
             Output::Tick(t, _) => (4, 0, 0, *t, 0),
@@ -408,10 +411,10 @@ pub fn run(
                         let lastf = metas.last().map_or(u64::MAX, |f| f.no);
                         to_msgs(&mut units, lastf, &mut outs, &mut sip_rejected);
                     }
-                    // Streams expire at the batch's watermark, the time the correlators finish
-                    // calls at, so a call's streams travel in the same batch as the call or
-                    // an earlier one (the watermark is the same for every shard).
+                    // Streams expire at the batch's watermark (the same for every shard), so
+                    // when a stream ends depends on capture time only, as for calls.
                     reasm.expire_media(batch.watermark);
+                    let mut live = reasm.media_progress(batch.watermark);
                     let mut streams = reasm.rtp.take_done();
                     if batch.end {
                         streams.extend(reasm.rtp.finish());
@@ -422,6 +425,11 @@ pub fn run(
                             msgs,
                             streams: if j == 0 {
                                 std::mem::take(&mut streams)
+                            } else {
+                                Vec::new()
+                            },
+                            live: if j == 0 {
+                                std::mem::take(&mut live)
                             } else {
                                 Vec::new()
                             },
@@ -445,6 +453,7 @@ pub fn run(
                 'batches: loop {
                     let mut merged: Vec<Msg> = Vec::new();
                     let mut streams = Vec::new();
+                    let mut live = Vec::new();
                     let mut watermark = Ts::ZERO;
                     let mut end = false;
                     for rx in &rxs {
@@ -454,6 +463,7 @@ pub fn run(
                                 end |= b.end;
                                 merged.extend(b.msgs);
                                 streams.extend(b.streams);
+                                live.extend(b.live);
                             }
                             Err(_) => break 'batches,
                         }
@@ -466,6 +476,10 @@ pub fn run(
                         .into_iter()
                         .map(|s| Output::Rtp(Box::new(s)))
                         .collect();
+                    if !live.is_empty() {
+                        live.sort_by_key(|s| (s.first, s.src, s.dst, s.ssrc));
+                        outputs.push(Output::RtpLive(live));
+                    }
                     for msg in merged {
                         c.on_msg(msg, &mut outputs);
                     }

@@ -78,7 +78,7 @@ pub fn run_with(paths: &[&Path], cfg: PipelineConfig) -> Run {
             Output::Reg(r) => run.regs.push(*r),
             Output::Media(m) => run.media.push(*m),
             Output::Rtp(s) => run.streams.push(*s),
-            Output::Tick(..) => {}
+            Output::Tick(..) | Output::RtpLive(_) => {}
         },
     )
     .expect("pipeline");

@@ -230,6 +230,8 @@ struct Watch {
     /// Stream ends seen for the call: (last packet, still in the dialog).
     media_last: Option<Ts>,
     last_ts: Ts,
+    /// no-rtp and one-way-audio judged (mid-call, from the streams still flowing).
+    media_checked: bool,
 }
 
 impl Watch {
@@ -335,11 +337,19 @@ struct Settle {
     end: Ts,
     bye: Option<Ts>,
     rtp_stopped: bool,
+    /// no-rtp and one-way-audio were already judged while the call was up.
+    media_checked: bool,
 }
 
 /// How long after a call's last message its streams may still arrive: RTP idle (60 s) plus the
 /// workers' one-second sweep, with a second to spare.
 const SETTLE: Nanos = 62 * NANOS_PER_SEC;
+
+/// Progress reports of live streams come every 5 s of capture time; a call is judged this long
+/// after its `media_after_s` mark, when every stream that began by then has been reported.
+pub const MEDIA_DECIDE: Nanos = 10 * NANOS_PER_SEC;
+/// The period of those reports.
+pub const MEDIA_PROGRESS: Nanos = 5 * NANOS_PER_SEC;
 
 #[derive(Clone, Debug)]
 struct StreamBrief {
@@ -903,6 +913,46 @@ impl Engine {
         }
     }
 
+    /// A stream still flowing, tied to its call: what mid-call media checks go by.
+    pub fn on_live_stream(&mut self, call_id: &str, dst: SocketAddr, last: Ts) {
+        if !self.calls.contains_key(call_id) {
+            return;
+        }
+        let v = self.streams.entry(call_id.to_string()).or_default();
+        if let Some(s) = v.iter_mut().find(|s| s.dst == dst) {
+            s.last = s.last.max(last);
+        } else if v.len() < 16 {
+            v.push(StreamBrief { dst, last });
+        }
+    }
+
+    /// Mid-call media checks: an answered call that has talked `media_after_s` is judged once
+    /// the progress reports that could show its RTP are in (`MEDIA_DECIDE` later). Run it only
+    /// after a batch's outputs are all taken in (on ticks), so the result is the same live and
+    /// on replay.
+    pub fn decide_media(&mut self, now: Ts) {
+        let after = ns(self.cfg.media_after_s);
+        let due: Vec<(String, Ts)> = self
+            .calls
+            .iter()
+            .filter(|(_, w)| !w.media_checked && !w.bye)
+            .filter_map(|(c, w)| w.answered.map(|a| (c.clone(), a)))
+            .filter(|(_, a)| now.since(*a) >= after + MEDIA_DECIDE)
+            .collect();
+        for (cid, a) in due {
+            if let Some(w) = self.calls.get_mut(&cid) {
+                w.media_checked = true;
+            }
+            let media = self.media.get(&cid).cloned().unwrap_or_default();
+            if media.is_empty() {
+                continue;
+            }
+            let streams = self.streams.get(&cid).cloned().unwrap_or_default();
+            let talk = secs(now.since(a));
+            self.direction_check(&cid, a.saturating_add(after), talk, &media, &streams);
+        }
+    }
+
     /// A finished RTP stream, tied to its call (or not).
     pub fn on_stream(&mut self, s: &StreamStats) {
         let t = &self.cfg;
@@ -1096,6 +1146,7 @@ impl Engine {
             end: c.end,
             bye: c.detail.as_ref().and_then(|d| d.bye),
             rtp_stopped: w.as_ref().is_some_and(|w| w.has("rtp-stopped")),
+            media_checked: w.as_ref().is_some_and(|w| w.media_checked),
         });
     }
 
@@ -1114,17 +1165,15 @@ impl Engine {
         done
     }
 
-    fn media_checks(&mut self, c: &Settle) {
-        let media = self.media.remove(&c.call_id).unwrap_or_default();
-        let streams = self.streams.remove(&c.call_id).unwrap_or_default();
-        if !c.answered {
-            return;
-        }
-        let talk = c.talk;
-        if talk < self.cfg.media_after_s || media.is_empty() {
-            return;
-        }
-        let at = Ts::from_secs_f64(c.end.secs_f64() - talk + self.cfg.media_after_s);
+    /// no-rtp and one-way-audio: with SDP from both sides, RTP reached neither or only one.
+    fn direction_check(
+        &mut self,
+        call_id: &str,
+        at: Ts,
+        talk: f64,
+        media: &[(SocketAddr, SocketAddr)],
+        streams: &[StreamBrief],
+    ) {
         let sides: Vec<SocketAddr> = {
             let mut v: Vec<SocketAddr> = media.iter().map(|(_, by)| *by).collect();
             v.sort();
@@ -1136,7 +1185,7 @@ impl Engine {
                 "no-rtp",
                 Severity::Critical,
                 at,
-                Some(&c.call_id),
+                Some(call_id),
                 None,
                 format!(
                     "answered, {talk:.1} s of talk, SDP offered media at {} and no RTP was seen",
@@ -1173,7 +1222,7 @@ impl Engine {
                     "one-way-audio",
                     Severity::Critical,
                     at,
-                    Some(&c.call_id),
+                    Some(call_id),
                     None,
                     format!(
                         "answered, {talk:.1} s of talk, RTP reached {} but none reached {}",
@@ -1184,6 +1233,22 @@ impl Engine {
                     "one direction is blocked: NAT, a firewall pinhole, or a wrong c= address in SDP",
                 );
             }
+        }
+    }
+
+    fn media_checks(&mut self, c: &Settle) {
+        let media = self.media.remove(&c.call_id).unwrap_or_default();
+        let streams = self.streams.remove(&c.call_id).unwrap_or_default();
+        if !c.answered {
+            return;
+        }
+        let talk = c.talk;
+        if talk < self.cfg.media_after_s || media.is_empty() {
+            return;
+        }
+        let at = Ts::from_secs_f64(c.end.secs_f64() - talk + self.cfg.media_after_s);
+        if !c.media_checked {
+            self.direction_check(&c.call_id, at, talk, &media, &streams);
         }
         // A stream that stopped well before the BYE, the dialog still up.
         if let (Some(bye), false) = (c.bye, c.rtp_stopped) {
@@ -1711,6 +1776,27 @@ mod tests {
                 ("no-rtp", Some("silent".to_string()))
             ]
         );
+    }
+
+    #[test]
+    fn one_way_audio_is_judged_mid_call_from_live_streams() {
+        let mut e = Engine::new(Thresholds::default());
+        // An answered call still up: RTP flows only towards the caller's media address.
+        e.on_msg(&M::req(0.0, "INVITE", A, B, "live", "z9hG4bKv").0);
+        e.on_msg(&M::resp(1.0, 200, "INVITE", B, A, "live", "z9hG4bKv").0);
+        e.on_media(&media("live", "10.0.0.1:4000", A));
+        e.on_media(&media("live", "10.0.0.2:5000", B));
+        e.on_live_stream("live", "10.0.0.1:4000".parse().unwrap(), at(8.0));
+        // 5 s of talk, then the reports' 10 s: judged at 16 s, not before.
+        e.decide_media(at(15.0));
+        assert!(e.take().is_empty());
+        e.decide_media(at(16.0));
+        assert_eq!(codes(&mut e), [("one-way-audio", State::Fired, at(6.0))]);
+        // Once: not again mid-call, nor when the call closes and settles.
+        e.decide_media(at(40.0));
+        e.on_call(&call("live", 60.0));
+        e.settle(at(200.0), true);
+        assert!(e.take().is_empty());
     }
 
     #[test]

@@ -295,6 +295,17 @@ impl StreamStats {
     }
 }
 
+/// A stream still flowing, as seen so far (for detectors that cannot wait for its end).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveStream {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub ssrc: u32,
+    pub first: Ts,
+    pub last: Ts,
+    pub packets: u64,
+}
+
 #[derive(Clone, Debug)]
 struct Stream {
     stats: StreamStats,
@@ -565,6 +576,25 @@ impl RtpTracker {
             }
         }
         self.rtcp.expire(now, idle);
+    }
+
+    /// The streams that had a packet at or after `since`, as they stand.
+    pub fn live_since(&self, since: Ts) -> Vec<LiveStream> {
+        let mut v: Vec<LiveStream> = self
+            .streams
+            .values()
+            .filter(|s| s.last_active >= since)
+            .map(|s| LiveStream {
+                src: s.stats.src,
+                dst: s.stats.dst,
+                ssrc: s.stats.ssrc,
+                first: s.stats.first,
+                last: s.stats.last,
+                packets: s.stats.packets,
+            })
+            .collect();
+        v.sort_by_key(|s| (s.first, s.src, s.dst, s.ssrc));
+        v
     }
 
     /// Streams finished so far (idle or evicted), handed over once.

@@ -116,6 +116,7 @@ fn run_detectors(
     cfg.pipeline.correlator.want_media = true;
     cfg.pipeline.correlator.want_detail = true;
     cfg.pipeline.reassembly.track_rtp = true;
+    cfg.pipeline.reassembly.rtp_progress = Some(crate::analysis::alerts::MEDIA_PROGRESS);
     let mut engine = Engine::new(req.thresholds.clone());
     let mut index = MediaIndex::default();
     let mut m = Metrics::default();
@@ -201,7 +202,16 @@ fn run_detectors(
                 engine.on_call(&c);
             }
             Output::Reg(_) => {}
+            Output::RtpLive(v) => {
+                for s in &v {
+                    if let Some(cid) = index.call_of(s.src, s.dst, s.first) {
+                        let cid = cid.to_string();
+                        engine.on_live_stream(&cid, s.dst, s.last);
+                    }
+                }
+            }
             Output::Tick(t, dropped) => {
+                engine.decide_media(t);
                 // A live capture's own drops, as they grow: every new loss is said.
                 if dropped > m.capture_dropped {
                     engine.capture_loss(t, dropped - m.capture_dropped, 0, 0);

@@ -77,6 +77,18 @@ impl MediaIndex {
         list.iter().rev().find(|m| m.ts <= t).or(list.first())
     }
 
+    /// The call a stream from `src` to `dst` that began at `first` belongs to.
+    pub fn call_of(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        first: crate::time::Ts,
+    ) -> Option<&str> {
+        self.pick(&dst, first)
+            .or_else(|| self.pick(&src, first))
+            .map(|m| m.call_id.as_str())
+    }
+
     /// Ties one stream to its call, learns its clock rate and codec from the SDP, and scores it.
     pub fn resolve(&self, s: &mut StreamStats) {
         // The receiver's SDP names where RTP goes; symmetric RTP also sends from there.

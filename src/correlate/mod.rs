@@ -51,6 +51,8 @@ pub enum Output {
     /// After each batch: the capture time every stage has reached, and the packets a live
     /// capture has dropped so far. Timers of the sink run on it.
     Tick(Ts, u64),
+    /// The RTP streams still flowing (when progress reports were asked for).
+    RtpLive(Vec<crate::analysis::rtp::LiveStream>),
 }
 
 /// One SDP media line as announced in signalling (RFC 3264): RTP to `addr` belongs to `call_id`

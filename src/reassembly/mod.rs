@@ -83,6 +83,8 @@ pub struct ReassemblyConfig {
     pub track_rtp: bool,
     /// With `track_rtp`: keep each stream's figures per interval of this length.
     pub rtp_series: Option<Nanos>,
+    /// With `track_rtp`: report the streams still flowing every interval of this length.
+    pub rtp_progress: Option<Nanos>,
 }
 
 impl Default for ReassemblyConfig {
@@ -95,6 +97,7 @@ impl Default for ReassemblyConfig {
             max_message: 16 << 20,
             track_rtp: false,
             rtp_series: None,
+            rtp_progress: None,
         }
     }
 }
@@ -176,6 +179,7 @@ pub struct Reassembler {
     flows: FxHashMap<FlowKey, Flow>,
     last_sweep: Ts,
     last_media_sweep: Ts,
+    last_progress: Ts,
     pub stats: ReassemblyStats,
     chunks: Vec<Chunk>,
     frames: Vec<Bytes>,
@@ -195,6 +199,7 @@ impl Reassembler {
             flows: FxHashMap::default(),
             last_sweep: Ts::ZERO,
             last_media_sweep: Ts::ZERO,
+            last_progress: Ts::ZERO,
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
             frames: Vec::new(),
@@ -410,6 +415,21 @@ impl Reassembler {
             self.last_media_sweep = now;
             self.rtp.expire(now, RTP_IDLE);
         }
+    }
+
+    /// Every `rtp_progress` of capture time: the streams that had a packet since the last
+    /// report (the boundaries are multiples of the period, the same for every shard).
+    pub fn media_progress(&mut self, now: Ts) -> Vec<crate::analysis::rtp::LiveStream> {
+        let Some(p) = self.cfg.rtp_progress.filter(|_| self.cfg.track_rtp) else {
+            return Vec::new();
+        };
+        let p = p.max(1);
+        if now.0.div_euclid(p) == self.last_progress.0.div_euclid(p) {
+            return Vec::new();
+        }
+        let since = self.last_progress;
+        self.last_progress = now;
+        self.rtp.live_since(since)
     }
 
     /// Expires idle connections. Called with the time every shard has reached (the start of a

@@ -4,7 +4,7 @@
 # them apart; nothing leaves 127.0.0.0/8):
 #
 #   clean     127.0.0.10 -> .20  an answered call with a BYE               (no alert)
-#   oneway    127.0.0.11 -> .21  6.5 s of RTP from the caller only         one-way-audio
+#   oneway    127.0.0.11 -> .21  16.5 s of RTP from the caller only        one-way-audio (mid-call)
 #   noack     127.0.0.12 -> .22  the caller never ACKs the 200             missing-ack
 #   noanswer  127.0.0.13 -> .23  the callee never answers                  invite-timeout
 #   scan      127.0.0.14 -> .24  12 OPTIONS, User-Agent friendly-scanner   scanner
