@@ -1534,7 +1534,13 @@ fn build_call(w: &mut World, idx: u64, t0: u64) -> (Script, Vec<RtpStream>) {
                 let mut ok = resp_to(&bye_b, 200, "OK", None);
                 add_agent(&mut ok, &ee);
                 let tok = tbc + p.think(300, 5 * MS);
-                end = p.up(tok, &ok, &strip_via(&ok), false);
+                // Direct (no proxy): answered as the BYE arrived, without the proxy's Via.
+                let ok_b = if p.b.is_some() {
+                    ok.clone()
+                } else {
+                    strip_via(&ok)
+                };
+                end = p.up(tok, &ok_b, &strip_via(&ok), false);
                 c_end = tbye;
                 e_end = tbc;
             } else {
@@ -1553,7 +1559,14 @@ fn build_call(w: &mut World, idx: u64, t0: u64) -> (Script, Vec<RtpStream>) {
                 let mut ok = resp_to(&bye_a, 200, "OK", None);
                 add_agent(&mut ok, &ce);
                 let tok = tbc + p.think(300, 5 * MS);
-                p.down(tok, &ok, &strip_via(&ok), false);
+                // Direct (no proxy): the caller answers the BYE as it arrived, without the
+                // proxy's Via that `bye_a` carries.
+                let ok_a = if p.b.is_some() {
+                    ok.clone()
+                } else {
+                    strip_via(&ok)
+                };
+                p.down(tok, &ok_a, &strip_via(&ok), false);
                 end = tok + 10 * MS;
                 e_end = tbye;
                 c_end = tbc;

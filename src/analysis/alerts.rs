@@ -596,10 +596,15 @@ impl Engine {
                         w.ok_again += 1;
                     }
                 }
-                if status >= 200 {
-                    // A final response on the reverse of the request's hop ends it.
+                // On the reverse of the request's hop, a final response ends the wait; for an
+                // INVITE any response does: Timer B runs only until the first one (RFC 3261
+                // §17.1.1.2, the Calling state), a ringing phone may ring for minutes.
+                if status >= 200 || cseq_method == "INVITE" {
                     if let Some(i) = w.pending.iter().position(|p| {
-                        Some(&p.branch) == m.branch.as_ref() && p.src == m.dst && p.dst == m.src
+                        Some(&p.branch) == m.branch.as_ref()
+                            && p.src == m.dst
+                            && p.dst == m.src
+                            && (status >= 200 || p.method == "INVITE")
                     }) {
                         let mut p = w.pending.remove(i);
                         let late = m.ts.since(p.ts) >= ns(self.cfg.transaction_timeout_s);
@@ -1174,8 +1179,16 @@ impl Engine {
         media: &[(SocketAddr, SocketAddr)],
         streams: &[StreamBrief],
     ) {
+        // Each media address belongs to whoever announced it first: through a proxy the same
+        // SDP is announced again by the proxy on the next hop, which is not another side.
+        let mut owner: Vec<(SocketAddr, SocketAddr)> = Vec::new();
+        for (addr, by) in media {
+            if !owner.iter().any(|(a, _)| a == addr) {
+                owner.push((*addr, *by));
+            }
+        }
         let sides: Vec<SocketAddr> = {
-            let mut v: Vec<SocketAddr> = media.iter().map(|(_, by)| *by).collect();
+            let mut v: Vec<SocketAddr> = owner.iter().map(|(_, by)| *by).collect();
             v.sort();
             v.dedup();
             v
@@ -1205,7 +1218,7 @@ impl Engine {
             let got: Vec<SocketAddr> = sides
                 .iter()
                 .filter(|side| {
-                    media
+                    owner
                         .iter()
                         .filter(|(_, by)| by == *side)
                         .any(|(addr, _)| streams.iter().any(|s| s.dst == *addr))
@@ -1498,8 +1511,8 @@ mod tests {
     #[test]
     fn invite_timeout_fires_at_timer_b_and_clears_when_the_answer_comes() {
         let mut e = Engine::new(Thresholds::default());
+        // No response at all (not even 100 Trying): the transaction stays in Calling.
         e.on_msg(&M::req(0.0, "INVITE", A, B, "c1", "z9hG4bK1").0);
-        e.on_msg(&M::resp(0.1, 100, "INVITE", B, A, "c1", "z9hG4bK1").0);
         e.tick(at(31.0));
         assert!(codes(&mut e).iter().all(|c| c.0 != "invite-timeout"));
         e.tick(at(33.5));
@@ -1513,6 +1526,34 @@ mod tests {
             codes(&mut e),
             [("invite-timeout", State::Cleared, at(40.0))]
         );
+    }
+
+    #[test]
+    fn a_ringing_invite_has_no_timer_b() {
+        // 180 at once, the final answer 45 s later: the transaction left Calling at the 180.
+        let mut e = Engine::new(Thresholds::default());
+        e.on_msg(&M::req(0.0, "INVITE", A, B, "ring", "z9hG4bKr").0);
+        e.on_msg(&M::resp(0.5, 180, "INVITE", B, A, "ring", "z9hG4bKr").0);
+        e.tick(at(40.0));
+        e.on_msg(&M::resp(45.0, 480, "INVITE", B, A, "ring", "z9hG4bKr").0);
+        assert!(codes(&mut e).iter().all(|c| c.0 != "invite-timeout"));
+    }
+
+    #[test]
+    fn one_way_audio_through_a_proxy() {
+        // The proxy P announces both SDPs again on the next hop; the sides are the first
+        // announcers, the caller A and the callee B.
+        let p = "192.0.2.9:5060";
+        let mut e = Engine::new(Thresholds::default());
+        e.on_media(&media("px", "10.0.0.1:4000", A));
+        e.on_media(&media("px", "10.0.0.1:4000", p));
+        e.on_media(&media("px", "10.0.0.2:5000", B));
+        e.on_media(&media("px", "10.0.0.2:5000", p));
+        e.on_stream(&stream("px", "10.0.0.2:5000", "10.0.0.1:4000"));
+        e.on_call(&call("px", 20.0));
+        e.settle(at(500.0), true);
+        let c: Vec<_> = e.take().into_iter().map(|a| a.code).collect();
+        assert_eq!(c, ["one-way-audio"]);
     }
 
     #[test]
