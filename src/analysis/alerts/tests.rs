@@ -1,0 +1,445 @@
+use super::*;
+use crate::reassembly::Carrier;
+
+fn at(s: f64) -> Ts {
+    Ts::from_secs_f64(1_000.0 + s)
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// A message row as the correlator builds it.
+struct M(MsgRow);
+
+impl M {
+    fn req(t: f64, method: &str, src: &str, dst: &str, cid: &str, branch: &str) -> M {
+        M(MsgRow {
+            frame: (t * 1000.0) as u64,
+            msg_in_frame: 1,
+            ts: at(t),
+            src: addr(src),
+            dst: addr(dst),
+            transport: Carrier::Udp,
+            method: Some(method.into()),
+            status: None,
+            reason: None,
+            call_id: Some(cid.into()),
+            cseq: Some(1),
+            cseq_method: Some(if method == "ACK" { "ACK" } else { method }.into()),
+            from_user: Some("alice".into()),
+            to_user: Some("bob".into()),
+            from_tag: Some("f".into()),
+            to_tag: None,
+            branch: Some(branch.into()),
+            via_count: 1,
+            user_agent: None,
+            contact_ip: None,
+            retransmission: false,
+            ip_reassembled: false,
+            anomalies: Vec::new(),
+            sdp: None,
+            refer_to: None,
+            sipfrag: None,
+            text: None,
+        })
+    }
+
+    fn resp(t: f64, status: u16, method: &str, src: &str, dst: &str, cid: &str, branch: &str) -> M {
+        let mut m = M::req(t, method, src, dst, cid, branch).0;
+        m.method = None;
+        m.status = Some(status);
+        m.to_tag = Some("t".into());
+        M(m)
+    }
+
+    fn again(mut self) -> M {
+        self.0.retransmission = true;
+        self
+    }
+}
+
+fn codes(e: &mut Engine) -> Vec<(&'static str, State, Ts)> {
+    e.take()
+        .into_iter()
+        .map(|a| (a.code, a.state, a.ts))
+        .collect()
+}
+
+const A: &str = "192.0.2.1:5060";
+const B: &str = "192.0.2.2:5060";
+
+#[test]
+fn invite_timeout_fires_at_timer_b_and_clears_when_the_answer_comes() {
+    let mut e = Engine::new(Thresholds::default());
+    // No response at all (not even 100 Trying): the transaction stays in Calling.
+    e.on_msg(&M::req(0.0, "INVITE", A, B, "c1", "z9hG4bK1").0);
+    e.tick(at(31.0));
+    assert!(codes(&mut e).iter().all(|c| c.0 != "invite-timeout"));
+    e.tick(at(33.5));
+    let c = codes(&mut e);
+    assert!(
+        c.contains(&("invite-timeout", State::Fired, at(32.0))),
+        "{c:?}"
+    );
+    e.on_msg(&M::resp(40.0, 408, "INVITE", B, A, "c1", "z9hG4bK1").0);
+    assert_eq!(
+        codes(&mut e),
+        [("invite-timeout", State::Cleared, at(40.0))]
+    );
+}
+
+#[test]
+fn a_ringing_invite_has_no_timer_b() {
+    // 180 at once, the final answer 45 s later: the transaction left Calling at the 180.
+    let mut e = Engine::new(Thresholds::default());
+    e.on_msg(&M::req(0.0, "INVITE", A, B, "ring", "z9hG4bKr").0);
+    e.on_msg(&M::resp(0.5, 180, "INVITE", B, A, "ring", "z9hG4bKr").0);
+    e.tick(at(40.0));
+    e.on_msg(&M::resp(45.0, 480, "INVITE", B, A, "ring", "z9hG4bKr").0);
+    assert!(codes(&mut e).iter().all(|c| c.0 != "invite-timeout"));
+}
+
+#[test]
+fn one_way_audio_through_a_proxy() {
+    // The proxy P announces both SDPs again on the next hop; the sides are the first
+    // announcers, the caller A and the callee B.
+    let p = "192.0.2.9:5060";
+    let mut e = Engine::new(Thresholds::default());
+    e.on_media(&media("px", "10.0.0.1:4000", A));
+    e.on_media(&media("px", "10.0.0.1:4000", p));
+    e.on_media(&media("px", "10.0.0.2:5000", B));
+    e.on_media(&media("px", "10.0.0.2:5000", p));
+    e.on_stream(&stream("px", "10.0.0.2:5000", "10.0.0.1:4000"));
+    e.on_call(&call("px", 20.0));
+    e.settle(at(500.0), true);
+    let c: Vec<_> = e.take().into_iter().map(|a| a.code).collect();
+    assert_eq!(c, ["one-way-audio"]);
+}
+
+#[test]
+fn a_late_answer_between_ticks_still_fires_at_the_deadline() {
+    // No tick ran between 32 s and the answer at 35 s: the alert is the same.
+    let mut e = Engine::new(Thresholds::default());
+    e.on_msg(&M::req(0.0, "OPTIONS", A, B, "c2", "z9hG4bK2").0);
+    e.on_msg(&M::resp(35.0, 200, "OPTIONS", B, A, "c2", "z9hG4bK2").0);
+    assert_eq!(
+        codes(&mut e),
+        [
+            ("non-invite-timeout", State::Fired, at(32.0)),
+            ("non-invite-timeout", State::Cleared, at(35.0))
+        ]
+    );
+}
+
+#[test]
+fn missing_ack_needs_a_repeated_2xx_and_clears_on_a_late_ack() {
+    let mut e = Engine::new(Thresholds::default());
+    e.on_msg(&M::req(0.0, "INVITE", A, B, "c3", "z9hG4bK3").0);
+    e.on_msg(&M::resp(1.0, 200, "INVITE", B, A, "c3", "z9hG4bK3").0);
+    e.tick(at(40.0));
+    assert!(codes(&mut e).is_empty(), "one 2xx and silence is not proof");
+    e.on_msg(
+        &M::resp(1.5, 200, "INVITE", B, A, "c3", "z9hG4bK3")
+            .again()
+            .0,
+    );
+    e.tick(at(41.0));
+    assert_eq!(codes(&mut e), [("missing-ack", State::Fired, at(33.0))]);
+    e.on_msg(&M::req(45.0, "ACK", A, B, "c3", "z9hG4bK4").0);
+    assert_eq!(codes(&mut e), [("missing-ack", State::Cleared, at(45.0))]);
+}
+
+#[test]
+fn long_pdd_is_decided_by_the_first_answer() {
+    let mut e = Engine::new(Thresholds::default());
+    e.on_msg(&M::req(0.0, "INVITE", A, B, "quick", "z9hG4bK5").0);
+    e.on_msg(&M::resp(1.0, 180, "INVITE", B, A, "quick", "z9hG4bK5").0);
+    e.on_msg(&M::req(0.0, "INVITE", A, B, "slow", "z9hG4bK6").0);
+    e.on_msg(&M::resp(7.0, 183, "INVITE", B, A, "slow", "z9hG4bK6").0);
+    e.tick(at(8.0));
+    let c = codes(&mut e);
+    assert_eq!(c, [("long-pdd", State::Fired, at(5.0))]);
+}
+
+#[test]
+fn auth_failures_and_probing_sources() {
+    let mut e = Engine::new(Thresholds::default());
+    let brute = "198.51.100.7:5070";
+    // Four 401s then a success: nothing. Five in a row: auth-failures.
+    for i in 0..4 {
+        e.on_msg(&M::resp(f64::from(i), 401, "REGISTER", B, brute, "r", "b").0);
+    }
+    e.on_msg(&M::resp(4.5, 200, "REGISTER", B, brute, "r", "b").0);
+    assert!(codes(&mut e).is_empty());
+    for i in 0..5 {
+        e.on_msg(&M::resp(5.0 + f64::from(i), 401, "REGISTER", B, brute, "r", "b").0);
+    }
+    assert_eq!(codes(&mut e), [("auth-failures", State::Fired, at(9.0))]);
+    // A scanner: 404 for ten different users from one address.
+    let scan = "203.0.113.9:5060";
+    for i in 0..10 {
+        let mut m = M::resp(
+            20.0 + f64::from(i),
+            404,
+            "INVITE",
+            B,
+            scan,
+            &format!("s{i}"),
+            "x",
+        )
+        .0;
+        m.to_user = Some(format!("{}", 100 + i));
+        e.on_msg(&m);
+    }
+    let c = codes(&mut e);
+    assert!(c.contains(&("scanner", State::Fired, at(29.0))), "{c:?}");
+    // And a known scanner's User-Agent at once.
+    let mut m = M::req(30.0, "OPTIONS", "203.0.113.10:5060", B, "ua", "y").0;
+    m.user_agent = Some("friendly-scanner".into());
+    e.on_msg(&m);
+    assert_eq!(codes(&mut e), [("scanner", State::Fired, at(30.0))]);
+}
+
+#[test]
+fn rates_storms_and_spikes() {
+    let mut e = Engine::new(Thresholds::default());
+    // 21 REGISTERs within one second from one source.
+    for i in 0..21 {
+        e.on_msg(
+            &M::req(
+                0.01 * f64::from(i),
+                "REGISTER",
+                A,
+                B,
+                &format!("r{i}"),
+                &format!("b{i}"),
+            )
+            .0,
+        );
+    }
+    let c = codes(&mut e);
+    assert!(c.iter().any(|c| c.0 == "registration-flood"), "{c:?}");
+    // 20 messages from B, 3 of them retransmissions (15 %).
+    for i in 0..20 {
+        let m = M::req(
+            10.0 + 0.1 * f64::from(i),
+            "OPTIONS",
+            B,
+            A,
+            &format!("o{i}"),
+            &format!("p{i}"),
+        );
+        e.on_msg(&if i % 7 == 0 { m.again() } else { m }.0);
+    }
+    let c = codes(&mut e);
+    assert!(c.iter().any(|c| c.0 == "retransmission-storm"), "{c:?}");
+    // A peer answering 503 to 20 calls in a row, after a calm minute.
+    let peer = "192.0.2.50:5060";
+    for i in 0..30 {
+        e.on_msg(
+            &M::resp(
+                20.0 + f64::from(i),
+                200,
+                "OPTIONS",
+                peer,
+                A,
+                &format!("k{i}"),
+                "q",
+            )
+            .0,
+        );
+    }
+    assert!(codes(&mut e).iter().all(|c| c.0 != "error-spike"));
+    for i in 0..20 {
+        e.on_msg(
+            &M::resp(
+                90.0 + 0.1 * f64::from(i),
+                503,
+                "INVITE",
+                peer,
+                A,
+                &format!("e{i}"),
+                "w",
+            )
+            .0,
+        );
+    }
+    let c = codes(&mut e);
+    assert_eq!(
+        c.iter().filter(|c| c.0 == "error-spike").count(),
+        1,
+        "{c:?}"
+    );
+}
+
+#[test]
+fn malformed_once_per_source_and_code() {
+    let mut e = Engine::new(Thresholds::default());
+    for i in 0..3 {
+        let mut m = M::req(f64::from(i), "INVITE", A, B, "m", &format!("b{i}")).0;
+        m.anomalies = vec!["content-length-mismatch"];
+        e.on_msg(&m);
+    }
+    assert_eq!(codes(&mut e).len(), 1);
+}
+
+fn media(cid: &str, addr: &str, by: &str) -> MediaInfo {
+    MediaInfo {
+        frame: 1,
+        idx: 1,
+        ts: at(0.0),
+        call_id: cid.into(),
+        addr: addr.parse().unwrap(),
+        announced_by: by.parse().unwrap(),
+        payloads: vec![(0, 8000, "PCMU".into())],
+    }
+}
+
+fn call(cid: &str, talk: f64) -> CallRecord {
+    CallRecord {
+        call_id: cid.into(),
+        kind: CallKind::Invite,
+        start: at(0.0),
+        end: at(1.0 + talk),
+        duration: 1.0 + talk,
+        talk_time: Some(talk),
+        from: "alice".into(),
+        to: "bob".into(),
+        caller: Some(addr(A)),
+        addresses: Vec::new(),
+        outcome: Some(Outcome::Answered),
+        final_status: Some(200),
+        reason: None,
+        pdd: Some(0.5),
+        setup_time: Some(1.0),
+        messages: 5,
+        retransmissions: 0,
+        invite_attempts: 1,
+        dialogs: 1,
+        ended_by: Some("caller"),
+        user_agent: None,
+        anomalies: 0,
+        legs: Vec::new(),
+        media: None,
+        link_keys: Vec::new(),
+        detail: None,
+    }
+}
+
+fn stream(cid: &str, src: &str, dst: &str) -> StreamStats {
+    let mut t = crate::analysis::rtp::RtpTracker::default();
+    let h = crate::analysis::rtp::RtpHeader {
+        marker: false,
+        payload_type: 0,
+        seq: 1,
+        timestamp: 160,
+        ssrc: 7,
+        payload_len: 160,
+        payload_offset: 12,
+    };
+    t.packet(
+        at(2.0),
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        &h,
+        &[0; 172],
+    );
+    let mut s = t.finish().remove(0);
+    s.call_id = Some(cid.into());
+    s
+}
+
+#[test]
+fn media_detectors_at_the_end_of_a_call() {
+    let mut e = Engine::new(Thresholds::default());
+    // Both sides offered media; RTP reached only the caller's side.
+    e.on_media(&media("oneway", "10.0.0.1:4000", A));
+    e.on_media(&media("oneway", "10.0.0.2:5000", B));
+    e.on_stream(&stream("oneway", "10.0.0.2:5000", "10.0.0.1:4000"));
+    e.on_call(&call("oneway", 20.0));
+    // No RTP at all.
+    e.on_media(&media("silent", "10.0.0.3:4000", A));
+    e.on_media(&media("silent", "10.0.0.4:5000", B));
+    e.on_call(&call("silent", 20.0));
+    // Too short to judge.
+    e.on_media(&media("short", "10.0.0.5:4000", A));
+    e.on_call(&call("short", 2.0));
+    // The checks wait for the calls' streams: nothing until 62 s after their ends.
+    assert!(e.settle(at(30.0), false).is_empty());
+    assert!(e.take().is_empty());
+    assert_eq!(e.settle(at(100.0), false).len(), 3);
+    let c: Vec<(&str, Option<String>)> =
+        e.take().into_iter().map(|a| (a.code, a.call_id)).collect();
+    assert_eq!(
+        c,
+        [
+            ("one-way-audio", Some("oneway".to_string())),
+            ("no-rtp", Some("silent".to_string()))
+        ]
+    );
+}
+
+#[test]
+fn one_way_audio_is_judged_mid_call_from_live_streams() {
+    let mut e = Engine::new(Thresholds::default());
+    // An answered call still up: RTP flows only towards the caller's media address.
+    e.on_msg(&M::req(0.0, "INVITE", A, B, "live", "z9hG4bKv").0);
+    e.on_msg(&M::resp(1.0, 200, "INVITE", B, A, "live", "z9hG4bKv").0);
+    e.on_media(&media("live", "10.0.0.1:4000", A));
+    e.on_media(&media("live", "10.0.0.2:5000", B));
+    e.on_live_stream("live", "10.0.0.1:4000".parse().unwrap(), at(8.0));
+    // 5 s of talk, then the reports' 10 s: judged at 16 s, not before.
+    e.decide_media(at(15.0));
+    assert!(e.take().is_empty());
+    e.decide_media(at(16.0));
+    assert_eq!(codes(&mut e), [("one-way-audio", State::Fired, at(6.0))]);
+    // Once: not again mid-call, nor when the call closes and settles.
+    e.decide_media(at(40.0));
+    e.on_call(&call("live", 60.0));
+    e.settle(at(200.0), true);
+    assert!(e.take().is_empty());
+}
+
+#[test]
+fn private_sdp_from_a_public_address() {
+    let mut e = Engine::new(Thresholds::default());
+    e.on_media(&media("nat", "192.168.1.20:4000", "81.2.69.142:5060"));
+    e.on_media(&media("nat", "192.168.1.20:4002", "81.2.69.142:5060"));
+    e.on_media(&media("lan", "192.168.1.20:4000", "192.168.1.20:5060"));
+    e.on_media(&media("cgn", "100.64.3.3:4000", "8.8.4.4:5060"));
+    let c: Vec<_> = e.take().into_iter().map(|a| (a.code, a.call_id)).collect();
+    assert_eq!(
+        c,
+        [
+            ("sdp-nat-mismatch", Some("nat".to_string())),
+            ("sdp-nat-mismatch", Some("cgn".to_string()))
+        ]
+    );
+}
+
+#[test]
+fn private_contact_from_a_public_address() {
+    let mut e = Engine::new(Thresholds::default());
+    let mut m = M::req(0.0, "INVITE", "81.2.69.142:5060", B, "natc", "z9hG4bKn").0;
+    m.contact_ip = Some("10.1.2.3".parse().unwrap());
+    e.on_msg(&m);
+    e.on_msg(&m);
+    let mut lan = M::req(0.0, "INVITE", "10.1.2.3:5060", B, "lan", "z9hG4bKl").0;
+    lan.contact_ip = Some("10.1.2.3".parse().unwrap());
+    e.on_msg(&lan);
+    let c: Vec<_> = e.take().into_iter().map(|a| (a.code, a.call_id)).collect();
+    assert_eq!(c, [("sdp-nat-mismatch", Some("natc".to_string()))]);
+}
+
+#[test]
+fn thresholds_from_toml() {
+    let t = Thresholds::from_toml("min_mos = 3.0\nwindow_s = 30\nscanner_agents = [\"evil\"]\n")
+        .unwrap();
+    assert_eq!((t.min_mos, t.window_s), (3.0, 30.0));
+    assert_eq!(t.scanner_agents, ["evil"]);
+    assert_eq!(t.long_pdd_s, 5.0, "the rest keep their defaults");
+    assert!(Thresholds::from_toml("min_moss = 3")
+        .unwrap_err()
+        .contains("min_moss"));
+}
