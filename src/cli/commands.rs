@@ -342,8 +342,9 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
 
 /// Joins RTP streams to call records in one pass: streams are tied to their call as they finish
 /// (SDP announcements arrive first) and wait for their call to leave the [`CallWindow`]. A stream
-/// ends 60 s after its last packet and a call is held 32 s + 300 s after its end, so streams of a
-/// call normally arrive first; any that come later are counted and said.
+/// ends 60 s after its last packet, after its call record (32 s after the call's end), but the
+/// window holds the call 300 s more, so its streams are in by then; any that come later are
+/// counted and said.
 #[derive(Default)]
 pub struct CallMediaJoin {
     pub index: crate::cli::rtp::MediaIndex,

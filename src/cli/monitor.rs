@@ -100,6 +100,20 @@ struct Interval {
     capture_dropped: u64,
 }
 
+impl Interval {
+    /// Completes the interval's figures: its start, ASR, open calls and its five commonest
+    /// error statuses.
+    fn close(&mut self, start: Ts, open_calls: usize, errors: &BTreeMap<u16, u64>) {
+        self.start = start;
+        self.asr = (self.calls > 0).then(|| self.answered as f64 * 100.0 / self.calls as f64);
+        self.active_calls = open_calls as u64;
+        let mut top: Vec<(u16, u64)> = errors.iter().map(|(k, v)| (*k, *v)).collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(5);
+        self.top_errors = top;
+    }
+}
+
 /// Feeds the detectors from the pipeline; `on_alert` sees each alert as found, `on_interval`
 /// each summary as its interval of capture time ends.
 fn run_detectors(
@@ -232,14 +246,7 @@ fn run_detectors(
             if let Some(iv) = interval {
                 let next = *next_summary.get_or_insert(Ts((now.0.div_euclid(iv) + 1) * iv));
                 if now >= next {
-                    cur.start = next.saturating_add(-iv);
-                    cur.asr =
-                        (cur.calls > 0).then(|| cur.answered as f64 * 100.0 / cur.calls as f64);
-                    cur.active_calls = engine.watched() as u64;
-                    let mut top: Vec<(u16, u64)> = errors.iter().map(|(k, v)| (*k, *v)).collect();
-                    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                    top.truncate(5);
-                    cur.top_errors = top;
+                    cur.close(next.saturating_add(-iv), engine.watched(), &errors);
                     handle(&mut engine, &mut m, &mut outcome, &mut cur)?;
                     m.active_calls = engine.watched() as u64;
                     on_interval(&cur, &m)?;
@@ -290,14 +297,8 @@ fn run_detectors(
     handle(&mut engine, &mut m, &mut outcome, &mut cur)?;
     if let Some(iv) = interval {
         if cur.messages > 0 || cur.alerts > 0 || cur.calls > 0 {
-            cur.start = Ts(end.0.div_euclid(iv) * iv);
-            cur.asr = (cur.calls > 0).then(|| cur.answered as f64 * 100.0 / cur.calls as f64);
-            cur.active_calls = engine.watched() as u64;
             cur.capture_dropped = m.capture_dropped;
-            let mut top: Vec<(u16, u64)> = errors.iter().map(|(k, v)| (*k, *v)).collect();
-            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            top.truncate(5);
-            cur.top_errors = top;
+            cur.close(Ts(end.0.div_euclid(iv) * iv), engine.watched(), &errors);
             on_interval(&cur, &m)?;
         }
     }

@@ -61,14 +61,6 @@ impl Frame {
         self.rows.push(row);
     }
 
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     pub fn finish(self, name: &'static str, title: &'static str) -> PolarsResult<Tab> {
         let height = self.rows.len();
         let mut columns = Vec::with_capacity(self.cols.len());

@@ -63,9 +63,6 @@ struct Watch {
     pending: Vec<Pending>,
     /// Codes fired for this call (once per call), and whether each is still open.
     fired: Vec<(&'static str, bool)>,
-    /// Stream ends seen for the call: (last packet, still in the dialog).
-    media_last: Option<Ts>,
-    last_ts: Ts,
     /// no-rtp and one-way-audio judged (mid-call, from the streams still flowing).
     media_checked: bool,
 }
@@ -141,7 +138,6 @@ const MAX_SOURCES: usize = 100_000;
 pub struct EngineStats {
     pub alerts: BTreeMap<&'static str, u64>,
     pub cleared: u64,
-    pub calls_watched: u64,
     /// Watches or sources dropped because a table was full (each also an alert).
     pub evicted: u64,
 }
@@ -169,8 +165,9 @@ struct Settle {
     due: Ts,
     call_id: String,
     answered: bool,
+    /// When the 2xx came (from the watch, else from the record's talk time).
+    answer_at: Ts,
     talk: f64,
-    end: Ts,
     bye: Option<Ts>,
     rtp_stopped: bool,
     /// no-rtp and one-way-audio were already judged while the call was up.
@@ -359,15 +356,11 @@ impl Engine {
                 );
             }
         }
-        if !self.calls.contains_key(&cid) {
-            if self.calls.len() >= MAX_WATCHED {
-                self.table_full("call watch", m.ts);
-                return;
-            }
-            self.stats.calls_watched += 1;
+        if !self.calls.contains_key(&cid) && self.calls.len() >= MAX_WATCHED {
+            self.table_full("call watch", m.ts);
+            return;
         }
         let w = self.calls.entry(cid.clone()).or_default();
-        w.last_ts = w.last_ts.max(m.ts);
         let cseq_method = m.cseq_method.as_deref().unwrap_or("");
         let mut cleared: Vec<(&'static str, String)> = Vec::new();
         let mut expired: Vec<Alert> = Vec::new();
@@ -860,7 +853,6 @@ impl Engine {
         let gone = ns(self.cfg.media_gone_s);
         let now = self.now;
         if let Some(w) = self.calls.get_mut(&cid) {
-            w.media_last = Some(w.media_last.map_or(s.last, |l| l.max(s.last)));
             if w.answered.is_some() && !w.bye && now.since(s.last) >= gone && !w.has("missing-bye")
             {
                 w.fired.push(("missing-bye", true));
@@ -983,8 +975,11 @@ impl Engine {
             due: c.end.saturating_add(SETTLE),
             call_id: c.call_id.clone(),
             answered: c.kind == CallKind::Invite && c.outcome == Some(Outcome::Answered),
+            // The same instant the mid-call check uses, so both give the same alert time.
+            answer_at: w.as_ref().and_then(|w| w.answered).unwrap_or_else(|| {
+                Ts::from_secs_f64(c.end.secs_f64() - c.talk_time.unwrap_or(0.0))
+            }),
             talk: c.talk_time.unwrap_or(0.0),
-            end: c.end,
             bye: c.detail.as_ref().and_then(|d| d.bye),
             rtp_stopped: w.as_ref().is_some_and(|w| w.has("rtp-stopped")),
             media_checked: w.as_ref().is_some_and(|w| w.media_checked),
@@ -1095,7 +1090,7 @@ impl Engine {
         if talk < self.cfg.media_after_s || media.is_empty() {
             return;
         }
-        let at = Ts::from_secs_f64(c.end.secs_f64() - talk + self.cfg.media_after_s);
+        let at = c.answer_at.saturating_add(ns(self.cfg.media_after_s));
         if !c.media_checked {
             self.direction_check(&c.call_id, at, talk, &media, &streams);
         }
