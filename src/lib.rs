@@ -19,6 +19,7 @@ pub mod output;
 pub mod pipeline;
 pub mod reassembly;
 pub mod render;
+pub mod report;
 pub mod sip;
 #[cfg(test)]
 mod testutil;

@@ -52,6 +52,7 @@ fn run(cli: Cli) -> Exit {
         Command::Stats(a) => (&a.common, FormatArg::Table, None),
         Command::Monitor(a) => (&a.common, FormatArg::Table, None),
         Command::Alerts(a) => (&a.common, a.format, None),
+        Command::Report(a) => (&a.common, FormatArg::Table, None),
     };
     let cfg = match common.config(format, outcome) {
         Ok(c) => c,
@@ -89,6 +90,19 @@ fn run(cli: Cli) -> Exit {
             Ok(req) => {
                 fail_on = req.fail_on;
                 sipscope::cli::monitor::alerts(&cfg, stop, &req).map(|(r, o)| {
+                    alerted = o.worst;
+                    r
+                })
+            }
+            Err(e) => {
+                eprintln!("sipscope: {e}");
+                return Exit::Usage;
+            }
+        },
+        Command::Report(a) => match sipscope::cli::report::ReportRequest::from_args(a) {
+            Ok(req) => {
+                fail_on = req.alerts.fail_on;
+                sipscope::cli::report::report(&cfg, stop, &req).map(|(r, o)| {
                     alerted = o.worst;
                     r
                 })

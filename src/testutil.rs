@@ -16,3 +16,36 @@ impl XorShift {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// An INVITE row as the correlator builds it: 192.0.2.1:5060 → 192.0.2.2:5060, Call-ID `c1`.
+pub fn msg_row() -> crate::correlate::record::MsgRow {
+    crate::correlate::record::MsgRow {
+        frame: 1,
+        msg_in_frame: 1,
+        ts: crate::time::Ts::from_secs_f64(1_000.0),
+        src: "192.0.2.1:5060".parse().unwrap(),
+        dst: "192.0.2.2:5060".parse().unwrap(),
+        transport: crate::reassembly::Carrier::Udp,
+        method: Some("INVITE".into()),
+        status: None,
+        reason: None,
+        call_id: Some("c1".into()),
+        cseq: Some(1),
+        cseq_method: Some("INVITE".into()),
+        from_user: Some("alice".into()),
+        to_user: Some("bob".into()),
+        from_tag: Some("f".into()),
+        to_tag: None,
+        branch: Some("z9hG4bK1".into()),
+        via_count: 1,
+        user_agent: None,
+        contact_ip: None,
+        retransmission: false,
+        ip_reassembled: false,
+        anomalies: Vec::new(),
+        sdp: None,
+        refer_to: None,
+        sipfrag: None,
+        text: None,
+    }
+}

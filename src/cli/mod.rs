@@ -5,6 +5,7 @@ pub mod commands;
 pub mod filter;
 pub mod ladder;
 pub mod monitor;
+pub mod report;
 pub mod rtp;
 pub mod stats;
 
@@ -59,6 +60,33 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// The anomalies the detectors find in captures, in capture-time order.
     Alerts(AlertsArgs),
+    /// A troubleshooting report in a directory: index.html (summary, KPIs, alerts, charts,
+    /// network map, call list, ladders of the problem calls), summary.md, and the data tables
+    /// in Parquet and CSV.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub alert: AlertOptions,
+    /// The report's directory (created; files in it are replaced).
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+    /// The page's title (default: the capture file names).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Problem calls drawn with a section of their own, the worst first.
+    #[arg(long, default_value_t = 100)]
+    pub max_calls: usize,
+    /// Good calls drawn as a sample.
+    #[arg(long, default_value_t = 20)]
+    pub sample_good: usize,
+    /// Rows of the page's call list (the calls table always has every call).
+    #[arg(long, default_value_t = 20_000)]
+    pub max_list: usize,
 }
 
 /// Detector options shared by `monitor` and `alerts`.

@@ -87,7 +87,7 @@ pub struct DetectorOutcome {
 
 /// The figures of one summary interval.
 #[derive(Default, Debug, Clone, serde::Serialize)]
-struct Interval {
+pub(crate) struct Interval {
     #[serde(serialize_with = "crate::correlate::record::ser_ts")]
     start: Ts,
     calls: u64,
@@ -114,14 +114,16 @@ impl Interval {
     }
 }
 
-/// Feeds the detectors from the pipeline; `on_alert` sees each alert as found, `on_interval`
-/// each summary as its interval of capture time ends.
-fn run_detectors(
+/// Feeds the detectors from the pipeline; `tap` sees every output first, `on_alert` each alert
+/// as found, `on_interval` each summary as its interval of capture time ends.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_detectors(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     req: &AlertRequest,
     interval: Option<Nanos>,
     metrics: Option<Arc<Mutex<String>>>,
+    mut tap: impl FnMut(&Output) -> Result<(), OutputError>,
     mut on_alert: impl FnMut(&Alert) -> Result<(), OutputError>,
     mut on_interval: impl FnMut(&Interval, &Metrics) -> Result<(), OutputError>,
 ) -> Result<(RunStats, DetectorOutcome), RunError> {
@@ -158,6 +160,7 @@ fn run_detectors(
         Ok(())
     };
     let run = drive_outputs(&cfg, stop, |o| {
+        tap(&o)?;
         let now = match &o {
             Output::Msg(x) => Some(x.ts),
             Output::Tick(t, _) => Some(*t),
@@ -432,6 +435,7 @@ pub fn monitor(
         &req.alerts,
         Some(req.interval),
         metrics,
+        |_| Ok(()),
         |a| {
             let mut human = human.borrow_mut();
             let line = escape(&a.to_string());
@@ -560,6 +564,7 @@ pub fn alerts(
         req,
         None,
         None,
+        |_| Ok(()),
         |a| {
             all.push(a.clone());
             Ok(())

@@ -21,7 +21,9 @@ use crate::time::Ts;
 pub enum Kind {
     Str,
     U64,
+    I64,
     F64,
+    Bool,
     Time,
 }
 
@@ -29,7 +31,9 @@ pub enum Kind {
 pub enum Value {
     Str(Option<String>),
     U64(Option<u64>),
+    I64(Option<i64>),
     F64(Option<f64>),
+    Bool(Option<bool>),
     Time(Option<Ts>),
 }
 
@@ -85,6 +89,24 @@ impl Frame {
                         })
                         .collect::<Vec<Option<u64>>>(),
                 ),
+                Kind::I64 => Column::new(
+                    (*col).into(),
+                    cells
+                        .map(|v| match v {
+                            Value::I64(n) => *n,
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<i64>>>(),
+                ),
+                Kind::Bool => Column::new(
+                    (*col).into(),
+                    cells
+                        .map(|v| match v {
+                            Value::Bool(b) => *b,
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<bool>>>(),
+                ),
                 Kind::F64 => Column::new(
                     (*col).into(),
                     cells
@@ -129,13 +151,15 @@ pub fn cell(v: &AnyValue<'_>) -> String {
         AnyValue::UInt64(n) => n.to_string(),
         AnyValue::Int64(n) => n.to_string(),
         AnyValue::UInt32(n) => n.to_string(),
+        AnyValue::Boolean(b) => b.to_string(),
         AnyValue::Float64(x) => format!("{x:.3}"),
         AnyValue::Datetime(ns, TimeUnit::Nanoseconds, _) => Ts(*ns).to_string(),
         other => other.to_string(),
     }
 }
 
-fn rows(t: &Tab) -> PolarsResult<Vec<Vec<String>>> {
+/// Every row of a table as text cells ([`cell`]).
+pub fn rows(t: &Tab) -> PolarsResult<Vec<Vec<String>>> {
     let cols = t.frame.columns();
     let mut out = Vec::with_capacity(t.frame.height());
     for i in 0..t.frame.height() {
@@ -297,4 +321,93 @@ pub fn write_dir(
         written.push(path);
     }
     Ok(written)
+}
+
+/// Rows after this many go to the files as one batch (one Parquet row group).
+const SINK_BATCH: usize = 16_384;
+
+/// A table written as it grows, in Parquet and CSV at once: rows are buffered into batches of
+/// [`SINK_BATCH`], so memory stays bounded however many rows come. Each Parquet batch is a row
+/// group; CSV gets times as RFC 3339 text, like [`write_dir`].
+pub struct TableSink {
+    name: &'static str,
+    cols: Vec<(&'static str, Kind)>,
+    buf: Frame,
+    parquet: polars::io::parquet::write::BatchedWriter<std::io::BufWriter<File>>,
+    csv: Option<polars::io::csv::write::BatchedWriter<std::io::BufWriter<File>>>,
+    csv_path: std::path::PathBuf,
+    pub rows: u64,
+}
+
+impl TableSink {
+    /// Creates `dir/NAME.parquet` and `dir/NAME.csv`.
+    pub fn create(
+        dir: &Path,
+        name: &'static str,
+        cols: Vec<(&'static str, Kind)>,
+    ) -> Result<TableSink, OutputError> {
+        let empty = Frame::new(cols.clone())
+            .finish(name, name)
+            .map_err(polars_err)?;
+        let file = File::create(dir.join(format!("{name}.parquet")))?;
+        let parquet = ParquetWriter::new(std::io::BufWriter::new(file))
+            .batched(&empty.frame.schema())
+            .map_err(polars_err)?;
+        Ok(TableSink {
+            name,
+            buf: Frame::new(cols.clone()),
+            cols,
+            parquet,
+            csv: None,
+            csv_path: dir.join(format!("{name}.csv")),
+            rows: 0,
+        })
+    }
+
+    pub fn row(&mut self, row: Vec<Value>) -> Result<(), OutputError> {
+        self.buf.row(row);
+        self.rows += 1;
+        if self.buf.rows.len() >= SINK_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), OutputError> {
+        let buf = std::mem::replace(&mut self.buf, Frame::new(self.cols.clone()));
+        let tab = buf.finish(self.name, self.name).map_err(polars_err)?;
+        self.write(&tab.frame)
+    }
+
+    fn write(&mut self, df: &DataFrame) -> Result<(), OutputError> {
+        if df.height() > 0 {
+            self.parquet.write_batch(df).map_err(polars_err)?;
+        }
+        let text = with_text_times(df).map_err(polars_err)?;
+        if self.csv.is_none() {
+            let f = std::io::BufWriter::new(File::create(&self.csv_path)?);
+            self.csv = Some(
+                CsvWriter::new(f)
+                    .include_header(true)
+                    .batched(&text.schema())
+                    .map_err(polars_err)?,
+            );
+        }
+        if let Some(csv) = self.csv.as_mut() {
+            if df.height() > 0 {
+                csv.write_batch(&text).map_err(polars_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and closes both files; returns the number of rows.
+    pub fn finish(mut self) -> Result<u64, OutputError> {
+        self.flush()?;
+        self.parquet.finish().map_err(polars_err)?;
+        if let Some(mut csv) = self.csv.take() {
+            csv.finish().map_err(polars_err)?;
+        }
+        Ok(self.rows)
+    }
 }

@@ -1,0 +1,167 @@
+//! `sipscope report FILE… -o DIR`: one pass over the captures with the detectors and every
+//! table, then the page (sections rendered in parallel), summary.md and the statistics tables.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::correlate::Output;
+use crate::output::frame::{self, FileFormat};
+use crate::output::OutputError;
+use crate::pipeline::RunStats;
+use crate::report::{html, markdown, Collector, ReportOptions};
+use crate::time::NANOS_PER_SEC;
+
+use super::commands::RunError;
+use super::monitor::{run_detectors, AlertRequest, DetectorOutcome};
+use super::{Config, Input, ReportArgs, UsageError};
+
+/// A validated `report` command line.
+#[derive(Clone, Debug)]
+pub struct ReportRequest {
+    pub alerts: AlertRequest,
+    pub opts: ReportOptions,
+}
+
+impl ReportRequest {
+    pub fn from_args(a: &ReportArgs) -> Result<ReportRequest, UsageError> {
+        if a.output.is_file() {
+            return Err(UsageError(format!(
+                "-o {} is a file: the report is a directory",
+                a.output.display()
+            )));
+        }
+        let files: Vec<String> = if a.common.files.is_empty() {
+            vec![format!(
+                "live capture on {}",
+                a.common.interface.as_deref().unwrap_or("?")
+            )]
+        } else {
+            a.common
+                .files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect()
+        };
+        let title = a.title.clone().unwrap_or_else(|| {
+            let names: Vec<String> = a
+                .common
+                .files
+                .iter()
+                .map(|p| {
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| p.display().to_string())
+                })
+                .collect();
+            if names.is_empty() {
+                "sipscope report".into()
+            } else {
+                format!("sipscope report · {}", names.join(", "))
+            }
+        });
+        Ok(ReportRequest {
+            alerts: AlertRequest::from_args(&a.alert)?,
+            opts: ReportOptions {
+                dir: a.output.clone(),
+                max_calls: a.max_calls,
+                sample_good: a.sample_good,
+                max_list: a.max_list,
+                title,
+                files,
+                ..ReportOptions::default()
+            },
+        })
+    }
+}
+
+fn polars(e: polars::prelude::PolarsError) -> RunError {
+    RunError::Output(OutputError::Io(io::Error::other(e)))
+}
+
+pub fn report(
+    cfg: &Config,
+    stop: Arc<AtomicBool>,
+    req: &ReportRequest,
+) -> Result<(RunStats, DetectorOutcome), RunError> {
+    let mut cfg = cfg.clone();
+    cfg.pipeline.correlator.want_text = true;
+    // One point a second of every stream, for the charts of the worst ones.
+    cfg.pipeline.reassembly.rtp_series = Some(NANOS_PER_SEC);
+    let col = RefCell::new(Collector::new(req.opts.clone())?);
+    let filter = cfg.filter.clone();
+    let (run, outcome) = run_detectors(
+        &cfg,
+        stop,
+        &req.alerts,
+        None,
+        None,
+        |o| {
+            let mut c = col.borrow_mut();
+            match o {
+                Output::Msg(m) if !filter.message(m) => Ok(()),
+                Output::Call(call) if !filter.call(call) => {
+                    c.forget(&call.call_id);
+                    Ok(())
+                }
+                Output::Reg(r) if !filter.registration(r) => Ok(()),
+                o => c.output(o),
+            }
+        },
+        |a| col.borrow_mut().alert(a),
+        |_, _| Ok(()),
+    )?;
+    let mut col = col.into_inner();
+    col.stats.add_loose(&run.correlate.without_call_id_by_kind);
+    let mut fin = col.finish(run.last_ts)?;
+    let mut tabs = std::mem::take(&mut fin.stats).tables().map_err(polars)?;
+    let stats_dir = req.opts.dir.join("data/stats");
+    frame::write_dir(&stats_dir, &mut tabs, FileFormat::Parquet)?;
+    frame::write_dir(&stats_dir, &mut tabs, FileFormat::Csv)?;
+    let pb = (cfg.progress && fin.sections.len() > 20).then(|| {
+        let pb = indicatif::ProgressBar::new(fin.sections.len() as u64);
+        pb.set_message("rendering call sections");
+        pb
+    });
+    // Each section is independent: ladders are built and drawn in parallel.
+    let sections: Vec<(String, String)> = fin
+        .sections
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let id = format!("call-{}", i + 1);
+            let html = html::section(s, &id);
+            if let Some(pb) = &pb {
+                pb.inc(1);
+            }
+            (id, html)
+        })
+        .collect();
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let warnings = super::commands::warnings(&run);
+    let cx = html::Context {
+        fin: &fin,
+        run: &run,
+        tabs: &tabs,
+        warnings: &warnings,
+    };
+    let index = req.opts.dir.join("index.html");
+    let summary = req.opts.dir.join("summary.md");
+    std::fs::write(&index, html::page(&cx, &sections)).map_err(OutputError::from)?;
+    std::fs::write(&summary, markdown::render(&cx)).map_err(OutputError::from)?;
+    let mut out = io::stdout().lock();
+    let paths: [PathBuf; 3] = [index, summary, req.opts.dir.join("data")];
+    for p in paths {
+        writeln!(out, "{}", p.display()).map_err(OutputError::from)?;
+    }
+    if matches!(cfg.input, Input::Live(_)) {
+        out.flush().map_err(OutputError::from)?;
+    }
+    Ok((run, outcome))
+}

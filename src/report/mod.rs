@@ -1,0 +1,605 @@
+//! The troubleshooting report (`sipscope report`): one pass over the captures feeds the data
+//! tables as records come, and keeps only what the HTML page shows.
+//!
+//! Memory stays bounded however many calls the captures hold:
+//! - every call, message, registration, stream and alert goes to its table's writer at once
+//!   ([`tables`]), in batches;
+//! - a call's messages wait in [`Collector`] only until its record leaves the call window
+//!   (a few minutes of capture time), with a byte budget beyond which texts are not kept;
+//! - sections are kept for the worst `max_calls` problem calls (a bounded heap by score) and a
+//!   sample of `sample_good` good ones (the lowest hashes of their Call-IDs, so the sample is the
+//!   same on every run);
+//! - the call list keeps at most `max_list` rows, problem calls first.
+//!
+//! Every cut is counted and said on the page.
+
+pub mod html;
+pub mod markdown;
+pub mod netmap;
+pub mod tables;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::analysis::alerts::{Alert, Severity, State};
+use crate::analysis::rtp::StreamStats;
+use crate::analysis::stats::{Cuts, Stats};
+use crate::cli::commands::{CallMediaJoin, CallWindow};
+use crate::correlate::record::{CallKind, CallRecord, MsgRow, Outcome};
+use crate::correlate::Output;
+use crate::output::OutputError;
+use crate::time::{Ts, NANOS_PER_SEC};
+
+use netmap::NetMap;
+use tables::Tables;
+
+/// What the report keeps for its HTML page.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    pub dir: PathBuf,
+    /// Problem calls with a section of their own (the worst first).
+    pub max_calls: usize,
+    /// Good calls with a section, as a sample.
+    pub sample_good: usize,
+    /// Rows of the call list on the page (the calls table has them all).
+    pub max_list: usize,
+    /// Messages kept per call section.
+    pub max_msgs: usize,
+    /// Bytes of message text waiting for their call at most.
+    pub pending_bytes: usize,
+    pub title: String,
+    pub files: Vec<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            dir: PathBuf::from("report"),
+            max_calls: 100,
+            sample_good: 20,
+            max_list: 20_000,
+            max_msgs: 400,
+            pending_bytes: 256 << 20,
+            title: "sipscope report".into(),
+            files: Vec::new(),
+        }
+    }
+}
+
+/// A call's messages and media, waiting for its record.
+#[derive(Default)]
+struct Pending {
+    msgs: Vec<MsgRow>,
+    /// Messages beyond `max_msgs` (in the messages table, not on the page).
+    cut: u32,
+    owners: Vec<(SocketAddr, SocketAddr)>,
+}
+
+/// One call drawn in the page.
+pub struct Section {
+    pub call: CallRecord,
+    pub msgs: Vec<MsgRow>,
+    pub msgs_cut: u32,
+    pub streams: Vec<StreamStats>,
+    pub owners: BTreeMap<SocketAddr, SocketAddr>,
+    pub alerts: Vec<Alert>,
+    pub score: u32,
+    pub reasons: Vec<&'static str>,
+}
+
+/// One row of the call list.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ListRow {
+    pub call_id: String,
+    #[serde(serialize_with = "crate::correlate::record::ser_ts")]
+    pub start: Ts,
+    pub duration: f64,
+    pub from: String,
+    pub to: String,
+    pub caller: String,
+    pub callee: String,
+    pub outcome: &'static str,
+    pub status: Option<u16>,
+    pub pdd: Option<f64>,
+    pub mos: Option<f64>,
+    pub loss: Option<f64>,
+    pub msgs: u32,
+    pub retrans: u32,
+    pub alerts: u32,
+    pub score: u32,
+    pub reasons: Vec<&'static str>,
+}
+
+/// Bins of a histogram: (low, high, count).
+pub type Bins = Vec<(f64, f64, u64)>;
+
+fn bins(edges: &[f64]) -> Bins {
+    edges.windows(2).map(|w| (w[0], w[1], 0)).collect()
+}
+
+fn bin(b: &mut Bins, v: f64) {
+    if !v.is_finite() {
+        return;
+    }
+    let i = b
+        .iter()
+        .position(|(lo, hi, _)| v >= *lo && v < *hi)
+        .unwrap_or(if v < b[0].0 { 0 } else { b.len() - 1 });
+    b[i].2 += 1;
+}
+
+/// Streams drawn over time in the charts: the worst few.
+const BAD_STREAMS: usize = 5;
+/// Alerts listed on the page per severity (the alerts table has them all).
+const ALERTS_SHOWN: usize = 500;
+/// Alerts kept per call section.
+const ALERTS_PER_CALL: usize = 20;
+/// Calls whose streams or alerts wait for them, at most.
+const WAITING: usize = 200_000;
+
+/// Everything the report accumulates in its one pass.
+pub struct Collector {
+    pub opts: ReportOptions,
+    tables: Tables,
+    pub stats: Stats,
+    window: CallWindow,
+    media: CallMediaJoin,
+    pending: HashMap<String, Pending>,
+    pending_bytes: usize,
+    streams: HashMap<String, Vec<StreamStats>>,
+    call_alerts: HashMap<String, Vec<Alert>>,
+    problems: BinaryHeap<Reverse<(u32, Reverse<u64>)>>,
+    problem_sections: HashMap<u64, Section>,
+    good: BTreeMap<(u64, String), Section>,
+    seq: u64,
+    list: Vec<ListRow>,
+    pub netmap: NetMap,
+    pub codes: BTreeMap<u16, u64>,
+    pub pdd: Bins,
+    pub mos: Bins,
+    pub bad_streams: Vec<StreamStats>,
+    pub alerts_shown: Vec<Alert>,
+    pub alert_counts: BTreeMap<(Severity, &'static str), u64>,
+    pub counts: Counts,
+}
+
+/// The headline figures and what was cut to stay within bounds.
+#[derive(Default, Debug, Clone, serde::Serialize)]
+pub struct Counts {
+    pub sip_messages: u64,
+    pub retransmissions: u64,
+    pub message_anomalies: u64,
+    pub invite_calls: u64,
+    pub other_dialogs: u64,
+    pub registrations: u64,
+    pub rtp_streams: u64,
+    pub problem_calls: u64,
+    pub alerts_fired: u64,
+    /// Messages whose text was not kept for the page (the byte budget was spent).
+    pub texts_not_kept: u64,
+    /// Messages beyond a section's limit.
+    pub msgs_cut: u64,
+    /// Calls not in the page's list (the calls table has them).
+    pub list_cut: u64,
+    /// Alerts not listed on the page (the alerts table has them).
+    pub alerts_cut: u64,
+    /// Streams or alerts that found no room to wait for their call.
+    pub waiting_cut: u64,
+    /// RTP streams that ended after their call was written (not in its figures).
+    pub late_streams: u64,
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// How bad a call looks, and why: alerts on it, how it ended, its media and retransmissions.
+pub fn assess(c: &CallRecord, alerts: &[Alert]) -> (u32, Vec<&'static str>) {
+    let mut score = 0;
+    let mut why = Vec::new();
+    if let Some(a) = alerts
+        .iter()
+        .filter(|a| a.state == State::Fired)
+        .max_by_key(|a| a.severity)
+    {
+        score += match a.severity {
+            Severity::Critical => 100,
+            Severity::Warning => 40,
+            Severity::Info => 10,
+        };
+        why.push(a.code);
+    }
+    let (s, w) = match c.outcome {
+        Some(Outcome::Timeout) => (60, "timeout"),
+        Some(Outcome::ServerFailure) => (50, "server failure"),
+        Some(Outcome::InProgress) => (30, "never ended"),
+        Some(Outcome::AuthFailed) => (25, "auth failed"),
+        Some(Outcome::Rejected) => (20, "rejected"),
+        Some(Outcome::NoAnswer) => (5, "no answer"),
+        Some(Outcome::Busy) => (5, "busy"),
+        _ => (0, ""),
+    };
+    if s > 0 {
+        score += s;
+        why.push(w);
+    }
+    if let Some(m) = &c.media {
+        if m.mos.is_some_and(|m| m < 3.6) {
+            score += 40;
+            why.push("poor MOS");
+        }
+        if m.loss_pct.is_some_and(|l| l > 3.0) {
+            score += 30;
+            why.push("packet loss");
+        }
+    }
+    if c.anomalies > 0 {
+        score += 10;
+        why.push("malformed messages");
+    }
+    if c.retransmissions > 0 {
+        score += 5;
+        why.push("retransmissions");
+    }
+    why.dedup();
+    (score, why)
+}
+
+impl Collector {
+    pub fn new(opts: ReportOptions) -> Result<Collector, OutputError> {
+        let data = opts.dir.join("data");
+        std::fs::create_dir_all(&data)?;
+        Ok(Collector {
+            tables: Tables::create(&data)?,
+            stats: Stats::new(Cuts::default()),
+            // Legs of one call through a B2BUA end within seconds of each other (as in `calls`).
+            window: CallWindow::new(300 * NANOS_PER_SEC),
+            media: CallMediaJoin::default(),
+            pending: HashMap::new(),
+            pending_bytes: 0,
+            streams: HashMap::new(),
+            call_alerts: HashMap::new(),
+            problems: BinaryHeap::new(),
+            problem_sections: HashMap::new(),
+            good: BTreeMap::new(),
+            seq: 0,
+            list: Vec::new(),
+            netmap: NetMap::default(),
+            codes: BTreeMap::new(),
+            pdd: bins(&[
+                0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0,
+            ]),
+            mos: bins(&[
+                1.0, 1.5, 2.0, 2.5, 3.0, 3.25, 3.5, 3.75, 4.0, 4.1, 4.2, 4.3, 4.4, 4.5, 5.0,
+            ]),
+            bad_streams: Vec::new(),
+            alerts_shown: Vec::new(),
+            alert_counts: BTreeMap::new(),
+            counts: Counts::default(),
+            opts,
+        })
+    }
+
+    /// A call the filters leave out: what waits for it goes.
+    pub fn forget(&mut self, call_id: &str) {
+        if let Some(p) = self.pending.remove(call_id) {
+            for m in &p.msgs {
+                self.pending_bytes = self
+                    .pending_bytes
+                    .saturating_sub(m.text.as_ref().map_or(0, String::len));
+            }
+        }
+        self.streams.remove(call_id);
+        self.call_alerts.remove(call_id);
+    }
+
+    /// Takes one output of the pipeline.
+    pub fn output(&mut self, o: &Output) -> Result<(), OutputError> {
+        match o {
+            Output::Msg(m) => self.message(m)?,
+            Output::Media(m) => {
+                self.media.index.add((**m).clone());
+                if let Some(p) = self.pending.get_mut(&m.call_id) {
+                    p.owners.push((m.addr, m.announced_by));
+                }
+            }
+            Output::Rtp(s) => self.stream(s)?,
+            Output::Call(c) => {
+                self.stats.add_call(c);
+                for r in self.window.push((**c).clone()) {
+                    self.release(r)?;
+                }
+            }
+            Output::Reg(r) => {
+                self.counts.registrations += 1;
+                self.stats.add_reg(r);
+                self.tables.registration(r)?;
+            }
+            Output::Tick(..) | Output::RtpLive(_) => {}
+        }
+        Ok(())
+    }
+
+    fn message(&mut self, m: &MsgRow) -> Result<(), OutputError> {
+        self.counts.sip_messages += 1;
+        self.counts.retransmissions += u64::from(m.retransmission);
+        self.counts.message_anomalies += u64::from(!m.anomalies.is_empty());
+        if let (Some(s), false) = (m.status, m.retransmission) {
+            *self.codes.entry(s).or_default() += 1;
+        }
+        self.tables.message(m)?;
+        self.netmap.message(m);
+        let Some(cid) = &m.call_id else {
+            return Ok(());
+        };
+        let p = self.pending.entry(cid.clone()).or_default();
+        if p.msgs.len() >= self.opts.max_msgs {
+            p.cut += 1;
+            return Ok(());
+        }
+        let mut m = m.clone();
+        let len = m.text.as_ref().map_or(0, String::len);
+        if self.pending_bytes + len > self.opts.pending_bytes {
+            m.text = None;
+            self.counts.texts_not_kept += 1;
+        } else {
+            self.pending_bytes += len;
+        }
+        p.msgs.push(m);
+        Ok(())
+    }
+
+    fn stream(&mut self, s: &StreamStats) -> Result<(), OutputError> {
+        let mut s = s.clone();
+        self.media.index.resolve(&mut s);
+        self.counts.rtp_streams += 1;
+        self.tables.stream(&s)?;
+        if let Some(m) = s.mos {
+            bin(&mut self.mos, m);
+        }
+        self.keep_if_bad(&s);
+        s.series = Vec::new();
+        self.media.stream(s.clone());
+        if let Some(cid) = s.call_id.clone() {
+            if self.streams.len() >= WAITING && !self.streams.contains_key(&cid) {
+                self.counts.waiting_cut += 1;
+            } else {
+                self.streams.entry(cid).or_default().push(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the worst few streams (MOS, then loss) with their figures over time.
+    fn keep_if_bad(&mut self, s: &StreamStats) {
+        let badness = |s: &StreamStats| {
+            let mos = s.mos.map_or(0.0, |m| (4.5 - m).max(0.0));
+            mos * 10.0 + tables::loss_pct(s).unwrap_or(0.0)
+        };
+        let poor = s.mos.is_some_and(|m| m < 3.6) || tables::loss_pct(s).is_some_and(|l| l > 3.0);
+        if !poor || s.series.is_empty() {
+            return;
+        }
+        self.bad_streams.push(s.clone());
+        self.bad_streams.sort_by(|x, y| {
+            badness(y)
+                .total_cmp(&badness(x))
+                .then(x.first.cmp(&y.first))
+        });
+        self.bad_streams.truncate(BAD_STREAMS);
+    }
+
+    /// An alert from the detectors.
+    pub fn alert(&mut self, a: &Alert) -> Result<(), OutputError> {
+        self.tables.alert(a)?;
+        if a.state != State::Fired {
+            return Ok(());
+        }
+        self.counts.alerts_fired += 1;
+        *self.alert_counts.entry((a.severity, a.code)).or_default() += 1;
+        let shown = self
+            .alerts_shown
+            .iter()
+            .filter(|x| x.severity == a.severity)
+            .count();
+        if shown < ALERTS_SHOWN {
+            self.alerts_shown.push(a.clone());
+        } else {
+            self.counts.alerts_cut += 1;
+        }
+        if let Some(cid) = &a.call_id {
+            if self.call_alerts.len() >= WAITING && !self.call_alerts.contains_key(cid) {
+                self.counts.waiting_cut += 1;
+            } else {
+                let v = self.call_alerts.entry(cid.clone()).or_default();
+                if v.len() < ALERTS_PER_CALL {
+                    v.push(a.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A call leaves the window: to the tables, the list, and perhaps a section.
+    fn release(&mut self, mut c: CallRecord) -> Result<(), OutputError> {
+        self.media.attach(&mut c, true);
+        let pending = self.pending.remove(&c.call_id).unwrap_or_default();
+        for m in &pending.msgs {
+            self.pending_bytes = self
+                .pending_bytes
+                .saturating_sub(m.text.as_ref().map_or(0, String::len));
+        }
+        let streams = self.streams.remove(&c.call_id).unwrap_or_default();
+        let alerts = self.call_alerts.remove(&c.call_id).unwrap_or_default();
+        self.netmap.call(&c, &pending.msgs);
+        self.tables.call(&c, alerts.len() as u64)?;
+        if c.kind != CallKind::Invite {
+            self.counts.other_dialogs += 1;
+            return Ok(());
+        }
+        self.counts.invite_calls += 1;
+        if let Some(p) = c.pdd {
+            bin(&mut self.pdd, p);
+        }
+        let (score, reasons) = assess(&c, &alerts);
+        self.counts.problem_calls += u64::from(score > 0);
+        self.list_row(&c, alerts.len() as u32, score, &reasons);
+        let section = Section {
+            msgs: pending.msgs,
+            msgs_cut: pending.cut,
+            streams,
+            owners: pending.owners.into_iter().collect(),
+            alerts,
+            score,
+            reasons,
+            call: c,
+        };
+        self.seq += 1;
+        if score > 0 {
+            self.keep_problem(section);
+        } else if self.opts.sample_good > 0 {
+            let key = (fnv(&section.call.call_id), section.call.call_id.clone());
+            self.good.insert(key, section);
+            if self.good.len() > self.opts.sample_good {
+                self.good.pop_last();
+            }
+        }
+        Ok(())
+    }
+
+    fn keep_problem(&mut self, s: Section) {
+        let key = (s.score, Reverse(self.seq));
+        if self.problems.len() < self.opts.max_calls {
+            self.problems.push(Reverse(key));
+            self.problem_sections.insert(self.seq, s);
+            return;
+        }
+        match self.problems.peek() {
+            Some(Reverse(min)) if key > *min => {
+                if let Some(Reverse((_, Reverse(old)))) = self.problems.pop() {
+                    self.problem_sections.remove(&old);
+                }
+                self.problems.push(Reverse(key));
+                self.problem_sections.insert(self.seq, s);
+            }
+            _ => {}
+        }
+    }
+
+    fn list_row(&mut self, c: &CallRecord, alerts: u32, score: u32, reasons: &[&'static str]) {
+        let row = ListRow {
+            call_id: c.call_id.clone(),
+            start: c.start,
+            duration: c.duration,
+            from: c.from.clone(),
+            to: c.to.clone(),
+            caller: c.caller.map(|a| a.to_string()).unwrap_or_default(),
+            callee: c
+                .detail
+                .as_ref()
+                .and_then(|d| d.callee)
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            outcome: c.outcome.map_or("unknown", Outcome::as_str),
+            status: c.final_status,
+            pdd: c.pdd,
+            mos: c.media.as_ref().and_then(|m| m.mos),
+            loss: c.media.as_ref().and_then(|m| m.loss_pct),
+            msgs: c.messages,
+            retrans: c.retransmissions,
+            alerts,
+            score,
+            reasons: reasons.to_vec(),
+        };
+        if self.list.len() < self.opts.max_list {
+            self.list.push(row);
+            return;
+        }
+        // Full: a problem call takes the place of the latest good one.
+        self.counts.list_cut += 1;
+        if score > 0 {
+            if let Some(i) = self.list.iter().rposition(|r| r.score == 0) {
+                self.list[i] = row;
+            }
+        }
+    }
+
+    /// End of input: the calls still held, then the tables closed. Returns what the page shows.
+    pub fn finish(mut self, end: Option<Ts>) -> Result<Finished, OutputError> {
+        for r in std::mem::replace(&mut self.window, CallWindow::new(0)).finish() {
+            self.release(r)?;
+        }
+        self.counts.late_streams = self.media.orphans() as u64;
+        self.counts.msgs_cut = 0;
+        let mut sections: Vec<Section> = self.problem_sections.into_values().collect();
+        sections.extend(self.good.into_values());
+        for s in &sections {
+            self.counts.msgs_cut += u64::from(s.msgs_cut);
+        }
+        // Problem calls first, the worst on top; then the good sample in time order.
+        sections.sort_by(|a, b| {
+            (Reverse(a.score), a.call.start, &a.call.call_id).cmp(&(
+                Reverse(b.score),
+                b.call.start,
+                &b.call.call_id,
+            ))
+        });
+        self.list
+            .sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
+        self.alerts_shown.sort_by(|a, b| {
+            (Reverse(a.severity), a.ts, a.code).cmp(&(Reverse(b.severity), b.ts, b.code))
+        });
+        self.stats.finish(end);
+        let table_rows = self.tables.finish()?;
+        Ok(Finished {
+            sections,
+            list: self.list,
+            stats: self.stats,
+            netmap: self.netmap,
+            codes: self.codes,
+            pdd: self.pdd,
+            mos: self.mos,
+            bad_streams: self.bad_streams,
+            alerts: self.alerts_shown,
+            alert_counts: self.alert_counts,
+            counts: self.counts,
+            table_rows,
+            opts: self.opts,
+        })
+    }
+}
+
+/// What the page is made of, once the pass is over.
+pub struct Finished {
+    pub opts: ReportOptions,
+    pub sections: Vec<Section>,
+    pub list: Vec<ListRow>,
+    pub stats: Stats,
+    pub netmap: NetMap,
+    pub codes: BTreeMap<u16, u64>,
+    pub pdd: Bins,
+    pub mos: Bins,
+    pub bad_streams: Vec<StreamStats>,
+    pub alerts: Vec<Alert>,
+    pub alert_counts: BTreeMap<(Severity, &'static str), u64>,
+    pub counts: Counts,
+    pub table_rows: Vec<(&'static str, u64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_take_every_value() {
+        let mut b = bins(&[0.0, 1.0, 2.0]);
+        for v in [-1.0, 0.0, 0.5, 1.0, 1.99, 2.0, 99.0, f64::NAN] {
+            bin(&mut b, v);
+        }
+        assert_eq!(b.iter().map(|x| x.2).collect::<Vec<_>>(), vec![3, 4]);
+    }
+}
