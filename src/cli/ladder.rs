@@ -74,6 +74,7 @@ impl LadderRequest {
             opts: LadderOptions {
                 by_host: a.by_host,
                 aliases,
+                skip_text: false,
             },
             text: render::text::TextOptions {
                 ascii: a.ascii,

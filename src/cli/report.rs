@@ -2,6 +2,7 @@
 //! table, then the page (sections rendered in parallel), summary.md and the statistics tables.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -13,10 +14,10 @@ use crate::correlate::Output;
 use crate::output::frame::{self, FileFormat};
 use crate::output::OutputError;
 use crate::pipeline::RunStats;
-use crate::report::{html, markdown, Collector, ReportOptions};
+use crate::report::{html, markdown, Collector, Finished, ReportOptions};
 use crate::time::NANOS_PER_SEC;
 
-use super::commands::RunError;
+use super::commands::{drive_outputs, RunError};
 use super::monitor::{run_detectors, AlertRequest, DetectorOutcome};
 use super::{Config, Input, ReportArgs, UsageError};
 
@@ -83,6 +84,65 @@ fn polars(e: polars::prelude::PolarsError) -> RunError {
     RunError::Output(OutputError::Io(io::Error::other(e)))
 }
 
+/// Reads the captures a second time for the messages of the sections that did not fit the
+/// memory budget during the first pass (only files can be read twice).
+fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<(), RunError> {
+    let wanted: HashMap<String, usize> = fin
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.refetch)
+        .map(|(i, s)| (s.call.call_id.clone(), i))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let rereadable = match &cfg.input {
+        Input::Files(f) => f.iter().all(|p| p.as_os_str() != "-"),
+        Input::Live(_) => false,
+    };
+    if !rereadable || stop.load(std::sync::atomic::Ordering::Relaxed) {
+        fin.counts.sections_without_messages += wanted.len() as u64;
+        return Ok(());
+    }
+    let mut cfg = cfg.clone();
+    cfg.pipeline.correlator.want_messages = true;
+    cfg.pipeline.correlator.want_text = true;
+    cfg.pipeline.correlator.want_media = true;
+    cfg.pipeline.correlator.want_detail = false;
+    cfg.pipeline.reassembly.track_rtp = false;
+    cfg.pipeline.reassembly.rtp_series = None;
+    cfg.pipeline.reassembly.rtp_progress = None;
+    cfg.progress = false;
+    let max = fin.opts.max_msgs;
+    let sections = &mut fin.sections;
+    drive_outputs(&cfg, stop, |o| {
+        match o {
+            Output::Msg(m) => {
+                if let Some(&i) = m.call_id.as_ref().and_then(|c| wanted.get(c)) {
+                    let s = &mut sections[i];
+                    if s.msgs.len() < max {
+                        s.msgs.push(*m);
+                    } else {
+                        s.msgs_cut += 1;
+                    }
+                }
+            }
+            Output::Media(m) => {
+                if let Some(&i) = wanted.get(&m.call_id) {
+                    sections[i].owners.entry(m.addr).or_insert(m.announced_by);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    for s in sections.iter_mut() {
+        s.msgs.sort_by_key(|m| (m.frame, m.msg_in_frame));
+    }
+    Ok(())
+}
+
 pub fn report(
     cfg: &Config,
     stop: Arc<AtomicBool>,
@@ -94,6 +154,7 @@ pub fn report(
     cfg.pipeline.reassembly.rtp_series = Some(NANOS_PER_SEC);
     let col = RefCell::new(Collector::new(req.opts.clone())?);
     let filter = cfg.filter.clone();
+    let stop2 = stop.clone();
     let (run, outcome) = run_detectors(
         &cfg,
         stop,
@@ -118,6 +179,7 @@ pub fn report(
     let mut col = col.into_inner();
     col.stats.add_loose(&run.correlate.without_call_id_by_kind);
     let mut fin = col.finish(run.last_ts)?;
+    refetch(&cfg, stop2, &mut fin)?;
     let mut tabs = std::mem::take(&mut fin.stats).tables().map_err(polars)?;
     let stats_dir = req.opts.dir.join("data/stats");
     frame::write_dir(&stats_dir, &mut tabs, FileFormat::Parquet)?;

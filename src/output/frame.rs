@@ -37,10 +37,21 @@ pub enum Value {
     Time(Option<Ts>),
 }
 
-/// A table being filled row by row.
+/// A table being filled row by row, kept as one typed vector per column (a row costs no
+/// allocation of its own, and the vectors become the DataFrame's columns as they are).
 pub struct Frame {
     cols: Vec<(&'static str, Kind)>,
-    rows: Vec<Vec<Value>>,
+    data: Vec<ColumnData>,
+    height: usize,
+}
+
+enum ColumnData {
+    Str(Vec<Option<String>>),
+    U64(Vec<Option<u64>>),
+    I64(Vec<Option<i64>>),
+    F64(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+    Time(Vec<Option<i64>>),
 }
 
 /// A finished table: its name (the file stem with `-o`), a title, and the DataFrame.
@@ -53,90 +64,76 @@ pub struct Tab {
 
 impl Frame {
     pub fn new(cols: Vec<(&'static str, Kind)>) -> Frame {
+        let data = cols
+            .iter()
+            .map(|(_, k)| match k {
+                Kind::Str => ColumnData::Str(Vec::new()),
+                Kind::U64 => ColumnData::U64(Vec::new()),
+                Kind::I64 => ColumnData::I64(Vec::new()),
+                Kind::F64 => ColumnData::F64(Vec::new()),
+                Kind::Bool => ColumnData::Bool(Vec::new()),
+                Kind::Time => ColumnData::Time(Vec::new()),
+            })
+            .collect();
         Frame {
             cols,
-            rows: Vec::new(),
+            data,
+            height: 0,
         }
     }
 
-    /// Adds a row; its values must follow the declared columns (checked in debug builds).
+    pub fn len(&self) -> usize {
+        self.height
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.height == 0
+    }
+
+    /// Adds a row; its values must follow the declared columns (checked in debug builds). A
+    /// value of the wrong type is a null.
     pub fn row(&mut self, row: Vec<Value>) {
         debug_assert_eq!(row.len(), self.cols.len(), "row width");
-        self.rows.push(row);
+        for (col, v) in self.data.iter_mut().zip(row) {
+            match (col, v) {
+                (ColumnData::Str(c), Value::Str(x)) => c.push(x),
+                (ColumnData::U64(c), Value::U64(x)) => c.push(x),
+                (ColumnData::I64(c), Value::I64(x)) => c.push(x),
+                (ColumnData::F64(c), Value::F64(x)) => c.push(x.filter(|x| x.is_finite())),
+                (ColumnData::Bool(c), Value::Bool(x)) => c.push(x),
+                (ColumnData::Time(c), Value::Time(x)) => c.push(x.map(|t| t.0)),
+                (ColumnData::Str(c), _) => c.push(None),
+                (ColumnData::U64(c), _) => c.push(None),
+                (ColumnData::I64(c), _) => c.push(None),
+                (ColumnData::F64(c), _) => c.push(None),
+                (ColumnData::Bool(c), _) => c.push(None),
+                (ColumnData::Time(c), _) => c.push(None),
+            }
+        }
+        self.height += 1;
     }
 
     pub fn finish(self, name: &'static str, title: &'static str) -> PolarsResult<Tab> {
-        let height = self.rows.len();
         let mut columns = Vec::with_capacity(self.cols.len());
-        for (i, (col, kind)) in self.cols.iter().enumerate() {
-            let cells = self.rows.iter().map(|r| &r[i]);
-            let c = match kind {
-                Kind::Str => Column::new(
-                    (*col).into(),
-                    cells
-                        .map(|v| match v {
-                            Value::Str(s) => s.clone(),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<String>>>(),
-                ),
-                Kind::U64 => Column::new(
-                    (*col).into(),
-                    cells
-                        .map(|v| match v {
-                            Value::U64(n) => *n,
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<u64>>>(),
-                ),
-                Kind::I64 => Column::new(
-                    (*col).into(),
-                    cells
-                        .map(|v| match v {
-                            Value::I64(n) => *n,
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<i64>>>(),
-                ),
-                Kind::Bool => Column::new(
-                    (*col).into(),
-                    cells
-                        .map(|v| match v {
-                            Value::Bool(b) => *b,
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<bool>>>(),
-                ),
-                Kind::F64 => Column::new(
-                    (*col).into(),
-                    cells
-                        .map(|v| match v {
-                            Value::F64(x) => x.filter(|x| x.is_finite()),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<f64>>>(),
-                ),
-                Kind::Time => Column::new(
-                    (*col).into(),
-                    cells
-                        .map(|v| match v {
-                            Value::Time(t) => t.map(|t| t.0),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<i64>>>(),
-                )
-                .cast(&DataType::Datetime(
+        for ((col, _), data) in self.cols.iter().zip(self.data) {
+            let n = (*col).into();
+            columns.push(match data {
+                ColumnData::Str(v) => Column::new(n, v),
+                ColumnData::U64(v) => Column::new(n, v),
+                ColumnData::I64(v) => Column::new(n, v),
+                ColumnData::F64(v) => Column::new(n, v),
+                ColumnData::Bool(v) => Column::new(n, v),
+                ColumnData::Time(v) => Column::new(n, v).cast(&DataType::Datetime(
                     TimeUnit::Nanoseconds,
                     Some(TimeZone::UTC),
                 ))?,
-            };
-            columns.push(c);
+            });
         }
         Ok(Tab {
             name,
             title,
             columns: self.cols.iter().map(|(n, _)| *n).collect(),
-            frame: DataFrame::new(height, columns)?,
+            frame: DataFrame::new(self.height, columns)?,
         })
     }
 }
@@ -324,7 +321,7 @@ pub fn write_dir(
 }
 
 /// Rows after this many go to the files as one batch (one Parquet row group).
-const SINK_BATCH: usize = 16_384;
+const SINK_BATCH: usize = 4096;
 
 /// A table written as it grows, in Parquet and CSV at once: rows are buffered into batches of
 /// [`SINK_BATCH`], so memory stays bounded however many rows come. Each Parquet batch is a row
@@ -351,7 +348,7 @@ impl TableSink {
             .map_err(polars_err)?;
         let file = File::create(dir.join(format!("{name}.parquet")))?;
         let parquet = ParquetWriter::new(std::io::BufWriter::new(file))
-            .batched(&empty.frame.schema())
+            .batched(empty.frame.schema())
             .map_err(polars_err)?;
         Ok(TableSink {
             name,
@@ -367,7 +364,7 @@ impl TableSink {
     pub fn row(&mut self, row: Vec<Value>) -> Result<(), OutputError> {
         self.buf.row(row);
         self.rows += 1;
-        if self.buf.rows.len() >= SINK_BATCH {
+        if self.buf.len() >= SINK_BATCH {
             self.flush()?;
         }
         Ok(())
@@ -389,7 +386,7 @@ impl TableSink {
             self.csv = Some(
                 CsvWriter::new(f)
                     .include_header(true)
-                    .batched(&text.schema())
+                    .batched(text.schema())
                     .map_err(polars_err)?,
             );
         }

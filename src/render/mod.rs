@@ -8,6 +8,7 @@
 //! [`text`] (Unicode or ASCII, terminal colours per transaction), [`mermaid`], [`svg`] and
 //! [`png`] (plotters), and [`html`] (the SVG with each arrow clickable).
 
+pub mod charts;
 pub mod html;
 pub mod mermaid;
 pub mod png;
@@ -97,6 +98,8 @@ pub struct LadderOptions {
     pub by_host: bool,
     /// Names for endpoints: an IP (any port) or IP:port.
     pub aliases: BTreeMap<String, String>,
+    /// Leave the message texts out of the rows (when only the shape is wanted).
+    pub skip_text: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -234,7 +237,7 @@ impl Ladder {
                 count: 1,
                 transaction,
                 sdp: m.sdp.clone(),
-                text: m.text.clone(),
+                text: if opts.skip_text { None } else { m.text.clone() },
                 leg,
                 frame: m.frame,
                 via_count: m.via_count,

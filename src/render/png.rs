@@ -13,6 +13,15 @@ use super::Ladder;
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono.ttf");
 static REGISTER: Once = Once::new();
 
+/// Registers the embedded font as plotters' "monospace" family, once (PNG ladders and the
+/// charts lay out text with it).
+pub(crate) fn register_font() {
+    REGISTER.call_once(|| {
+        // The font is compiled in and known to parse; a failure would only mean blank text.
+        let _ = plotters::style::register_font("monospace", FontStyle::Normal, FONT);
+    });
+}
+
 /// Why a PNG could not be written.
 #[derive(Debug)]
 pub struct PngError(pub String);
@@ -27,10 +36,7 @@ impl std::error::Error for PngError {}
 
 /// Draws the ladder into a PNG file.
 pub fn render_to(l: &Ladder, path: &Path) -> Result<(), PngError> {
-    REGISTER.call_once(|| {
-        // The font is compiled in and known to parse; a failure would only mean blank text.
-        let _ = plotters::style::register_font("monospace", FontStyle::Normal, FONT);
-    });
+    register_font();
     let lay = Layout::of(l);
     let root = BitMapBackend::new(path, (lay.width as u32, lay.height as u32)).into_drawing_area();
     draw(&root, l, &lay);

@@ -275,10 +275,7 @@ fn summary(cx: &Context) -> String {
         c.msgs_cut,
         "messages beyond a section's limit (in the messages table)",
     );
-    say(
-        c.texts_not_kept,
-        "message texts not kept for the page (memory budget; in the messages table)",
-    );
+    say(c.sections_without_messages, "call sections without their messages (over the memory budget, and the input cannot be read twice; the messages table has them)");
     say(
         c.waiting_cut,
         "streams or alerts that found no room to wait for their call",

@@ -47,7 +47,8 @@ pub struct ReportOptions {
     pub max_list: usize,
     /// Messages kept per call section.
     pub max_msgs: usize,
-    /// Bytes of message text waiting for their call at most.
+    /// Bytes of messages waiting for their call at most; calls beyond it have their messages
+    /// read again if they get a section.
     pub pending_bytes: usize,
     pub title: String,
     pub files: Vec<String>,
@@ -61,7 +62,7 @@ impl Default for ReportOptions {
             sample_good: 20,
             max_list: 20_000,
             max_msgs: 400,
-            pending_bytes: 256 << 20,
+            pending_bytes: 64 << 20,
             title: "sipscope report".into(),
             files: Vec::new(),
         }
@@ -75,6 +76,16 @@ struct Pending {
     /// Messages beyond `max_msgs` (in the messages table, not on the page).
     cut: u32,
     owners: Vec<(SocketAddr, SocketAddr)>,
+    /// The budget ran out while the call was going on: its messages were let go.
+    incomplete: bool,
+}
+
+/// What a held message costs: the row and its texts, roughly.
+fn held_size(m: &MsgRow) -> usize {
+    std::mem::size_of::<MsgRow>()
+        + m.text.as_ref().map_or(0, String::len)
+        + m.sdp.as_ref().map_or(0, String::len)
+        + 160
 }
 
 /// One call drawn in the page.
@@ -82,6 +93,8 @@ pub struct Section {
     pub call: CallRecord,
     pub msgs: Vec<MsgRow>,
     pub msgs_cut: u32,
+    /// Its messages did not fit the budget during the pass: fetched by a second reading.
+    pub refetch: bool,
     pub streams: Vec<StreamStats>,
     pub owners: BTreeMap<SocketAddr, SocketAddr>,
     pub alerts: Vec<Alert>,
@@ -130,6 +143,12 @@ fn bin(b: &mut Bins, v: f64) {
     b[i].2 += 1;
 }
 
+/// How long a finished call waits for its streams and its other legs, in capture time after its
+/// end. A stream is reported 60 s after its last packet, which is about the call's end; legs of
+/// one call through a B2BUA end within seconds of each other. Every message of the calls that
+/// ended in this span waits with them, so it is kept short (`calls` holds five minutes).
+const HOLD: crate::time::Nanos = 75 * NANOS_PER_SEC;
+
 /// Streams drawn over time in the charts: the worst few.
 const BAD_STREAMS: usize = 5;
 /// Alerts listed on the page per severity (the alerts table has them all).
@@ -154,7 +173,9 @@ pub struct Collector {
     problem_sections: HashMap<u64, Section>,
     good: BTreeMap<(u64, String), Section>,
     seq: u64,
+    /// The call list: problem calls, and good ones (which give way to problems when full).
     list: Vec<ListRow>,
+    list_good: Vec<ListRow>,
     pub netmap: NetMap,
     pub codes: BTreeMap<u16, u64>,
     pub pdd: Bins,
@@ -177,8 +198,9 @@ pub struct Counts {
     pub rtp_streams: u64,
     pub problem_calls: u64,
     pub alerts_fired: u64,
-    /// Messages whose text was not kept for the page (the byte budget was spent).
-    pub texts_not_kept: u64,
+    /// Sections whose messages did not fit the memory budget during the pass and could not be
+    /// read again (standard input, live capture).
+    pub sections_without_messages: u64,
     /// Messages beyond a section's limit.
     pub msgs_cut: u64,
     /// Calls not in the page's list (the calls table has them).
@@ -256,8 +278,7 @@ impl Collector {
         Ok(Collector {
             tables: Tables::create(&data)?,
             stats: Stats::new(Cuts::default()),
-            // Legs of one call through a B2BUA end within seconds of each other (as in `calls`).
-            window: CallWindow::new(300 * NANOS_PER_SEC),
+            window: CallWindow::new(HOLD),
             media: CallMediaJoin::default(),
             pending: HashMap::new(),
             pending_bytes: 0,
@@ -268,6 +289,7 @@ impl Collector {
             good: BTreeMap::new(),
             seq: 0,
             list: Vec::new(),
+            list_good: Vec::new(),
             netmap: NetMap::default(),
             codes: BTreeMap::new(),
             pdd: bins(&[
@@ -287,11 +309,7 @@ impl Collector {
     /// A call the filters leave out: what waits for it goes.
     pub fn forget(&mut self, call_id: &str) {
         if let Some(p) = self.pending.remove(call_id) {
-            for m in &p.msgs {
-                self.pending_bytes = self
-                    .pending_bytes
-                    .saturating_sub(m.text.as_ref().map_or(0, String::len));
-            }
+            self.free(&p.msgs);
         }
         self.streams.remove(call_id);
         self.call_alerts.remove(call_id);
@@ -303,9 +321,8 @@ impl Collector {
             Output::Msg(m) => self.message(m)?,
             Output::Media(m) => {
                 self.media.index.add((**m).clone());
-                if let Some(p) = self.pending.get_mut(&m.call_id) {
-                    p.owners.push((m.addr, m.announced_by));
-                }
+                let p = self.pending.entry(m.call_id.clone()).or_default();
+                p.owners.push((m.addr, m.announced_by));
             }
             Output::Rtp(s) => self.stream(s)?,
             Output::Call(c) => {
@@ -337,20 +354,29 @@ impl Collector {
             return Ok(());
         };
         let p = self.pending.entry(cid.clone()).or_default();
+        if p.incomplete {
+            return Ok(());
+        }
         if p.msgs.len() >= self.opts.max_msgs {
             p.cut += 1;
             return Ok(());
         }
-        let mut m = m.clone();
-        let len = m.text.as_ref().map_or(0, String::len);
-        if self.pending_bytes + len > self.opts.pending_bytes {
-            m.text = None;
-            self.counts.texts_not_kept += 1;
-        } else {
-            self.pending_bytes += len;
+        let size = held_size(m);
+        if self.pending_bytes + size > self.opts.pending_bytes {
+            // Over the budget: this call's messages are fetched again if it gets a section.
+            p.incomplete = true;
+            let msgs = std::mem::take(&mut p.msgs);
+            self.free(&msgs);
+            return Ok(());
         }
-        p.msgs.push(m);
+        self.pending_bytes += size;
+        p.msgs.push(m.clone());
         Ok(())
+    }
+
+    fn free(&mut self, msgs: &[MsgRow]) {
+        let n: usize = msgs.iter().map(held_size).sum();
+        self.pending_bytes = self.pending_bytes.saturating_sub(n);
     }
 
     fn stream(&mut self, s: &StreamStats) -> Result<(), OutputError> {
@@ -428,11 +454,7 @@ impl Collector {
     fn release(&mut self, mut c: CallRecord) -> Result<(), OutputError> {
         self.media.attach(&mut c, true);
         let pending = self.pending.remove(&c.call_id).unwrap_or_default();
-        for m in &pending.msgs {
-            self.pending_bytes = self
-                .pending_bytes
-                .saturating_sub(m.text.as_ref().map_or(0, String::len));
-        }
+        self.free(&pending.msgs);
         let streams = self.streams.remove(&c.call_id).unwrap_or_default();
         let alerts = self.call_alerts.remove(&c.call_id).unwrap_or_default();
         self.netmap.call(&c, &pending.msgs);
@@ -451,6 +473,7 @@ impl Collector {
         let section = Section {
             msgs: pending.msgs,
             msgs_cut: pending.cut,
+            refetch: pending.incomplete,
             streams,
             owners: pending.owners.into_iter().collect(),
             alerts,
@@ -515,16 +538,18 @@ impl Collector {
             score,
             reasons: reasons.to_vec(),
         };
-        if self.list.len() < self.opts.max_list {
-            self.list.push(row);
+        if self.list.len() + self.list_good.len() < self.opts.max_list {
+            if score > 0 {
+                self.list.push(row);
+            } else {
+                self.list_good.push(row);
+            }
             return;
         }
         // Full: a problem call takes the place of the latest good one.
         self.counts.list_cut += 1;
-        if score > 0 {
-            if let Some(i) = self.list.iter().rposition(|r| r.score == 0) {
-                self.list[i] = row;
-            }
+        if score > 0 && self.list_good.pop().is_some() {
+            self.list.push(row);
         }
     }
 
@@ -548,6 +573,7 @@ impl Collector {
                 &b.call.call_id,
             ))
         });
+        self.list.append(&mut self.list_good);
         self.list
             .sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
         self.alerts_shown.sort_by(|a, b| {

@@ -98,7 +98,11 @@ impl NetMap {
 
     /// The roles a call's messages show; a B2BUA shows across two linked calls.
     pub fn call(&mut self, c: &CallRecord, msgs: &[MsgRow]) {
-        let ladder = Ladder::build(msgs, &LadderOptions::default());
+        let shape = LadderOptions {
+            skip_text: true,
+            ..LadderOptions::default()
+        };
+        let ladder = Ladder::build(msgs, &shape);
         let mut seen: BTreeSet<(IpAddr, usize)> = BTreeSet::new();
         for col in &ladder.columns {
             if let (crate::render::Endpoint::Addr(a), Some(role)) = (&col.endpoint, col.role) {
