@@ -7,6 +7,7 @@ mod ladder;
 mod live;
 mod monitor;
 mod props;
+mod report;
 mod rtp;
 mod stats;
 mod support;

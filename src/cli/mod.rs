@@ -87,6 +87,10 @@ pub struct ReportArgs {
     /// Rows of the page's call list (the calls table always has every call).
     #[arg(long, default_value_t = 20_000)]
     pub max_list: usize,
+    /// Memory, in MiB, for messages held until their call ends; a call that does not fit has
+    /// its messages read again from the files if it gets a section.
+    #[arg(long, default_value_t = 64)]
+    pub hold_memory: usize,
 }
 
 /// Detector options shared by `monitor` and `alerts`.

@@ -72,6 +72,7 @@ impl ReportRequest {
                 max_calls: a.max_calls,
                 sample_good: a.sample_good,
                 max_list: a.max_list,
+                pending_bytes: a.hold_memory.saturating_mul(1 << 20),
                 title,
                 files,
                 ..ReportOptions::default()

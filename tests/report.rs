@@ -1,0 +1,362 @@
+//! `sipscope report`: the page used in a real browser (Debian's chromium driven by
+//! puppeteer-core), the data tables read back with polars against tshark's figures, and the
+//! bounds that keep a huge capture's report small.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use polars::prelude::{AnyValue, DataFrame, DataType, ParquetReader, SerReader, TimeUnit};
+
+use crate::support::{capture, corpus, repo};
+
+/// Runs `sipscope report` into `dir` (emptied first).
+fn report(files: &[&Path], dir: &Path, extra: &[&str]) -> String {
+    let _ = std::fs::remove_dir_all(dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .arg("report")
+        .args(files)
+        .arg("-o")
+        .arg(dir)
+        .arg("--no-progress")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn table(dir: &Path, name: &str) -> DataFrame {
+    let f = std::fs::File::open(dir.join("data").join(format!("{name}.parquet")))
+        .unwrap_or_else(|e| panic!("{name}.parquet: {e}"));
+    ParquetReader::new(f).finish().unwrap()
+}
+
+fn strings(df: &DataFrame, col: &str) -> Vec<String> {
+    let c = df.column(col).unwrap();
+    (0..df.height())
+        .map(|i| match c.get(i).unwrap() {
+            AnyValue::String(s) => s.to_string(),
+            AnyValue::StringOwned(s) => s.to_string(),
+            AnyValue::Null => String::new(),
+            v => v.to_string(),
+        })
+        .collect()
+}
+
+fn artefacts(name: &str) -> PathBuf {
+    let d = repo().join("target/test-artefacts").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Rows of a truth TSV (without its header).
+fn tsv_rows(p: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn tables_read_back_with_polars_hold_tsharks_calls_and_messages() {
+    let Some(c) = corpus() else {
+        eprintln!("SKIPPED: no shared corpus (set SIPSCOPE_CORPUS)");
+        return;
+    };
+    for rel in [
+        "goffinet_sip_captures/uac-uas-scenario-sipp.pcapng",
+        "goffinet_sip_captures/Forensic_challenge_4.pcap",
+        "goffinet_sip_captures/private-test-sip-2.pcapng",
+    ] {
+        let pcap = c.join("pcaps").join(rel);
+        let truth = c.join("truth").join(rel);
+        let t = |ext: &str| PathBuf::from(format!("{}.{ext}", truth.display()));
+        let dir = std::env::temp_dir().join(format!(
+            "sipscope-report-pq-{}-{}",
+            std::process::id(),
+            pcap.file_name().unwrap().to_string_lossy()
+        ));
+        report(&[&pcap], &dir, &[]);
+        // The Call-IDs tshark saw, each in a calls row. A Call-ID can have more than one row: a
+        // REGISTER refreshed on the same Call-ID is a new registration, and a BYE retransmitted
+        // after its call was closed opens a record of its own (private-test-sip-2).
+        let want: BTreeSet<String> = tsv_rows(&t("callids.tsv"))
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        let calls = table(&dir, "calls");
+        let got: BTreeSet<String> = strings(&calls, "call_id").into_iter().collect();
+        assert_eq!(got, want, "{rel}: Call-IDs");
+        assert!(calls.height() >= want.len(), "{rel}: calls rows");
+        if rel.contains("uac-uas") {
+            assert_eq!(calls.height(), 771, "{rel}: one row per call");
+        }
+        // One messages row per SIP message tshark lists.
+        let messages = table(&dir, "messages");
+        let tshark = tsv_rows(&t("sip_messages.tsv")).len();
+        assert_eq!(messages.height(), tshark, "{rel}: messages rows");
+        // Typed columns: times are UTC nanosecond datetimes, counts unsigned, figures floats.
+        for (df, col, want) in [
+            (
+                &calls,
+                "start",
+                DataType::Datetime(TimeUnit::Nanoseconds, Some(polars::prelude::TimeZone::UTC)),
+            ),
+            (&calls, "pdd_s", DataType::Float64),
+            (&calls, "messages", DataType::UInt64),
+            (&calls, "outcome", DataType::String),
+            (&messages, "retransmission", DataType::Boolean),
+            (&messages, "status", DataType::UInt64),
+        ] {
+            assert_eq!(df.column(col).unwrap().dtype(), &want, "{rel}: {col}");
+        }
+        for name in [
+            "legs",
+            "transactions",
+            "registrations",
+            "rtp_streams",
+            "alerts",
+        ] {
+            let df = table(&dir, name);
+            let csv = std::fs::read_to_string(dir.join("data").join(format!("{name}.csv")))
+                .unwrap();
+            // The CSV holds the same rows (a header, then one line per row; no field here
+            // spans lines).
+            assert_eq!(csv.lines().count(), df.height() + 1, "{rel}: {name}.csv rows");
+        }
+        let rtp = table(&dir, "rtp_streams");
+        if rel.contains("Forensic") {
+            // tshark's rtp,streams lists two streams of the call (one each way).
+            let streams = std::fs::read_to_string(t("rtp_streams.txt")).unwrap();
+            let n = streams
+                .lines()
+                .filter(|l| l.contains("0x") && !l.contains("SSRC"))
+                .count();
+            assert_eq!(rtp.height(), n, "{rel}: rtp_streams rows\n{streams}");
+            assert_eq!(
+                rtp.column("lost").unwrap().dtype(),
+                &DataType::Int64,
+                "lost may be negative (duplicates)"
+            );
+        }
+        assert!(dir.join("data/stats/ratios.parquet").exists());
+        assert!(dir.join("summary.md").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn chromium() -> Option<&'static str> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+#[test]
+fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
+    let dir = artefacts("report");
+    let sample = repo().join("samples/kamailio-sipp-outcomes.pcap");
+    let out = dir.join("kamailio");
+    report(&[&sample], &out, &[]);
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for bad in [
+        "<script src",
+        "<link",
+        "<img",
+        "href=\"http",
+        "src=\"http",
+        "@import",
+    ] {
+        assert!(!page.contains(bad), "page references {bad}");
+    }
+    // The sample's design (tests/sipp/run-scenarios.sh): 22 calls, 2 of them timeouts.
+    let calls = table(&out, "calls");
+    let outcomes = strings(&calls, "outcome");
+    let timeouts = outcomes.iter().filter(|o| *o == "timeout").count();
+    assert_eq!(timeouts, 2);
+    let invites = strings(&calls, "kind")
+        .iter()
+        .filter(|k| *k == "invite")
+        .count();
+    assert_eq!(invites, 22);
+
+    let js = repo().join("tests/js");
+    if chromium().is_none() || !js.join("node_modules/puppeteer-core").exists() {
+        assert!(
+            std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some(),
+            "chromium or tests/js/node_modules missing: run .ci/run (or set SIPSCOPE_SKIP_LIVE=1)"
+        );
+        eprintln!("SKIPPED: chromium or puppeteer-core not installed");
+        return;
+    }
+    let run = Command::new("node")
+        .arg(js.join("report.mjs"))
+        .arg(out.join("index.html"))
+        .arg(&dir)
+        .arg("timeout")
+        .current_dir(&js)
+        .output()
+        .expect("node runs");
+    assert!(
+        run.status.success(),
+        "report.mjs: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(v["errors"], serde_json::json!([]), "page errors or fetches");
+    assert_eq!(v["all"], 22, "every call listed");
+    assert_eq!(v["charts"], 7, "seven charts drawn");
+    assert_eq!(v["filtered"], timeouts, "the outcome filter keeps the timeouts");
+    assert_eq!(v["filteredOutcomes"], serde_json::json!(["timeout"]));
+    let first = v["searched"][0].as_str().unwrap();
+    assert_eq!(
+        v["searched"].as_array().unwrap().len(),
+        1,
+        "a Call-ID searched finds its call alone"
+    );
+    assert!(v["linked"].as_bool().unwrap(), "a timeout has a section");
+    assert_eq!(v["sectionCallId"], first, "the link leads to the call's section");
+    assert!(v["ladderSvg"].as_f64().unwrap() > 100.0, "the ladder is drawn");
+    let panel = v["panel"].as_str().unwrap();
+    assert!(
+        panel.starts_with("INVITE sip:noresponse@"),
+        "a click on the first arrow shows the INVITE: {panel:.120}"
+    );
+    assert_eq!(v["selected"], true);
+    // Problem calls by design: busy, rejected, server failure, auth failed, no answer, timeout
+    // and the black hole that never ended, once over UDP and once over TCP; answered,
+    // redirected and cancelled calls are not problems.
+    assert!(
+        v["summary"].as_str().unwrap().contains("22 (14 with problems)"),
+        "{}",
+        v["summary"]
+    );
+    for shot in ["report-top.png", "report-calls-filtered.png", "report-call.png"] {
+        assert!(
+            std::fs::metadata(dir.join(shot)).unwrap().len() > 10_000,
+            "{shot} written"
+        );
+    }
+}
+
+#[test]
+fn bounds_cut_the_page_not_the_tables_and_say_so() {
+    let dir = artefacts("report-bounds");
+    let sample = repo().join("samples/kamailio-sipp-outcomes.pcap");
+    report(
+        &[&sample],
+        &dir,
+        &["--max-calls", "3", "--sample-good", "1", "--max-list", "5"],
+    );
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert_eq!(page.matches("<section class=\"call\"").count(), 4);
+    let list = page
+        .split("<script type=\"application/json\" id=\"calls-data\">")
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(list).unwrap();
+    assert_eq!(rows.len(), 5);
+    assert!(
+        rows.iter().all(|r| r["score"].as_u64().unwrap() > 0),
+        "problem calls take the list's places first"
+    );
+    assert!(page.contains("17 calls not in the list below"), "the cut is said");
+    // The tables still hold every call and message.
+    assert_eq!(table(&dir, "calls").height(), 26);
+    assert_eq!(table(&dir, "messages").height(), 241);
+}
+
+#[test]
+fn sections_read_again_equal_sections_held() {
+    // With no memory to hold messages, every section's messages come from a second reading of
+    // the file: the sections must be the same as when they were held.
+    let Some(pcap) = capture("goffinet_sip_captures/uac-uas-scenario-sipp.pcapng") else {
+        eprintln!("SKIPPED: no shared corpus (set SIPSCOPE_CORPUS)");
+        return;
+    };
+    let dir = artefacts("report-budget");
+    let sections = |p: &Path| {
+        let page = std::fs::read_to_string(p.join("index.html")).unwrap();
+        let a = page.find("<section id=\"sections\">").unwrap();
+        let b = page.find("<section id=\"data\">").unwrap();
+        page[a..b].to_string()
+    };
+    // The capture's 3 problem calls (no ACK, no BYE) are more than the 2 allowed.
+    let args = ["--max-calls", "2", "--sample-good", "2"];
+    report(&[&pcap], &dir.join("held"), &args);
+    let mut zero = args.to_vec();
+    zero.extend(["--hold-memory", "0"]);
+    report(&[&pcap], &dir.join("reread"), &zero);
+    let held = sections(&dir.join("held"));
+    assert_eq!(held.matches("<section class=\"call\"").count(), 4);
+    assert!(!held.contains("(message text not kept)"));
+    assert!(held == sections(&dir.join("reread")), "sections differ");
+    // Standard input cannot be read twice: the sections are drawn without their messages, and
+    // the page says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["report", "-", "-o"])
+        .arg(dir.join("stdin"))
+        .args(["--no-progress", "--hold-memory", "0", "--max-calls", "2", "--sample-good", "0"])
+        .stdin(std::fs::File::open(&pcap).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(dir.join("stdin/index.html")).unwrap();
+    assert!(page.contains("2 call sections without their messages"), "the cut is said");
+}
+
+#[test]
+fn wire_text_cannot_script_the_page_or_break_the_summary() {
+    use crate::support::build::udp;
+    let dir = artefacts("report-hostile");
+    let evil = "<script>alert(1)</script>";
+    let invite = format!(
+        "INVITE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx1\r\n\
+         From: \"{evil}\" <sip:{evil}@192.0.2.1>;tag=a1\r\nTo: <sip:bob|`x@192.0.2.2>\r\n\
+         Call-ID: </script><script>alert(2)</script>\r\nCSeq: 1 INVITE\r\n\
+         User-Agent: {evil}\r\nSubject: \x1b[31mred\r\nContent-Length: 0\r\n\r\n"
+    );
+    let busy = "SIP/2.0 486 <b>Busy</b>\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx1\r\n\
+                From: <sip:a@192.0.2.1>;tag=a1\r\nTo: <sip:bob@192.0.2.2>;tag=b1\r\n\
+                Call-ID: </script><script>alert(2)</script>\r\nCSeq: 1 INVITE\r\n\
+                Server: </script><img src=x onerror=alert(3)>\r\nContent-Length: 0\r\n\r\n";
+    let pcap = dir.join("hostile.pcap");
+    crate::threads::write_pcap(
+        &pcap,
+        &[
+            (
+                1_700_000_000_000_000_000,
+                udp(([192, 0, 2, 1], 5060), ([192, 0, 2, 2], 5060), invite.as_bytes()),
+            ),
+            (
+                1_700_000_000_100_000_000,
+                udp(([192, 0, 2, 2], 5060), ([192, 0, 2, 1], 5060), busy.as_bytes()),
+            ),
+        ],
+    );
+    let out = dir.join("r");
+    report(&[&pcap], &out, &[]);
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for bad in ["<script>alert", "<img src=x", "<b>Busy", "\x1b["] {
+        assert!(!page.contains(bad), "page holds raw {bad:?}");
+    }
+    // The page's own scripts are the only ones: three data/code blocks and the ladder's data.
+    assert_eq!(page.matches("<script").count(), 4, "script elements");
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(!md.contains("<script>") && !md.contains("bob|`"), "{md}");
+    let calls = table(&out, "calls");
+    assert_eq!(
+        strings(&calls, "call_id"),
+        vec!["</script><script>alert(2)</script>".to_string()],
+        "the tables keep the text as it was"
+    );
+}
