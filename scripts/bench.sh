@@ -157,6 +157,26 @@ else
     ROWS+=("sipscope|$SIPSCOPE_STATE||||sipscope calls FILE --format csv|")
 fi
 
+# The report: the same capture into a directory (HTML, Parquet, CSV), its peak RSS, and one
+# extra run sampling the resident size every second to show that it stays flat.
+if [[ $SIPSCOPE_STATE == ok ]]; then
+    log "timing: sipscope report $CAP -o $OUT/report"
+    timed report "$SIPSCOPE" report "$CAP" -o "$OUT/report" --no-progress >/dev/null
+    state=ok
+    ((T_RC == 0)) || state="failed (exit $T_RC)"
+    rm -rf "$OUT/report"
+    "$SIPSCOPE" report "$CAP" -o "$OUT/report" --no-progress >/dev/null 2>&1 &
+    pid=$!
+    RSS_TRACE=()
+    while kill -0 "$pid" 2>/dev/null; do
+        r=$(awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || true)
+        [[ -n $r ]] && RSS_TRACE+=("$r")
+        sleep 1
+    done
+    wait "$pid" || true
+    ROWS+=("report|$state|$T_SEC|$SIZE|$T_KIB|sipscope report FILE -o DIR|RSS MiB each second: ${RSS_TRACE[*]}")
+fi
+
 if ((RUN_TSHARK == 0)); then
     ROWS+=("tshark|skipped (--no-tshark)||||tshark -n -q -z sip,stat -r FILE|")
 elif ! have tshark; then

@@ -127,11 +127,15 @@ fn tables_read_back_with_polars_hold_tsharks_calls_and_messages() {
             "alerts",
         ] {
             let df = table(&dir, name);
-            let csv = std::fs::read_to_string(dir.join("data").join(format!("{name}.csv")))
-                .unwrap();
+            let csv =
+                std::fs::read_to_string(dir.join("data").join(format!("{name}.csv"))).unwrap();
             // The CSV holds the same rows (a header, then one line per row; no field here
             // spans lines).
-            assert_eq!(csv.lines().count(), df.height() + 1, "{rel}: {name}.csv rows");
+            assert_eq!(
+                csv.lines().count(),
+                df.height() + 1,
+                "{rel}: {name}.csv rows"
+            );
         }
         let rtp = table(&dir, "rtp_streams");
         if rel.contains("Forensic") {
@@ -214,7 +218,10 @@ fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
     assert_eq!(v["errors"], serde_json::json!([]), "page errors or fetches");
     assert_eq!(v["all"], 22, "every call listed");
     assert_eq!(v["charts"], 7, "seven charts drawn");
-    assert_eq!(v["filtered"], timeouts, "the outcome filter keeps the timeouts");
+    assert_eq!(
+        v["filtered"], timeouts,
+        "the outcome filter keeps the timeouts"
+    );
     assert_eq!(v["filteredOutcomes"], serde_json::json!(["timeout"]));
     let first = v["searched"][0].as_str().unwrap();
     assert_eq!(
@@ -223,8 +230,14 @@ fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
         "a Call-ID searched finds its call alone"
     );
     assert!(v["linked"].as_bool().unwrap(), "a timeout has a section");
-    assert_eq!(v["sectionCallId"], first, "the link leads to the call's section");
-    assert!(v["ladderSvg"].as_f64().unwrap() > 100.0, "the ladder is drawn");
+    assert_eq!(
+        v["sectionCallId"], first,
+        "the link leads to the call's section"
+    );
+    assert!(
+        v["ladderSvg"].as_f64().unwrap() > 100.0,
+        "the ladder is drawn"
+    );
     let panel = v["panel"].as_str().unwrap();
     assert!(
         panel.starts_with("INVITE sip:noresponse@"),
@@ -235,11 +248,18 @@ fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
     // and the black hole that never ended, once over UDP and once over TCP; answered,
     // redirected and cancelled calls are not problems.
     assert!(
-        v["summary"].as_str().unwrap().contains("22 (14 with problems)"),
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .contains("22 (14 with problems)"),
         "{}",
         v["summary"]
     );
-    for shot in ["report-top.png", "report-calls-filtered.png", "report-call.png"] {
+    for shot in [
+        "report-top.png",
+        "report-calls-filtered.png",
+        "report-call.png",
+    ] {
         assert!(
             std::fs::metadata(dir.join(shot)).unwrap().len() > 10_000,
             "{shot} written"
@@ -269,7 +289,10 @@ fn bounds_cut_the_page_not_the_tables_and_say_so() {
         rows.iter().all(|r| r["score"].as_u64().unwrap() > 0),
         "problem calls take the list's places first"
     );
-    assert!(page.contains("17 calls not in the list below"), "the cut is said");
+    assert!(
+        page.contains("17 calls not in the list below"),
+        "the cut is said"
+    );
     // The tables still hold every call and message.
     assert_eq!(table(&dir, "calls").height(), 26);
     assert_eq!(table(&dir, "messages").height(), 241);
@@ -305,13 +328,28 @@ fn sections_read_again_equal_sections_held() {
     let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
         .args(["report", "-", "-o"])
         .arg(dir.join("stdin"))
-        .args(["--no-progress", "--hold-memory", "0", "--max-calls", "2", "--sample-good", "0"])
+        .args([
+            "--no-progress",
+            "--hold-memory",
+            "0",
+            "--max-calls",
+            "2",
+            "--sample-good",
+            "0",
+        ])
         .stdin(std::fs::File::open(&pcap).unwrap())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let page = std::fs::read_to_string(dir.join("stdin/index.html")).unwrap();
-    assert!(page.contains("2 call sections without their messages"), "the cut is said");
+    assert!(
+        page.contains("2 call sections without their messages"),
+        "the cut is said"
+    );
 }
 
 #[test]
@@ -335,11 +373,19 @@ fn wire_text_cannot_script_the_page_or_break_the_summary() {
         &[
             (
                 1_700_000_000_000_000_000,
-                udp(([192, 0, 2, 1], 5060), ([192, 0, 2, 2], 5060), invite.as_bytes()),
+                udp(
+                    ([192, 0, 2, 1], 5060),
+                    ([192, 0, 2, 2], 5060),
+                    invite.as_bytes(),
+                ),
             ),
             (
                 1_700_000_000_100_000_000,
-                udp(([192, 0, 2, 2], 5060), ([192, 0, 2, 1], 5060), busy.as_bytes()),
+                udp(
+                    ([192, 0, 2, 2], 5060),
+                    ([192, 0, 2, 1], 5060),
+                    busy.as_bytes(),
+                ),
             ),
         ],
     );

@@ -342,9 +342,10 @@ fn alerts(cx: &Context, anchors: &HashMap<&str, String>) -> String {
 
 fn netmap(cx: &Context) -> String {
     let n = &cx.fin.netmap;
+    let (hosts, pairs) = n.folded();
     let mut out = format!("<div class=\"grid\"><figure>{}</figure><div>", n.svg());
-    out.push_str("<table><tr><th>host</th><th>software</th><th>roles</th><th>sent</th><th>received</th></tr>");
-    for (ip, h) in n.ranked().into_iter().take(50) {
+    out.push_str("<table><tr><th>endpoint</th><th>software</th><th>roles</th><th>sent</th><th>received</th></tr>");
+    for (ip, h) in hosts.iter().take(50) {
         let _ = write!(
             out,
             "<tr><td>{ip}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
@@ -357,7 +358,7 @@ fn netmap(cx: &Context) -> String {
     out.push_str(
         "</table><table><tr><th>from</th><th>to</th><th>requests</th><th>responses</th></tr>",
     );
-    for ((a, b), (req, resp)) in n.ranked_pairs().into_iter().take(50) {
+    for ((a, b), (req, resp)) in pairs.iter().take(50) {
         let _ = write!(
             out,
             "<tr><td>{a}</td><td>{b}</td><td class=\"n\">{req}</td><td class=\"n\">{resp}</td></tr>"
@@ -615,7 +616,7 @@ pub fn page(cx: &Context, sections: &[(String, String)]) -> String {
     let _ = write!(
         out,
         r#"</div></section>
-<section id="network"><h2>Network map</h2><p class="muted">Hosts that sent or received SIP, the roles their messages show, and the messages between them (the {drawn} busiest are drawn).</p>{netmap}</section>
+<section id="network"><h2>Network map</h2><p class="muted">SIP endpoints (where they listen; ephemeral ports folded in), the roles their messages show, and the messages between them (the {drawn} busiest are drawn).</p>{netmap}</section>
 <section id="calls"><h2>Calls</h2>
 <div id="filters"><label>outcome <select id="f-outcome"><option value="">all</option></select></label>
 <label>user <input id="f-user" placeholder="from or to"></label>

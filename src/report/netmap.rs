@@ -1,8 +1,9 @@
-//! The network map of a report: every host that sent or received SIP, the roles its messages
-//! show (as ladders infer them, TRANSACTIONS.md), and the messages between each pair of hosts.
-//! Hosts, not IP:port: a proxy answering UAs over TCP from many ephemeral ports is one box.
+//! The network map of a report: every SIP endpoint, the roles its messages show (as ladders
+//! infer them, TRANSACTIONS.md), and the messages between each pair of endpoints. An endpoint is
+//! an IP:port that receives requests (where it listens); the ephemeral ports a host sends from
+//! over TCP fold into its listening port when it has just one, so a phone on TCP is one box.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
@@ -34,40 +35,59 @@ pub struct Host {
 }
 
 impl Host {
-    /// Its roles, most telling first (`proxy, registrar`).
+    /// The roles it showed, most telling first, with the calls it showed each in
+    /// (`proxy ×18, registrar ×2, UA ×3`). A proxy that challenges or answers a call itself
+    /// looks like a UA in that call, so UA is the weakest evidence.
     pub fn roles(&self) -> String {
         ROLES
             .iter()
             .zip(self.roles)
             .filter(|(_, n)| *n > 0)
-            .map(|(r, _)| r.as_str())
+            .map(|(r, n)| format!("{} ×{n}", r.as_str()))
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// The most telling role it showed.
+    pub fn main_role(&self) -> Option<Role> {
+        ROLES
+            .iter()
+            .zip(self.roles)
+            .find(|(_, n)| *n > 0)
+            .map(|(r, _)| *r)
+    }
 }
+
+/// Messages from one endpoint to another: ((from, to), (requests, responses)).
+pub type Pair = ((SocketAddr, SocketAddr), (u64, u64));
 
 #[derive(Default, Debug)]
 pub struct NetMap {
-    pub hosts: HashMap<IpAddr, Host>,
+    pub hosts: HashMap<SocketAddr, Host>,
     pub hosts_cut: u64,
     /// (from, to) → (requests, responses)
-    pub pairs: HashMap<(IpAddr, IpAddr), (u64, u64)>,
+    pub pairs: HashMap<(SocketAddr, SocketAddr), (u64, u64)>,
     pub pairs_cut: u64,
+    /// Addresses that received a request: where endpoints listen.
+    listening: HashSet<SocketAddr>,
     /// Caller and callee of calls that have B2BUA legs, by Call-ID.
     legs: HashMap<String, (Option<SocketAddr>, Option<SocketAddr>)>,
 }
 
 impl NetMap {
-    fn host(&mut self, ip: IpAddr) -> Option<&mut Host> {
-        if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&ip) {
+    fn host(&mut self, a: SocketAddr) -> Option<&mut Host> {
+        if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&a) {
             self.hosts_cut += 1;
             return None;
         }
-        Some(self.hosts.entry(ip).or_default())
+        Some(self.hosts.entry(a).or_default())
     }
 
     pub fn message(&mut self, m: &MsgRow) {
-        let (src, dst) = (m.src.ip(), m.dst.ip());
+        let (src, dst) = (m.src, m.dst);
+        if m.method.is_some() && self.listening.len() < MAX_HOSTS {
+            self.listening.insert(dst);
+        }
         if let Some(h) = self.host(src) {
             h.sent += 1;
             // Only a request with one Via was written by its sender (a proxy forwards the
@@ -103,25 +123,26 @@ impl NetMap {
             ..LadderOptions::default()
         };
         let ladder = Ladder::build(msgs, &shape);
-        let mut seen: BTreeSet<(IpAddr, usize)> = BTreeSet::new();
+        let mut seen: BTreeSet<(SocketAddr, usize)> = BTreeSet::new();
         for col in &ladder.columns {
             if let (crate::render::Endpoint::Addr(a), Some(role)) = (&col.endpoint, col.role) {
                 if let Some(i) = ROLES.iter().position(|r| *r == role) {
-                    seen.insert((a.ip(), i));
+                    seen.insert((*a, i));
                 }
             }
         }
         let callee = c.detail.as_ref().and_then(|d| d.callee);
         for l in &c.legs {
             if let Some((caller2, callee2)) = self.legs.get(&l.call_id) {
+                // The callee of one leg calls out on the other: a B2BUA, at its listening address.
                 if let (Some(a), Some(b)) = (callee, caller2) {
                     if a.ip() == b.ip() {
-                        seen.insert((a.ip(), 0));
+                        seen.insert((a, 0));
                     }
                 }
                 if let (Some(a), Some(b)) = (c.caller, callee2) {
                     if a.ip() == b.ip() {
-                        seen.insert((a.ip(), 0));
+                        seen.insert((*b, 0));
                     }
                 }
             }
@@ -129,47 +150,79 @@ impl NetMap {
         if !c.legs.is_empty() && self.legs.len() < MAX_HOSTS * 10 {
             self.legs.insert(c.call_id.clone(), (c.caller, callee));
         }
-        for (ip, i) in seen {
-            if let Some(h) = self.host(ip) {
+        for (a, i) in seen {
+            if let Some(h) = self.host(a) {
                 h.roles[i] += 1;
             }
         }
     }
 
-    /// Hosts by traffic, busiest first.
-    pub fn ranked(&self) -> Vec<(IpAddr, &Host)> {
-        let mut v: Vec<(IpAddr, &Host)> = self.hosts.iter().map(|(k, h)| (*k, h)).collect();
-        v.sort_by(|a, b| {
+    /// Where an address belongs: itself if it listens, else its host's one listening port.
+    fn fold(&self, a: SocketAddr, ports: &HashMap<IpAddr, Vec<SocketAddr>>) -> SocketAddr {
+        if self.listening.contains(&a) {
+            return a;
+        }
+        match ports.get(&a.ip()).map(Vec::as_slice) {
+            Some([one]) => *one,
+            _ => a,
+        }
+    }
+
+    /// The endpoints and pairs with ephemeral ports folded into listening ones.
+    pub fn folded(&self) -> (Vec<(SocketAddr, Host)>, Vec<Pair>) {
+        let mut ports: HashMap<IpAddr, Vec<SocketAddr>> = HashMap::new();
+        for a in &self.listening {
+            ports.entry(a.ip()).or_default().push(*a);
+        }
+        let mut hosts: HashMap<SocketAddr, Host> = HashMap::new();
+        for (a, h) in &self.hosts {
+            let e = hosts.entry(self.fold(*a, &ports)).or_default();
+            e.sent += h.sent;
+            e.received += h.received;
+            if e.name.is_none() {
+                e.name.clone_from(&h.name);
+            }
+            for (x, y) in e.roles.iter_mut().zip(h.roles) {
+                *x += y;
+            }
+        }
+        let mut pairs: HashMap<(SocketAddr, SocketAddr), (u64, u64)> = HashMap::new();
+        for ((a, b), (req, resp)) in &self.pairs {
+            let e = pairs
+                .entry((self.fold(*a, &ports), self.fold(*b, &ports)))
+                .or_default();
+            e.0 += req;
+            e.1 += resp;
+        }
+        let mut hosts: Vec<_> = hosts.into_iter().collect();
+        hosts.sort_by(|a, b| {
             (b.1.sent + b.1.received)
                 .cmp(&(a.1.sent + a.1.received))
                 .then(a.0.cmp(&b.0))
         });
-        v
-    }
-
-    /// Pairs by messages, busiest first.
-    pub fn ranked_pairs(&self) -> Vec<((IpAddr, IpAddr), (u64, u64))> {
-        let mut v: Vec<_> = self.pairs.iter().map(|(k, n)| (*k, *n)).collect();
-        v.sort_by(|a, b| {
+        let mut pairs: Vec<_> = pairs.into_iter().collect();
+        pairs.sort_by(|a, b| {
             (b.1 .0 + b.1 .1)
                 .cmp(&(a.1 .0 + a.1 .1))
                 .then(a.0.cmp(&b.0))
         });
-        v
+        (hosts, pairs)
     }
 
     /// The busiest hosts on a circle, a line between each two that talk, with the messages
     /// each way. Text from the wire (names) is escaped.
     pub fn svg(&self) -> String {
-        let hosts: Vec<(IpAddr, &Host)> = self.ranked().into_iter().take(DRAWN).collect();
-        let (w, h) = (760.0f64, 520.0f64);
-        let (cx, cy, r) = (w / 2.0, h / 2.0, 190.0f64);
+        let (all, pairs) = self.folded();
+        let hosts: Vec<(SocketAddr, &Host)> =
+            all.iter().take(DRAWN).map(|(a, h)| (*a, h)).collect();
+        let (w, h) = (900.0f64, 620.0f64);
+        let (cx, cy, r) = (w / 2.0, h / 2.0, 230.0f64);
         let pos = |i: usize| {
             let n = hosts.len().max(1) as f64;
             let a = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
             (cx + r * a.cos(), cy + r * a.sin())
         };
-        let index: HashMap<IpAddr, usize> = hosts
+        let index: HashMap<SocketAddr, usize> = hosts
             .iter()
             .enumerate()
             .map(|(i, (ip, _))| (*ip, i))
@@ -188,7 +241,7 @@ impl NetMap {
         }
         // One line per pair of drawn hosts, both directions together.
         let mut lines: HashMap<(usize, usize), (u64, u64)> = HashMap::new();
-        for ((a, b), (req, resp)) in &self.pairs {
+        for ((a, b), (req, resp)) in &pairs {
             let (Some(&i), Some(&j)) = (index.get(a), index.get(b)) else {
                 continue;
             };
@@ -219,34 +272,44 @@ impl NetMap {
                 r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#7a8ca8" stroke-opacity="0.7" stroke-width="{width:.1}"><title>{} ⇄ {}: {ab} → / {ba} ←</title></line>"##,
                 hosts[*i].0, hosts[*j].0
             );
-            let (mx, my) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
-            let _ = write!(
-                out,
-                r##"<text x="{mx:.1}" y="{my:.1}" text-anchor="middle" fill="#334" paint-order="stroke" stroke="#fff" stroke-width="3">{ab}→ {ba}←</text>"##
-            );
+            // Counts on the lines while they stay readable; the table and tooltips have them all.
+            if lines.len() <= 12 {
+                let (mx, my) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
+                let _ = write!(
+                    out,
+                    r##"<text x="{mx:.1}" y="{my:.1}" text-anchor="middle" fill="#334" paint-order="stroke" stroke="#fff" stroke-width="3">{ab}→ {ba}←</text>"##
+                );
+            }
         }
         for (i, (ip, host)) in hosts.iter().enumerate() {
             let (x, y) = pos(i);
-            let roles = host.roles();
-            let fill = match roles.split(',').next().unwrap_or("") {
-                "B2BUA" => "#f4c27a",
-                "proxy" => "#9fc5f8",
-                "registrar" => "#b6d7a8",
-                "redirect server" => "#d5a6bd",
-                "UA" => "#e6e6e6",
-                _ => "#ffffff",
+            let role = host.main_role();
+            let fill = match role {
+                Some(Role::B2bua) => "#f4c27a",
+                Some(Role::Proxy) => "#9fc5f8",
+                Some(Role::Registrar) => "#b6d7a8",
+                Some(Role::Redirect) => "#d5a6bd",
+                Some(Role::Ua) => "#e6e6e6",
+                None => "#ffffff",
+            };
+            // Labels outside the circle, away from the lines.
+            let below = y >= cy - 1.0;
+            let (y1, y2, y3) = if below {
+                (y + 28.0, y + 40.0, y + 52.0)
+            } else {
+                (y - 44.0, y - 32.0, y - 20.0)
             };
             let _ = write!(
                 out,
-                r##"<g><circle cx="{x:.1}" cy="{y:.1}" r="16" fill="{fill}" stroke="#445"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{ip}</text><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text></g>"##,
-                y + 28.0,
-                y + 41.0,
+                r##"<g><circle cx="{x:.1}" cy="{y:.1}" r="12" fill="{fill}" stroke="#445"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{ip}</text><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text></g>"##,
+                y1,
+                y2,
                 super::html::esc(&crate::output::fit(
                     &crate::output::escape(host.name.as_deref().unwrap_or("")),
-                    28
+                    24
                 )),
-                y + 54.0,
-                super::html::esc(if roles.is_empty() { "—" } else { &roles }),
+                y3,
+                role.map_or("—", Role::as_str),
             );
         }
         out.push_str("</svg>");
@@ -268,5 +331,34 @@ mod tests {
         assert!(!svg.contains("<script>"), "{svg}");
         assert!(roxmltree::Document::parse(&svg).is_ok(), "{svg}");
         assert!(NetMap::default().svg().contains("no SIP hosts"));
+    }
+
+    #[test]
+    fn ephemeral_ports_fold_into_the_listening_one() {
+        let mut n = NetMap::default();
+        let row = |src: &str, dst: &str, request: bool| {
+            let mut m = crate::testutil::msg_row();
+            m.src = src.parse().unwrap();
+            m.dst = dst.parse().unwrap();
+            if !request {
+                m.method = None;
+                m.status = Some(200);
+            }
+            m
+        };
+        // A phone sends over TCP from port 40000 and listens on 5070; the proxy on 5060.
+        n.message(&row("192.0.2.1:40000", "192.0.2.2:5060", true));
+        n.message(&row("192.0.2.2:5060", "192.0.2.1:40000", false));
+        n.message(&row("192.0.2.2:5060", "192.0.2.1:5070", true));
+        let (hosts, pairs) = n.folded();
+        let addrs: Vec<String> = hosts.iter().map(|(a, _)| a.to_string()).collect();
+        assert_eq!(
+            addrs,
+            ["192.0.2.1:5070", "192.0.2.2:5060"],
+            "equal traffic: by address"
+        );
+        let phone = &hosts[0].1;
+        assert_eq!((phone.sent, phone.received), (1, 2));
+        assert_eq!(pairs.len(), 2, "{pairs:?}");
     }
 }

@@ -28,6 +28,10 @@ try {
   out.all = (await rows()).length;
   out.charts = await page.$$eval('#charts svg', s => s.length);
   out.summary = await page.$eval('#summary', e => e.innerText);
+  await page.$eval('#alerts', e => e.scrollIntoView());
+  await page.screenshot({ path: shots + '/report-alerts.png' });
+  await page.$eval('#network', e => e.scrollIntoView());
+  await page.screenshot({ path: shots + '/report-network.png' });
   await page.select('#f-outcome', outcome);
   const filtered = await rows();
   out.filtered = filtered.length;
