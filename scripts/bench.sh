@@ -158,7 +158,8 @@ else
 fi
 
 # The report: the same capture into a directory (HTML, Parquet, CSV), its peak RSS, and one
-# extra run sampling the resident size every second to show that it stays flat.
+# extra run sampling the resident size every quarter second to show whether it stays flat
+# (printed at each tenth of the run).
 if [[ $SIPSCOPE_STATE == ok ]]; then
     log "timing: sipscope report $CAP -o $OUT/report"
     timed report "$SIPSCOPE" report "$CAP" -o "$OUT/report" --no-progress >/dev/null
@@ -171,10 +172,15 @@ if [[ $SIPSCOPE_STATE == ok ]]; then
     while kill -0 "$pid" 2>/dev/null; do
         r=$(awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || true)
         [[ -n $r ]] && RSS_TRACE+=("$r")
-        sleep 1
+        sleep 0.25
     done
     wait "$pid" || true
-    ROWS+=("report|$state|$T_SEC|$SIZE|$T_KIB|sipscope report FILE -o DIR|RSS MiB each second: ${RSS_TRACE[*]}")
+    n=${#RSS_TRACE[@]}
+    tenths=()
+    for ((i = 1; i <= 10 && n > 0; i++)); do
+        tenths+=("${RSS_TRACE[$(((n * i + 9) / 10 - 1))]}")
+    done
+    ROWS+=("report|$state|$T_SEC|$SIZE|$T_KIB|sipscope report FILE -o DIR|RSS MiB at each tenth of the run: ${tenths[*]}")
 fi
 
 if ((RUN_TSHARK == 0)); then

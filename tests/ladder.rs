@@ -239,12 +239,6 @@ fn svg_repeats_column_headings_on_long_ladders() {
     );
 }
 
-fn chromium() -> Option<&'static str> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-}
-
 #[test]
 fn html_ladder_is_self_contained_and_a_click_shows_the_message() {
     let dir = repo().join("target/test-artefacts");
@@ -269,17 +263,7 @@ fn html_ladder_is_self_contained_and_a_click_shows_the_message() {
         String::from_utf8_lossy(&out.stderr)
     );
     let page = std::fs::read_to_string(&html).unwrap();
-    // Nothing to fetch: no external scripts, styles, images or links.
-    for bad in [
-        "<script src",
-        "<link",
-        "<img",
-        "href=\"http",
-        "src=\"http",
-        "@import",
-    ] {
-        assert!(!page.contains(bad), "page references {bad}");
-    }
+    crate::support::assert_self_contained(&page);
     assert_eq!(
         page.matches("class=\"m\"").count(),
         14,
@@ -287,7 +271,7 @@ fn html_ladder_is_self_contained_and_a_click_shows_the_message() {
     );
 
     let js = repo().join("tests/js");
-    if chromium().is_none() || !js.join("node_modules/puppeteer-core").exists() {
+    if crate::support::chromium().is_none() || !js.join("node_modules/puppeteer-core").exists() {
         assert!(
             std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some(),
             "chromium or tests/js/node_modules missing: run .ci/run (or set SIPSCOPE_SKIP_LIVE=1)"

@@ -158,12 +158,6 @@ fn tables_read_back_with_polars_hold_tsharks_calls_and_messages() {
     }
 }
 
-fn chromium() -> Option<&'static str> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-}
-
 #[test]
 fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
     let dir = artefacts("report");
@@ -171,16 +165,7 @@ fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
     let out = dir.join("kamailio");
     report(&[&sample], &out, &[]);
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
-    for bad in [
-        "<script src",
-        "<link",
-        "<img",
-        "href=\"http",
-        "src=\"http",
-        "@import",
-    ] {
-        assert!(!page.contains(bad), "page references {bad}");
-    }
+    crate::support::assert_self_contained(&page);
     // The sample's design (tests/sipp/run-scenarios.sh): 22 calls, 2 of them timeouts.
     let calls = table(&out, "calls");
     let outcomes = strings(&calls, "outcome");
@@ -193,7 +178,7 @@ fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
     assert_eq!(invites, 22);
 
     let js = repo().join("tests/js");
-    if chromium().is_none() || !js.join("node_modules/puppeteer-core").exists() {
+    if crate::support::chromium().is_none() || !js.join("node_modules/puppeteer-core").exists() {
         assert!(
             std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some(),
             "chromium or tests/js/node_modules missing: run .ci/run (or set SIPSCOPE_SKIP_LIVE=1)"
@@ -405,4 +390,43 @@ fn wire_text_cannot_script_the_page_or_break_the_summary() {
         vec!["</script><script>alert(2)</script>".to_string()],
         "the tables keep the text as it was"
     );
+}
+
+#[test]
+fn committed_example_reports_are_what_the_script_makes() {
+    // scripts/example-reports.sh made reports/faults and reports/outcomes; the pages and
+    // summaries of this build must be the same, or the script has to be run again.
+    let dir = artefacts("report-examples");
+    for (name, sample, title) in [
+        (
+            "faults",
+            "samples/sipp-faults.pcap",
+            "sipscope example · detector faults (samples/sipp-faults.pcap)",
+        ),
+        (
+            "outcomes",
+            "samples/kamailio-sipp-outcomes.pcap",
+            "sipscope example · one call per outcome through kamailio (samples/kamailio-sipp-outcomes.pcap)",
+        ),
+    ] {
+        let out = dir.join(name);
+        // The script runs from the repo root with relative paths; so does this.
+        let _ = std::fs::remove_dir_all(&out);
+        let run = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+            .args(["report", sample, "-o"])
+            .arg(&out)
+            .args(["--title", title, "--no-progress"])
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        for file in ["index.html", "summary.md", "data/calls.csv", "data/messages.csv"] {
+            let committed = repo().join("reports").join(name).join(file);
+            let made = out.join(file);
+            assert!(
+                std::fs::read(&committed).unwrap() == std::fs::read(&made).unwrap(),
+                "reports/{name}/{file} is stale: run scripts/example-reports.sh"
+            );
+        }
+    }
 }

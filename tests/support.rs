@@ -10,6 +10,27 @@ use sipscope::correlate::record::{CallRecord, MsgRow, RegRecord};
 use sipscope::correlate::Output;
 use sipscope::pipeline::{self, PipelineConfig, RunStats};
 
+/// Debian's chromium, if installed.
+pub fn chromium() -> Option<&'static str> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+/// A page that opens offline: no external script, style, image or link.
+pub fn assert_self_contained(page: &str) {
+    for bad in [
+        "<script src",
+        "<link",
+        "<img",
+        "href=\"http",
+        "src=\"http",
+        "@import",
+    ] {
+        assert!(!page.contains(bad), "page references {bad}");
+    }
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -2,7 +2,7 @@
 //! inline; nothing fetched), readable on a laptop screen. Wire text enters the page escaped
 //! ([`esc`]) or as JSON read through `textContent`, never as markup.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use polars::prelude::{AnyValue, DataFrame};
@@ -177,43 +177,27 @@ fn charts(cx: &Context) -> Vec<String> {
         &f.pdd,
     ));
     out.push(charts::histogram("MOS of RTP streams", "MOS", &f.mos));
-    let name = |s: &crate::analysis::rtp::StreamStats| {
-        format!(
-            "{} → {}{}",
-            s.src,
-            s.dst,
-            s.mos.map(|m| format!(" (MOS {m:.2})")).unwrap_or_default()
-        )
+    // One line per bad stream, of one figure of its points.
+    let lines = |y: &dyn Fn(&crate::analysis::series::SeriesPoint) -> Option<f64>| -> Vec<Line> {
+        f.bad_streams
+            .iter()
+            .map(|s| Line {
+                name: format!(
+                    "{} → {}{}",
+                    s.src,
+                    s.dst,
+                    s.mos.map(|m| format!(" (MOS {m:.2})")).unwrap_or_default()
+                ),
+                points: s
+                    .series
+                    .iter()
+                    .filter_map(|p| Some((p.start, y(p)?)))
+                    .collect(),
+            })
+            .collect()
     };
-    let loss: Vec<Line> = f
-        .bad_streams
-        .iter()
-        .map(|s| Line {
-            name: name(s),
-            points: s
-                .series
-                .iter()
-                .map(|p| {
-                    (
-                        p.start,
-                        p.lost.max(0) as f64 * 100.0 / p.expected.max(1) as f64,
-                    )
-                })
-                .collect(),
-        })
-        .collect();
-    let jitter: Vec<Line> = f
-        .bad_streams
-        .iter()
-        .map(|s| Line {
-            name: name(s),
-            points: s
-                .series
-                .iter()
-                .filter_map(|p| Some((p.start, p.max_jitter_ms?)))
-                .collect(),
-        })
-        .collect();
+    let loss = lines(&|p| Some(p.lost.max(0) as f64 * 100.0 / p.expected.max(1) as f64));
+    let jitter = lines(&|p| p.max_jitter_ms);
     out.push(charts::time_lines(
         "Packet loss of the worst streams (% per second)",
         "loss %",
@@ -298,7 +282,7 @@ fn summary(cx: &Context) -> String {
     out
 }
 
-fn alert_row(a: &Alert, anchors: &HashMap<&str, String>) -> String {
+fn alert_row(a: &Alert, anchors: &BTreeMap<&str, String>) -> String {
     let call = match &a.call_id {
         Some(cid) => match anchors.get(cid.as_str()) {
             Some(id) => format!("<a href=\"#{id}\">{}</a>", w(cid)),
@@ -317,7 +301,7 @@ fn alert_row(a: &Alert, anchors: &HashMap<&str, String>) -> String {
     )
 }
 
-fn alerts(cx: &Context, anchors: &HashMap<&str, String>) -> String {
+fn alerts(cx: &Context, anchors: &BTreeMap<&str, String>) -> String {
     let f = cx.fin;
     if f.alerts.is_empty() {
         return "<p class=\"muted\">No alert fired.</p>".into();
@@ -566,7 +550,7 @@ const LIST_COLUMNS: [(&str, &str); 15] = [
 /// The whole page. `sections` are the rendered call blocks, in order, with their anchors.
 pub fn page(cx: &Context, sections: &[(String, String)]) -> String {
     let f = cx.fin;
-    let anchors: HashMap<&str, String> = f
+    let anchors: BTreeMap<&str, String> = f
         .sections
         .iter()
         .zip(sections)

@@ -24,6 +24,25 @@ fn md(s: &str) -> String {
     out
 }
 
+/// Some columns of one of the statistics tables, under `head`.
+fn markdown_table(out: &mut String, cx: &Context, name: &str, cols: &[&str], head: &str) {
+    let Some(t) = cx.tabs.iter().find(|t| t.name == name) else {
+        return;
+    };
+    let _ = writeln!(out, "{head}");
+    let at: Vec<Option<usize>> = cols
+        .iter()
+        .map(|c| t.columns.iter().position(|x| x == c))
+        .collect();
+    for row in crate::output::frame::rows(t).unwrap_or_default() {
+        let cells: Vec<String> = at
+            .iter()
+            .map(|i| md(&i.and_then(|i| row.get(i).cloned()).unwrap_or_default()))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+}
+
 pub fn render(cx: &Context) -> String {
     let f = cx.fin;
     let c = &f.counts;
@@ -59,54 +78,22 @@ pub fn render(cx: &Context) -> String {
     ] {
         let _ = writeln!(out, "| {k} | {v} |");
     }
-    if let Some(t) = cx.tabs.iter().find(|t| t.name == "ratios") {
-        let _ = writeln!(out, "\n## KPIs\n\n| metric | % | n / d |\n|---|---:|---:|");
-        for row in crate::output::frame::rows(t).unwrap_or_default() {
-            let get = |name: &str| {
-                t.columns
-                    .iter()
-                    .position(|c| *c == name)
-                    .and_then(|i| row.get(i))
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} / {} |",
-                get("metric"),
-                get("percent"),
-                get("numerator"),
-                get("denominator")
-            );
-        }
-    }
-    if let Some(t) = cx.tabs.iter().find(|t| t.name == "delays") {
-        let _ = writeln!(
-            out,
-            "\n| delay (s) | n | mean | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|"
-        );
-        for row in crate::output::frame::rows(t).unwrap_or_default() {
-            let get = |name: &str| {
-                t.columns
-                    .iter()
-                    .position(|c| *c == name)
-                    .and_then(|i| row.get(i))
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                get("metric"),
-                get("n"),
-                get("mean"),
-                get("p50"),
-                get("p90"),
-                get("p99"),
-                get("max")
-            );
-        }
-    }
+    let _ = writeln!(out, "\n## KPIs\n");
+    markdown_table(
+        &mut out,
+        cx,
+        "ratios",
+        &["metric", "percent", "numerator", "denominator"],
+        "| metric | % | numerator | denominator |\n|---|---:|---:|---:|",
+    );
+    let _ = writeln!(out);
+    markdown_table(
+        &mut out,
+        cx,
+        "delays",
+        &["metric", "n", "mean", "p50", "p90", "p99", "max"],
+        "| delay (s) | n | mean | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|",
+    );
     let _ = writeln!(out, "\n## Alerts\n");
     if f.alert_counts.is_empty() {
         let _ = writeln!(out, "No alert fired.");

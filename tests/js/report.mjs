@@ -3,24 +3,13 @@
 // call's link to its section, clicks an arrow of its ladder. Prints what the page showed and
 // every page error or network fetch, as JSON; writes screenshots into SHOTS-DIR.
 // Usage: node report.mjs REPORT-DIR/index.html SHOTS-DIR OUTCOME
-import puppeteer from 'puppeteer-core';
+import { openPage } from './browser.mjs';
 
 const [html, shots, outcome] = process.argv.slice(2);
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
 const errors = [];
 const out = {};
+const { browser, page } = await openPage(errors);
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', e => errors.push(String(e)));
-  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('request', r => { if (!r.url().startsWith('file:')) errors.push('fetch ' + r.url()); });
-  page.on('requestfailed', r => errors.push('failed ' + r.url()));
-  await page.setViewport({ width: 1440, height: 900 });
   await page.goto('file://' + html, { waitUntil: 'load' });
   await page.screenshot({ path: shots + '/report-top.png' });
   const rows = () => page.$$eval('#calls-table tbody tr', trs =>

@@ -1,5 +1,4 @@
 use super::*;
-use crate::reassembly::Carrier;
 
 fn at(s: f64) -> Ts {
     Ts::from_secs_f64(1_000.0 + s)
@@ -14,35 +13,16 @@ struct M(MsgRow);
 
 impl M {
     fn req(t: f64, method: &str, src: &str, dst: &str, cid: &str, branch: &str) -> M {
-        M(MsgRow {
-            frame: (t * 1000.0) as u64,
-            msg_in_frame: 1,
-            ts: at(t),
-            src: addr(src),
-            dst: addr(dst),
-            transport: Carrier::Udp,
-            method: Some(method.into()),
-            status: None,
-            reason: None,
-            call_id: Some(cid.into()),
-            cseq: Some(1),
-            cseq_method: Some(if method == "ACK" { "ACK" } else { method }.into()),
-            from_user: Some("alice".into()),
-            to_user: Some("bob".into()),
-            from_tag: Some("f".into()),
-            to_tag: None,
-            branch: Some(branch.into()),
-            via_count: 1,
-            user_agent: None,
-            contact_ip: None,
-            retransmission: false,
-            ip_reassembled: false,
-            anomalies: Vec::new(),
-            sdp: None,
-            refer_to: None,
-            sipfrag: None,
-            text: None,
-        })
+        let mut m = crate::testutil::msg_row();
+        m.frame = (t * 1000.0) as u64;
+        m.ts = at(t);
+        m.src = addr(src);
+        m.dst = addr(dst);
+        m.method = Some(method.into());
+        m.call_id = Some(cid.into());
+        m.cseq_method = Some(method.into());
+        m.branch = Some(branch.into());
+        M(m)
     }
 
     fn resp(t: f64, status: u16, method: &str, src: &str, dst: &str, cid: &str, branch: &str) -> M {
