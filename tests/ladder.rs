@@ -270,34 +270,17 @@ fn html_ladder_is_self_contained_and_a_click_shows_the_message() {
         "one link per arrow"
     );
 
-    let js = repo().join("tests/js");
-    if crate::support::chromium().is_none() || !js.join("node_modules/puppeteer-core").exists() {
-        assert!(
-            std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some(),
-            "chromium or tests/js/node_modules missing: run .ci/run (or set SIPSCOPE_SKIP_LIVE=1)"
-        );
-        eprintln!("SKIPPED: chromium or puppeteer-core not installed");
-        return;
-    }
     // A real click (puppeteer-core driving Debian's chromium) on arrow 6, the caller's CANCEL:
     // the panel must then show that message, the arrow be marked, and the page raise no error
     // and fetch nothing. The screenshot is kept.
     let shot = dir.join("ladder-cancel.png");
     let _ = std::fs::remove_file(&shot);
-    let out = Command::new("node")
-        .arg(js.join("click.mjs"))
-        .arg(&html)
-        .arg("m6")
-        .arg(&shot)
-        .current_dir(&js)
-        .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "click.mjs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let Some(v) = crate::support::browser_check(
+        "click.mjs",
+        &[html.as_os_str(), "m6".as_ref(), shot.as_os_str()],
+    ) else {
+        return;
+    };
     assert_eq!(v["before"], "", "nothing shown before the click");
     let text = v["text"].as_str().unwrap();
     assert!(

@@ -177,29 +177,13 @@ fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
         .count();
     assert_eq!(invites, 22);
 
-    let js = repo().join("tests/js");
-    if crate::support::chromium().is_none() || !js.join("node_modules/puppeteer-core").exists() {
-        assert!(
-            std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some(),
-            "chromium or tests/js/node_modules missing: run .ci/run (or set SIPSCOPE_SKIP_LIVE=1)"
-        );
-        eprintln!("SKIPPED: chromium or puppeteer-core not installed");
+    let index = out.join("index.html");
+    let Some(v) = crate::support::browser_check(
+        "report.mjs",
+        &[index.as_os_str(), dir.as_os_str(), "timeout".as_ref()],
+    ) else {
         return;
-    }
-    let run = Command::new("node")
-        .arg(js.join("report.mjs"))
-        .arg(out.join("index.html"))
-        .arg(&dir)
-        .arg("timeout")
-        .current_dir(&js)
-        .output()
-        .expect("node runs");
-    assert!(
-        run.status.success(),
-        "report.mjs: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    };
     assert_eq!(v["errors"], serde_json::json!([]), "page errors or fetches");
     assert_eq!(v["all"], 22, "every call listed");
     assert_eq!(v["charts"], 7, "seven charts drawn");

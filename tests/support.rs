@@ -31,6 +31,33 @@ pub fn assert_self_contained(page: &str) {
     }
 }
 
+/// Runs a page check of tests/js (`node SCRIPT ARGS…`, puppeteer-core driving chromium) and
+/// returns the JSON it prints; `None` (skipped) when chromium or the npm packages are missing,
+/// which only `SIPSCOPE_SKIP_LIVE` allows.
+pub fn browser_check(script: &str, args: &[&std::ffi::OsStr]) -> Option<serde_json::Value> {
+    let js = repo().join("tests/js");
+    if chromium().is_none() || !js.join("node_modules/puppeteer-core").exists() {
+        assert!(
+            std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some(),
+            "chromium or tests/js/node_modules missing: run .ci/run (or set SIPSCOPE_SKIP_LIVE=1)"
+        );
+        eprintln!("SKIPPED: chromium or puppeteer-core not installed");
+        return None;
+    }
+    let out = std::process::Command::new("node")
+        .arg(js.join(script))
+        .args(args)
+        .current_dir(&js)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
