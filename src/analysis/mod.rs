@@ -3,6 +3,7 @@
 //! E-model ([`quality`]); signalling statistics and KPIs ([`stats`]); anomaly detectors ([`alerts`]).
 
 pub mod alerts;
+pub mod cuts;
 pub mod playout;
 pub mod quality;
 pub mod rtcp;

@@ -223,8 +223,6 @@ pub fn report(
     for p in paths {
         writeln!(out, "{}", p.display()).map_err(OutputError::from)?;
     }
-    if matches!(cfg.input, Input::Live(_)) {
-        out.flush().map_err(OutputError::from)?;
-    }
+    out.flush().map_err(OutputError::from)?;
     Ok((run, outcome))
 }

@@ -213,12 +213,6 @@ pub struct Counts {
     pub late_streams: u64,
 }
 
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// How bad a call looks, and why: alerts on it, how it ended, its media and retransmissions.
 pub fn assess(c: &CallRecord, alerts: &[Alert]) -> (u32, Vec<&'static str>) {
     let mut score = 0;
@@ -485,7 +479,8 @@ impl Collector {
         if score > 0 {
             self.keep_problem(section);
         } else if self.opts.sample_good > 0 {
-            let key = (fnv(&section.call.call_id), section.call.call_id.clone());
+            let hash = crate::decode::fnv(section.call.call_id.as_bytes(), 0xcbf2_9ce4_8422_2325);
+            let key = (hash, section.call.call_id.clone());
             self.good.insert(key, section);
             if self.good.len() > self.opts.sample_good {
                 self.good.pop_last();
