@@ -298,9 +298,8 @@ pub fn serve(
                     let _ = conn.set_nonblocking(false);
                     let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
                     let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
-                    let mut buf = [0u8; 2048];
-                    let n = conn.read(&mut buf).unwrap_or(0);
-                    let req = String::from_utf8_lossy(&buf[..n]);
+                    let head = read_head(&mut conn);
+                    let req = String::from_utf8_lossy(&head);
                     let path = req.split_whitespace().nth(1).unwrap_or("");
                     let (status, body) = if path == "/metrics" || path.starts_with("/metrics?") {
                         let body = text.lock().map(|t| t.clone()).unwrap_or_default();
@@ -313,6 +312,7 @@ pub fn serve(
                         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
                     );
+                    let _ = conn.shutdown(std::net::Shutdown::Write);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     std::thread::sleep(Duration::from_millis(50));
@@ -322,6 +322,22 @@ pub fn serve(
         }
     });
     Ok(local)
+}
+
+/// The request line and headers, up to the blank line that ends them: a client may send them
+/// in several segments, and a socket closed with the request unread makes the kernel reset the
+/// connection, which can destroy the response before the scraper reads it. Bounded at 8 KiB
+/// and by the connection's read timeout.
+fn read_head(conn: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while head.len() < 8192 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    head
 }
 
 #[cfg(test)]
@@ -371,6 +387,14 @@ mod serve_tests {
         *text.lock().unwrap() = "sipscope_active_calls 4\n".into();
         assert!(get("/metrics").ends_with("sipscope_active_calls 4\n"));
         assert!(get("/").starts_with("HTTP/1.1 404"));
+        // A request that arrives in two segments is read whole before it is answered.
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.write_all(b"GET /metr").unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        c.write_all(b"ics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut s = String::new();
+        c.read_to_string(&mut s).unwrap();
+        assert!(s.starts_with("HTTP/1.1 200 OK\r\n"), "{s}");
         stop.store(true, Ordering::Relaxed);
     }
 }
