@@ -1,6 +1,7 @@
 //! Analysis of what was captured: RTP stream quality ([`rtp`]), its sequence accounting
 //! ([`seq`]), simulated jitter buffers ([`playout`]), time series ([`series`]), what RTCP reports ([`rtcp`]) and the
-//! E-model ([`quality`]); signalling statistics and KPIs ([`stats`]); anomaly detectors ([`alerts`]).
+//! E-model ([`quality`]); signalling statistics and KPIs ([`stats`], their delays in a bounded
+//! [`sample`]); anomaly detectors ([`alerts`]).
 
 pub mod alerts;
 pub mod cuts;
@@ -8,6 +9,7 @@ pub mod playout;
 pub mod quality;
 pub mod rtcp;
 pub mod rtp;
+pub mod sample;
 pub mod seq;
 pub mod series;
 pub mod stats;

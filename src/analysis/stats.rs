@@ -4,8 +4,9 @@
 //!
 //! Call and registration records arrive one at a time from the sink ([`Stats::add_call`],
 //! [`Stats::add_reg`]); each is folded into counters under its cut key (peer, direction, time
-//! bucket) and its delays are kept as plain numbers so percentiles are exact. Nothing of a call is
-//! kept beyond those numbers. [`Stats::tables`] turns the result into polars DataFrames, one per
+//! bucket) and its delays go into a [`Sample`]: exact percentiles up to 8,192 delays per group, log
+//! buckets within ±0.5 % past that (said in the notes table). Nothing of a call is kept beyond
+//! those numbers. [`Stats::tables`] turns the result into polars DataFrames, one per
 //! table; the packet path never sees polars.
 //!
 //! Counting rules (METRICS.md): only *initial* INVITEs count, once per call — a re-INVITE carries a
@@ -26,55 +27,7 @@ use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 
 use super::cuts::Key;
 pub use super::cuts::{Cuts, Net, PeerMap};
-
-/// Exact percentiles (nearest rank) and the mean of a set of delays in seconds.
-#[derive(Clone, Debug, Default)]
-pub struct Sample(Vec<f64>);
-
-impl Sample {
-    pub fn push(&mut self, v: f64) {
-        if v.is_finite() {
-            self.0.push(v);
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn sort(&mut self) {
-        self.0.sort_by(f64::total_cmp);
-    }
-
-    /// The value at rank ⌈p/100 · n⌉ of the sorted sample (call [`Sample::sort`] first).
-    fn rank(&self, p: f64) -> Option<f64> {
-        let n = self.0.len();
-        if n == 0 {
-            return None;
-        }
-        let r = ((p / 100.0 * n as f64).ceil() as usize).clamp(1, n);
-        Some(self.0[r - 1])
-    }
-
-    fn mean(&self) -> Option<f64> {
-        (!self.0.is_empty()).then(|| self.0.iter().sum::<f64>() / self.0.len() as f64)
-    }
-
-    /// Percentiles p50, p90, p99 and max, sorted in place.
-    pub fn percentiles(&mut self) -> [Option<f64>; 4] {
-        self.sort();
-        [
-            self.rank(50.0),
-            self.rank(90.0),
-            self.rank(99.0),
-            self.0.last().copied(),
-        ]
-    }
-}
+use super::sample::{Sample, ALPHA, EXACT};
 
 fn secs(d: Nanos) -> f64 {
     d as f64 / NANOS_PER_SEC as f64
@@ -211,6 +164,37 @@ struct Binding {
     until: Option<Ts>,
 }
 
+/// One initial INVITE, for load and concurrency, in 16 bytes (one is kept per call): its start,
+/// and its length in nanoseconds shifted left by one with the answered flag in the low bit, or
+/// -1 (-2 if answered) while it was still going at the end.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: Ts,
+    len: i64,
+}
+
+impl Span {
+    fn new(start: Ts, end: Option<Ts>, answered: bool) -> Span {
+        let len = match end {
+            Some(e) => (e.since(start).clamp(0, i64::MAX >> 1) << 1) | i64::from(answered),
+            None => -1 - i64::from(answered),
+        };
+        Span { start, len }
+    }
+
+    fn end(&self) -> Option<Ts> {
+        (self.len >= 0).then(|| self.start.saturating_add(self.len >> 1))
+    }
+
+    fn answered(&self) -> bool {
+        if self.len >= 0 {
+            self.len & 1 == 1
+        } else {
+            self.len == -2
+        }
+    }
+}
+
 /// Bounds on what is kept per capture (every drop is counted and shown as a note).
 const MAX_BINDINGS: usize = 1_000_000;
 const MAX_ENDPOINTS: usize = 100_000;
@@ -227,7 +211,7 @@ pub struct Stats {
     regs: BTreeMap<Key, RegAcc>,
     bindings: BTreeMap<(String, String), Binding>,
     /// (start, end, answered) of every initial INVITE, for load and concurrency.
-    spans: Vec<(Ts, Option<Ts>, bool)>,
+    spans: Vec<Span>,
     reg_starts: Vec<Ts>,
     /// BYEs without a final answer: (key, BYE time), settled at the end (SDD timeout).
     open_byes: Vec<(Key, Ts)>,
@@ -325,7 +309,8 @@ impl Stats {
                 Outcome::Answered => Some(d.bye.unwrap_or(c.end)),
                 _ => Some(d.final_at.unwrap_or(c.end)),
             };
-            self.spans.push((t0, end, outcome == Outcome::Answered));
+            self.spans
+                .push(Span::new(t0, end, outcome == Outcome::Answered));
         } else {
             self.dropped += 1;
         }
@@ -788,13 +773,14 @@ impl Stats {
             b += w;
         }
         let mut events: Vec<(Ts, i8)> = Vec::with_capacity(self.spans.len() * 2);
-        for (start, end, answered) in &self.spans {
-            if let Some(r) = rows.get_mut(&bucket(*start)) {
+        for span in &self.spans {
+            let start = span.start;
+            if let Some(r) = rows.get_mut(&bucket(start)) {
                 r[0] += 1;
-                r[1] += u64::from(*answered);
+                r[1] += u64::from(span.answered());
             }
-            events.push((*start, 1));
-            events.push((end.unwrap_or(last).max(*start), -1));
+            events.push((start, 1));
+            events.push((span.end().unwrap_or(last).max(start), -1));
         }
         for t in &self.reg_starts {
             if let Some(r) = rows.get_mut(&bucket(*t)) {
@@ -874,10 +860,38 @@ impl Stats {
         f
     }
 
+    /// How many delays sit in samples too large to keep whole, whose percentiles are
+    /// approximate.
+    fn summarised(&self) -> u64 {
+        let kpi = self.kpi.values().flat_map(|a| {
+            [
+                &a.srd_ok,
+                &a.srd_fail,
+                &a.pdd,
+                &a.setup,
+                &a.talk,
+                &a.sdd,
+                &a.sdt_ok,
+                &a.sdt_fail,
+            ]
+        });
+        let tx = self.tx.values().flat_map(|a| [&a.first, &a.last]);
+        let regs = self.regs.values().map(|a| &a.rrd);
+        kpi.chain(tx)
+            .chain(regs)
+            .filter(|s| s.summarised())
+            .map(|s| s.len() as u64)
+            .sum()
+    }
+
     /// What the figures rest on and what was left out.
     fn notes(&self) -> Frame {
         let mut f = Frame::new(vec![("note", Kind::Str), ("count", Kind::U64)]);
         let in_progress: u64 = self.kpi.values().map(|a| a.in_progress).sum();
+        let summarised = format!(
+            "delays in groups of over {EXACT} (p50/p90/p99 from log buckets, within ±{}%)",
+            ALPHA * 100.0
+        );
         let rows = [
             ("Call-IDs seen", self.calls),
             (
@@ -897,6 +911,7 @@ impl Stats {
                 self.uncounted,
             ),
             ("records beyond a table bound (not counted)", self.dropped),
+            (summarised.as_str(), self.summarised()),
         ];
         for (n, c) in rows {
             f.row(vec![Value::Str(Some(n.into())), Value::U64(Some(c))]);
@@ -910,20 +925,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nearest_rank_percentiles() {
-        let mut s = Sample::default();
-        for v in 1..=10 {
-            s.push(f64::from(v));
+    fn span_round_trip() {
+        let t = Ts(1_700_000_000_123_456_789);
+        for (end, answered) in [
+            (Some(t.saturating_add(90 * NANOS_PER_SEC + 1)), true),
+            (Some(t.saturating_add(3)), false),
+            (Some(t), true),
+            (None, false),
+            (None, true),
+        ] {
+            let s = Span::new(t, end, answered);
+            assert_eq!((s.start, s.end(), s.answered()), (t, end, answered));
         }
-        // ⌈0.5·10⌉ = 5th, ⌈0.9·10⌉ = 9th, ⌈0.99·10⌉ = 10th value.
-        assert_eq!(
-            s.percentiles(),
-            [Some(5.0), Some(9.0), Some(10.0), Some(10.0)]
-        );
-        assert_eq!(s.mean(), Some(5.5));
-        let mut one = Sample::default();
-        one.push(0.25);
-        assert_eq!(one.percentiles(), [Some(0.25); 4]);
-        assert_eq!(Sample::default().percentiles(), [None; 4]);
+        // An end before the start (clock skew between merged files) is the start.
+        assert_eq!(Span::new(t, Some(Ts(t.0 - 5)), false).end(), Some(t));
+        assert_eq!(std::mem::size_of::<Span>(), 16);
     }
 }
