@@ -766,13 +766,15 @@ impl Engine {
     /// on replay.
     pub fn decide_media(&mut self, now: Ts) {
         let after = ns(self.cfg.media_after_s);
-        let due: Vec<(String, Ts)> = self
+        let mut due: Vec<(String, Ts)> = self
             .calls
             .iter()
             .filter(|(_, w)| !w.media_checked && !w.bye)
             .filter_map(|(c, w)| w.answered.map(|a| (c.clone(), a)))
             .filter(|(_, a)| now.since(*a) >= after + MEDIA_DECIDE)
             .collect();
+        // The map's order changes from run to run: judge in the order the alerts are dated.
+        due.sort_by(|(c, a), (d, b)| (a, c).cmp(&(b, d)));
         for (cid, a) in due {
             if let Some(w) = self.calls.get_mut(&cid) {
                 w.media_checked = true;

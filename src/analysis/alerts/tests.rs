@@ -381,6 +381,33 @@ fn one_way_audio_is_judged_mid_call_from_live_streams() {
     assert!(e.take().is_empty());
 }
 
+/// Calls judged on the same tick raise their alerts in time order, then Call-ID order, not in
+/// the order of a hash map (which changes from run to run, and made the report's alerts table
+/// differ between two runs on the same capture).
+#[test]
+fn media_decisions_on_one_tick_come_in_a_fixed_order() {
+    let mut e = Engine::new(Thresholds::default());
+    let ids: Vec<String> = (0..24).map(|i| format!("call-{i:02}")).collect();
+    for (i, cid) in ids.iter().enumerate() {
+        let t = if i % 2 == 0 { 1.0 } else { 2.0 };
+        let branch = format!("z9hG4bK{i}");
+        e.on_msg(&M::req(0.0, "INVITE", A, B, cid, &branch).0);
+        e.on_msg(&M::resp(t, 200, "INVITE", B, A, cid, &branch).0);
+        e.on_media(&media(cid, "10.0.0.1:4000", A));
+        e.on_media(&media(cid, "10.0.0.2:5000", B));
+    }
+    e.decide_media(at(60.0));
+    let got: Vec<(Ts, String)> = e
+        .take()
+        .into_iter()
+        .map(|a| (a.ts, a.call_id.unwrap_or_default()))
+        .collect();
+    assert_eq!(got.len(), ids.len());
+    let mut want = got.clone();
+    want.sort();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn private_sdp_from_a_public_address() {
     let mut e = Engine::new(Thresholds::default());
