@@ -335,10 +335,21 @@ const GROUP_ROWS: usize = 1 << 20;
 /// A table written as it grows, in Parquet and CSV at once: rows are buffered into batches of
 /// [`SINK_BATCH`] and batches into row groups of [`GROUP_BYTES`], so memory stays bounded
 /// however many rows come. CSV gets times as RFC 3339 text, like [`write_dir`].
+///
+/// The caller only fills batches; a thread of the sink's own turns them into DataFrames and
+/// writes both files, so a report's single sink thread does not also encode Parquet and CSV.
+/// At most two batches wait for it.
 pub struct TableSink {
-    name: &'static str,
     cols: Vec<(&'static str, Kind)>,
     buf: Frame,
+    tx: Option<crossbeam_channel::Sender<Frame>>,
+    writer: Option<std::thread::JoinHandle<Result<(), OutputError>>>,
+    pub rows: u64,
+}
+
+/// The writing half of a [`TableSink`], on its own thread.
+struct SinkWriter {
+    name: &'static str,
     /// Batches waiting to be one row group, and their estimated size and rows.
     group: Vec<DataFrame>,
     group_bytes: usize,
@@ -346,7 +357,6 @@ pub struct TableSink {
     parquet: polars::io::parquet::write::BatchedWriter<std::io::BufWriter<File>>,
     csv: Option<polars::io::csv::write::BatchedWriter<std::io::BufWriter<File>>>,
     csv_path: std::path::PathBuf,
-    pub rows: u64,
 }
 
 impl TableSink {
@@ -363,16 +373,32 @@ impl TableSink {
         let parquet = ParquetWriter::new(std::io::BufWriter::new(file))
             .batched(empty.frame.schema())
             .map_err(polars_err)?;
-        Ok(TableSink {
+        let mut w = SinkWriter {
             name,
-            buf: Frame::new(cols.clone()),
             group: Vec::new(),
             group_bytes: 0,
             group_rows: 0,
-            cols,
             parquet,
             csv: None,
             csv_path: dir.join(format!("{name}.csv")),
+        };
+        // The CSV file exists (with its header) even when no row comes.
+        w.write(empty.frame.clone())?;
+        let (tx, rx) = crossbeam_channel::bounded::<Frame>(2);
+        let writer = std::thread::Builder::new()
+            .name(format!("table-{name}"))
+            .spawn(move || {
+                for f in rx {
+                    let tab = f.finish(w.name, w.name).map_err(polars_err)?;
+                    w.write(tab.frame)?;
+                }
+                w.finish()
+            })?;
+        Ok(TableSink {
+            buf: Frame::new(cols.clone()),
+            cols,
+            tx: Some(tx),
+            writer: Some(writer),
             rows: 0,
         })
     }
@@ -386,22 +412,44 @@ impl TableSink {
         Ok(())
     }
 
+    /// Hands the batch to the writer; if the writer has stopped, its error.
     fn flush(&mut self) -> Result<(), OutputError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
         let buf = std::mem::replace(&mut self.buf, Frame::new(self.cols.clone()));
-        let tab = buf.finish(self.name, self.name).map_err(polars_err)?;
-        self.write(&tab.frame)
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(buf).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            self.join().and(Err(OutputError::Io(std::io::Error::other(
+                "the table writer stopped",
+            ))))
+        }
     }
 
-    fn write(&mut self, df: &DataFrame) -> Result<(), OutputError> {
-        if df.height() > 0 {
-            self.group_bytes += df.estimated_size();
-            self.group_rows += df.height();
-            self.group.push(df.clone());
-            if self.group_bytes >= GROUP_BYTES || self.group_rows >= GROUP_ROWS {
-                self.write_group()?;
-            }
+    fn join(&mut self) -> Result<(), OutputError> {
+        self.tx = None;
+        match self.writer.take().map(|h| h.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(OutputError::Io(std::io::Error::other(
+                "the table writer panicked",
+            ))),
         }
-        let text = with_text_times(df).map_err(polars_err)?;
+    }
+
+    /// Writes what is buffered and closes both files; returns the number of rows.
+    pub fn finish(mut self) -> Result<u64, OutputError> {
+        self.flush()?;
+        self.join()?;
+        Ok(self.rows)
+    }
+}
+
+impl SinkWriter {
+    fn write(&mut self, df: DataFrame) -> Result<(), OutputError> {
+        let text = with_text_times(&df).map_err(polars_err)?;
         if self.csv.is_none() {
             let f = std::io::BufWriter::new(File::create(&self.csv_path)?);
             self.csv = Some(
@@ -411,10 +459,17 @@ impl TableSink {
                     .map_err(polars_err)?,
             );
         }
+        if df.height() == 0 {
+            return Ok(());
+        }
         if let Some(csv) = self.csv.as_mut() {
-            if df.height() > 0 {
-                csv.write_batch(&text).map_err(polars_err)?;
-            }
+            csv.write_batch(&text).map_err(polars_err)?;
+        }
+        self.group_bytes += df.estimated_size();
+        self.group_rows += df.height();
+        self.group.push(df);
+        if self.group_bytes >= GROUP_BYTES || self.group_rows >= GROUP_ROWS {
+            self.write_group()?;
         }
         Ok(())
     }
@@ -434,15 +489,13 @@ impl TableSink {
         self.parquet.write_batch(&df).map_err(polars_err)
     }
 
-    /// Writes what is buffered and closes both files; returns the number of rows.
-    pub fn finish(mut self) -> Result<u64, OutputError> {
-        self.flush()?;
+    fn finish(mut self) -> Result<(), OutputError> {
         self.write_group()?;
         self.parquet.finish().map_err(polars_err)?;
         if let Some(mut csv) = self.csv.take() {
             csv.finish().map_err(polars_err)?;
         }
-        Ok(self.rows)
+        Ok(())
     }
 }
 
