@@ -1,10 +1,11 @@
 //! Analysis of what was captured: RTP stream quality ([`rtp`]), its sequence accounting
 //! ([`seq`]), simulated jitter buffers ([`playout`]), time series ([`series`]), what RTCP reports ([`rtcp`]) and the
 //! E-model ([`quality`]); signalling statistics and KPIs ([`stats`], their delays in a bounded
-//! [`sample`]); anomaly detectors ([`alerts`]).
+//! [`sample`], load over time in [`load`]); anomaly detectors ([`alerts`]).
 
 pub mod alerts;
 pub mod cuts;
+pub mod load;
 pub mod playout;
 pub mod quality;
 pub mod rtcp;

@@ -27,9 +27,10 @@ use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 
 use super::cuts::Key;
 pub use super::cuts::{Cuts, Net, PeerMap};
+use super::load::Load;
 use super::sample::{Sample, ALPHA, EXACT};
 
-fn secs(d: Nanos) -> f64 {
+pub(super) fn secs(d: Nanos) -> f64 {
     d as f64 / NANOS_PER_SEC as f64
 }
 
@@ -164,41 +165,9 @@ struct Binding {
     until: Option<Ts>,
 }
 
-/// One initial INVITE, for load and concurrency, in 16 bytes (one is kept per call): its start,
-/// and its length in nanoseconds shifted left by one with the answered flag in the low bit, or
-/// -1 (-2 if answered) while it was still going at the end.
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    start: Ts,
-    len: i64,
-}
-
-impl Span {
-    fn new(start: Ts, end: Option<Ts>, answered: bool) -> Span {
-        let len = match end {
-            Some(e) => (e.since(start).clamp(0, i64::MAX >> 1) << 1) | i64::from(answered),
-            None => -1 - i64::from(answered),
-        };
-        Span { start, len }
-    }
-
-    fn end(&self) -> Option<Ts> {
-        (self.len >= 0).then(|| self.start.saturating_add(self.len >> 1))
-    }
-
-    fn answered(&self) -> bool {
-        if self.len >= 0 {
-            self.len & 1 == 1
-        } else {
-            self.len == -2
-        }
-    }
-}
-
 /// Bounds on what is kept per capture (every drop is counted and shown as a note).
 const MAX_BINDINGS: usize = 1_000_000;
 const MAX_ENDPOINTS: usize = 100_000;
-const MAX_SPANS: usize = 10_000_000;
 
 /// Everything `stats` accumulates.
 #[derive(Debug, Default)]
@@ -210,9 +179,8 @@ pub struct Stats {
     endpoints: BTreeMap<SocketAddr, (u64, u64)>,
     regs: BTreeMap<Key, RegAcc>,
     bindings: BTreeMap<(String, String), Binding>,
-    /// (start, end, answered) of every initial INVITE, for load and concurrency.
-    spans: Vec<Span>,
-    reg_starts: Vec<Ts>,
+    /// Every initial INVITE and registration, for load and concurrency.
+    load: Load,
     /// BYEs without a final answer: (key, BYE time), settled at the end (SDD timeout).
     open_byes: Vec<(Key, Ts)>,
     pub first: Option<Ts>,
@@ -303,15 +271,12 @@ impl Stats {
                 self.open_byes.push((key, bye));
             }
         }
-        if self.spans.len() < MAX_SPANS {
-            let end = match outcome {
-                Outcome::InProgress => None,
-                Outcome::Answered => Some(d.bye.unwrap_or(c.end)),
-                _ => Some(d.final_at.unwrap_or(c.end)),
-            };
-            self.spans
-                .push(Span::new(t0, end, outcome == Outcome::Answered));
-        } else {
+        let end = match outcome {
+            Outcome::InProgress => None,
+            Outcome::Answered => Some(d.bye.unwrap_or(c.end)),
+            _ => Some(d.final_at.unwrap_or(c.end)),
+        };
+        if !self.load.call(t0, end, outcome == Outcome::Answered) {
             self.dropped += 1;
         }
     }
@@ -343,8 +308,8 @@ impl Stats {
         if let Some(d) = r.rrd {
             acc.rrd.push(d);
         }
-        if self.spans.len() < MAX_SPANS {
-            self.reg_starts.push(r.start);
+        if !self.load.registration(r.start) {
+            self.dropped += 1;
         }
         let until = match (r.result, r.expires) {
             ("registered", Some(e)) if e > 0 => {
@@ -747,78 +712,9 @@ impl Stats {
         f
     }
 
-    /// Call attempts, answers, attempts per second and the peak of concurrent calls per bucket.
-    /// A call is concurrent from its INVITE to its end (BYE, the final failure, or the capture's
-    /// end when still in progress).
     fn load(&self) -> Frame {
-        let mut f = Frame::new(vec![
-            ("interval", Kind::Time),
-            ("seconds", Kind::F64),
-            ("attempts", Kind::U64),
-            ("answered", Kind::U64),
-            ("caps", Kind::F64),
-            ("peak_concurrent", Kind::U64),
-            ("registrations", Kind::U64),
-        ]);
-        let (Some(first), Some(last)) = (self.first, self.last) else {
-            return f;
-        };
-        let w = self.load_interval();
-        let bucket = |t: Ts| t.0.div_euclid(w) * w;
-        // attempts, answered, peak, registrations per bucket
-        let mut rows: BTreeMap<i64, [u64; 4]> = BTreeMap::new();
-        let mut b = bucket(first);
-        while b <= last.0 && rows.len() < 100_000 {
-            rows.insert(b, [0; 4]);
-            b += w;
-        }
-        let mut events: Vec<(Ts, i8)> = Vec::with_capacity(self.spans.len() * 2);
-        for span in &self.spans {
-            let start = span.start;
-            if let Some(r) = rows.get_mut(&bucket(start)) {
-                r[0] += 1;
-                r[1] += u64::from(span.answered());
-            }
-            events.push((start, 1));
-            events.push((span.end().unwrap_or(last).max(start), -1));
-        }
-        for t in &self.reg_starts {
-            if let Some(r) = rows.get_mut(&bucket(*t)) {
-                r[3] += 1;
-            }
-        }
-        // Ends sort before starts at the same instant: a call that ends as another begins is
-        // not counted as overlapping it.
-        events.sort();
-        let mut level: i64 = 0;
-        let mut ev = events.iter().peekable();
-        for (b, r) in rows.iter_mut() {
-            let mut peak = level;
-            while let Some((t, d)) = ev.peek() {
-                if t.0 >= b + w {
-                    break;
-                }
-                level += i64::from(*d);
-                peak = peak.max(level);
-                ev.next();
-            }
-            r[2] = peak.max(0) as u64;
-        }
-        for (b, r) in rows {
-            // The last bucket is cut short by the end of the capture.
-            let len = (last.0 + 1).min(b + w) - b.max(first.0);
-            let len = secs(len.max(1));
-            f.row(vec![
-                Value::Time(Some(Ts(b))),
-                Value::F64(Some(len)),
-                Value::U64(Some(r[0])),
-                Value::U64(Some(r[1])),
-                Value::F64(Some(r[0] as f64 / len)),
-                Value::U64(Some(r[2])),
-                Value::U64(Some(r[3])),
-            ]);
-        }
-        f
+        let span = self.first.zip(self.last);
+        self.load.frame(span, self.load_interval())
     }
 
     fn registrations(&self) -> Frame {
@@ -917,28 +813,5 @@ impl Stats {
             f.row(vec![Value::Str(Some(n.into())), Value::U64(Some(c))]);
         }
         f
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn span_round_trip() {
-        let t = Ts(1_700_000_000_123_456_789);
-        for (end, answered) in [
-            (Some(t.saturating_add(90 * NANOS_PER_SEC + 1)), true),
-            (Some(t.saturating_add(3)), false),
-            (Some(t), true),
-            (None, false),
-            (None, true),
-        ] {
-            let s = Span::new(t, end, answered);
-            assert_eq!((s.start, s.end(), s.answered()), (t, end, answered));
-        }
-        // An end before the start (clock skew between merged files) is the start.
-        assert_eq!(Span::new(t, Some(Ts(t.0 - 5)), false).end(), Some(t));
-        assert_eq!(std::mem::size_of::<Span>(), 16);
     }
 }
