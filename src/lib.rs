@@ -4,7 +4,8 @@
 //! through one module per stage (../shared/ARCHITECTURE.md):
 //!
 //! ```text
-//! capture ─Frame─▶ decode ─Packet─▶ reassembly ─SipBytes─▶ sip ─SipMessage─▶ correlate ─▶ outputs
+//! capture ─Frame─▶ decode ─Packet─▶ reassembly ─SipBytes─▶ sip ─SipMessage─▶ correlate
+//!         ─Output─▶ session ─Event─▶ sinks (commands, report)
 //! ```
 //! [`pipeline`] runs the stages on threads; each stage is usable on its own.
 
@@ -20,6 +21,7 @@ pub mod pipeline;
 pub mod reassembly;
 pub mod render;
 pub mod report;
+pub mod session;
 pub mod sip;
 #[cfg(test)]
 mod testutil;

@@ -43,18 +43,22 @@ fn run(cli: Cli) -> Exit {
         eprintln!("sipscope: no command (try --help)");
         return Exit::Usage;
     };
-    let (common, format, outcome) = match &command {
-        Command::Messages(a) | Command::Registrations(a) => (&a.common, a.format, None),
-        Command::Calls(a) => (&a.common, a.format, a.outcome.as_deref()),
-        Command::Show(a) => (&a.common, a.format, None),
-        Command::Ladder(a) => (&a.common, FormatArg::Table, None),
-        Command::Rtp(a) => (&a.common, a.format, None),
-        Command::Stats(a) => (&a.common, FormatArg::Table, None),
-        Command::Monitor(a) => (&a.common, FormatArg::Table, None),
-        Command::Alerts(a) => (&a.common, a.format, None),
-        Command::Report(a) => (&a.common, FormatArg::Table, None),
+    let (common, format) = match &command {
+        Command::Messages(a) | Command::Registrations(a) => (&a.common, a.format),
+        Command::Calls(a) => (&a.common, a.format),
+        Command::Show(a) => (&a.common, a.format),
+        Command::Ladder(a) => (&a.common, FormatArg::Table),
+        Command::Rtp(a) => (&a.common, a.format),
+        Command::Stats(a) => (&a.common, FormatArg::Table),
+        Command::Monitor(a) => (&a.common, FormatArg::Table),
+        Command::Alerts(a) => (&a.common, a.format),
+        Command::Report(a) => (&a.common, FormatArg::Table),
     };
-    let cfg = match common.config(format, outcome) {
+    let calls_only = !matches!(
+        command,
+        Command::Messages(_) | Command::Show(_) | Command::Registrations(_)
+    );
+    let cfg = match common.config(format, calls_only) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sipscope: {e}");

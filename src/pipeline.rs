@@ -130,6 +130,7 @@ fn sort_outputs(v: &mut [Output]) {
         match o {
             Output::Msg(m) => (0, m.frame, m.msg_in_frame, m.ts, 1),
             Output::Media(m) => (0, m.frame, m.idx, Ts::ZERO, 0),
+            Output::Change(c) => (0, c.frame, c.msg_in_frame, c.ts, 2),
             Output::Rtp(s) => (1, 0, 0, s.first, 0),
             Output::RtpLive(_) => (1, 0, 0, Ts(i64::MAX), 1),
             Output::Reg(r) => (2, 0, 0, r.start, 0),
@@ -149,13 +150,17 @@ fn sort_outputs(v: &mut [Output]) {
     v.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| tie(a, b)));
 }
 
+/// Told how far the reader has got: `Some(bytes read)` as it goes, `None` once at the end. The
+/// caller draws it however it likes (a progress bar, a TUI header); the library draws nothing.
+pub type Progress = Box<dyn FnMut(Option<u64>) + Send>;
+
 /// Runs the whole pipeline over `source`, calling `sink` on this thread with every output in a
 /// deterministic order. `stop` ends the input early (Ctrl-C); outputs are still drained.
 pub fn run(
     mut source: Box<dyn Source>,
     cfg: &PipelineConfig,
     stop: Arc<AtomicBool>,
-    progress: Option<indicatif::ProgressBar>,
+    mut progress: Option<Progress>,
     mut sink: impl FnMut(Output),
 ) -> Result<RunStats, CaptureError> {
     let n = cfg.workers.max(1);
@@ -321,8 +326,8 @@ pub fn run(
                                 Ordering::Relaxed,
                             );
                         }
-                        if let (Some(pb), Some((done, _))) = (&progress, source.progress()) {
-                            pb.set_position(done);
+                        if let (Some(p), Some((done, _))) = (&mut progress, source.progress()) {
+                            p(Some(done));
                         }
                         if !send(&mut bufs, start_ts.unwrap_or(watermark), watermark, false) {
                             break;
@@ -336,8 +341,8 @@ pub fn run(
                     watermark = watermark.max(j);
                 }
                 let _ = send(&mut bufs, start_ts.unwrap_or(watermark), watermark, true);
-                if let Some(pb) = &progress {
-                    pb.finish_and_clear();
+                if let Some(p) = &mut progress {
+                    p(None);
                 }
                 let mut st = source.stats();
                 st.dropped_behind = behind.get();

@@ -49,3 +49,36 @@ pub fn msg_row() -> crate::correlate::record::MsgRow {
         text: None,
     }
 }
+
+/// A finished INVITE call `id` from alice to bob, answered, 192.0.2.1 → 192.0.2.2.
+pub fn call_record(id: &str) -> crate::correlate::record::CallRecord {
+    use crate::correlate::record::{CallKind, CallRecord, Outcome};
+    CallRecord {
+        call_id: id.into(),
+        kind: CallKind::Invite,
+        start: crate::time::Ts::from_secs_f64(1_000.0),
+        end: crate::time::Ts::from_secs_f64(1_010.0),
+        duration: 10.0,
+        talk_time: Some(9.0),
+        from: "alice".into(),
+        to: "bob".into(),
+        caller: Some("192.0.2.1:5060".parse().unwrap()),
+        addresses: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
+        outcome: Some(Outcome::Answered),
+        final_status: Some(200),
+        reason: None,
+        pdd: Some(0.5),
+        setup_time: Some(1.0),
+        messages: 7,
+        retransmissions: 0,
+        invite_attempts: 1,
+        dialogs: 1,
+        ended_by: Some("caller"),
+        user_agent: None,
+        anomalies: 0,
+        legs: Vec::new(),
+        media: None,
+        link_keys: Vec::new(),
+        detail: None,
+    }
+}

@@ -45,9 +45,8 @@ fn ladder_plain_call_with_rtp() {
     cfg.correlator.want_messages = true;
     cfg.correlator.want_media = true;
     cfg.reassembly.track_rtp = true;
-    let mut r = run_with(&[&path], cfg);
-    sipscope::cli::rtp::resolve(&mut r.streams, &r.media);
-    let owners = r.media.iter().map(|m| (m.addr, m.announced_by)).collect();
+    let r = run_with(&[&path], cfg);
+    let owners = r.media.iter().copied().collect();
     let mut l = Ladder::build(&r.messages, &LadderOptions::default());
     l.add_streams(&r.streams, &owners);
     let span = l

@@ -146,8 +146,7 @@ fn pipeline_streams(path: &Path, workers: usize) -> Vec<StreamStats> {
     };
     cfg.reassembly.track_rtp = true;
     cfg.correlator.want_media = true;
-    let mut r = crate::support::run_with(&[path], cfg);
-    sipscope::cli::rtp::resolve(&mut r.streams, &r.media);
+    let r = crate::support::run_with(&[path], cfg);
     r.streams
 }
 
@@ -495,8 +494,7 @@ fn time_series_add_up_to_each_stream() {
         cfg.reassembly.track_rtp = true;
         cfg.reassembly.rtp_series = Some(1_000_000_000);
         cfg.correlator.want_media = true;
-        let mut r = crate::support::run_with(&[&capture(rel).unwrap()], cfg);
-        sipscope::cli::rtp::resolve(&mut r.streams, &r.media);
+        let r = crate::support::run_with(&[&capture(rel).unwrap()], cfg);
         for s in &r.streams {
             let sum = |f: &dyn Fn(&sipscope::analysis::series::SeriesPoint) -> i64| {
                 s.series.iter().map(f).sum::<i64>()

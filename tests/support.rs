@@ -7,8 +7,9 @@ use std::sync::Arc;
 use sipscope::capture::file::FileSource;
 use sipscope::capture::Source;
 use sipscope::correlate::record::{CallRecord, MsgRow, RegRecord};
-use sipscope::correlate::Output;
-use sipscope::pipeline::{self, PipelineConfig, RunStats};
+use sipscope::output::OutputError;
+use sipscope::pipeline::{PipelineConfig, RunStats};
+use sipscope::session::{self, Event, Needs, SessionConfig, Sink};
 
 /// Debian's chromium, if installed.
 pub fn chromium() -> Option<&'static str> {
@@ -95,13 +96,44 @@ pub fn capture(rel: &str) -> Option<PathBuf> {
 #[derive(Default)]
 pub struct Run {
     pub messages: Vec<MsgRow>,
+    /// Calls as the session closes them: legs linked in its window, media joined.
     pub calls: Vec<CallRecord>,
     pub regs: Vec<RegRecord>,
-    pub media: Vec<sipscope::correlate::MediaInfo>,
+    /// Each call's SDP media addresses with the endpoint that announced them.
+    pub media: Vec<(std::net::SocketAddr, std::net::SocketAddr)>,
+    /// RTP streams, tied to their calls by the session.
     pub streams: Vec<sipscope::analysis::rtp::StreamStats>,
     pub stats: RunStats,
 }
 
+/// Collects every event of a session.
+struct Collect<'a> {
+    run: &'a mut Run,
+    needs: Needs,
+}
+
+impl Sink for Collect<'_> {
+    fn needs(&self) -> Needs {
+        self.needs
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        match e {
+            Event::Message(m) => self.run.messages.push((*m).clone()),
+            Event::CallClosed(c) => {
+                self.run.media.extend(c.media.iter().copied());
+                self.run.calls.push(c.call.clone());
+            }
+            Event::Registration(r) => self.run.regs.push((*r).clone()),
+            Event::Stream(s) => self.run.streams.push((*s).clone()),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Runs captures through the pipeline and a session, as the commands do; the work done is what
+/// `cfg`'s switches ask for.
 pub fn run_with(paths: &[&Path], cfg: PipelineConfig) -> Run {
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
     for p in paths {
@@ -114,24 +146,31 @@ pub fn run_with(paths: &[&Path], cfg: PipelineConfig) -> Run {
     } else {
         Box::new(sipscope::capture::merge::MergedSource::new(sources))
     };
+    let needs = Needs {
+        messages: cfg.correlator.want_messages,
+        text: cfg.correlator.want_text,
+        detail: cfg.correlator.want_detail,
+        media: cfg.reassembly.track_rtp || cfg.correlator.want_media,
+        series: cfg.reassembly.rtp_series,
+        ..Needs::default()
+    };
     let mut run = Run::default();
-    let stats = pipeline::run(
+    let mut sink = Collect {
+        run: &mut run,
+        needs,
+    };
+    let report = session::run(
         source,
         &cfg,
+        SessionConfig::default(),
         Arc::new(AtomicBool::new(false)),
         None,
-        |o| match o {
-            Output::Msg(m) => run.messages.push(*m),
-            Output::Call(c) => run.calls.push(*c),
-            Output::Reg(r) => run.regs.push(*r),
-            Output::Media(m) => run.media.push(*m),
-            Output::Rtp(s) => run.streams.push(*s),
-            Output::Tick(..) | Output::RtpLive(_) => {}
-        },
+        &mut sink,
     )
     .expect("pipeline");
-    run.stats = stats;
-    sipscope::cli::commands::link_legs(&mut run.calls);
+    run.stats = report.run;
+    run.calls
+        .sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
     run
 }
 

@@ -221,7 +221,11 @@ fn a_live_capture_never_waits_for_a_slow_analysis() {
     let dropped = stats.capture.dropped_behind;
     assert!(dropped > 0, "the analysis kept up with {n} frames at once");
     assert_eq!(seen + dropped, n, "every frame analysed or counted");
-    assert!(sipscope::cli::commands::warnings(&stats)
+    let report = sipscope::session::Report {
+        run: stats,
+        ..Default::default()
+    };
+    assert!(sipscope::cli::commands::warnings(&report)
         .iter()
         .any(|w| w.contains("analysis was behind")));
 }

@@ -1,51 +1,24 @@
-//! The commands: run the pipeline with the right outputs and print them.
+//! The commands: each one a small sink of the session's events that owns its output format.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::analysis::alerts::Thresholds;
 use crate::capture::file::FileSource;
 use crate::capture::live::LiveSource;
 use crate::capture::merge::MergedSource;
 use crate::capture::{CaptureError, Source};
-use crate::correlate::record::{CallKind, CallRecord, Leg, MsgRow, RegRecord};
+use crate::correlate::record::{CallKind, CallRecord, MsgRow, RegRecord};
 use crate::correlate::Output;
 use crate::output::{escape, escape_multiline, write_csv_row, Format, OutputError, Table};
-use crate::pipeline::{self, RunStats};
-use crate::time::{fmt_secs, Nanos, Ts, NANOS_PER_SEC};
+use crate::pipeline::{self, Progress, RunStats};
+use crate::session::{self, Event, Needs, Report, SessionConfig, Sink};
+use crate::time::fmt_secs;
 
 use super::{Config, Input};
 
-/// Why a command failed.
-#[derive(Debug)]
-pub enum RunError {
-    Capture(CaptureError),
-    Output(OutputError),
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunError::Capture(e) => e.fmt(f),
-            RunError::Output(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for RunError {}
-
-impl From<CaptureError> for RunError {
-    fn from(e: CaptureError) -> Self {
-        RunError::Capture(e)
-    }
-}
-
-impl From<OutputError> for RunError {
-    fn from(e: OutputError) -> Self {
-        RunError::Output(e)
-    }
-}
+pub use crate::session::RunError;
 
 pub fn open_source(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Box<dyn Source>, CaptureError> {
     match &cfg.input {
@@ -64,7 +37,7 @@ pub fn open_source(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Box<dyn Source
     }
 }
 
-fn progress_bar(cfg: &Config, src: &dyn Source) -> Option<indicatif::ProgressBar> {
+fn progress_bar(cfg: &Config, src: &dyn Source) -> Option<Progress> {
     if !cfg.progress {
         return None;
     }
@@ -79,19 +52,33 @@ fn progress_bar(cfg: &Config, src: &dyn Source) -> Option<indicatif::ProgressBar
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    Some(pb)
+    Some(Box::new(move |done| match done {
+        Some(d) => pb.set_position(d),
+        None => pb.finish_and_clear(),
+    }))
 }
 
-/// Runs the pipeline, feeding outputs to `each`; stops reading early if `each` fails.
-pub fn drive_outputs(
+/// Runs the captures (or the live interface) through the pipeline and a session into `sink`,
+/// with the user's filter and, for the detectors, these thresholds.
+pub fn drive(
     cfg: &Config,
     stop: Arc<AtomicBool>,
-    each: impl FnMut(Output) -> Result<(), OutputError>,
-) -> Result<RunStats, RunError> {
-    drive(cfg, stop, each)
+    thresholds: Option<&Thresholds>,
+    sink: &mut dyn Sink,
+) -> Result<Report, RunError> {
+    let source = open_source(cfg, stop.clone())?;
+    let progress = progress_bar(cfg, source.as_ref());
+    let scfg = SessionConfig {
+        filter: cfg.filter.clone(),
+        thresholds: thresholds.cloned().unwrap_or_default(),
+        hold: session::HOLD,
+    };
+    session::run(source, &cfg.pipeline, scfg, stop, progress, sink)
 }
 
-fn drive(
+/// Runs the pipeline alone, feeding raw outputs to `each` (a second reading of the captures,
+/// where the session's joins are not wanted); stops reading early if `each` fails.
+pub fn drive_outputs(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     mut each: impl FnMut(Output) -> Result<(), OutputError>,
@@ -159,52 +146,71 @@ fn msg_cells(m: &MsgRow) -> Vec<String> {
     ]
 }
 
-pub fn messages(cfg: &Config, stop: Arc<AtomicBool>) -> Result<RunStats, RunError> {
-    let mut cfg = cfg.clone();
-    cfg.pipeline.correlator.want_messages = true;
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let width = crate::output::terminal_width();
-    let mut header_done = false;
-    let format = cfg.format;
-    let filter = cfg.filter.clone();
-    let stats = drive(&cfg, stop, |o| {
-        let Output::Msg(m) = o else { return Ok(()) };
-        if !filter.message(&m) {
-            return Ok(());
+/// `messages`: one line per message as it comes (flushed at every tick, so a live capture
+/// shows each message within the pipeline's quarter-second flush).
+struct Messages<'a> {
+    out: BufWriter<io::StdoutLock<'a>>,
+    format: Format,
+    width: Option<usize>,
+    header_done: bool,
+}
+
+impl Sink for Messages<'_> {
+    fn needs(&self) -> Needs {
+        Needs {
+            messages: true,
+            ..Needs::default()
         }
-        match format {
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        let m = match e {
+            Event::Message(m) => m,
+            Event::Tick(_) => return Ok(self.out.flush()?),
+            _ => return Ok(()),
+        };
+        let out = &mut self.out;
+        match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut out, &*m).map_err(io::Error::other)?;
+                serde_json::to_writer(&mut *out, m).map_err(io::Error::other)?;
                 out.write_all(b"\n")?;
             }
             Format::Csv => {
-                if !header_done {
-                    write_csv_row(&mut out, &MSG_HEADERS.map(String::from))?;
-                    header_done = true;
+                if !self.header_done {
+                    write_csv_row(out, &MSG_HEADERS.map(String::from))?;
+                    self.header_done = true;
                 }
-                let mut cells = msg_cells(&m);
-                cells[4] = what(&m);
+                let mut cells = msg_cells(m);
+                cells[4] = what(m);
                 cells[6] = opt(&m.call_id);
-                write_csv_row(&mut out, &cells)?;
+                write_csv_row(out, &cells)?;
             }
             Format::Table => {
                 // Streaming: fixed widths, the Call-ID takes what the terminal has left.
                 let fixed = [27usize, 21, 21, 9, 18, 14];
-                let mut t = Table::new(MSG_HEADERS.to_vec(), vec![false; 9]);
-                if !header_done {
+                if !self.header_done {
                     let hdr: Vec<String> = MSG_HEADERS.iter().map(|h| h.to_string()).collect();
-                    write_fixed(&mut out, &hdr, &fixed, width)?;
-                    header_done = true;
+                    write_fixed(out, &hdr, &fixed, self.width)?;
+                    self.header_done = true;
                 }
-                t.rows.clear();
-                write_fixed(&mut out, &msg_cells(&m), &fixed, width)?;
+                write_fixed(out, &msg_cells(m), &fixed, self.width)?;
             }
         }
         Ok(())
-    })?;
-    out.flush().map_err(OutputError::from)?;
-    Ok(stats)
+    }
+}
+
+pub fn messages(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
+    let stdout = io::stdout();
+    let mut sink = Messages {
+        out: BufWriter::with_capacity(1 << 16, stdout.lock()),
+        format: cfg.format,
+        width: crate::output::terminal_width(),
+        header_done: false,
+    };
+    let report = drive(cfg, stop, None, &mut sink)?;
+    sink.out.flush()?;
+    Ok(report)
 }
 
 fn write_fixed(
@@ -235,69 +241,6 @@ fn write_fixed(
     }
     writeln!(out, "{}", line.trim_end())?;
     Ok(())
-}
-
-/// Links B2BUA legs: calls that share a session (Session-ID, icid) or that name each other's
-/// Call-ID in a configured header.
-pub fn link_legs(calls: &mut [CallRecord]) {
-    // Most calls carry no link header: then there is nothing to index.
-    if calls.iter().all(|c| c.link_keys.is_empty()) {
-        return;
-    }
-    let names_a_call = calls.iter().any(|c| {
-        c.link_keys
-            .iter()
-            .any(|(h, _)| h != "session-id" && h != "p-charging-vector")
-    });
-    let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
-    if names_a_call {
-        for (i, c) in calls.iter().enumerate() {
-            by_id.insert(c.call_id.clone(), i);
-        }
-    }
-    let mut by_session: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-    let mut links: Vec<(usize, usize, String)> = Vec::new();
-    for (i, c) in calls.iter().enumerate() {
-        for (header, value) in &c.link_keys {
-            match header.as_str() {
-                "session-id" | "p-charging-vector" => by_session
-                    .entry((header.clone(), value.clone()))
-                    .or_default()
-                    .push(i),
-                _ => {
-                    if let Some(&j) = by_id.get(value) {
-                        if j != i {
-                            links.push((i, j, header.clone()));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for ((header, _), members) in by_session {
-        for (k, &a) in members.iter().enumerate() {
-            for &b in &members[k + 1..] {
-                if a != b {
-                    links.push((a, b, header.clone()));
-                }
-            }
-        }
-    }
-    for (a, b, via) in links {
-        let (ida, idb) = (calls[a].call_id.clone(), calls[b].call_id.clone());
-        for (x, other) in [(a, idb), (b, ida)] {
-            let leg = Leg {
-                call_id: other,
-                via: via.clone(),
-            };
-            if !calls[x].legs.iter().any(|l| l.call_id == leg.call_id) {
-                calls[x].legs.push(leg);
-            }
-        }
-    }
-    for c in calls.iter_mut() {
-        c.legs.sort();
-    }
 }
 
 const CALL_HEADERS: [&str; 13] = [
@@ -338,110 +281,6 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(" ")),
     ]
-}
-
-/// Joins RTP streams to call records in one pass: streams are tied to their call as they finish
-/// (SDP announcements arrive first) and wait for their call to leave the [`CallWindow`]. A stream
-/// ends 60 s after its last packet, after its call record (32 s after the call's end), but the
-/// window holds the call 300 s more, so its streams are in by then; any that come later are
-/// counted and said.
-#[derive(Default)]
-pub struct CallMediaJoin {
-    pub index: crate::cli::rtp::MediaIndex,
-    waiting: std::collections::HashMap<String, crate::correlate::record::CallMedia>,
-}
-
-impl CallMediaJoin {
-    pub fn stream(&mut self, mut s: crate::analysis::rtp::StreamStats) {
-        self.index.resolve(&mut s);
-        if let Some(cid) = s.call_id.clone() {
-            self.waiting.entry(cid).or_default().add(&s);
-        }
-    }
-
-    /// A call leaves the window (five minutes after it closed, long after its streams ended):
-    /// its media figures join it, and its announcements leave the index.
-    pub fn attach(&mut self, c: &mut CallRecord, rtp: bool) {
-        self.index.forget(&c.call_id);
-        let m = self.waiting.remove(&c.call_id);
-        if rtp && c.kind == CallKind::Invite {
-            c.media = Some(m.unwrap_or_default());
-        }
-    }
-
-    /// Streams whose call was already listed when they finished.
-    pub fn orphans(&self) -> usize {
-        self.waiting.values().map(|m| m.streams as usize).sum()
-    }
-}
-
-/// Holds finished calls for a few minutes of capture time, so that legs which end together can
-/// be linked, then releases them in start order. Memory stays bounded by the calls that ended
-/// in the last `hold` of capture, however long the capture.
-pub struct CallWindow {
-    /// Held calls in order of their end time (they arrive nearly in that order); boxed so an
-    /// insertion shifts pointers, not records.
-    held: VecDeque<Box<CallRecord>>,
-    /// How many held calls carry link keys: when none do, there is nothing to link.
-    with_keys: usize,
-    newest_end: Ts,
-    last_release: Ts,
-    hold: Nanos,
-}
-
-impl CallWindow {
-    pub fn new(hold: Nanos) -> CallWindow {
-        CallWindow {
-            held: VecDeque::new(),
-            with_keys: 0,
-            newest_end: Ts::ZERO,
-            last_release: Ts::ZERO,
-            hold,
-        }
-    }
-
-    /// Adds a finished call; returns the calls that can no longer gain a leg.
-    pub fn push(&mut self, c: CallRecord) -> Vec<CallRecord> {
-        self.newest_end = self.newest_end.max(c.end);
-        if !c.link_keys.is_empty() {
-            self.with_keys += 1;
-        }
-        let at = self
-            .held
-            .iter()
-            .rposition(|h| h.end <= c.end)
-            .map_or(0, |p| p + 1);
-        self.held.insert(at, Box::new(c));
-        if self.newest_end.since(self.last_release) < NANOS_PER_SEC {
-            return Vec::new();
-        }
-        self.last_release = self.newest_end;
-        let cut = self.newest_end.saturating_add(-self.hold);
-        let n = self.held.iter().take_while(|c| c.end < cut).count();
-        if n == 0 {
-            return Vec::new();
-        }
-        if self.with_keys > 0 {
-            let mut all: Vec<CallRecord> = self.held.drain(..).map(|b| *b).collect();
-            link_legs(&mut all);
-            self.held = all.into_iter().map(Box::new).collect();
-        }
-        let ready: Vec<CallRecord> = self.held.drain(..n).map(|b| *b).collect();
-        self.with_keys -= ready.iter().filter(|c| !c.link_keys.is_empty()).count();
-        sorted(ready)
-    }
-
-    /// End of input: everything left.
-    pub fn finish(mut self) -> Vec<CallRecord> {
-        let mut all: Vec<CallRecord> = self.held.drain(..).map(|b| *b).collect();
-        link_legs(&mut all);
-        sorted(all)
-    }
-}
-
-fn sorted(mut v: Vec<CallRecord>) -> Vec<CallRecord> {
-    v.sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
-    v
 }
 
 /// Rows of a table printed as they come: widths are taken from the first rows (up to
@@ -487,104 +326,166 @@ impl StreamTable {
     }
 }
 
+/// `calls`: one line per call. From files, a call is printed when it leaves the session (legs,
+/// streams and media figures joined). Live, it is printed when it ends (its BYE, or the final
+/// failure), and JSON then carries an `update` line when legs or media join it later.
+struct Calls<'a> {
+    out: BufWriter<io::StdoutLock<'a>>,
+    format: Format,
+    all: bool,
+    rtp: bool,
+    live: bool,
+    table: StreamTable,
+    header_done: bool,
+    /// Calls printed at their end and not yet closed.
+    printed: std::collections::HashSet<String>,
+}
+
+impl Calls<'_> {
+    fn print(&mut self, c: &CallRecord) -> Result<(), OutputError> {
+        let out = &mut self.out;
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut *out, c).map_err(io::Error::other)?;
+                out.write_all(b"\n")?;
+            }
+            Format::Csv => {
+                if !self.header_done {
+                    write_csv_row(out, &CALL_HEADERS.map(String::from))?;
+                    self.header_done = true;
+                }
+                write_csv_row(out, &call_cells(c, false))?;
+            }
+            Format::Table => self.table.row(out, call_cells(c, true))?,
+        }
+        Ok(())
+    }
+}
+
+/// What joined a call after it was printed live: its legs and its media figures.
+#[derive(serde::Serialize)]
+struct CallUpdate<'a> {
+    update: &'static str,
+    call_id: &'a str,
+    legs: &'a [crate::correlate::record::Leg],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media: Option<&'a crate::correlate::record::CallMedia>,
+}
+
+impl Sink for Calls<'_> {
+    fn needs(&self) -> Needs {
+        Needs {
+            media: self.rtp,
+            changes: self.live,
+            ..Needs::default()
+        }
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        match e {
+            Event::CallChanged(ch)
+                if ch.phase.is_final() && self.printed.insert(ch.call.call_id.clone()) =>
+            {
+                self.print(&ch.call)?;
+            }
+            Event::CallClosed(cc) => {
+                let c = &cc.call;
+                if !(self.all || c.kind == CallKind::Invite) {
+                    return Ok(());
+                }
+                if self.printed.remove(&c.call_id) {
+                    let media = c.media.as_ref().filter(|m| m.streams > 0);
+                    if self.format == Format::Json && (!c.legs.is_empty() || media.is_some()) {
+                        let u = CallUpdate {
+                            update: "closed",
+                            call_id: &c.call_id,
+                            legs: &c.legs,
+                            media,
+                        };
+                        serde_json::to_writer(&mut self.out, &u).map_err(io::Error::other)?;
+                        self.out.write_all(b"\n")?;
+                    }
+                } else {
+                    self.print(c)?;
+                }
+            }
+            Event::Tick(_) if self.live => {
+                if self.format == Format::Table {
+                    self.table.flush(&mut self.out)?;
+                }
+                self.out.flush()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 pub fn calls(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     all: bool,
     rtp: bool,
-) -> Result<RunStats, RunError> {
-    let mut cfg = cfg.clone();
-    if rtp {
-        cfg.pipeline.reassembly.track_rtp = true;
-        cfg.pipeline.correlator.want_media = true;
-    }
-    let cfg = &cfg;
+) -> Result<Report, RunError> {
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let format = cfg.format;
-    let filter = cfg.filter.clone();
-    let mut table = StreamTable::new(Table::new(
-        CALL_HEADERS.to_vec(),
-        vec![
-            false, false, true, true, false, false, false, false, false, false, false, true, true,
-        ],
-    ));
-    let mut header_done = false;
-    let mut emit =
-        |c: CallRecord, out: &mut BufWriter<io::StdoutLock>| -> Result<(), OutputError> {
-            if !((all || c.kind == CallKind::Invite) && filter.call(&c)) {
-                return Ok(());
-            }
-            match format {
-                Format::Json => {
-                    serde_json::to_writer(&mut *out, &c).map_err(io::Error::other)?;
-                    out.write_all(b"\n")?;
-                }
-                Format::Csv => {
-                    if !header_done {
-                        write_csv_row(out, &CALL_HEADERS.map(String::from))?;
-                        header_done = true;
-                    }
-                    write_csv_row(out, &call_cells(&c, false))?;
-                }
-                Format::Table => table.row(out, call_cells(&c, true))?,
-            }
-            Ok(())
-        };
-    // Legs of one call through a B2BUA end within seconds of each other; five minutes covers
-    // the grace period of both with room to spare.
-    let mut window = CallWindow::new(300 * NANOS_PER_SEC);
-    let mut media = CallMediaJoin::default();
-    let stats = drive(cfg, stop, |o| {
-        match o {
-            Output::Call(c) => {
-                for mut r in window.push(*c) {
-                    media.attach(&mut r, rtp);
-                    emit(r, &mut out)?;
-                }
-            }
-            Output::Media(m) => media.index.add(*m),
-            Output::Rtp(s) => media.stream(*s),
-            _ => {}
-        }
-        Ok(())
-    })?;
-    for mut r in window.finish() {
-        media.attach(&mut r, rtp);
-        emit(r, &mut out)?;
-    }
-    if media.orphans() > 0 {
+    let live = matches!(cfg.input, Input::Live(_));
+    let mut sink = Calls {
+        out: BufWriter::new(stdout.lock()),
+        format: cfg.format,
+        all,
+        rtp,
+        live,
+        table: StreamTable::new(Table::new(
+            CALL_HEADERS.to_vec(),
+            vec![
+                false, false, true, true, false, false, false, false, false, false, false, true,
+                true,
+            ],
+        )),
+        header_done: false,
+        printed: std::collections::HashSet::new(),
+    };
+    let report = drive(cfg, stop, None, &mut sink)?;
+    if report.session.late_streams > 0 {
         eprintln!(
             "sipscope: warning: {} RTP streams ended after their call was listed (not in its mos/loss)",
-            media.orphans()
+            report.session.late_streams
         );
     }
-    if format == Format::Table {
-        table.flush(&mut out)?;
+    if sink.format == Format::Table {
+        sink.table.flush(&mut sink.out)?;
     }
-    out.flush().map_err(OutputError::from)?;
-    Ok(stats)
+    sink.out.flush()?;
+    Ok(report)
 }
 
-pub fn show(cfg: &Config, stop: Arc<AtomicBool>, call_id: &str) -> Result<RunStats, RunError> {
-    let mut cfg = cfg.clone();
-    cfg.pipeline.correlator.want_messages = true;
-    cfg.pipeline.correlator.want_text = true;
-    cfg.filter.call_id = Some(call_id.to_string());
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let format = cfg.format;
-    let filter = cfg.filter.clone();
-    let mut shown = 0u64;
-    let stats = drive(&cfg, stop, |o| {
-        let Output::Msg(m) = o else { return Ok(()) };
-        if !filter.message(&m) {
-            return Ok(());
+/// `show`: every message of one call with its full text.
+struct Show<'a> {
+    out: BufWriter<io::StdoutLock<'a>>,
+    format: Format,
+    shown: u64,
+}
+
+impl Sink for Show<'_> {
+    fn needs(&self) -> Needs {
+        Needs {
+            messages: true,
+            text: true,
+            ..Needs::default()
         }
-        shown += 1;
-        match format {
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        let m = match e {
+            Event::Message(m) => m,
+            Event::Tick(_) => return Ok(self.out.flush()?),
+            _ => return Ok(()),
+        };
+        self.shown += 1;
+        let out = &mut self.out;
+        match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut out, &*m).map_err(io::Error::other)?;
+                serde_json::to_writer(&mut *out, m).map_err(io::Error::other)?;
                 out.write_all(b"\n")?;
             }
             Format::Table | Format::Csv => {
@@ -606,12 +507,24 @@ pub fn show(cfg: &Config, stop: Arc<AtomicBool>, call_id: &str) -> Result<RunSta
             }
         }
         Ok(())
-    })?;
-    out.flush().map_err(OutputError::from)?;
-    if shown == 0 {
+    }
+}
+
+pub fn show(cfg: &Config, stop: Arc<AtomicBool>, call_id: &str) -> Result<Report, RunError> {
+    let mut cfg = cfg.clone();
+    cfg.filter.call_id = Some(call_id.to_string());
+    let stdout = io::stdout();
+    let mut sink = Show {
+        out: BufWriter::new(stdout.lock()),
+        format: cfg.format,
+        shown: 0,
+    };
+    let report = drive(&cfg, stop, None, &mut sink)?;
+    sink.out.flush()?;
+    if sink.shown == 0 {
         eprintln!("sipscope: no message with Call-ID {}", escape(call_id));
     }
-    Ok(stats)
+    Ok(report)
 }
 
 const REG_HEADERS: [&str; 10] = [
@@ -647,53 +560,91 @@ fn reg_cells(r: &RegRecord, escaped: bool) -> Vec<String> {
     ]
 }
 
-pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<RunStats, RunError> {
-    let mut regs: Vec<RegRecord> = Vec::new();
-    let stats = drive(cfg, stop, |o| {
-        if let Output::Reg(r) = o {
-            if cfg.filter.registration(&r) {
-                regs.push(*r);
+/// `registrations`: one line per registration attempt; from files in start order, live as each
+/// attempt ends.
+struct Registrations<'a> {
+    out: BufWriter<io::StdoutLock<'a>>,
+    live: bool,
+    regs: Vec<RegRecord>,
+    table: StreamTable,
+    format: Format,
+    header_done: bool,
+}
+
+impl Registrations<'_> {
+    fn print(&mut self, r: &RegRecord) -> Result<(), OutputError> {
+        let out = &mut self.out;
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut *out, r).map_err(io::Error::other)?;
+                out.write_all(b"\n")?;
             }
+            Format::Csv => {
+                if !self.header_done {
+                    write_csv_row(out, &REG_HEADERS.map(String::from))?;
+                    self.header_done = true;
+                }
+                write_csv_row(out, &reg_cells(r, false))?;
+            }
+            Format::Table => self.table.row(out, reg_cells(r, true))?,
         }
         Ok(())
-    })?;
-    regs.sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    match cfg.format {
-        Format::Json => {
-            for r in &regs {
-                serde_json::to_writer(&mut out, r)
-                    .map_err(io::Error::other)
-                    .map_err(OutputError::from)?;
-                out.write_all(b"\n").map_err(OutputError::from)?;
-            }
-        }
-        Format::Csv => {
-            write_csv_row(&mut out, &REG_HEADERS.map(String::from))?;
-            for r in &regs {
-                write_csv_row(&mut out, &reg_cells(r, false))?;
-            }
-        }
-        Format::Table => {
-            let mut t = Table::new(
-                REG_HEADERS.to_vec(),
-                vec![
-                    false, true, true, false, false, false, false, false, false, true,
-                ],
-            );
-            for r in &regs {
-                t.rows.push(reg_cells(r, true));
-            }
-            t.write(&mut out, crate::output::terminal_width())?;
-        }
     }
-    out.flush().map_err(OutputError::from)?;
-    Ok(stats)
+}
+
+impl Sink for Registrations<'_> {
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        match e {
+            Event::Registration(r) if self.live => self.print(r)?,
+            Event::Registration(r) => self.regs.push((*r).clone()),
+            Event::Tick(_) if self.live => {
+                if self.format == Format::Table {
+                    self.table.flush(&mut self.out)?;
+                }
+                self.out.flush()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
+    let stdout = io::stdout();
+    let live = matches!(cfg.input, Input::Live(_));
+    let mut sink = Registrations {
+        out: BufWriter::new(stdout.lock()),
+        live,
+        regs: Vec::new(),
+        table: StreamTable::new(Table::new(
+            REG_HEADERS.to_vec(),
+            vec![
+                false, true, true, false, false, false, false, false, false, true,
+            ],
+        )),
+        format: cfg.format,
+        header_done: false,
+    };
+    let report = drive(cfg, stop, None, &mut sink)?;
+    let mut regs = std::mem::take(&mut sink.regs);
+    regs.sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
+    for r in &regs {
+        sink.print(r)?;
+    }
+    if sink.format == Format::Table {
+        sink.table.flush(&mut sink.out)?;
+    }
+    sink.out.flush()?;
+    Ok(report)
 }
 
 /// What the run lost or doubted, for stderr: every drop is said, never hidden.
-pub fn warnings(s: &RunStats) -> Vec<String> {
+pub fn warnings(r: &Report) -> Vec<String> {
+    let s = &r.run;
     let mut w = Vec::new();
     for e in &s.capture.stopped_early {
         w.push(format!("stopped early: {e}"));
@@ -752,13 +703,32 @@ pub fn warnings(s: &RunStats) -> Vec<String> {
     );
     say(s.sip_rejected, "SIP-looking payloads that did not parse");
     say(s.decode.unknown_link, "frames of an unknown link type");
+    let ss = &r.session;
+    say(
+        ss.waiting_dropped,
+        "RTP streams or alerts that found no room to wait for their call (not joined to it)",
+    );
+    say(
+        ss.legs_capped,
+        "B2BUA leg links not made: one session key was shared by too many calls",
+    );
+    say(
+        ss.media_dropped,
+        "SDP media announcements not indexed (the media index was full)",
+    );
+    say(
+        ss.verdicts_dropped,
+        "closed calls forgotten early (a later stream or alert of theirs is judged unfiltered)",
+    );
     w
 }
 
-pub fn print_stats(s: &RunStats) {
+pub fn print_stats(r: &Report) {
+    let s = &r.run;
     eprintln!("capture: {:?}", s.capture);
     eprintln!("decode: {:?}", s.decode);
     eprintln!("reassembly: {:?}", s.reassembly);
     eprintln!("correlate: {:?}", s.correlate);
     eprintln!("sip rejected: {}", s.sip_rejected);
+    eprintln!("session: {:?}", r.session);
 }

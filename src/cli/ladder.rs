@@ -7,12 +7,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::correlate::record::{CallRecord, MsgRow};
-use crate::correlate::Output;
 use crate::output::OutputError;
-use crate::pipeline::RunStats;
 use crate::render::{self, Ladder, LadderOptions};
+use crate::session::{ClosedCall, Event, Needs, Report, Sink};
 
-use super::commands::{drive_outputs, link_legs, RunError};
+use super::commands::{drive, RunError};
 use super::{Config, LadderArgs, LadderFormat, UsageError};
 
 /// What to draw, validated.
@@ -124,50 +123,87 @@ fn draw(l: &Ladder, req: &LadderRequest) -> String {
     }
 }
 
+/// Holds what the ladders need: the messages of the wanted calls (of every call with --all or
+/// --legs, since a leg is not selected by the filter that selects its call) and the closed calls.
+struct LadderSink {
+    wanted: Option<String>,
+    keep_all: bool,
+    legs: bool,
+    text: bool,
+    by_call: BTreeMap<String, Vec<MsgRow>>,
+    /// The calls the filter selects, in the order they closed.
+    selected: Vec<String>,
+    closed: BTreeMap<String, ClosedCall>,
+}
+
+impl Sink for LadderSink {
+    fn needs(&self) -> Needs {
+        Needs {
+            messages: true,
+            text: self.text,
+            // The calls' RTP streams are drawn as spans.
+            media: true,
+            context: true,
+            ..Needs::default()
+        }
+    }
+
+    fn event(&mut self, e: &Event<'_>, selected: bool) -> Result<(), OutputError> {
+        match e {
+            Event::Message(m) => {
+                let cid = m.call_id.as_deref().unwrap_or_default();
+                if self.keep_all || self.wanted.as_deref() == Some(cid) {
+                    self.by_call
+                        .entry(cid.to_string())
+                        .or_default()
+                        .push((*m).clone());
+                }
+            }
+            Event::CallClosed(c) if selected || self.legs => {
+                if selected {
+                    self.selected.push(c.call.call_id.clone());
+                }
+                let mut c = (*c).clone();
+                if !self.keep_all && !selected {
+                    c.streams.clear();
+                }
+                self.closed.insert(c.call.call_id.clone(), c);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 pub fn ladder(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     req: &LadderRequest,
-) -> Result<RunStats, RunError> {
-    let mut cfg = cfg.clone();
-    cfg.pipeline.correlator.want_messages = true;
-    cfg.pipeline.correlator.want_text = req.text.verbose || req.format == LadderFormat::Html;
-    // The calls' RTP streams are drawn as spans.
-    cfg.pipeline.reassembly.track_rtp = true;
-    cfg.pipeline.correlator.want_media = true;
-    let mut streams = Vec::new();
-    let mut media = Vec::new();
-    // The Call-ID filter chooses calls, not messages: with --legs the other legs are wanted too.
-    let wanted = cfg.filter.call_id.take();
-    let keep_all = req.all || req.legs;
-    let mut by_call: BTreeMap<String, Vec<MsgRow>> = BTreeMap::new();
-    let mut calls: Vec<CallRecord> = Vec::new();
-    let stats = drive_outputs(&cfg, stop, |o| {
-        match o {
-            Output::Msg(m) => {
-                let cid = m.call_id.clone().unwrap_or_default();
-                if keep_all || wanted.as_deref() == Some(cid.as_str()) {
-                    by_call.entry(cid).or_default().push(*m);
-                }
-            }
-            Output::Call(c) => calls.push(*c),
-            Output::Rtp(s) => streams.push(*s),
-            Output::Media(m) => media.push(*m),
-            _ => {}
-        }
-        Ok(())
-    })?;
-    link_legs(&mut calls);
-    super::rtp::resolve(&mut streams, &media);
-    let owners: BTreeMap<std::net::SocketAddr, std::net::SocketAddr> =
-        media.iter().map(|m| (m.addr, m.announced_by)).collect();
-    let filter = &cfg.filter;
-    let selected: Vec<&CallRecord> = calls
+) -> Result<Report, RunError> {
+    let wanted = cfg.filter.call_id.clone();
+    let mut sink = LadderSink {
+        wanted: wanted.clone(),
+        keep_all: req.all || req.legs,
+        legs: req.legs,
+        text: req.text.verbose || req.format == LadderFormat::Html,
+        by_call: BTreeMap::new(),
+        selected: Vec::new(),
+        closed: BTreeMap::new(),
+    };
+    let stats = drive(cfg, stop, None, &mut sink)?;
+    let LadderSink {
+        by_call,
+        mut selected,
+        closed,
+        ..
+    } = sink;
+    selected.sort_by(|a, b| {
+        let key = |id: &String| closed.get(id).map(|c| c.call.start);
+        (key(a), a).cmp(&(key(b), b))
+    });
+    let selected: Vec<&CallRecord> = selected
         .iter()
-        .filter(|c| match &wanted {
-            Some(id) => &c.call_id == id,
-            None => filter.call(c),
-        })
+        .filter_map(|id| closed.get(id).map(|c| &c.call))
         .collect();
     if selected.is_empty() {
         eprintln!(
@@ -210,11 +246,13 @@ pub fn ladder(
                 .collect();
             rows.sort_by_key(|m| (m.frame, m.msg_in_frame));
             let mut l = Ladder::build(&rows, &req.opts);
-            let mine: Vec<_> = streams
-                .iter()
-                .filter(|s| s.call_id.as_ref().is_some_and(|c| ids.contains(c)))
-                .cloned()
-                .collect();
+            let mut mine = Vec::new();
+            let mut owners = BTreeMap::new();
+            for c in ids.iter().filter_map(|id| closed.get(id)) {
+                mine.extend(c.streams.iter().cloned());
+                owners.extend(c.media.iter().copied());
+            }
+            mine.sort_by_key(|s| (s.first, s.src, s.dst, s.ssrc));
             l.add_streams(&mine, &owners);
             if req.format == LadderFormat::Png {
                 let path = match (&req.output, req.all) {

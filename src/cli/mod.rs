@@ -2,7 +2,6 @@
 //! leaks past this module.
 
 pub mod commands;
-pub mod filter;
 pub mod ladder;
 pub mod monitor;
 pub mod report;
@@ -19,8 +18,8 @@ use crate::capture::live::LiveOptions;
 use crate::correlate::record::Outcome;
 use crate::output::Format;
 use crate::pipeline::PipelineConfig;
+pub use crate::session::Filter;
 use crate::time::Ts;
-pub use filter::Filter;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -277,10 +276,6 @@ pub struct CallsArgs {
     /// Output format. JSON is one object per line.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
-    /// Only calls with this outcome (answered, busy, no-answer, rejected, cancelled, redirected,
-    /// auth-failed, server-failure, timeout, in-progress).
-    #[arg(long)]
-    pub outcome: Option<String>,
     /// Also list Call-IDs that carry no INVITE (REGISTER, OPTIONS, SUBSCRIBE, MESSAGE ...).
     #[arg(long)]
     pub all: bool,
@@ -361,6 +356,10 @@ pub struct CommonArgs {
     /// Only up to this capture time.
     #[arg(long)]
     pub until: Option<String>,
+    /// Only calls with this outcome, and their streams and alerts (answered, busy, no-answer,
+    /// rejected, cancelled, redirected, auth-failed, server-failure, timeout, in-progress).
+    #[arg(long)]
+    pub outcome: Option<String>,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -418,7 +417,9 @@ fn time(what: &str, s: &Option<String>) -> Result<Option<Ts>, UsageError> {
 }
 
 impl CommonArgs {
-    pub fn config(&self, format: FormatArg, outcome: Option<&str>) -> Result<Config, UsageError> {
+    /// `calls`: whether the command lists calls (or what belongs to them); `--outcome` selects
+    /// calls, so the commands that print messages or registrations as they come refuse it.
+    pub fn config(&self, format: FormatArg, calls: bool) -> Result<Config, UsageError> {
         let input = match (&self.interface, self.files.is_empty()) {
             (Some(_), false) => {
                 return Err(UsageError(
@@ -451,7 +452,12 @@ impl CommonArgs {
                 Input::Files(self.files.clone())
             }
         };
-        let outcome = match outcome {
+        if self.outcome.is_some() && !calls {
+            return Err(UsageError(
+                "--outcome selects calls (calls, rtp, alerts, ladder, stats, report, monitor); messages and registrations cannot wait for their call's outcome".into(),
+            ));
+        }
+        let outcome = match self.outcome.as_deref() {
             Some(o) => Some(Outcome::parse(o).ok_or_else(|| {
                 UsageError(format!(
                     "unknown outcome {o:?} (answered, busy, no-answer, rejected, cancelled, redirected, auth-failed, server-failure, timeout, in-progress)"

@@ -2,7 +2,7 @@
 //! anomalies of captures, offline): the detectors of analysis::alerts fed by the pipeline, with
 //! a rolling summary, NDJSON alert and summary files, and a Prometheus endpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -10,16 +10,14 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use crate::analysis::alerts::{Alert, Engine, Severity, State, Thresholds};
-use crate::cli::rtp::MediaIndex;
+use crate::analysis::alerts::{Alert, Severity, State, Thresholds};
 use crate::correlate::record::{CallKind, Outcome};
-use crate::correlate::Output;
 use crate::output::prometheus::Metrics;
 use crate::output::{escape, write_csv_row, Format, OutputError, Table};
-use crate::pipeline::RunStats;
+use crate::session::{Event, Needs, Report, Sink};
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 
-use super::commands::{drive_outputs, RunError};
+use super::commands::{drive, RunError};
 use super::{AlertOptions, Config, UsageError};
 
 /// Validated detector options.
@@ -114,205 +112,212 @@ impl Interval {
     }
 }
 
-/// Feeds the detectors from the pipeline; `tap` sees every output first, `on_alert` each alert
-/// as found, `on_interval` each summary as its interval of capture time ends.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn run_detectors(
-    cfg: &Config,
-    stop: Arc<AtomicBool>,
-    req: &AlertRequest,
-    interval: Option<Nanos>,
+/// Fired alerts counted, for the exit status.
+impl DetectorOutcome {
+    pub fn add(&mut self, a: &Alert) {
+        if a.state == State::Fired {
+            self.alerts += 1;
+            self.worst = self.worst.max(Some(a.severity));
+        }
+    }
+}
+
+/// `monitor`: alerts as they come, a summary every interval of capture time, and the metrics,
+/// all from what the filter selects (the detectors themselves see everything).
+struct Monitor<'a> {
+    interval: Nanos,
     metrics: Option<Arc<Mutex<String>>>,
-    mut tap: impl FnMut(&Output) -> Result<(), OutputError>,
-    mut on_alert: impl FnMut(&Alert) -> Result<(), OutputError>,
-    mut on_interval: impl FnMut(&Interval, &Metrics) -> Result<(), OutputError>,
-) -> Result<(RunStats, DetectorOutcome), RunError> {
-    let mut cfg = cfg.clone();
-    cfg.pipeline.correlator.want_messages = true;
-    cfg.pipeline.correlator.want_media = true;
-    cfg.pipeline.correlator.want_detail = true;
-    cfg.pipeline.reassembly.track_rtp = true;
-    cfg.pipeline.reassembly.rtp_progress = Some(crate::analysis::alerts::MEDIA_PROGRESS);
-    let mut engine = Engine::new(req.thresholds.clone());
-    let mut index = MediaIndex::default();
-    let mut m = Metrics::default();
-    let mut outcome = DetectorOutcome::default();
-    let mut last_tick = Ts::ZERO;
-    let mut cur = Interval::default();
-    let mut errors: BTreeMap<u16, u64> = BTreeMap::new();
-    let mut next_summary: Option<Ts> = None;
-    let mut last_render = Ts::ZERO;
-    let filter = cfg.filter.clone();
-    let mut handle = |engine: &mut Engine,
-                      m: &mut Metrics,
-                      outcome: &mut DetectorOutcome,
-                      cur: &mut Interval|
-     -> Result<(), OutputError> {
-        for a in engine.take() {
-            if a.state == State::Fired {
-                outcome.alerts += 1;
-                outcome.worst = outcome.worst.max(Some(a.severity));
-                cur.alerts += 1;
-                *m.alerts.entry(a.code).or_default() += 1;
-            }
-            on_alert(&a)?;
+    m: Metrics,
+    outcome: DetectorOutcome,
+    cur: Interval,
+    errors: BTreeMap<u16, u64>,
+    next_summary: Option<Ts>,
+    last_render: Ts,
+    last: Ts,
+    open_calls: usize,
+    /// Calls counted at their final change, so their close does not count them again.
+    counted: HashSet<String>,
+    human: Box<dyn Write + 'a>,
+    colour_on: bool,
+    alerts_json: Option<Box<dyn Write>>,
+    summary_json: Option<BufWriter<File>>,
+}
+
+impl Monitor<'_> {
+    fn count_call(&mut self, c: &crate::correlate::record::CallRecord) {
+        if c.kind != CallKind::Invite {
+            return;
+        }
+        if let Some(o) = c.outcome.filter(|o| *o != Outcome::InProgress) {
+            *self.m.calls.entry(o.as_str()).or_default() += 1;
+            self.cur.calls += 1;
+            self.cur.answered += u64::from(o == Outcome::Answered);
+        }
+        if let Some(p) = c.pdd {
+            self.m.pdd.observe(p);
+        }
+    }
+
+    fn alert(&mut self, a: &Alert) -> Result<(), OutputError> {
+        self.outcome.add(a);
+        if a.state == State::Fired {
+            self.cur.alerts += 1;
+            *self.m.alerts.entry(a.code).or_default() += 1;
+        }
+        let line = escape(&a.to_string());
+        if self.colour_on {
+            writeln!(self.human, "{}{line}\x1b[0m", colour(a.severity))?;
+        } else {
+            writeln!(self.human, "{line}")?;
+        }
+        self.human.flush()?;
+        if let Some(w) = self.alerts_json.as_mut() {
+            write_json(w.as_mut(), a)?;
         }
         Ok(())
-    };
-    let run = drive_outputs(&cfg, stop, |o| {
-        tap(&o)?;
-        let now = match &o {
-            Output::Msg(x) => Some(x.ts),
-            Output::Tick(t, _) => Some(*t),
-            _ => None,
-        };
-        match o {
-            Output::Msg(msg) => {
-                cur.messages += 1;
+    }
+
+    fn summary(&mut self) -> Result<(), OutputError> {
+        let iv = &self.cur;
+        let errs: Vec<String> = iv
+            .top_errors
+            .iter()
+            .map(|(s, n)| format!("{s}×{n}"))
+            .collect();
+        writeln!(
+            self.human,
+            "── {}  calls {}  ASR {}  active {}  alerts {}  messages {}  errors {}{}",
+            iv.start,
+            iv.calls,
+            iv.asr.map_or("-".into(), |a| format!("{a:.0}%")),
+            iv.active_calls,
+            iv.alerts,
+            iv.messages,
+            if errs.is_empty() {
+                "-".into()
+            } else {
+                errs.join(" ")
+            },
+            if iv.capture_dropped > 0 {
+                format!("  capture drops {}", iv.capture_dropped)
+            } else {
+                String::new()
+            }
+        )?;
+        self.human.flush()?;
+        if let Some(w) = self.summary_json.as_mut() {
+            write_json(w, iv)?;
+        }
+        Ok(())
+    }
+
+    /// Capture time moved on: close the intervals that ended, refresh the metrics.
+    fn clock(&mut self, now: Ts) -> Result<(), OutputError> {
+        self.last = self.last.max(now);
+        let iv = self.interval;
+        let next = *self
+            .next_summary
+            .get_or_insert(Ts((now.0.div_euclid(iv) + 1) * iv));
+        if now >= next {
+            self.cur
+                .close(next.saturating_add(-iv), self.open_calls, &self.errors);
+            self.m.active_calls = self.open_calls as u64;
+            self.summary()?;
+            self.cur = Interval::default();
+            self.errors.clear();
+            self.next_summary = Some(Ts((now.0.div_euclid(iv) + 1) * iv));
+        }
+        if now.since(self.last_render) >= NANOS_PER_SEC {
+            self.last_render = now;
+            self.render();
+        }
+        Ok(())
+    }
+
+    fn render(&mut self) {
+        if let Some(text) = &self.metrics {
+            self.m.active_calls = self.open_calls as u64;
+            if let Ok(mut t) = text.lock() {
+                *t = self.m.render();
+            }
+        }
+    }
+}
+
+impl Sink for Monitor<'_> {
+    fn needs(&self) -> Needs {
+        Needs {
+            messages: true,
+            detail: true,
+            changes: true,
+            media: true,
+            alerts: true,
+            ..Needs::default()
+        }
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        match e {
+            Event::Message(msg) => {
+                self.cur.messages += 1;
                 if msg.retransmission {
-                    m.retransmissions += 1;
+                    self.m.retransmissions += 1;
                 }
                 match (&msg.method, msg.status) {
-                    (Some(meth), _) => m.request(meth),
+                    (Some(meth), _) => self.m.request(meth),
                     (None, Some(s)) => {
-                        m.response(msg.cseq_method.as_deref().unwrap_or("unknown"), s);
+                        self.m
+                            .response(msg.cseq_method.as_deref().unwrap_or("unknown"), s);
                         if s >= 400 && !msg.retransmission {
-                            *errors.entry(s).or_default() += 1;
+                            *self.errors.entry(s).or_default() += 1;
                         }
                     }
                     _ => {}
                 }
-                if filter.message(&msg) {
-                    engine.on_msg(&msg);
+                self.clock(msg.ts)?;
+            }
+            Event::CallChanged(ch) => {
+                if ch.phase.is_final() && self.counted.insert(ch.call.call_id.clone()) {
+                    self.count_call(&ch.call);
                 }
             }
-            Output::Media(x) => {
-                engine.on_media(&x);
-                index.add(*x);
-            }
-            Output::Rtp(mut s) => {
-                index.resolve(&mut s);
-                m.streams += 1;
-                if let Some(mos) = s.mos {
-                    m.mos.observe(mos);
-                }
-                engine.on_stream(&s);
-            }
-            Output::Call(c) => {
-                if c.kind == CallKind::Invite {
-                    if let Some(o) = c.outcome.filter(|o| *o != Outcome::InProgress) {
-                        *m.calls.entry(o.as_str()).or_default() += 1;
-                        cur.calls += 1;
-                        cur.answered += u64::from(o == Outcome::Answered);
-                    }
-                    if let Some(p) = c.pdd {
-                        m.pdd.observe(p);
-                    }
+            Event::CallClosed(cc) => {
+                let c = &cc.call;
+                if !self.counted.remove(&c.call_id) {
+                    self.count_call(c);
                 }
                 if let Some(d) = &c.detail {
                     for t in &d.transactions {
                         if let Some(f) = t.final_response {
-                            m.response_time(t.method.as_str(), f as f64 / NANOS_PER_SEC as f64);
+                            self.m
+                                .response_time(t.method.as_str(), f as f64 / NANOS_PER_SEC as f64);
                         }
                     }
                 }
-                engine.on_call(&c);
             }
-            Output::Reg(_) => {}
-            Output::RtpLive(v) => {
-                for s in &v {
-                    if let Some(cid) = index.call_of(s.src, s.dst, s.first) {
-                        let cid = cid.to_string();
-                        engine.on_live_stream(&cid, s.dst, s.last);
-                    }
+            Event::Stream(s) => {
+                self.m.streams += 1;
+                if let Some(mos) = s.mos {
+                    self.m.mos.observe(mos);
                 }
             }
-            Output::Tick(t, dropped) => {
-                engine.decide_media(t);
-                // A live capture's own drops, as they grow: every new loss is said.
-                if dropped > m.capture_dropped {
-                    engine.capture_loss(t, dropped - m.capture_dropped, 0, 0);
-                    m.capture_dropped = dropped;
-                    cur.capture_dropped = dropped;
+            Event::Alert(a) => self.alert(a)?,
+            Event::Tick(t) => {
+                self.open_calls = t.open_calls;
+                if t.dropped > self.m.capture_dropped {
+                    self.m.capture_dropped = t.dropped;
+                    self.cur.capture_dropped = t.dropped;
                 }
+                for (name, n) in &t.tables {
+                    self.m.tables.insert(name, *n as u64);
+                }
+                self.m.evicted = t.detector_evictions;
+                self.clock(t.now)?;
             }
+            Event::Registration(_) => {}
         }
-        if let Some(now) = now {
-            // Timers run once a second of capture time; alerts carry their own deadlines.
-            if now.since(last_tick) >= NANOS_PER_SEC {
-                last_tick = now;
-                engine.tick(now);
-                for cid in engine.settle(now, false) {
-                    index.forget(&cid);
-                }
-            }
-            if let Some(iv) = interval {
-                let next = *next_summary.get_or_insert(Ts((now.0.div_euclid(iv) + 1) * iv));
-                if now >= next {
-                    cur.close(next.saturating_add(-iv), engine.watched(), &errors);
-                    handle(&mut engine, &mut m, &mut outcome, &mut cur)?;
-                    m.active_calls = engine.watched() as u64;
-                    on_interval(&cur, &m)?;
-                    cur = Interval::default();
-                    errors.clear();
-                    next_summary = Some(Ts((now.0.div_euclid(iv) + 1) * iv));
-                }
-            }
-            if let Some(text) = &metrics {
-                if now.since(last_render) >= NANOS_PER_SEC {
-                    last_render = now;
-                    m.active_calls = engine.watched() as u64;
-                    for (t, n) in engine.table_sizes() {
-                        m.tables.insert(t, n as u64);
-                    }
-                    m.tables.insert("media_index", index.len() as u64);
-                    m.evicted = engine.stats.evicted;
-                    if let Ok(mut t) = text.lock() {
-                        *t = m.render();
-                    }
-                }
-            }
-        }
-        handle(&mut engine, &mut m, &mut outcome, &mut cur)
-    })?;
-    let end = run.last_ts.unwrap_or(last_tick);
-    engine.tick(end);
-    engine.settle(end, true);
-    // What the capture lost that no tick reported yet.
-    let dropped =
-        run.capture.dropped_kernel + run.capture.dropped_interface + run.capture.dropped_behind;
-    engine.capture_loss(
-        end,
-        dropped.saturating_sub(m.capture_dropped),
-        0,
-        run.reassembly.tcp.gaps,
-    );
-    m.capture_dropped = m.capture_dropped.max(dropped);
-    engine.table_limits(
-        end,
-        &[
-            ("live calls", run.correlate.calls_evicted),
-            ("TCP connection", run.reassembly.flows_evicted),
-            ("IP fragment", run.decode.ip_frag_evicted),
-        ],
-    );
-    m.tcp_gaps = run.reassembly.tcp.gaps;
-    handle(&mut engine, &mut m, &mut outcome, &mut cur)?;
-    if let Some(iv) = interval {
-        if cur.messages > 0 || cur.alerts > 0 || cur.calls > 0 {
-            cur.capture_dropped = m.capture_dropped;
-            cur.close(Ts(end.0.div_euclid(iv) * iv), engine.watched(), &errors);
-            on_interval(&cur, &m)?;
-        }
+        Ok(())
     }
-    m.active_calls = engine.watched() as u64;
-    m.evicted = engine.stats.evicted;
-    if let Some(text) = &metrics {
-        if let Ok(mut t) = text.lock() {
-            *t = m.render();
-        }
-    }
-    Ok((run, outcome))
 }
 
 fn colour(s: Severity) -> &'static str {
@@ -386,7 +391,7 @@ pub fn monitor(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     req: &MonitorRequest,
-) -> Result<(RunStats, DetectorOutcome), RunError> {
+) -> Result<(Report, DetectorOutcome), RunError> {
     let tty = io::stderr().is_terminal();
     let mut owned = cfg.clone();
     let writer = match &req.write {
@@ -400,9 +405,9 @@ pub fn monitor(
         None => None,
     };
     let cfg = &owned;
-    let mut alerts_json = json_sink(&req.alerts_json)?;
+    let alerts_json = json_sink(&req.alerts_json)?;
     let human_to_stdout = req.alerts_json.as_deref() != Some("-");
-    let mut summary_json = match &req.summary_json {
+    let summary_json = match &req.summary_json {
         Some(p) => Some(BufWriter::new(
             File::create(p).map_err(|e| RunError::Output(OutputError::Io(e)))?,
         )),
@@ -419,71 +424,53 @@ pub fn monitor(
         None => None,
     };
     // Human lines go to stdout unless stdout carries the NDJSON; then to stderr.
-    let human: std::cell::RefCell<Box<dyn Write>> = std::cell::RefCell::new(if human_to_stdout {
+    let human: Box<dyn Write> = if human_to_stdout {
         Box::new(io::stdout())
     } else {
         Box::new(io::stderr())
-    });
+    };
     let colour_on = if human_to_stdout {
         io::stdout().is_terminal()
     } else {
         tty
     };
-    let (run, outcome) = run_detectors(
-        cfg,
-        stop,
-        &req.alerts,
-        Some(req.interval),
+    let mut sink = Monitor {
+        interval: req.interval,
         metrics,
-        |_| Ok(()),
-        |a| {
-            let mut human = human.borrow_mut();
-            let line = escape(&a.to_string());
-            if colour_on {
-                writeln!(human, "{}{line}\x1b[0m", colour(a.severity))?;
-            } else {
-                writeln!(human, "{line}")?;
-            }
-            human.flush()?;
-            if let Some(w) = alerts_json.as_mut() {
-                write_json(w.as_mut(), a)?;
-            }
-            Ok(())
-        },
-        |iv, _m| {
-            let mut human = human.borrow_mut();
-            let errs: Vec<String> = iv
-                .top_errors
-                .iter()
-                .map(|(s, n)| format!("{s}×{n}"))
-                .collect();
-            writeln!(
-                human,
-                "── {}  calls {}  ASR {}  active {}  alerts {}  messages {}  errors {}{}",
-                iv.start,
-                iv.calls,
-                iv.asr.map_or("-".into(), |a| format!("{a:.0}%")),
-                iv.active_calls,
-                iv.alerts,
-                iv.messages,
-                if errs.is_empty() {
-                    "-".into()
-                } else {
-                    errs.join(" ")
-                },
-                if iv.capture_dropped > 0 {
-                    format!("  capture drops {}", iv.capture_dropped)
-                } else {
-                    String::new()
-                }
-            )?;
-            human.flush()?;
-            if let Some(w) = summary_json.as_mut() {
-                write_json(w, iv)?;
-            }
-            Ok(())
-        },
-    )?;
+        m: Metrics::default(),
+        outcome: DetectorOutcome::default(),
+        cur: Interval::default(),
+        errors: BTreeMap::new(),
+        next_summary: None,
+        last_render: Ts::ZERO,
+        last: Ts::ZERO,
+        open_calls: 0,
+        counted: HashSet::new(),
+        human,
+        colour_on,
+        alerts_json,
+        summary_json,
+    };
+    let report = drive(cfg, stop, Some(&req.alerts.thresholds), &mut sink)?;
+    let run = &report.run;
+    // The last, partial interval, and the final metrics.
+    let dropped =
+        run.capture.dropped_kernel + run.capture.dropped_interface + run.capture.dropped_behind;
+    sink.m.capture_dropped = sink.m.capture_dropped.max(dropped);
+    sink.m.tcp_gaps = run.reassembly.tcp.gaps;
+    let end = run.last_ts.unwrap_or(sink.last).max(sink.last);
+    if sink.cur.messages > 0 || sink.cur.alerts > 0 || sink.cur.calls > 0 {
+        let iv = sink.interval;
+        sink.cur.capture_dropped = sink.m.capture_dropped;
+        let errors = std::mem::take(&mut sink.errors);
+        sink.cur
+            .close(Ts(end.0.div_euclid(iv) * iv), sink.open_calls, &errors);
+        sink.summary()?;
+    }
+    sink.render();
+    let outcome = std::mem::take(&mut sink.outcome);
+    let alerts_json = sink.alerts_json.take();
+    let summary_json = sink.summary_json.take();
     if let Some(mut w) = alerts_json {
         w.flush().map_err(OutputError::from)?;
     }
@@ -528,7 +515,7 @@ pub fn monitor(
             .worst
             .map_or(String::new(), |w| format!(", worst {}", w.as_str()))
     );
-    Ok((run, outcome))
+    Ok((report, outcome))
 }
 
 const ALERT_HEADERS: [&str; 8] = [
@@ -551,26 +538,39 @@ fn alert_cells(a: &Alert) -> Vec<String> {
     ]
 }
 
+/// The alerts the filter selects.
+#[derive(Default)]
+struct AlertList {
+    alerts: Vec<Alert>,
+    outcome: DetectorOutcome,
+}
+
+impl Sink for AlertList {
+    fn needs(&self) -> Needs {
+        Needs {
+            alerts: true,
+            ..Needs::default()
+        }
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        if let Event::Alert(a) = e {
+            self.outcome.add(a);
+            self.alerts.push((*a).clone());
+        }
+        Ok(())
+    }
+}
+
 /// `sipscope alerts`: every alert of the captures, in capture-time order.
 pub fn alerts(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     req: &AlertRequest,
-) -> Result<(RunStats, DetectorOutcome), RunError> {
-    let mut all: Vec<Alert> = Vec::new();
-    let (run, outcome) = run_detectors(
-        cfg,
-        stop,
-        req,
-        None,
-        None,
-        |_| Ok(()),
-        |a| {
-            all.push(a.clone());
-            Ok(())
-        },
-        |_, _| Ok(()),
-    )?;
+) -> Result<(Report, DetectorOutcome), RunError> {
+    let mut sink = AlertList::default();
+    let report = drive(cfg, stop, Some(&req.thresholds), &mut sink)?;
+    let (mut all, outcome) = (sink.alerts, sink.outcome);
     // Deadlines are found late by design (a timer is checked once a second): sort by them.
     all.sort_by(|a, b| {
         (a.ts, a.code, &a.call_id, &a.endpoint).cmp(&(b.ts, b.code, &b.call_id, &b.endpoint))
@@ -603,5 +603,5 @@ pub fn alerts(
         }
     }
     out.flush().map_err(OutputError::from)?;
-    Ok((run, outcome))
+    Ok((report, outcome))
 }

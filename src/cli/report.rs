@@ -1,7 +1,6 @@
 //! `sipscope report FILE… -o DIR`: one pass over the captures with the detectors and every
 //! table, then the page (sections rendered in parallel), summary.md and the statistics tables.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -13,12 +12,11 @@ use rayon::prelude::*;
 use crate::correlate::Output;
 use crate::output::frame::{self, FileFormat};
 use crate::output::OutputError;
-use crate::pipeline::RunStats;
 use crate::report::{html, markdown, Collector, Finished, ReportOptions};
-use crate::time::NANOS_PER_SEC;
+use crate::session::{Event, Needs, Report, Sink};
 
-use super::commands::{drive_outputs, RunError};
-use super::monitor::{run_detectors, AlertRequest, DetectorOutcome};
+use super::commands::{drive, drive_outputs, RunError};
+use super::monitor::{AlertRequest, DetectorOutcome};
 use super::{Config, Input, ReportArgs, UsageError};
 
 /// A validated `report` command line.
@@ -109,7 +107,7 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
     let mut cfg = cfg.clone();
     cfg.pipeline.correlator.want_messages = true;
     cfg.pipeline.correlator.want_text = true;
-    cfg.pipeline.correlator.want_media = true;
+    cfg.pipeline.correlator.want_media = false;
     cfg.pipeline.correlator.want_detail = false;
     cfg.pipeline.reassembly.track_rtp = false;
     cfg.pipeline.reassembly.rtp_series = None;
@@ -118,23 +116,15 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
     let max = fin.opts.max_msgs;
     let sections = &mut fin.sections;
     drive_outputs(&cfg, stop, |o| {
-        match o {
-            Output::Msg(m) => {
-                if let Some(&i) = m.call_id.as_ref().and_then(|c| wanted.get(c)) {
-                    let s = &mut sections[i];
-                    if s.msgs.len() < max {
-                        s.msgs.push(*m);
-                    } else {
-                        s.msgs_cut += 1;
-                    }
+        if let Output::Msg(m) = o {
+            if let Some(&i) = m.call_id.as_ref().and_then(|c| wanted.get(c)) {
+                let s = &mut sections[i];
+                if s.msgs.len() < max {
+                    s.msgs.push(*m);
+                } else {
+                    s.msgs_cut += 1;
                 }
             }
-            Output::Media(m) => {
-                if let Some(&i) = wanted.get(&m.call_id) {
-                    sections[i].owners.entry(m.addr).or_insert(m.announced_by);
-                }
-            }
-            _ => {}
         }
         Ok(())
     })?;
@@ -144,43 +134,42 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
     Ok(())
 }
 
+/// The report's collector, with the alerts counted for the exit status.
+struct ReportSink {
+    col: Collector,
+    outcome: DetectorOutcome,
+}
+
+impl Sink for ReportSink {
+    fn needs(&self) -> Needs {
+        self.col.needs()
+    }
+
+    fn event(&mut self, e: &Event<'_>, selected: bool) -> Result<(), OutputError> {
+        if let (Event::Alert(a), true) = (e, selected) {
+            self.outcome.add(a);
+        }
+        self.col.event(e, selected)
+    }
+}
+
 pub fn report(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     req: &ReportRequest,
-) -> Result<(RunStats, DetectorOutcome), RunError> {
-    let mut cfg = cfg.clone();
-    cfg.pipeline.correlator.want_text = true;
-    // One point a second of every stream, for the charts of the worst ones.
-    cfg.pipeline.reassembly.rtp_series = Some(NANOS_PER_SEC);
-    let col = RefCell::new(Collector::new(req.opts.clone())?);
-    let filter = cfg.filter.clone();
-    let stop2 = stop.clone();
-    let (run, outcome) = run_detectors(
-        &cfg,
-        stop,
-        &req.alerts,
-        None,
-        None,
-        |o| {
-            let mut c = col.borrow_mut();
-            match o {
-                Output::Msg(m) if !filter.message(m) => Ok(()),
-                Output::Call(call) if !filter.call(call) => {
-                    c.forget(&call.call_id);
-                    Ok(())
-                }
-                Output::Reg(r) if !filter.registration(r) => Ok(()),
-                o => c.output(o),
-            }
-        },
-        |a| col.borrow_mut().alert(a),
-        |_, _| Ok(()),
-    )?;
-    let mut col = col.into_inner();
+) -> Result<(Report, DetectorOutcome), RunError> {
+    let mut sink = ReportSink {
+        col: Collector::new(req.opts.clone())?,
+        outcome: DetectorOutcome::default(),
+    };
+    let report = drive(cfg, stop.clone(), Some(&req.alerts.thresholds), &mut sink)?;
+    let run = &report.run;
+    let ReportSink { mut col, outcome } = sink;
     col.stats.add_loose(&run.correlate.without_call_id_by_kind);
+    col.counts.late_streams = report.session.late_streams;
+    col.counts.waiting_cut = report.session.waiting_dropped;
     let mut fin = col.finish(run.last_ts)?;
-    refetch(&cfg, stop2, &mut fin)?;
+    refetch(cfg, stop, &mut fin)?;
     let mut tabs = std::mem::take(&mut fin.stats).tables().map_err(polars)?;
     let stats_dir = req.opts.dir.join("data/stats");
     frame::write_dir(&stats_dir, &mut tabs, FileFormat::Parquet)?;
@@ -207,10 +196,10 @@ pub fn report(
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    let warnings = super::commands::warnings(&run);
+    let warnings = super::commands::warnings(&report);
     let cx = html::Context {
         fin: &fin,
-        run: &run,
+        run,
         tabs: &tabs,
         warnings: &warnings,
     };
@@ -224,5 +213,5 @@ pub fn report(
         writeln!(out, "{}", p.display()).map_err(OutputError::from)?;
     }
     out.flush().map_err(OutputError::from)?;
-    Ok((run, outcome))
+    Ok((report, outcome))
 }

@@ -7,129 +7,16 @@
 //! its rtpmap, learned from that SDP after the fact, so the result does not depend on the order
 //! threads saw signalling and media.
 
-use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::analysis::rtp::StreamStats;
-use crate::correlate::Output;
 use crate::output::{escape, write_csv_row, Format, OutputError, Table};
-use crate::pipeline::RunStats;
+use crate::session::{Event, Needs, Report, Sink};
 
-use super::commands::{drive_outputs, RunError};
+use super::commands::{drive, RunError};
 use super::Config;
-
-/// SDP media announcements by address, to tie RTP streams to their calls (RFC 3264: RTP sent to
-/// an announced address and port belongs to the announcing call). Ports are reused from call to
-/// call, so a stream belongs to the latest announcement of its address made before its first
-/// packet (or the first one, when the SDP came later).
-#[derive(Default)]
-pub struct MediaIndex {
-    at: BTreeMap<SocketAddr, Vec<crate::correlate::MediaInfo>>,
-    /// The addresses each call announced, so a closed call's announcements can go.
-    by_call: std::collections::HashMap<String, Vec<SocketAddr>>,
-}
-
-impl MediaIndex {
-    pub fn add(&mut self, m: crate::correlate::MediaInfo) {
-        let addrs = self.by_call.entry(m.call_id.clone()).or_default();
-        if !addrs.contains(&m.addr) {
-            addrs.push(m.addr);
-        }
-        let list = self.at.entry(m.addr).or_default();
-        let key = (m.ts, m.frame, m.idx);
-        let at = list
-            .iter()
-            .rposition(|x| (x.ts, x.frame, x.idx) <= key)
-            .map_or(0, |p| p + 1);
-        list.insert(at, m);
-    }
-
-    /// Forgets a closed call's announcements: its streams have all finished by the time its
-    /// record arrives (streams expire no later than calls), so the index stays as small as the
-    /// set of open calls.
-    pub fn forget(&mut self, call_id: &str) {
-        let Some(addrs) = self.by_call.remove(call_id) else {
-            return;
-        };
-        for a in addrs {
-            if let Some(list) = self.at.get_mut(&a) {
-                list.retain(|m| m.call_id != call_id);
-                if list.is_empty() {
-                    self.at.remove(&a);
-                }
-            }
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.at.values().map(Vec::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.at.is_empty()
-    }
-
-    fn pick(&self, addr: &SocketAddr, t: crate::time::Ts) -> Option<&crate::correlate::MediaInfo> {
-        let list = self.at.get(addr)?;
-        list.iter().rev().find(|m| m.ts <= t).or(list.first())
-    }
-
-    /// The call a stream from `src` to `dst` that began at `first` belongs to.
-    pub fn call_of(
-        &self,
-        src: SocketAddr,
-        dst: SocketAddr,
-        first: crate::time::Ts,
-    ) -> Option<&str> {
-        self.pick(&dst, first)
-            .or_else(|| self.pick(&src, first))
-            .map(|m| m.call_id.as_str())
-    }
-
-    /// Ties one stream to its call, learns its clock rate and codec from the SDP, and scores it.
-    pub fn resolve(&self, s: &mut StreamStats) {
-        // The receiver's SDP names where RTP goes; symmetric RTP also sends from there.
-        let Some(m) = self
-            .pick(&s.dst, s.first)
-            .or_else(|| self.pick(&s.src, s.first))
-        else {
-            s.resolve_events(None);
-            s.score(None);
-            return;
-        };
-        let event_pt = m
-            .payloads
-            .iter()
-            .find(|(_, _, enc)| enc.eq_ignore_ascii_case("telephone-event"))
-            .map(|(pt, _, _)| *pt);
-        s.resolve_events(event_pt);
-        s.call_id = Some(m.call_id.clone());
-        let mut encoding = None;
-        if m.addr == s.dst {
-            if let Some((_, clock, enc)) =
-                m.payloads.iter().find(|(pt, _, _)| *pt == s.payload_type)
-            {
-                s.resolve_clock(*clock);
-                encoding = Some(enc.as_str());
-            }
-        }
-        s.score(encoding);
-    }
-}
-
-/// Ties streams to calls and resolves late-known clock rates: `media` is every SDP media line.
-pub fn resolve(streams: &mut [StreamStats], media: &[crate::correlate::MediaInfo]) {
-    let mut index = MediaIndex::default();
-    for m in media {
-        index.add(m.clone());
-    }
-    for s in streams.iter_mut() {
-        index.resolve(s);
-    }
-}
 
 const HEADERS: [&str; 25] = [
     "start",
@@ -285,28 +172,45 @@ fn series_cells(s: &StreamStats, p: &crate::analysis::series::SeriesPoint) -> Ve
     ]
 }
 
+/// Collects the streams the filter selects (each already tied to its call by the session).
+struct Streams {
+    heuristic: bool,
+    series: Option<crate::time::Nanos>,
+    streams: Vec<StreamStats>,
+}
+
+impl Sink for Streams {
+    fn needs(&self) -> Needs {
+        Needs {
+            media: true,
+            series: self.series,
+            ..Needs::default()
+        }
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        if let Event::Stream(s) = e {
+            if self.heuristic || s.call_id.is_some() {
+                self.streams.push((*s).clone());
+            }
+        }
+        Ok(())
+    }
+}
+
 pub fn rtp(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     heuristic: bool,
     series: Option<crate::time::Nanos>,
-) -> Result<RunStats, RunError> {
-    let mut cfg = cfg.clone();
-    cfg.pipeline.reassembly.track_rtp = true;
-    cfg.pipeline.reassembly.rtp_series = series;
-    cfg.pipeline.correlator.want_media = true;
-    let mut streams: Vec<StreamStats> = Vec::new();
-    let mut media = Vec::new();
-    let stats = drive_outputs(&cfg, stop, |o| {
-        match o {
-            Output::Rtp(s) => streams.push(*s),
-            Output::Media(m) => media.push(*m),
-            _ => {}
-        }
-        Ok(())
-    })?;
-    resolve(&mut streams, &media);
-    streams.retain(|s| heuristic || s.call_id.is_some());
+) -> Result<Report, RunError> {
+    let mut sink = Streams {
+        heuristic,
+        series,
+        streams: Vec::new(),
+    };
+    let report = drive(cfg, stop, None, &mut sink)?;
+    let mut streams = sink.streams;
     streams.sort_by_key(|s| (s.first, s.src, s.dst, s.ssrc));
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -351,7 +255,7 @@ pub fn rtp(
             }
         }
         out.flush().map_err(err)?;
-        return Ok(stats);
+        return Ok(report);
     }
     match cfg.format {
         Format::Json => {
@@ -377,5 +281,5 @@ pub fn rtp(
         }
     }
     out.flush().map_err(err)?;
-    Ok(stats)
+    Ok(report)
 }

@@ -7,13 +7,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::analysis::stats::{Cuts, Net, PeerMap, Stats};
-use crate::correlate::Output;
 use crate::output::frame::{self, FileFormat};
 use crate::output::OutputError;
-use crate::pipeline::RunStats;
+use crate::session::{Event, Needs, Report, Sink};
 use crate::time::{Nanos, NANOS_PER_MILLI, NANOS_PER_SEC};
 
-use super::commands::{drive_outputs, RunError};
+use super::commands::{drive, RunError};
 use super::{Config, StatsArgs, StatsFormat, UsageError};
 
 /// A validated `stats` command line.
@@ -91,19 +90,32 @@ impl StatsRequest {
     }
 }
 
-pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<RunStats, RunError> {
-    let mut cfg = cfg.clone();
-    cfg.pipeline.correlator.want_detail = true;
-    let mut st = Stats::new(req.cuts);
-    let filter = cfg.filter.clone();
-    let run = drive_outputs(&cfg, stop, |o| {
-        match o {
-            Output::Call(c) if filter.call(&c) => st.add_call(&c),
-            Output::Reg(r) if filter.registration(&r) => st.add_reg(&r),
+/// Feeds the statistics with the calls and registrations the filter selects.
+struct StatsSink(Stats);
+
+impl Sink for StatsSink {
+    fn needs(&self) -> Needs {
+        Needs {
+            detail: true,
+            ..Needs::default()
+        }
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        match e {
+            Event::CallClosed(c) => self.0.add_call(&c.call),
+            Event::Registration(r) => self.0.add_reg(r),
             _ => {}
         }
         Ok(())
-    })?;
+    }
+}
+
+pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<Report, RunError> {
+    let mut sink = StatsSink(Stats::new(req.cuts));
+    let report = drive(cfg, stop, None, &mut sink)?;
+    let run = &report.run;
+    let mut st = sink.0;
     st.add_loose(&run.correlate.without_call_id_by_kind);
     st.finish(run.last_ts);
     let polars = |e: polars::prelude::PolarsError| OutputError::Io(io::Error::other(e));
@@ -130,7 +142,7 @@ pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<R
         }
     }
     out.flush().map_err(OutputError::from)?;
-    Ok(run)
+    Ok(report)
 }
 
 #[cfg(test)]

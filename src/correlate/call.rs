@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::record::{CallDetail, CallKind, CallRecord, MsgCount, Outcome, SenderCount};
+use super::record::{CallDetail, CallKind, CallRecord, MsgCount, Outcome, Phase, SenderCount};
 use super::registration::Registrations;
 use super::transaction::{Facts, TxKey, TxSeen};
 use crate::sip::{HeaderName, Method, SipMessage};
@@ -91,6 +91,8 @@ pub struct CallState {
     challenged: bool,
     /// Message counts for the statistics; None unless asked for.
     counts: Option<Box<Counts>>,
+    /// The last in-dialog offer put the media on hold.
+    on_hold: bool,
 }
 
 /// Messages counted by (method, status) and by sender, for `stats`.
@@ -143,6 +145,18 @@ impl Counts {
             self.uncounted += 1;
         }
     }
+}
+
+/// Whether an SDP offer puts the media on hold (RFC 3264 §8.4: sendonly or inactive; RFC 2543's
+/// 0.0.0.0 connection address); None when the body carries no SDP.
+fn hold_offer(body: &[u8]) -> Option<bool> {
+    use memchr::memmem::find;
+    find(body, b"v=0")?;
+    Some(
+        find(body, b"a=sendonly").is_some()
+            || find(body, b"a=inactive").is_some()
+            || find(body, b"c=IN IP4 0.0.0.0").is_some(),
+    )
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -222,7 +236,30 @@ impl CallState {
             callee: None,
             challenged: false,
             counts: None,
+            on_hold: false,
         }
+    }
+
+    /// Where an INVITE call stands now (None for other dialogs).
+    pub fn phase(&self) -> Option<Phase> {
+        if self.kind != CallKind::Invite {
+            return None;
+        }
+        Some(if self.bye_ts.is_some() {
+            Phase::Ended
+        } else if self.answer_ts.is_some() {
+            if self.on_hold {
+                Phase::OnHold
+            } else {
+                Phase::Answered
+            }
+        } else if self.final_status.is_some_and(|s| s >= 300) {
+            Phase::Failed
+        } else if self.ring_ts.is_some() {
+            Phase::Ringing
+        } else {
+            Phase::Trying
+        })
     }
 
     /// Counts messages by method, status and sender from now on (for `stats`).
@@ -340,6 +377,11 @@ impl CallState {
         dst: SocketAddr,
     ) {
         let to_tag = facts.to_tag().is_some();
+        if to_tag && matches!(m, Method::Invite | Method::Update) {
+            if let Some(hold) = hold_offer(msg.body()) {
+                self.on_hold = hold;
+            }
+        }
         match m {
             Method::Invite if !to_tag => {
                 if self.kind != CallKind::Invite {

@@ -53,6 +53,8 @@ pub enum Output {
     Tick(Ts, u64),
     /// The RTP streams still flowing (when progress reports were asked for).
     RtpLive(Vec<crate::analysis::rtp::LiveStream>),
+    /// An INVITE call changed phase (when asked for): at the message that changed it.
+    Change(Box<record::CallChange>),
 }
 
 /// One SDP media line as announced in signalling (RFC 3264): RTP to `addr` belongs to `call_id`
@@ -86,6 +88,8 @@ pub struct CorrelatorConfig {
     pub want_media: bool,
     /// Timings, transactions and message counts in each call record (for `stats`).
     pub want_detail: bool,
+    /// A [`Output::Change`] each time an INVITE call changes phase (live views).
+    pub want_changes: bool,
 }
 
 impl Default for CorrelatorConfig {
@@ -105,6 +109,7 @@ impl Default for CorrelatorConfig {
             want_text: false,
             want_media: false,
             want_detail: false,
+            want_changes: false,
         }
     }
 }
@@ -293,7 +298,20 @@ impl Correlator {
                         self.calls.entry(cid.into()).or_insert(st)
                     }
                 };
+                let before = call.phase();
                 retrans = call.on_message(&m.sip, m.ts, m.src, m.dst, &self.cfg.link_headers);
+                if self.cfg.want_changes {
+                    let after = call.phase();
+                    if let Some(phase) = after.filter(|_| after != before) {
+                        out.push(Output::Change(Box::new(record::CallChange {
+                            phase,
+                            ts: m.ts,
+                            frame: m.frame,
+                            msg_in_frame: m.idx,
+                            call: call.record(m.ts),
+                        })));
+                    }
+                }
                 if call.regs.has_done() {
                     for mut r in call.regs.take_done() {
                         r.call_id = call.call_id.clone();

@@ -116,6 +116,56 @@ pub enum CallKind {
     Other,
 }
 
+/// Where an INVITE call stands, as it happens.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// The INVITE is out, no ringing yet.
+    Trying,
+    /// 180/183 (early media possible).
+    Ringing,
+    /// 2xx: the call is up (again, after a hold).
+    Answered,
+    /// A re-INVITE or UPDATE put the media on hold (sendonly, inactive, or 0.0.0.0).
+    OnHold,
+    /// A final failure reached the caller (the outcome says which).
+    Failed,
+    /// A BYE was sent.
+    Ended,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Trying => "trying",
+            Phase::Ringing => "ringing",
+            Phase::Answered => "answered",
+            Phase::OnHold => "on-hold",
+            Phase::Failed => "failed",
+            Phase::Ended => "ended",
+        }
+    }
+
+    /// Nothing but stragglers is expected after this.
+    pub fn is_final(self) -> bool {
+        matches!(self, Phase::Failed | Phase::Ended)
+    }
+}
+
+/// An INVITE call changed phase: emitted by the correlator at the message that changed it, with
+/// the call as it stands then.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallChange {
+    pub phase: Phase,
+    #[serde(serialize_with = "ser_ts")]
+    pub ts: Ts,
+    /// The frame and message that made the change.
+    pub frame: u64,
+    #[serde(skip)]
+    pub msg_in_frame: u16,
+    pub call: CallRecord,
+}
+
 /// A link to another leg of the same call through a B2BUA.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Leg {

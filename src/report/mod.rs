@@ -26,10 +26,9 @@ use std::path::PathBuf;
 use crate::analysis::alerts::{Alert, Severity, State};
 use crate::analysis::rtp::StreamStats;
 use crate::analysis::stats::{Cuts, Stats};
-use crate::cli::commands::{CallMediaJoin, CallWindow};
 use crate::correlate::record::{CallKind, CallRecord, MsgRow, Outcome};
-use crate::correlate::Output;
 use crate::output::OutputError;
+use crate::session::{ClosedCall, Event, Needs, Sink};
 use crate::time::{Ts, NANOS_PER_SEC};
 
 use netmap::NetMap;
@@ -75,7 +74,6 @@ struct Pending {
     msgs: Vec<MsgRow>,
     /// Messages beyond `max_msgs` (in the messages table, not on the page).
     cut: u32,
-    owners: Vec<(SocketAddr, SocketAddr)>,
     /// The budget ran out while the call was going on: its messages were let go.
     incomplete: bool,
 }
@@ -143,32 +141,18 @@ fn bin(b: &mut Bins, v: f64) {
     b[i].2 += 1;
 }
 
-/// How long a finished call waits for its streams and its other legs, in capture time after its
-/// end. A stream is reported 60 s after its last packet, which is about the call's end; legs of
-/// one call through a B2BUA end within seconds of each other. Every message of the calls that
-/// ended in this span waits with them, so it is kept short (`calls` holds five minutes).
-const HOLD: crate::time::Nanos = 75 * NANOS_PER_SEC;
-
 /// Streams drawn over time in the charts: the worst few.
 const BAD_STREAMS: usize = 5;
 /// Alerts listed on the page per severity (the alerts table has them all).
 const ALERTS_SHOWN: usize = 500;
-/// Alerts kept per call section.
-const ALERTS_PER_CALL: usize = 20;
-/// Calls whose streams or alerts wait for them, at most.
-const WAITING: usize = 200_000;
 
 /// Everything the report accumulates in its one pass.
 pub struct Collector {
     pub opts: ReportOptions,
     tables: Tables,
     pub stats: Stats,
-    window: CallWindow,
-    media: CallMediaJoin,
     pending: HashMap<String, Pending>,
     pending_bytes: usize,
-    streams: HashMap<String, Vec<StreamStats>>,
-    call_alerts: HashMap<String, Vec<Alert>>,
     problems: BinaryHeap<Reverse<(u32, Reverse<u64>)>>,
     problem_sections: HashMap<u64, Section>,
     good: BTreeMap<(u64, String), Section>,
@@ -272,12 +256,8 @@ impl Collector {
         Ok(Collector {
             tables: Tables::create(&data)?,
             stats: Stats::new(Cuts::default()),
-            window: CallWindow::new(HOLD),
-            media: CallMediaJoin::default(),
             pending: HashMap::new(),
             pending_bytes: 0,
-            streams: HashMap::new(),
-            call_alerts: HashMap::new(),
             problems: BinaryHeap::new(),
             problem_sections: HashMap::new(),
             good: BTreeMap::new(),
@@ -305,34 +285,6 @@ impl Collector {
         if let Some(p) = self.pending.remove(call_id) {
             self.free(&p.msgs);
         }
-        self.streams.remove(call_id);
-        self.call_alerts.remove(call_id);
-    }
-
-    /// Takes one output of the pipeline.
-    pub fn output(&mut self, o: &Output) -> Result<(), OutputError> {
-        match o {
-            Output::Msg(m) => self.message(m)?,
-            Output::Media(m) => {
-                self.media.index.add((**m).clone());
-                let p = self.pending.entry(m.call_id.clone()).or_default();
-                p.owners.push((m.addr, m.announced_by));
-            }
-            Output::Rtp(s) => self.stream(s)?,
-            Output::Call(c) => {
-                self.stats.add_call(c);
-                for r in self.window.push((**c).clone()) {
-                    self.release(r)?;
-                }
-            }
-            Output::Reg(r) => {
-                self.counts.registrations += 1;
-                self.stats.add_reg(r);
-                self.tables.registration(r)?;
-            }
-            Output::Tick(..) | Output::RtpLive(_) => {}
-        }
-        Ok(())
     }
 
     fn message(&mut self, m: &MsgRow) -> Result<(), OutputError> {
@@ -374,23 +326,12 @@ impl Collector {
     }
 
     fn stream(&mut self, s: &StreamStats) -> Result<(), OutputError> {
-        let mut s = s.clone();
-        self.media.index.resolve(&mut s);
         self.counts.rtp_streams += 1;
-        self.tables.stream(&s)?;
+        self.tables.stream(s)?;
         if let Some(m) = s.mos {
             bin(&mut self.mos, m);
         }
-        self.keep_if_bad(&s);
-        s.series = Vec::new();
-        self.media.stream(s.clone());
-        if let Some(cid) = s.call_id.clone() {
-            if self.streams.len() >= WAITING && !self.streams.contains_key(&cid) {
-                self.counts.waiting_cut += 1;
-            } else {
-                self.streams.entry(cid).or_default().push(s);
-            }
-        }
+        self.keep_if_bad(s);
         Ok(())
     }
 
@@ -431,26 +372,17 @@ impl Collector {
         } else {
             self.counts.alerts_cut += 1;
         }
-        if let Some(cid) = &a.call_id {
-            if self.call_alerts.len() >= WAITING && !self.call_alerts.contains_key(cid) {
-                self.counts.waiting_cut += 1;
-            } else {
-                let v = self.call_alerts.entry(cid.clone()).or_default();
-                if v.len() < ALERTS_PER_CALL {
-                    v.push(a.clone());
-                }
-            }
-        }
         Ok(())
     }
 
-    /// A call leaves the window: to the tables, the list, and perhaps a section.
-    fn release(&mut self, mut c: CallRecord) -> Result<(), OutputError> {
-        self.media.attach(&mut c, true);
+    /// A call leaves the session: to the tables, the list, and perhaps a section.
+    fn release(&mut self, closed: &ClosedCall) -> Result<(), OutputError> {
+        let c = closed.call.clone();
+        self.stats.add_call(&c);
         let pending = self.pending.remove(&c.call_id).unwrap_or_default();
         self.free(&pending.msgs);
-        let streams = self.streams.remove(&c.call_id).unwrap_or_default();
-        let alerts = self.call_alerts.remove(&c.call_id).unwrap_or_default();
+        let streams = closed.streams.clone();
+        let alerts = closed.alerts.clone();
         self.netmap.call(&c, &pending.msgs);
         self.tables.call(&c, alerts.len() as u64)?;
         if c.kind != CallKind::Invite {
@@ -469,7 +401,7 @@ impl Collector {
             msgs_cut: pending.cut,
             refetch: pending.incomplete,
             streams,
-            owners: pending.owners.into_iter().collect(),
+            owners: closed.media.iter().copied().collect(),
             alerts,
             score,
             reasons,
@@ -550,10 +482,6 @@ impl Collector {
 
     /// End of input: the calls still held, then the tables closed. Returns what the page shows.
     pub fn finish(mut self, end: Option<Ts>) -> Result<Finished, OutputError> {
-        for r in std::mem::replace(&mut self.window, CallWindow::new(0)).finish() {
-            self.release(r)?;
-        }
-        self.counts.late_streams = self.media.orphans() as u64;
         self.counts.msgs_cut = 0;
         let mut sections: Vec<Section> = self.problem_sections.into_values().collect();
         sections.extend(self.good.into_values());
@@ -591,6 +519,41 @@ impl Collector {
             table_rows,
             opts: self.opts,
         })
+    }
+}
+
+impl Sink for Collector {
+    fn needs(&self) -> Needs {
+        Needs {
+            messages: true,
+            text: true,
+            detail: true,
+            media: true,
+            // One point a second of every stream, for the charts of the worst ones.
+            series: Some(NANOS_PER_SEC),
+            alerts: true,
+            // Calls the filter leaves out still free the messages held for them.
+            context: true,
+            changes: false,
+        }
+    }
+
+    fn event(&mut self, e: &Event<'_>, selected: bool) -> Result<(), OutputError> {
+        match (e, selected) {
+            (Event::CallClosed(c), false) => self.forget(&c.call.call_id),
+            (_, false) => {}
+            (Event::Message(m), true) => self.message(m)?,
+            (Event::Stream(s), true) => self.stream(s)?,
+            (Event::CallClosed(c), true) => self.release(c)?,
+            (Event::Registration(r), true) => {
+                self.counts.registrations += 1;
+                self.stats.add_reg(r);
+                self.tables.registration(r)?;
+            }
+            (Event::Alert(a), true) => self.alert(a)?,
+            (Event::CallChanged(_) | Event::Tick(_), true) => {}
+        }
+        Ok(())
     }
 }
 
