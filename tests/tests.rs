@@ -3,6 +3,7 @@
 mod cli;
 mod corpus;
 mod correlation;
+mod filters;
 mod golden;
 mod ladder;
 mod live;

@@ -165,7 +165,10 @@ pub fn report(
     let report = drive(cfg, stop.clone(), Some(&req.alerts.thresholds), &mut sink)?;
     let run = &report.run;
     let ReportSink { mut col, outcome } = sink;
-    col.stats.add_loose(&run.correlate.without_call_id_by_kind);
+    // Messages without a Call-ID belong to no call: a filter cannot place them.
+    if cfg.filter.is_empty() {
+        col.stats.add_loose(&run.correlate.without_call_id_by_kind);
+    }
     col.counts.late_streams = report.session.late_streams;
     col.counts.waiting_cut = report.session.waiting_dropped;
     let mut fin = col.finish(run.last_ts)?;

@@ -116,7 +116,10 @@ pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<R
     let report = drive(cfg, stop, None, &mut sink)?;
     let run = &report.run;
     let mut st = sink.0;
-    st.add_loose(&run.correlate.without_call_id_by_kind);
+    // Messages without a Call-ID belong to no call: a filter cannot place them.
+    if cfg.filter.is_empty() {
+        st.add_loose(&run.correlate.without_call_id_by_kind);
+    }
     st.finish(run.last_ts);
     let polars = |e: polars::prelude::PolarsError| OutputError::Io(io::Error::other(e));
     let mut tabs = st.tables().map_err(polars)?;
