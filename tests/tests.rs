@@ -5,6 +5,7 @@ mod corpus;
 mod correlation;
 mod ladder;
 mod live;
+mod live_latency;
 mod monitor;
 mod props;
 mod report;
