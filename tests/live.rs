@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::support::{repo, run};
 
-fn tools_or_skip(tools: &[&str]) -> bool {
+pub(crate) fn tools_or_skip(tools: &[&str]) -> bool {
     if std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some() {
         eprintln!("SKIPPED: SIPSCOPE_SKIP_LIVE is set");
         return false;
@@ -29,7 +29,7 @@ fn tools_or_skip(tools: &[&str]) -> bool {
     true
 }
 
-fn tempdir(name: &str) -> PathBuf {
+pub(crate) fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sipscope-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();

@@ -7,6 +7,7 @@ mod filters;
 mod golden;
 mod ladder;
 mod live;
+mod live_latency;
 mod monitor;
 mod props;
 mod report;
