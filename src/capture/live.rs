@@ -39,7 +39,7 @@ pub struct LiveSource {
 }
 
 /// With nothing to read for this long, a live source reports itself idle.
-const IDLE_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
+const IDLE_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Interface names with their descriptions and addresses, for `--list-interfaces`.
 pub fn list_interfaces() -> Result<Vec<(String, String)>, CaptureError> {
