@@ -16,6 +16,7 @@ use std::thread;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
+use crate::analysis::media::{MediaConfig, MediaTracker};
 use crate::capture::{CaptureError, CaptureStats, Frame, LinkType, Next, Source};
 use crate::correlate::{CorrelateStats, Correlator, CorrelatorConfig, Msg, Output};
 use crate::decode::{self, DecodeStats, Decoder};
@@ -30,6 +31,8 @@ pub struct PipelineConfig {
     pub correlators: usize,
     pub batch: usize,
     pub reassembly: ReassemblyConfig,
+    /// RTP and RTCP analysis of the UDP that is not SIP.
+    pub media: MediaConfig,
     pub correlator: CorrelatorConfig,
     /// Every frame read is also offered to this pcap writer (`monitor --write`).
     pub tap: Option<crate::capture::writer::Tap>,
@@ -43,6 +46,7 @@ impl Default for PipelineConfig {
             correlators: (cores / 2).clamp(1, 4),
             batch: 1024,
             reassembly: ReassemblyConfig::default(),
+            media: MediaConfig::default(),
             correlator: CorrelatorConfig::default(),
             tap: None,
         }
@@ -116,7 +120,7 @@ struct OutBatch {
 
 fn call_shard(m: &SipMessage, n: usize) -> usize {
     match m.call_id() {
-        Some(c) if n > 1 => (decode::fnv(c, 0xcbf2_9ce4_8422_2325) % n as u64) as usize,
+        Some(c) if n > 1 => (decode::fnv(c, decode::FNV_OFFSET) % n as u64) as usize,
         _ => 0,
     }
 }
@@ -356,9 +360,11 @@ pub fn run(
         let mut workers = Vec::new();
         for (rx, txs) in worker_rx.into_iter().zip(corr_tx) {
             let rcfg = cfg.reassembly.clone();
+            let mcfg = cfg.media.clone();
             workers.push(scope.spawn(move || {
                 let mut decoder = Decoder::default();
                 let mut reasm = Reassembler::new(rcfg);
+                let mut media = MediaTracker::new(mcfg);
                 let mut sip_rejected = 0u64;
                 let mut first: Option<Ts> = None;
                 let mut last: Option<Ts> = None;
@@ -408,7 +414,9 @@ pub fn run(
                             orig_len: meta.orig_len,
                         };
                         if let Some(p) = decoder.decode(&f) {
-                            reasm.packet(p, &mut units);
+                            if let Some(p) = reasm.packet(p, &mut units) {
+                                media.packet(&p);
+                            }
                             to_msgs(&mut units, meta.no, &mut outs, &mut sip_rejected);
                         }
                     }
@@ -420,11 +428,11 @@ pub fn run(
                     }
                     // Streams expire at the batch's watermark (the same for every shard), so
                     // when a stream ends depends on capture time only, as for calls.
-                    reasm.expire_media(batch.watermark);
-                    let mut live = reasm.media_progress(batch.watermark);
-                    let mut streams = reasm.rtp.take_done();
+                    media.expire(batch.watermark);
+                    let mut live = media.progress(batch.watermark);
+                    let mut streams = media.take_done();
                     if batch.end {
-                        streams.extend(reasm.rtp.finish());
+                        streams.extend(media.finish());
                     }
                     for (j, msgs) in outs.into_iter().enumerate() {
                         let _ = txs[j].send(MsgBatch {

@@ -44,7 +44,7 @@ fn ladder_plain_call_with_rtp() {
     let mut cfg = sipscope::pipeline::PipelineConfig::default();
     cfg.correlator.want_messages = true;
     cfg.correlator.want_media = true;
-    cfg.reassembly.track_rtp = true;
+    cfg.media.track_rtp = true;
     let r = run_with(&[&path], cfg);
     let owners = r.media.iter().copied().collect();
     let mut l = Ladder::build(&r.messages, &LadderOptions::default());

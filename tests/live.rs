@@ -96,6 +96,8 @@ fn live_capture_of_sipp_calls_through_kamailio() {
         "sipscope: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A call is printed at its end, then again (`"update": "closed"`) as it finally is: the
+    // last line of each Call-ID wins.
     let live: BTreeMap<String, serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {

@@ -1706,7 +1706,7 @@ proptest! {
     ) {
         let (a, b) = if v6 { (SLL_IPV6_FRAG_1, SLL_IPV6_FRAG_2) } else { (ETH_IPV4_FRAG_1, ETH_IPV4_FRAG_2) };
         let mut dec = if small {
-            Decoder::new(sipscope::reassembly::ipfrag::IpDefrag::new(1, 1600, 1_000_000_000))
+            Decoder::new(sipscope::decode::ipfrag::IpDefrag::new(1, 1600, 1_000_000_000))
         } else {
             Decoder::default()
         };

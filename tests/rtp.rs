@@ -144,7 +144,7 @@ fn pipeline_streams(path: &Path, workers: usize) -> Vec<StreamStats> {
         correlators: workers.div_ceil(2),
         ..Default::default()
     };
-    cfg.reassembly.track_rtp = true;
+    cfg.media.track_rtp = true;
     cfg.correlator.want_media = true;
     let r = crate::support::run_with(&[path], cfg);
     r.streams
@@ -491,8 +491,8 @@ fn time_series_add_up_to_each_stream() {
             correlators: 1,
             ..Default::default()
         };
-        cfg.reassembly.track_rtp = true;
-        cfg.reassembly.rtp_series = Some(1_000_000_000);
+        cfg.media.track_rtp = true;
+        cfg.media.rtp_series = Some(1_000_000_000);
         cfg.correlator.want_media = true;
         let r = crate::support::run_with(&[&capture(rel).unwrap()], cfg);
         for s in &r.streams {

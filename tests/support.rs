@@ -82,15 +82,23 @@ pub fn corpus() -> Option<PathBuf> {
     }
 }
 
-/// A capture by its corpus-relative name: the copy in tests/data, else the shared corpus.
+/// A capture by its corpus-relative name: the copy in tests/data, else the shared corpus;
+/// None only when no corpus is configured.
 pub fn capture(rel: &str) -> Option<PathBuf> {
     let local = repo().join("tests/data").join(rel);
     if local.exists() {
         return Some(local);
     }
-    corpus()
-        .map(|c| c.join("pcaps").join(rel))
-        .filter(|p| p.exists())
+    // No corpus configured: the caller skips, and says so. A configured corpus that lacks the
+    // file is a failure, never a silent skip.
+    let c = corpus()?;
+    let p = c.join("pcaps").join(rel);
+    assert!(
+        p.exists(),
+        "the corpus at {} has no {rel}: the test cannot run",
+        c.display()
+    );
+    Some(p)
 }
 
 #[derive(Default)]
@@ -150,8 +158,8 @@ pub fn run_with(paths: &[&Path], cfg: PipelineConfig) -> Run {
         messages: cfg.correlator.want_messages,
         text: cfg.correlator.want_text,
         detail: cfg.correlator.want_detail,
-        media: cfg.reassembly.track_rtp || cfg.correlator.want_media,
-        series: cfg.reassembly.rtp_series,
+        media: cfg.media.track_rtp || cfg.correlator.want_media,
+        series: cfg.media.rtp_series,
         ..Needs::default()
     };
     let mut run = Run::default();

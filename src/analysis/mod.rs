@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod cuts;
 pub mod load;
+pub mod media;
 pub mod playout;
 pub mod quality;
 pub mod rtcp;

@@ -38,7 +38,7 @@ impl Rotate {
                 return (b.is_finite() && b >= 1024.0).then_some(Rotate::Bytes(b as u64));
             }
         }
-        crate::cli::stats::parse_interval(s)
+        crate::time::parse_interval(s)
             .filter(|n| *n >= NANOS_PER_SEC)
             .map(Rotate::Period)
     }

@@ -328,7 +328,7 @@ impl StreamTable {
 
 /// `calls`: one line per call. From files, a call is printed when it leaves the session (legs,
 /// streams and media figures joined). Live, it is printed when it ends (its BYE, or the final
-/// failure), and JSON then carries an `update` line when legs or media join it later.
+/// failure); JSON then prints it again as it closes, with `"update": "closed"`.
 struct Calls<'a> {
     out: BufWriter<io::StdoutLock<'a>>,
     format: Format,
@@ -362,14 +362,13 @@ impl Calls<'_> {
     }
 }
 
-/// What joined a call after it was printed live: its legs and its media figures.
+/// A call printed live at its end, as it finally is when it closes (stragglers counted, legs
+/// linked, media joined): the same object with `"update": "closed"`.
 #[derive(serde::Serialize)]
 struct CallUpdate<'a> {
     update: &'static str,
-    call_id: &'a str,
-    legs: &'a [crate::correlate::record::Leg],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    media: Option<&'a crate::correlate::record::CallMedia>,
+    #[serde(flatten)]
+    call: &'a CallRecord,
 }
 
 impl Sink for Calls<'_> {
@@ -394,13 +393,10 @@ impl Sink for Calls<'_> {
                     return Ok(());
                 }
                 if self.printed.remove(&c.call_id) {
-                    let media = c.media.as_ref().filter(|m| m.streams > 0);
-                    if self.format == Format::Json && (!c.legs.is_empty() || media.is_some()) {
+                    if self.format == Format::Json {
                         let u = CallUpdate {
                             update: "closed",
-                            call_id: &c.call_id,
-                            legs: &c.legs,
-                            media,
+                            call: c,
                         };
                         serde_json::to_writer(&mut self.out, &u).map_err(io::Error::other)?;
                         self.out.write_all(b"\n")?;

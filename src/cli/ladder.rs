@@ -105,11 +105,7 @@ pub fn file_name(call_id: &str, ext: &str) -> String {
         .collect();
     let s2 = s.trim_start_matches('.').to_string();
     s = s2;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in call_id.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::decode::fnv(call_id.as_bytes(), crate::decode::FNV_OFFSET);
     format!("{s}-{:08x}.{ext}", h as u32)
 }
 

@@ -109,9 +109,7 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
     cfg.pipeline.correlator.want_text = true;
     cfg.pipeline.correlator.want_media = false;
     cfg.pipeline.correlator.want_detail = false;
-    cfg.pipeline.reassembly.track_rtp = false;
-    cfg.pipeline.reassembly.rtp_series = None;
-    cfg.pipeline.reassembly.rtp_progress = None;
+    cfg.pipeline.media = Default::default();
     cfg.progress = false;
     let max = fin.opts.max_msgs;
     let sections = &mut fin.sections;

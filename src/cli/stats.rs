@@ -10,7 +10,6 @@ use crate::analysis::stats::{Cuts, Net, PeerMap, Stats};
 use crate::output::frame::{self, FileFormat};
 use crate::output::OutputError;
 use crate::session::{Event, Needs, Report, Sink};
-use crate::time::{Nanos, NANOS_PER_MILLI, NANOS_PER_SEC};
 
 use super::commands::{drive, RunError};
 use super::{Config, StatsArgs, StatsFormat, UsageError};
@@ -23,25 +22,7 @@ pub struct StatsRequest {
     pub output: Option<PathBuf>,
 }
 
-/// `30s`, `1m`, `15m`, `1h`, `1d`, `500ms`; a bare number is seconds.
-pub fn parse_interval(s: &str) -> Option<Nanos> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n.parse().ok().filter(|n: &f64| n.is_finite() && *n > 0.0)?;
-    let unit = match unit.trim() {
-        "ms" => NANOS_PER_MILLI,
-        "" | "s" => NANOS_PER_SEC,
-        "m" | "min" => 60 * NANOS_PER_SEC,
-        "h" => 3600 * NANOS_PER_SEC,
-        "d" => 86_400 * NANOS_PER_SEC,
-        _ => return None,
-    };
-    let ns = (n * unit as f64).round();
-    (1.0..1e18).contains(&ns).then_some(ns as Nanos)
-}
+pub use crate::time::parse_interval;
 
 impl StatsRequest {
     pub fn from_args(a: &StatsArgs) -> Result<StatsRequest, UsageError> {
@@ -146,21 +127,4 @@ pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<R
     }
     out.flush().map_err(OutputError::from)?;
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intervals() {
-        assert_eq!(parse_interval("30s"), Some(30 * NANOS_PER_SEC));
-        assert_eq!(parse_interval("1m"), Some(60 * NANOS_PER_SEC));
-        assert_eq!(parse_interval("1.5h"), Some(5400 * NANOS_PER_SEC));
-        assert_eq!(parse_interval("250ms"), Some(250 * NANOS_PER_MILLI));
-        assert_eq!(parse_interval("10"), Some(10 * NANOS_PER_SEC));
-        for bad in ["", "0s", "-1m", "1w", "m", "1e30d", "nan"] {
-            assert_eq!(parse_interval(bad), None, "{bad}");
-        }
-    }
 }

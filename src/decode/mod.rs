@@ -8,14 +8,15 @@
 //! fatal; payloads are slices of the frame's bytes, not copies (except reassembled fragments).
 
 pub mod hep;
+pub mod ipfrag;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bytes::Bytes;
 
 use crate::capture::{Frame, LinkType};
-use crate::reassembly::ipfrag::{FragKey, IpDefrag};
 use crate::time::Ts;
+use ipfrag::{FragKey, IpDefrag};
 
 /// Nested encapsulations deeper than this are counted and dropped (a loop guard).
 pub const MAX_DEPTH: u8 = 8;
@@ -689,14 +690,18 @@ pub fn shard_hash(link: LinkType, d: &[u8]) -> u64 {
     match (a, b) {
         (Some(a), Some(b)) => {
             let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-            fnv(hi, fnv(lo, 0xcbf2_9ce4_8422_2325))
+            fnv(hi, fnv(lo, FNV_OFFSET))
         }
         _ => 0,
     }
 }
 
+/// FNV-1a's offset basis: the starting `h` of a fresh hash.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a over `bytes` from `h`: the one small hash for shards, sampling and file names.
 #[inline]
-pub(crate) fn fnv(bytes: &[u8], mut h: u64) -> u64 {
+pub fn fnv(bytes: &[u8], mut h: u64) -> u64 {
     for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);

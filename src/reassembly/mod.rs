@@ -12,7 +12,6 @@
 //! direction buffers at most `tcp_max_buffered` out-of-order bytes before skipping a hole.
 
 pub mod framing;
-pub mod ipfrag;
 pub mod seq;
 pub mod tcp;
 pub mod websocket;
@@ -79,12 +78,6 @@ pub struct ReassemblyConfig {
     pub tcp_max_buffered: usize,
     pub flow_idle: Nanos,
     pub max_message: usize,
-    /// Analyse RTP streams in UDP that is not SIP (costs a lookup per media packet).
-    pub track_rtp: bool,
-    /// With `track_rtp`: keep each stream's figures per interval of this length.
-    pub rtp_series: Option<Nanos>,
-    /// With `track_rtp`: report the streams still flowing every interval of this length.
-    pub rtp_progress: Option<Nanos>,
 }
 
 impl Default for ReassemblyConfig {
@@ -95,9 +88,6 @@ impl Default for ReassemblyConfig {
             tcp_max_buffered: 1 << 20,
             flow_idle: 300 * NANOS_PER_SEC,
             max_message: 16 << 20,
-            track_rtp: false,
-            rtp_series: None,
-            rtp_progress: None,
         }
     }
 }
@@ -178,32 +168,20 @@ pub struct Reassembler {
     cfg: ReassemblyConfig,
     flows: FxHashMap<FlowKey, Flow>,
     last_sweep: Ts,
-    last_media_sweep: Ts,
-    last_progress: Ts,
     pub stats: ReassemblyStats,
     chunks: Vec<Chunk>,
     frames: Vec<Bytes>,
-    /// RTP streams of this shard (a stream's both ends hash to the same shard).
-    pub rtp: crate::analysis::rtp::RtpTracker,
 }
-
-/// An RTP stream with no packet for this long (capture time) is finished.
-const RTP_IDLE: Nanos = 60 * NANOS_PER_SEC;
 
 impl Reassembler {
     pub fn new(cfg: ReassemblyConfig) -> Reassembler {
-        let mut rtp = crate::analysis::rtp::RtpTracker::default();
-        rtp.series = cfg.rtp_series;
         Reassembler {
             cfg,
             flows: FxHashMap::default(),
             last_sweep: Ts::ZERO,
-            last_media_sweep: Ts::ZERO,
-            last_progress: Ts::ZERO,
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
             frames: Vec::new(),
-            rtp,
         }
     }
 
@@ -211,17 +189,27 @@ impl Reassembler {
         self.flows.len()
     }
 
-    /// Takes one packet; appends the SIP messages it completes to `out`.
-    pub fn packet(&mut self, p: Packet, out: &mut Vec<SipBytes>) {
+    /// Takes one packet; appends the SIP messages it completes to `out`. UDP that is neither SIP
+    /// nor HEP is handed back, for the media tracker.
+    pub fn packet(&mut self, p: Packet, out: &mut Vec<SipBytes>) -> Option<Packet> {
         let src = SocketAddr::new(p.src, p.sport);
         let dst = SocketAddr::new(p.dst, p.dport);
         match p.transport {
             Transport::Udp => self.udp(p, src, dst, out),
-            Transport::Tcp => self.tcp(p, src, dst, out),
+            Transport::Tcp => {
+                self.tcp(p, src, dst, out);
+                None
+            }
         }
     }
 
-    fn udp(&mut self, p: Packet, src: SocketAddr, dst: SocketAddr, out: &mut Vec<SipBytes>) {
+    fn udp(
+        &mut self,
+        p: Packet,
+        src: SocketAddr,
+        dst: SocketAddr,
+        out: &mut Vec<SipBytes>,
+    ) -> Option<Packet> {
         let on_hep_port =
             self.cfg.hep_ports.contains(&p.dport) || self.cfg.hep_ports.contains(&p.sport);
         if on_hep_port && hep::is_hep3(&p.payload) {
@@ -238,7 +226,7 @@ impl Reassembler {
                     None => break,
                 }
             }
-            return;
+            return None;
         }
         if looks_like_sip(&p.payload) {
             self.stats.udp_sip += 1;
@@ -251,15 +239,10 @@ impl Reassembler {
                 datagram: true,
                 ip_reassembled: p.reassembled,
             });
+            None
         } else {
             self.stats.udp_other += 1;
-            if self.cfg.track_rtp {
-                if let Some(h) = crate::analysis::rtp::RtpHeader::parse(&p.payload) {
-                    self.rtp.packet(p.ts, src, dst, &h, &p.payload);
-                } else if let Some(r) = crate::analysis::rtcp::parse(&p.payload) {
-                    self.rtp.rtcp_packet(p.ts, src, dst, &r);
-                }
-            }
+            Some(p)
         }
     }
 
@@ -407,29 +390,6 @@ impl Reassembler {
                 self.close(f, ts, out);
             }
         }
-    }
-
-    /// Finishes RTP streams idle at `now`, at most once a second of capture time.
-    pub fn expire_media(&mut self, now: Ts) {
-        if self.cfg.track_rtp && now.since(self.last_media_sweep) >= NANOS_PER_SEC {
-            self.last_media_sweep = now;
-            self.rtp.expire(now, RTP_IDLE);
-        }
-    }
-
-    /// Every `rtp_progress` of capture time: the streams that had a packet since the last
-    /// report (the boundaries are multiples of the period, the same for every shard).
-    pub fn media_progress(&mut self, now: Ts) -> Vec<crate::analysis::rtp::LiveStream> {
-        let Some(p) = self.cfg.rtp_progress.filter(|_| self.cfg.track_rtp) else {
-            return Vec::new();
-        };
-        let p = p.max(1);
-        if now.0.div_euclid(p) == self.last_progress.0.div_euclid(p) {
-            return Vec::new();
-        }
-        let since = self.last_progress;
-        self.last_progress = now;
-        self.rtp.live_since(since)
     }
 
     /// Expires idle connections. Called with the time every shard has reached (the start of a

@@ -110,12 +110,8 @@ pub struct Ladder {
     pub rows: Vec<Row>,
 }
 
-fn fnv(s: &str, mut h: u64) -> u64 {
-    for b in s.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+fn fnv(s: &str, h: u64) -> u64 {
+    crate::decode::fnv(s.as_bytes(), h)
 }
 
 impl Ladder {
@@ -222,7 +218,7 @@ impl Ladder {
                 m.branch.as_deref().unwrap_or(""),
                 fnv(
                     &format!("{}{class}", m.cseq.unwrap_or(0)),
-                    0xcbf2_9ce4_8422_2325,
+                    crate::decode::FNV_OFFSET,
                 ),
             );
             let delta = last_ts.map_or(0, |t| m.ts.since(t));

@@ -411,7 +411,8 @@ impl Collector {
         if score > 0 {
             self.keep_problem(section);
         } else if self.opts.sample_good > 0 {
-            let hash = crate::decode::fnv(section.call.call_id.as_bytes(), 0xcbf2_9ce4_8422_2325);
+            let hash =
+                crate::decode::fnv(section.call.call_id.as_bytes(), crate::decode::FNV_OFFSET);
             let key = (hash, section.call.call_id.clone());
             self.good.insert(key, section);
             if self.good.len() > self.opts.sample_good {

@@ -136,7 +136,7 @@ impl Needs {
         c.want_media = self.media || self.alerts;
         c.want_detail = self.detail || self.alerts;
         c.want_changes = self.changes;
-        let r = &mut p.reassembly;
+        let r = &mut p.media;
         r.track_rtp = self.media || self.alerts;
         r.rtp_series = self.series;
         r.rtp_progress = self.alerts.then_some(MEDIA_PROGRESS);
