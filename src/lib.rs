@@ -13,7 +13,6 @@
 
 pub mod analysis;
 pub mod capture;
-pub mod cli;
 pub mod correlate;
 pub mod decode;
 pub mod output;

@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Parser;
-use sipscope::cli::commands::{self, RunError};
-use sipscope::cli::{Cli, Command, FormatArg};
+
+mod cli;
+use cli::commands::{self, RunError};
+use cli::{Cli, Command, FormatArg};
 use sipscope::output::OutputError;
 
 /// Exit statuses: 0 ok (also for a closed pipe), 1 runtime failure, 2 usage error, 3 an alert
@@ -75,11 +77,11 @@ fn run(cli: Cli) -> Exit {
     let mut alerted = None;
     let result = match &command {
         Command::Monitor(a) => {
-            let req = sipscope::cli::monitor::MonitorRequest::from_args(a);
+            let req = cli::monitor::MonitorRequest::from_args(a);
             match req {
                 Ok(req) => {
                     fail_on = req.alerts.fail_on;
-                    sipscope::cli::monitor::monitor(&cfg, stop, &req).map(|(r, o)| {
+                    cli::monitor::monitor(&cfg, stop, &req).map(|(r, o)| {
                         alerted = o.worst;
                         r
                     })
@@ -90,10 +92,10 @@ fn run(cli: Cli) -> Exit {
                 }
             }
         }
-        Command::Alerts(a) => match sipscope::cli::monitor::AlertRequest::from_args(&a.alert) {
+        Command::Alerts(a) => match cli::monitor::AlertRequest::from_args(&a.alert) {
             Ok(req) => {
                 fail_on = req.fail_on;
-                sipscope::cli::monitor::alerts(&cfg, stop, &req).map(|(r, o)| {
+                cli::monitor::alerts(&cfg, stop, &req).map(|(r, o)| {
                     alerted = o.worst;
                     r
                 })
@@ -103,10 +105,10 @@ fn run(cli: Cli) -> Exit {
                 return Exit::Usage;
             }
         },
-        Command::Report(a) => match sipscope::cli::report::ReportRequest::from_args(a) {
+        Command::Report(a) => match cli::report::ReportRequest::from_args(a) {
             Ok(req) => {
                 fail_on = req.alerts.fail_on;
-                sipscope::cli::report::report(&cfg, stop, &req).map(|(r, o)| {
+                cli::report::report(&cfg, stop, &req).map(|(r, o)| {
                     alerted = o.worst;
                     r
                 })
@@ -120,26 +122,22 @@ fn run(cli: Cli) -> Exit {
         Command::Calls(a) => commands::calls(&cfg, stop, a.all, !a.no_rtp),
         Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
         Command::Registrations(_) => commands::registrations(&cfg, stop),
-        Command::Rtp(a) => match a
-            .series
-            .as_deref()
-            .map(sipscope::cli::stats::parse_interval)
-        {
+        Command::Rtp(a) => match a.series.as_deref().map(cli::stats::parse_interval) {
             Some(None) => {
                 eprintln!("sipscope: bad --series interval: use 1s, 10s, 1m ...");
                 return Exit::Usage;
             }
-            series => sipscope::cli::rtp::rtp(&cfg, stop, a.rtp_heuristic, series.flatten()),
+            series => cli::rtp::rtp(&cfg, stop, a.rtp_heuristic, series.flatten()),
         },
-        Command::Stats(a) => match sipscope::cli::stats::StatsRequest::from_args(a) {
-            Ok(req) => sipscope::cli::stats::stats(&cfg, stop, req),
+        Command::Stats(a) => match cli::stats::StatsRequest::from_args(a) {
+            Ok(req) => cli::stats::stats(&cfg, stop, req),
             Err(e) => {
                 eprintln!("sipscope: {e}");
                 return Exit::Usage;
             }
         },
-        Command::Ladder(a) => match sipscope::cli::ladder::LadderRequest::from_args(a) {
-            Ok(req) => sipscope::cli::ladder::ladder(&cfg, stop, &req),
+        Command::Ladder(a) => match cli::ladder::LadderRequest::from_args(a) {
+            Ok(req) => cli::ladder::ladder(&cfg, stop, &req),
             Err(e) => {
                 eprintln!("sipscope: {e}");
                 return Exit::Usage;

@@ -225,7 +225,8 @@ fn a_live_capture_never_waits_for_a_slow_analysis() {
         run: stats,
         ..Default::default()
     };
-    assert!(sipscope::cli::commands::warnings(&report)
+    assert!(report
+        .warnings()
         .iter()
         .any(|w| w.contains("analysis was behind")));
 }

@@ -4,21 +4,21 @@ use std::io::{self, BufWriter, Write};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::analysis::alerts::Thresholds;
-use crate::capture::file::FileSource;
-use crate::capture::live::LiveSource;
-use crate::capture::merge::MergedSource;
-use crate::capture::{CaptureError, Source};
-use crate::correlate::record::{CallKind, CallRecord, MsgRow, RegRecord};
-use crate::correlate::Output;
-use crate::output::{escape, escape_multiline, write_csv_row, Format, OutputError, Table};
-use crate::pipeline::{self, Progress, RunStats};
-use crate::session::{self, Event, Needs, Report, SessionConfig, Sink};
-use crate::time::fmt_secs;
+use sipscope::analysis::alerts::Thresholds;
+use sipscope::capture::file::FileSource;
+use sipscope::capture::live::LiveSource;
+use sipscope::capture::merge::MergedSource;
+use sipscope::capture::{CaptureError, Source};
+use sipscope::correlate::record::{CallKind, CallRecord, MsgRow, RegRecord};
+use sipscope::correlate::Output;
+use sipscope::output::{escape, escape_multiline, write_csv_row, Format, OutputError, Table};
+use sipscope::pipeline::{self, Progress, RunStats};
+use sipscope::session::{self, Event, Needs, Report, SessionConfig, Sink};
+use sipscope::time::fmt_secs;
 
 use super::{Config, Input};
 
-pub use crate::session::RunError;
+pub use sipscope::session::RunError;
 
 pub fn open_source(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Box<dyn Source>, CaptureError> {
     match &cfg.input {
@@ -205,7 +205,7 @@ pub fn messages(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError>
     let mut sink = Messages {
         out: BufWriter::with_capacity(1 << 16, stdout.lock()),
         format: cfg.format,
-        width: crate::output::terminal_width(),
+        width: sipscope::output::terminal_width(),
         header_done: false,
     };
     let report = drive(cfg, stop, None, &mut sink)?;
@@ -223,14 +223,14 @@ fn write_fixed(
     let mut used = 0;
     for (i, c) in cells.iter().enumerate() {
         if i < fixed.len() {
-            let c = crate::output::fit(c, fixed[i]);
+            let c = sipscope::output::fit(c, fixed[i]);
             line.push_str(&format!("{:<w$}  ", c, w = fixed[i]));
             used += fixed[i] + 2;
         } else if i == fixed.len() {
             // The Call-ID: whatever the terminal has left (at least 12), all of it on a pipe.
             let room = width.map(|w| w.saturating_sub(used + 12).max(12));
             let c = match room {
-                Some(r) => crate::output::fit(c, r),
+                Some(r) => sipscope::output::fit(c, r),
                 None => c.clone(),
             };
             line.push_str(&c);
@@ -298,13 +298,13 @@ impl StreamTable {
         StreamTable {
             table,
             widths: None,
-            max_width: crate::output::terminal_width(),
+            max_width: sipscope::output::terminal_width(),
         }
     }
 
     fn row(&mut self, out: &mut dyn Write, cells: Vec<String>) -> Result<(), OutputError> {
         match &self.widths {
-            Some(w) => crate::output::write_row(out, &cells, w),
+            Some(w) => sipscope::output::write_row(out, &cells, w),
             None => {
                 self.table.rows.push(cells);
                 if self.table.rows.len() >= TABLE_SAMPLE {
@@ -640,83 +640,7 @@ pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunE
 
 /// What the run lost or doubted, for stderr: every drop is said, never hidden.
 pub fn warnings(r: &Report) -> Vec<String> {
-    let s = &r.run;
-    let mut w = Vec::new();
-    for e in &s.capture.stopped_early {
-        w.push(format!("stopped early: {e}"));
-    }
-    let mut say = |n: u64, what: &str| {
-        if n > 0 {
-            w.push(format!("{n} {what}"));
-        }
-    };
-    say(
-        s.capture.dropped_kernel,
-        "packets dropped by the kernel (capture loss)",
-    );
-    say(
-        s.capture.dropped_interface,
-        "packets dropped by the interface",
-    );
-    say(
-        s.capture.dropped_behind,
-        "live packets dropped because the analysis was behind (capture loss)",
-    );
-    say(s.capture.truncated_frames, "frames cut by the snap length");
-    say(
-        s.decode.ip_frag_incomplete,
-        "IP datagrams never completed (fragments missing)",
-    );
-    say(
-        s.decode.ip_frag_evicted,
-        "IP datagrams evicted from a full fragment table",
-    );
-    say(s.reassembly.tcp.gaps, "gaps in TCP streams (capture loss)");
-    say(
-        s.reassembly.framing.cut_by_gap,
-        "SIP messages cut by a TCP gap (lost)",
-    );
-    say(
-        s.reassembly.framing.incomplete_at_end,
-        "incomplete SIP messages at the end of a TCP stream",
-    );
-    say(
-        s.reassembly.framing.oversized,
-        "oversized SIP messages skipped",
-    );
-    say(
-        s.reassembly.flows_evicted,
-        "TCP connections evicted from a full table",
-    );
-    say(s.reassembly.hep_errors, "damaged HEP packets");
-    say(
-        s.ts_outliers,
-        "frames stamped more than an hour ahead of the rest (clock glitch; timers ignore them)",
-    );
-    say(
-        s.correlate.calls_evicted,
-        "calls evicted early from a full table (still reported)",
-    );
-    say(s.sip_rejected, "SIP-looking payloads that did not parse");
-    say(s.decode.unknown_link, "frames of an unknown link type");
-    let ss = &r.session;
-    say(
-        ss.waiting_dropped,
-        "RTP streams or alerts that found no room to wait for their call (not joined to it)",
-    );
-    say(
-        ss.legs_capped,
-        "B2BUA leg links not made: one session key was shared by too many calls",
-    );
-    say(
-        ss.media_dropped,
-        "SDP media announcements not indexed (the media index was full)",
-    );
-    say(
-        ss.verdicts_dropped,
-        "closed calls forgotten early (a later stream or alert of theirs is judged unfiltered)",
-    );
-    w
+    r.warnings()
 }
 
 pub fn print_stats(r: &Report) {

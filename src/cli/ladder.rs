@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::correlate::record::{CallRecord, MsgRow};
-use crate::output::OutputError;
-use crate::render::{self, Ladder, LadderOptions};
-use crate::session::{ClosedCall, Event, Needs, Report, Sink};
+use sipscope::correlate::record::{CallRecord, MsgRow};
+use sipscope::output::OutputError;
+use sipscope::render::{self, Ladder, LadderOptions};
+use sipscope::session::{ClosedCall, Event, Needs, Report, Sink};
 
 use super::commands::{drive, RunError};
 use super::{Config, LadderArgs, LadderFormat, UsageError};
@@ -80,7 +80,7 @@ impl LadderRequest {
                 color: to_terminal,
                 verbose: a.verbose,
                 width: if to_terminal {
-                    crate::output::terminal_width()
+                    sipscope::output::terminal_width()
                 } else {
                     None
                 },
@@ -105,7 +105,7 @@ pub fn file_name(call_id: &str, ext: &str) -> String {
         .collect();
     let s2 = s.trim_start_matches('.').to_string();
     s = s2;
-    let h = crate::decode::fnv(call_id.as_bytes(), crate::decode::FNV_OFFSET);
+    let h = sipscope::decode::fnv(call_id.as_bytes(), sipscope::decode::FNV_OFFSET);
     format!("{s}-{:08x}.{ext}", h as u32)
 }
 
@@ -206,7 +206,7 @@ pub fn ladder(
             "sipscope: no call {}",
             wanted
                 .as_deref()
-                .map(crate::output::escape)
+                .map(sipscope::output::escape)
                 .unwrap_or_else(|| "matches the filters".into())
         );
         return Ok(stats);

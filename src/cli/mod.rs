@@ -14,12 +14,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regex::Regex;
 
-use crate::capture::live::LiveOptions;
-use crate::correlate::record::Outcome;
-use crate::output::Format;
-use crate::pipeline::PipelineConfig;
-pub use crate::session::Filter;
-use crate::time::Ts;
+use sipscope::capture::live::LiveOptions;
+use sipscope::correlate::record::Outcome;
+use sipscope::output::Format;
+use sipscope::pipeline::PipelineConfig;
+pub use sipscope::session::Filter;
+use sipscope::time::Ts;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use crate::analysis::alerts::{Alert, Severity, State, Thresholds};
-use crate::correlate::record::{CallKind, Outcome};
-use crate::output::prometheus::Metrics;
-use crate::output::{escape, write_csv_row, Format, OutputError, Table};
-use crate::session::{Event, Needs, Report, Sink};
-use crate::time::{Nanos, Ts, NANOS_PER_SEC};
+use sipscope::analysis::alerts::{Alert, Severity, State, Thresholds};
+use sipscope::correlate::record::{CallKind, Outcome};
+use sipscope::output::prometheus::Metrics;
+use sipscope::output::{escape, write_csv_row, Format, OutputError, Table};
+use sipscope::session::{Event, Needs, Report, Sink};
+use sipscope::time::{Nanos, Ts, NANOS_PER_SEC};
 
 use super::commands::{drive, RunError};
 use super::{AlertOptions, Config, UsageError};
@@ -86,7 +86,7 @@ pub struct DetectorOutcome {
 /// The figures of one summary interval.
 #[derive(Default, Debug, Clone, serde::Serialize)]
 pub(crate) struct Interval {
-    #[serde(serialize_with = "crate::correlate::record::ser_ts")]
+    #[serde(serialize_with = "sipscope::correlate::record::ser_ts")]
     start: Ts,
     calls: u64,
     answered: u64,
@@ -144,7 +144,7 @@ struct Monitor<'a> {
 }
 
 impl Monitor<'_> {
-    fn count_call(&mut self, c: &crate::correlate::record::CallRecord) {
+    fn count_call(&mut self, c: &sipscope::correlate::record::CallRecord) {
         if c.kind != CallKind::Invite {
             return;
         }
@@ -355,7 +355,7 @@ pub struct MonitorRequest {
     pub interval: Nanos,
     pub metrics_listen: Option<SocketAddr>,
     /// Rotating pcap output: directory, rotation, files kept.
-    pub write: Option<(PathBuf, crate::capture::writer::Rotate, usize)>,
+    pub write: Option<(PathBuf, sipscope::capture::writer::Rotate, usize)>,
 }
 
 impl MonitorRequest {
@@ -366,12 +366,13 @@ impl MonitorRequest {
         })?;
         let write = match &a.write {
             Some(dir) => {
-                let rotate = crate::capture::writer::Rotate::parse(&a.rotate).ok_or_else(|| {
-                    UsageError(format!(
-                        "bad --rotate {:?}: a size (100MB) or a period (1h)",
-                        a.rotate
-                    ))
-                })?;
+                let rotate =
+                    sipscope::capture::writer::Rotate::parse(&a.rotate).ok_or_else(|| {
+                        UsageError(format!(
+                            "bad --rotate {:?}: a size (100MB) or a period (1h)",
+                            a.rotate
+                        ))
+                    })?;
                 Some((dir.clone(), rotate, a.keep))
             }
             None => None,
@@ -396,9 +397,9 @@ pub fn monitor(
     let mut owned = cfg.clone();
     let writer = match &req.write {
         Some((dir, rotate, keep)) => {
-            let w = crate::capture::writer::RotatingWriter::new(dir, *rotate, *keep)
+            let w = sipscope::capture::writer::RotatingWriter::new(dir, *rotate, *keep)
                 .map_err(|e| RunError::Output(OutputError::Io(e)))?;
-            let (tap, handle) = crate::capture::writer::Tap::spawn(w);
+            let (tap, handle) = sipscope::capture::writer::Tap::spawn(w);
             owned.pipeline.tap = Some(tap.clone());
             Some((tap.dropped, tap.errors, handle))
         }
@@ -416,7 +417,7 @@ pub fn monitor(
     let metrics = match req.metrics_listen {
         Some(addr) => {
             let text = Arc::new(Mutex::new(Metrics::default().render()));
-            let bound = crate::output::prometheus::serve(addr, text.clone(), stop.clone())
+            let bound = sipscope::output::prometheus::serve(addr, text.clone(), stop.clone())
                 .map_err(|e| RunError::Output(OutputError::Io(e)))?;
             eprintln!("sipscope: metrics at http://{bound}/metrics");
             Some(text)
@@ -599,7 +600,7 @@ pub fn alerts(
                 t.rows
                     .push(alert_cells(a).iter().map(|c| escape(c)).collect());
             }
-            t.write(&mut out, crate::output::terminal_width())?;
+            t.write(&mut out, sipscope::output::terminal_width())?;
         }
     }
     out.flush().map_err(OutputError::from)?;

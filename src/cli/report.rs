@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::correlate::Output;
-use crate::output::frame::{self, FileFormat};
-use crate::output::OutputError;
-use crate::report::{html, markdown, Collector, Finished, ReportOptions};
-use crate::session::{Event, Needs, Report, Sink};
+use sipscope::correlate::Output;
+use sipscope::output::frame::{self, FileFormat};
+use sipscope::output::OutputError;
+use sipscope::report::{html, markdown, Collector, Finished, ReportOptions};
+use sipscope::session::{Event, Needs, Report, Sink};
 
 use super::commands::{drive, drive_outputs, RunError};
 use super::monitor::{AlertRequest, DetectorOutcome};

@@ -11,9 +11,9 @@ use std::io::{self, BufWriter, Write};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::analysis::rtp::StreamStats;
-use crate::output::{escape, write_csv_row, Format, OutputError, Table};
-use crate::session::{Event, Needs, Report, Sink};
+use sipscope::analysis::rtp::StreamStats;
+use sipscope::output::{escape, write_csv_row, Format, OutputError, Table};
+use sipscope::session::{Event, Needs, Report, Sink};
 
 use super::commands::{drive, RunError};
 use super::Config;
@@ -52,7 +52,7 @@ fn ms(v: Option<f64>) -> String {
 
 /// What RTCP reported about the stream, compactly: the receiver's last loss fraction and jitter,
 /// and the XR MOS when sent.
-fn rtcp_cell(r: Option<&crate::analysis::rtcp::RtcpReport>) -> String {
+fn rtcp_cell(r: Option<&sipscope::analysis::rtcp::RtcpReport>) -> String {
     let Some(r) = r else { return String::new() };
     let mut parts = Vec::new();
     if let Some(f) = r.fraction_lost_pct {
@@ -152,7 +152,7 @@ const SERIES_HEADERS: [&str; 11] = [
     "call-id",
 ];
 
-fn series_cells(s: &StreamStats, p: &crate::analysis::series::SeriesPoint) -> Vec<String> {
+fn series_cells(s: &StreamStats, p: &sipscope::analysis::series::SeriesPoint) -> Vec<String> {
     vec![
         format!("{} -> {}", s.src, s.dst),
         format!("{:#010x}", s.ssrc),
@@ -175,7 +175,7 @@ fn series_cells(s: &StreamStats, p: &crate::analysis::series::SeriesPoint) -> Ve
 /// Collects the streams the filter selects (each already tied to its call by the session).
 struct Streams {
     heuristic: bool,
-    series: Option<crate::time::Nanos>,
+    series: Option<sipscope::time::Nanos>,
     streams: Vec<StreamStats>,
 }
 
@@ -202,7 +202,7 @@ pub fn rtp(
     cfg: &Config,
     stop: Arc<AtomicBool>,
     heuristic: bool,
-    series: Option<crate::time::Nanos>,
+    series: Option<sipscope::time::Nanos>,
 ) -> Result<Report, RunError> {
     let mut sink = Streams {
         heuristic,
@@ -251,7 +251,7 @@ pub fn rtp(
                         t.rows.push(series_cells(s, p));
                     }
                 }
-                t.write(&mut out, crate::output::terminal_width())?;
+                t.write(&mut out, sipscope::output::terminal_width())?;
             }
         }
         out.flush().map_err(err)?;
@@ -277,7 +277,7 @@ pub fn rtp(
             for s in &streams {
                 t.rows.push(cells(s));
             }
-            t.write(&mut out, crate::output::terminal_width())?;
+            t.write(&mut out, sipscope::output::terminal_width())?;
         }
     }
     out.flush().map_err(err)?;

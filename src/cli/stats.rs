@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::analysis::stats::{Cuts, Net, PeerMap, Stats};
-use crate::output::frame::{self, FileFormat};
-use crate::output::OutputError;
-use crate::session::{Event, Needs, Report, Sink};
+use sipscope::analysis::stats::{Cuts, Net, PeerMap, Stats};
+use sipscope::output::frame::{self, FileFormat};
+use sipscope::output::OutputError;
+use sipscope::session::{Event, Needs, Report, Sink};
 
 use super::commands::{drive, RunError};
 use super::{Config, StatsArgs, StatsFormat, UsageError};
@@ -22,7 +22,7 @@ pub struct StatsRequest {
     pub output: Option<PathBuf>,
 }
 
-pub use crate::time::parse_interval;
+pub use sipscope::time::parse_interval;
 
 impl StatsRequest {
     pub fn from_args(a: &StatsArgs) -> Result<StatsRequest, UsageError> {
@@ -118,7 +118,7 @@ pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<R
     } else {
         match req.format {
             StatsFormat::Table => {
-                frame::write_tables(&mut out, &tabs, crate::output::terminal_width())?
+                frame::write_tables(&mut out, &tabs, sipscope::output::terminal_width())?
             }
             StatsFormat::Csv => frame::write_csv_stream(&mut out, &tabs)?,
             StatsFormat::Json => frame::write_json_stream(&mut out, &mut tabs)?,

@@ -333,7 +333,8 @@ pub struct RegRecord {
     pub user_agent: Option<String>,
 }
 
-pub(crate) fn ser_ts<S: serde::Serializer>(t: &Ts, s: S) -> Result<S::Ok, S::Error> {
+/// The one capture-time serialiser: RFC 3339 UTC, as `Ts` displays it.
+pub fn ser_ts<S: serde::Serializer>(t: &Ts, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(t)
 }
 
