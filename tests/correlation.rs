@@ -193,3 +193,43 @@ fn b2bua_legs_are_linked_and_say_how() {
     assert_eq!(busy.outcome.map(|o| o.as_str()), Some("busy"));
     std::fs::remove_file(&path).ok();
 }
+
+/// ../shared/adversarial/same_session_1000.pcap: 1000 short calls that all carry one Session-ID.
+/// Linking them pairwise was quadratic (43 MB of JSON, every call listing 999 "legs"); a key this
+/// common links its first few calls only, and the rest are counted and said.
+#[test]
+fn a_session_id_shared_by_a_thousand_calls_links_a_bounded_group() {
+    let path = crate::support::repo().join("../shared/adversarial/same_session_1000.pcap");
+    if !path.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI has ../shared beside the clone: {} is missing",
+            path.display()
+        );
+        eprintln!("SKIPPED: ../shared/adversarial not present");
+        return;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["calls", "--format", "json", "--no-progress"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let calls: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(calls.len(), 1000);
+    let legs: usize = calls
+        .iter()
+        .map(|c| c["legs"].as_array().unwrap().len())
+        .sum();
+    let max = calls
+        .iter()
+        .map(|c| c["legs"].as_array().unwrap().len())
+        .max()
+        .unwrap();
+    assert!(max < 8 && legs <= 8 * 7, "{legs} legs, {max} on one call");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("992 B2BUA leg links not made"), "{err}");
+}

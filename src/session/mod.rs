@@ -158,7 +158,8 @@ pub struct SessionStats {
     pub late_streams: u64,
     /// Streams or alerts that found no room to wait for their call (emitted unjoined).
     pub waiting_dropped: u64,
-    /// Links not made because one session key already linked a full group.
+    /// Links not made: a session key already linked a full group, or a call already listed
+    /// its most legs.
     pub legs_capped: u64,
     /// SDP announcements not indexed because the media index was full.
     pub media_dropped: u64,
@@ -211,17 +212,28 @@ pub struct Session {
     now: Ts,
     last_timer: Ts,
     dropped_said: u64,
+    /// Leg links a call had no room for.
+    legs_full: u64,
     pub stats: SessionStats,
 }
 
-fn add_leg(c: &mut CallRecord, other: &str, via: &str) {
-    if !c.legs.iter().any(|l| l.call_id == other) {
-        c.legs.push(Leg {
-            call_id: other.to_string(),
-            via: via.to_string(),
-        });
-        c.legs.sort();
+/// Legs one call lists, at most (a B2BUA call has a handful).
+const MAX_LEGS: usize = 16;
+
+/// Adds a leg unless the call has it already; false when the call had no room for it.
+fn add_leg(c: &mut CallRecord, other: &str, via: &str) -> bool {
+    if c.legs.iter().any(|l| l.call_id == other) {
+        return true;
     }
+    if c.legs.len() >= MAX_LEGS {
+        return false;
+    }
+    c.legs.push(Leg {
+        call_id: other.to_string(),
+        via: via.to_string(),
+    });
+    c.legs.sort();
+    true
 }
 
 impl Session {
@@ -245,6 +257,7 @@ impl Session {
             now: Ts::ZERO,
             last_timer: Ts::ZERO,
             dropped_said: 0,
+            legs_full: 0,
             stats: SessionStats::default(),
         }
     }
@@ -469,13 +482,15 @@ impl Session {
             }
         }
         let now = self.now.max(c.end);
+        let mut full = 0;
         for (other, via) in self.legs.close(&c, now) {
-            add_leg(&mut c, &other, &via);
+            full += u64::from(!add_leg(&mut c, &other, &via));
             if let Some(h) = self.held.get_mut(&other) {
-                add_leg(&mut h.closed.call, &c.call_id, &via);
+                full += u64::from(!add_leg(&mut h.closed.call, &c.call_id, &via));
             }
         }
-        self.stats.legs_capped = self.legs.capped;
+        self.legs_full += full;
+        self.stats.legs_capped = self.legs.capped + self.legs_full;
         let sel = self.cfg.filter.call(&c);
         let mut streams = self.waiting_streams.remove(&c.call_id).unwrap_or_default();
         self.waiting -= streams.len();
@@ -731,7 +746,7 @@ impl Report {
         );
         say(
             ss.legs_capped,
-            "B2BUA leg links not made: one session key was shared by too many calls",
+            "B2BUA leg links not made: a session key shared by too many calls, or a call naming too many legs",
         );
         say(
             ss.media_dropped,
