@@ -47,6 +47,7 @@ pub fn msg_row() -> crate::correlate::record::MsgRow {
         refer_to: None,
         sipfrag: None,
         text: None,
+        sip: None,
     }
 }
 

@@ -157,6 +157,7 @@ pub fn run_with(paths: &[&Path], cfg: PipelineConfig) -> Run {
     let needs = Needs {
         messages: cfg.correlator.want_messages,
         text: cfg.correlator.want_text,
+        raw: cfg.correlator.want_raw,
         detail: cfg.correlator.want_detail,
         media: cfg.media.track_rtp || cfg.correlator.want_media,
         series: cfg.media.rtp_series,

@@ -90,6 +90,8 @@ pub struct CorrelatorConfig {
     pub want_detail: bool,
     /// A [`Output::Change`] each time an INVITE call changes phase (live views).
     pub want_changes: bool,
+    /// Each message row also carries the parsed message over its captured bytes.
+    pub want_raw: bool,
 }
 
 impl Default for CorrelatorConfig {
@@ -110,6 +112,7 @@ impl Default for CorrelatorConfig {
             want_media: false,
             want_detail: false,
             want_changes: false,
+            want_raw: false,
         }
     }
 }
@@ -342,7 +345,11 @@ impl Correlator {
             media(&m, out);
         }
         if self.cfg.want_messages {
-            out.push(Output::Msg(Box::new(self.row(&m, retrans))));
+            let mut row = self.row(&m, retrans);
+            if self.cfg.want_raw {
+                row.sip = Some(m.sip);
+            }
+            out.push(Output::Msg(Box::new(row)));
         }
     }
 
@@ -394,6 +401,7 @@ impl Correlator {
                 .map(|l| lossy(crate::sip::message::trim(l)))
                 .filter(|l| !l.is_empty()),
             text: self.cfg.want_text.then(|| s.text()),
+            sip: None,
         }
     }
 

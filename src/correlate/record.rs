@@ -51,6 +51,10 @@ pub struct MsgRow {
     pub sipfrag: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The parsed message over the bytes it was captured in (when a sink asks for it): every
+    /// header and the body as they came off the wire.
+    #[serde(skip)]
+    pub sip: Option<crate::sip::SipMessage>,
 }
 
 /// How a call ended, from the caller's side (../shared/reference/METRICS.md, outcome taxonomy).

@@ -528,6 +528,7 @@ impl Sink for Collector {
         Needs {
             messages: true,
             text: true,
+            raw: false,
             detail: true,
             media: true,
             // One point a second of every stream, for the charts of the worst ones.

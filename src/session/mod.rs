@@ -100,6 +100,8 @@ pub struct Needs {
     pub messages: bool,
     /// Each message with its full text.
     pub text: bool,
+    /// Each message with the parsed message over its captured bytes ([`MsgRow::sip`]).
+    pub raw: bool,
     /// Timings, transactions and message counts in call records (statistics).
     pub detail: bool,
     /// [`Event::CallChanged`].
@@ -119,6 +121,7 @@ impl Needs {
         Needs {
             messages: self.messages || o.messages,
             text: self.text || o.text,
+            raw: self.raw || o.raw,
             detail: self.detail || o.detail,
             changes: self.changes || o.changes,
             media: self.media || o.media,
@@ -133,6 +136,7 @@ impl Needs {
         let c = &mut p.correlator;
         c.want_messages = self.messages || self.alerts;
         c.want_text = self.text;
+        c.want_raw = self.raw;
         c.want_media = self.media || self.alerts;
         c.want_detail = self.detail || self.alerts;
         c.want_changes = self.changes;
