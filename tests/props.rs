@@ -2120,20 +2120,9 @@ fn truncated_synthetic_captures() {
     check_truncations("pcapng", &synthetic_pcapng());
 }
 
-/// A corpus capture: `SIPSCOPE_CORPUS` (must exist when set), tests/data, or ../shared/corpus.
+/// A corpus capture (tests/data, else the shared corpus; a configured corpus lacking it fails).
 fn corpus_file(rel: &str) -> Option<std::path::PathBuf> {
-    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    if let Some(c) = std::env::var_os("SIPSCOPE_CORPUS") {
-        let p = std::path::PathBuf::from(c).join("pcaps").join(rel);
-        assert!(p.exists(), "{} is missing", p.display());
-        return Some(p);
-    }
-    [
-        repo.join("tests/data").join(rel),
-        repo.join("../shared/corpus/pcaps").join(rel),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
+    crate::support::capture(rel)
 }
 
 #[test]

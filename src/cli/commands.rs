@@ -10,9 +10,8 @@ use sipscope::capture::live::LiveSource;
 use sipscope::capture::merge::MergedSource;
 use sipscope::capture::{CaptureError, Source};
 use sipscope::correlate::record::{CallKind, CallRecord, MsgRow, RegRecord};
-use sipscope::correlate::Output;
 use sipscope::output::{escape, escape_multiline, write_csv_row, Format, OutputError, Table};
-use sipscope::pipeline::{self, Progress, RunStats};
+use sipscope::pipeline::Progress;
 use sipscope::session::{self, Event, Needs, Report, SessionConfig, Sink};
 use sipscope::time::fmt_secs;
 
@@ -74,31 +73,6 @@ pub fn drive(
         hold: session::HOLD,
     };
     session::run(source, &cfg.pipeline, scfg, stop, progress, sink)
-}
-
-/// Runs the pipeline alone, feeding raw outputs to `each` (a second reading of the captures,
-/// where the session's joins are not wanted); stops reading early if `each` fails.
-pub fn drive_outputs(
-    cfg: &Config,
-    stop: Arc<AtomicBool>,
-    mut each: impl FnMut(Output) -> Result<(), OutputError>,
-) -> Result<RunStats, RunError> {
-    let source = open_source(cfg, stop.clone())?;
-    let pb = progress_bar(cfg, source.as_ref());
-    let mut failed: Option<OutputError> = None;
-    let stop2 = stop.clone();
-    let stats = pipeline::run(source, &cfg.pipeline, stop, pb, |o| {
-        if failed.is_none() {
-            if let Err(e) = each(o) {
-                failed = Some(e);
-                stop2.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-    })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    Ok(stats)
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {

@@ -9,13 +9,12 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use sipscope::correlate::Output;
 use sipscope::output::frame::{self, FileFormat};
 use sipscope::output::OutputError;
 use sipscope::report::{html, markdown, Collector, Finished, ReportOptions};
 use sipscope::session::{Event, Needs, Report, Sink};
 
-use super::commands::{drive, drive_outputs, RunError};
+use super::commands::{drive, RunError};
 use super::monitor::{AlertRequest, DetectorOutcome};
 use super::{Config, Input, ReportArgs, UsageError};
 
@@ -83,6 +82,37 @@ fn polars(e: polars::prelude::PolarsError) -> RunError {
     RunError::Output(OutputError::Io(io::Error::other(e)))
 }
 
+/// The second reading: the messages (as the first pass selected them) of the wanted sections.
+struct Refetch<'a> {
+    wanted: HashMap<String, usize>,
+    max: usize,
+    sections: &'a mut [sipscope::report::Section],
+}
+
+impl Sink for Refetch<'_> {
+    fn needs(&self) -> Needs {
+        Needs {
+            messages: true,
+            text: true,
+            ..Needs::default()
+        }
+    }
+
+    fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        if let Event::Message(m) = e {
+            if let Some(&i) = m.call_id.as_ref().and_then(|c| self.wanted.get(c)) {
+                let s = &mut self.sections[i];
+                if s.msgs.len() < self.max {
+                    s.msgs.push((*m).clone());
+                } else {
+                    s.msgs_cut += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reads the captures a second time for the messages of the sections that did not fit the
 /// memory budget during the first pass (only files can be read twice).
 fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<(), RunError> {
@@ -105,28 +135,14 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
         return Ok(());
     }
     let mut cfg = cfg.clone();
-    cfg.pipeline.correlator.want_messages = true;
-    cfg.pipeline.correlator.want_text = true;
-    cfg.pipeline.correlator.want_media = false;
-    cfg.pipeline.correlator.want_detail = false;
-    cfg.pipeline.media = Default::default();
     cfg.progress = false;
-    let max = fin.opts.max_msgs;
-    let sections = &mut fin.sections;
-    drive_outputs(&cfg, stop, |o| {
-        if let Output::Msg(m) = o {
-            if let Some(&i) = m.call_id.as_ref().and_then(|c| wanted.get(c)) {
-                let s = &mut sections[i];
-                if s.msgs.len() < max {
-                    s.msgs.push(*m);
-                } else {
-                    s.msgs_cut += 1;
-                }
-            }
-        }
-        Ok(())
-    })?;
-    for s in sections.iter_mut() {
+    let mut sink = Refetch {
+        wanted,
+        max: fin.opts.max_msgs,
+        sections: &mut fin.sections,
+    };
+    drive(&cfg, stop, None, &mut sink)?;
+    for s in fin.sections.iter_mut() {
         s.msgs.sort_by_key(|m| (m.frame, m.msg_in_frame));
     }
     Ok(())
