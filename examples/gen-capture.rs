@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! gen-capture --calls N [--out FILE|-] [--seed S] [--cps R] [--rtp-seconds T]
-//!             [--tcp-share P] [--registrations N] [--options N]
+//!             [--tcp-share P] [--registrations N] [--options N] [--shared-media]
 //! ```
 //!
 //! Writes a classic pcap (microsecond timestamps, Ethernet, snaplen 65535) that
@@ -11,6 +11,16 @@
 //! same Call-ID, proxy Via + Record-Route); about 10% of the calls go directly
 //! from UA to UA. Calls arrive at `--cps` with exponential spacing and overlap
 //! in time. Answered calls carry 20 ms PCMU RTP in both directions.
+//!
+//! `--shared-media` models a media server (or SBC) anchoring all media: every
+//! SDP offer announces 10.0.0.20:20000 and every SDP answer 10.0.0.21:30000
+//! (`o=` and `c=` lines), so tens of thousands of calls share one media address
+//! per side. RTP still flows for answered calls, to those two addresses, from
+//! each user agent's own address and per-call port with its own SSRC, so the
+//! streams stay distinct. Everything else (calls, timing, outcomes, SIP
+//! messages, RTP packet counts) is as without the option; the capture differs
+//! only in the SDP bodies, the lengths that follow from them, and the RTP
+//! destinations. Without the option the output is unchanged, byte for byte.
 //!
 //! Only std is used: the pcap writer, PRNG (splitmix64), checksums and even
 //! `ln` are written here so that the same arguments always give a
@@ -50,6 +60,9 @@ const AUDIO_LEN: usize = 8000; // one second of audio, looped
 const TOS_SIP: u8 = 0x60; // DSCP CS3
 const TOS_RTP: u8 = 0xb8; // DSCP EF
 const MSS: usize = 1460;
+/// `--shared-media`: where every SDP offer (caller side) and answer (callee side) points.
+const MEDIA_OFFER: ([u8; 4], &str, u16) = ([10, 0, 0, 20], "10.0.0.20", 20000);
+const MEDIA_ANSWER: ([u8; 4], &str, u16) = ([10, 0, 0, 21], "10.0.0.21", 30000);
 
 const AGENTS: [(&str, bool); 10] = [
     ("Yealink SIP-T46U 108.86.0.45", false),
@@ -1018,6 +1031,7 @@ struct World {
     proxy_tcp_port: u16,
     rtp_seconds: u64,
     tcp_share: u64,
+    shared_media: bool,
     st: Stats,
 }
 
@@ -1070,6 +1084,7 @@ impl World {
             proxy_tcp_port: r.range(32768, 60999) as u16,
             rtp_seconds: a.rtp_seconds,
             tcp_share: a.tcp_share,
+            shared_media: a.shared_media,
             st: Stats::default(),
         }
     }
@@ -1244,6 +1259,18 @@ fn build_call(w: &mut World, idx: u64, t0: u64) -> (Script, Vec<RtpStream>) {
     let rtp_seconds = w.rtp_seconds;
     let ce = w.uas[ci].clone();
     let ee = w.uas[ei].clone();
+    // Where each side's SDP says to send its media: the user agent itself, or the media server.
+    let media_at = |ua: &Ua, port: u16, shared: ([u8; 4], &'static str, u16)| {
+        if w.shared_media {
+            let (ip, ip_s, port) = shared;
+            let mac = [0x52, 0x54, 0x00, ip[1], ip[2], ip[3]];
+            (Ep { ip, mac }, ip_s.to_string(), port)
+        } else {
+            (ua.ep, ua.ip.clone(), port)
+        }
+    };
+    let (c_media, c_media_ip, c_media_port) = media_at(&ce, c_rtp, MEDIA_OFFER);
+    let (e_media, e_media_ip, e_media_port) = media_at(&ee, e_rtp, MEDIA_ANSWER);
     let proxy = w.proxy;
 
     let lat_a = if proxied {
@@ -1324,8 +1351,8 @@ fn build_call(w: &mut World, idx: u64, t0: u64) -> (Script, Vec<RtpStream>) {
     inv_a.add("Content-Type", "application/sdp");
     inv_a.body = sdp(
         &ce.user,
-        &ce.ip,
-        c_rtp,
+        &c_media_ip,
+        c_media_port,
         &r.digits(10),
         false,
         snames[ce.style as usize],
@@ -1475,8 +1502,8 @@ fn build_call(w: &mut World, idx: u64, t0: u64) -> (Script, Vec<RtpStream>) {
             r200.add("Content-Type", "application/sdp");
             r200.body = sdp(
                 &ee.user,
-                &ee.ip,
-                e_rtp,
+                &e_media_ip,
+                e_media_port,
                 &p.r.digits(10),
                 true,
                 snames[ee.style as usize],
@@ -1579,18 +1606,16 @@ fn build_call(w: &mut World, idx: u64, t0: u64) -> (Script, Vec<RtpStream>) {
                 if !one_way || !drop_caller {
                     let loss = if p.r.pct(20) { 5000 } else { 0 };
                     let sr = Rng::new(p.r.u64(), 3, idx);
-                    if let Some(s) =
-                        RtpStream::new((ce.ep, c_rtp, ee.ep, e_rtp), c_start, c_end, loss, sr)
-                    {
+                    let flow = (ce.ep, c_rtp, e_media, e_media_port);
+                    if let Some(s) = RtpStream::new(flow, c_start, c_end, loss, sr) {
                         rtp.push(s);
                     }
                 }
                 if !one_way || drop_caller {
                     let loss = if p.r.pct(20) { 5000 } else { 0 };
                     let sr = Rng::new(p.r.u64(), 4, idx);
-                    if let Some(s) =
-                        RtpStream::new((ee.ep, e_rtp, ce.ep, c_rtp), e_start, e_end, loss, sr)
-                    {
+                    let flow = (ee.ep, e_rtp, c_media, c_media_port);
+                    if let Some(s) = RtpStream::new(flow, e_start, e_end, loss, sr) {
                         rtp.push(s);
                     }
                 }
@@ -1864,11 +1889,13 @@ struct Args {
     tcp_share: u64,
     registrations: u64,
     options: u64,
+    shared_media: bool,
 }
 
 const USAGE: &str = "usage: gen-capture --calls N [--out FILE|- (default gen.pcap)] [--seed S (1)]
                    [--cps R (20)] [--rtp-seconds T (20; 0 = no RTP)] [--tcp-share P (30)]
-                   [--registrations N (calls/10)] [--options N (calls/20)]";
+                   [--registrations N (calls/10)] [--options N (calls/20)]
+                   [--shared-media (every SDP offer 10.0.0.20:20000, every answer 10.0.0.21:30000)]";
 
 fn die(msg: &str) -> ! {
     eprintln!("gen-capture: {msg}\n{USAGE}");
@@ -1891,6 +1918,7 @@ fn parse_args() -> Args {
         tcp_share: 30,
         registrations: u64::MAX,
         options: u64::MAX,
+        shared_media: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -1917,6 +1945,7 @@ fn parse_args() -> Args {
             "--tcp-share" => a.tcp_share = num(&val(), "--tcp-share"),
             "--registrations" => a.registrations = num(&val(), "--registrations"),
             "--options" => a.options = num(&val(), "--options"),
+            "--shared-media" if inline.is_none() => a.shared_media = true,
             _ => die(&format!("unknown argument {arg:?}")),
         }
     }
@@ -2068,6 +2097,12 @@ fn report(a: &Args, w: &World) {
         st.last_t % SEC
     ));
     s.push_str(&format!("calls: {}\n", a.calls));
+    if a.shared_media {
+        s.push_str(&format!(
+            "shared_media: {}:{} {}:{}\n",
+            MEDIA_OFFER.1, MEDIA_OFFER.2, MEDIA_ANSWER.1, MEDIA_ANSWER.2
+        ));
+    }
     for (i, (name, _)) in OUTCOMES.iter().enumerate() {
         s.push_str(&format!("calls_{name}: {}\n", st.outcomes[i]));
     }
