@@ -58,8 +58,9 @@ fi
 mkdir -p "$OUT"
 
 # ---------------------------------------------------------------- build
-SIPSCOPE=target/release/sipscope
-GEN=target/release/examples/gen-capture
+TARGET=${CARGO_TARGET_DIR:-target}
+SIPSCOPE=$TARGET/release/sipscope
+GEN=$TARGET/release/examples/gen-capture
 SIPSCOPE_STATE=ok
 log "cargo build --release"
 if ! cargo build --release; then

@@ -312,7 +312,7 @@ struct Calls<'a> {
     table: StreamTable,
     header_done: bool,
     /// Calls printed at their end and not yet closed.
-    printed: std::collections::HashSet<String>,
+    printed: session::Ended,
 }
 
 impl Calls<'_> {
@@ -357,7 +357,7 @@ impl Sink for Calls<'_> {
     fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
         match e {
             Event::CallChanged(ch)
-                if ch.phase.is_final() && self.printed.insert(ch.call.call_id.clone()) =>
+                if ch.phase.is_final() && self.printed.mark(&ch.call.call_id, ch.ts) =>
             {
                 self.print(&ch.call)?;
             }
@@ -366,7 +366,7 @@ impl Sink for Calls<'_> {
                 if !(self.all || c.kind == CallKind::Invite) {
                     return Ok(());
                 }
-                if self.printed.remove(&c.call_id) {
+                if self.printed.closed(&c.call_id) {
                     if self.format == Format::Json {
                         let u = CallUpdate {
                             update: "closed",
@@ -413,7 +413,7 @@ pub fn calls(
             ],
         )),
         header_done: false,
-        printed: std::collections::HashSet::new(),
+        printed: session::Ended::default(),
     };
     let report = drive(cfg, stop, None, &mut sink)?;
     if report.session.late_streams > 0 {

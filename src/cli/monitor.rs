@@ -2,7 +2,7 @@
 //! anomalies of captures, offline): the detectors of analysis::alerts fed by the pipeline, with
 //! a rolling summary, NDJSON alert and summary files, and a Prometheus endpoint.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -14,7 +14,7 @@ use sipscope::analysis::alerts::{Alert, Severity, State, Thresholds};
 use sipscope::correlate::record::{CallKind, Outcome};
 use sipscope::output::prometheus::Metrics;
 use sipscope::output::{escape, write_csv_row, Format, OutputError, Table};
-use sipscope::session::{Event, Needs, Report, Sink};
+use sipscope::session::{Ended, Event, Needs, Report, Sink};
 use sipscope::time::{Nanos, Ts, NANOS_PER_SEC};
 
 use super::commands::{drive, RunError};
@@ -136,7 +136,7 @@ struct Monitor<'a> {
     last: Ts,
     open_calls: usize,
     /// Calls counted at their final change, so their close does not count them again.
-    counted: HashSet<String>,
+    counted: Ended,
     human: Box<dyn Write + 'a>,
     colour_on: bool,
     alerts_json: Option<Box<dyn Write>>,
@@ -277,13 +277,13 @@ impl Sink for Monitor<'_> {
                 self.clock(msg.ts)?;
             }
             Event::CallChanged(ch) => {
-                if ch.phase.is_final() && self.counted.insert(ch.call.call_id.clone()) {
+                if ch.phase.is_final() && self.counted.mark(&ch.call.call_id, ch.ts) {
                     self.count_call(&ch.call);
                 }
             }
             Event::CallClosed(cc) => {
                 let c = &cc.call;
-                if !self.counted.remove(&c.call_id) {
+                if !self.counted.closed(&c.call_id) {
                     self.count_call(c);
                 }
                 if let Some(d) = &c.detail {
@@ -446,7 +446,7 @@ pub fn monitor(
         last_render: Ts::ZERO,
         last: Ts::ZERO,
         open_calls: 0,
-        counted: HashSet::new(),
+        counted: Ended::default(),
         human,
         colour_on,
         alerts_json,

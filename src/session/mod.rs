@@ -23,6 +23,8 @@
 pub mod filter;
 pub mod legs;
 pub mod media;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -152,6 +154,44 @@ pub trait Sink {
     fn needs(&self) -> Needs;
     /// One event; `selected` is false only for a sink whose needs ask for `context`.
     fn event(&mut self, e: &Event<'_>, selected: bool) -> Result<(), OutputError>;
+}
+
+/// Calls a sink handled at their end, until they close: a sink that acts on a call's final
+/// change (print it, count it) and again when it closes uses this to tell the two apart.
+/// Bounded by time: an entry whose close never reached the sink (the filter left the final
+/// record out) goes after [`VERDICT_KEEP`] of capture time.
+#[derive(Default)]
+pub struct Ended {
+    at: HashMap<String, Ts>,
+    last_prune: Ts,
+}
+
+impl Ended {
+    /// The call ended at `ts`; false if it was already marked.
+    pub fn mark(&mut self, call_id: &str, ts: Ts) -> bool {
+        if self.at.contains_key(call_id) {
+            return false;
+        }
+        self.at.insert(call_id.to_string(), ts);
+        if ts.since(self.last_prune) > VERDICT_KEEP {
+            self.last_prune = ts;
+            self.at.retain(|_, t| ts.since(*t) <= VERDICT_KEEP);
+        }
+        true
+    }
+
+    /// The call closed: whether it had been marked.
+    pub fn closed(&mut self, call_id: &str) -> bool {
+        self.at.remove(call_id).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
 }
 
 /// What the session counted: every cut it made is here, for the user's warnings.
