@@ -258,11 +258,13 @@ fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
 }
 
 /// Rows of a table printed as they come: widths are taken from the first rows (up to
-/// `TABLE_SAMPLE`), later cells are fitted to them.
+/// `TABLE_SAMPLE`), later cells are fitted to them. Live, the table is first flushed before any
+/// row has come, so each column starts at a floor wide enough for typical values.
 struct StreamTable {
     table: Table,
     widths: Option<Vec<usize>>,
     max_width: Option<usize>,
+    floor: Option<Vec<usize>>,
 }
 
 const TABLE_SAMPLE: usize = 1000;
@@ -273,7 +275,14 @@ impl StreamTable {
             table,
             widths: None,
             max_width: sipscope::output::terminal_width(),
+            floor: None,
         }
+    }
+
+    /// Columns at least this wide (before fitting the terminal).
+    fn with_floor(mut self, floor: &[usize]) -> StreamTable {
+        self.floor = Some(floor.to_vec());
+        self
     }
 
     fn row(&mut self, out: &mut dyn Write, cells: Vec<String>) -> Result<(), OutputError> {
@@ -291,8 +300,21 @@ impl StreamTable {
 
     fn flush(&mut self, out: &mut dyn Write) -> Result<(), OutputError> {
         if self.widths.is_none() {
+            // The floor joins the sample as a blank row that is measured, never printed.
+            if let Some(f) = &self.floor {
+                self.table
+                    .rows
+                    .push(f.iter().map(|n| " ".repeat(*n)).collect());
+            }
             let w = self.table.widths(self.max_width);
-            self.table.write(out, self.max_width)?;
+            if self.floor.is_some() {
+                self.table.rows.pop();
+            }
+            let headers: Vec<String> = self.table.headers.iter().map(|h| h.to_string()).collect();
+            sipscope::output::write_row(out, &headers, &w)?;
+            for r in &self.table.rows {
+                sipscope::output::write_row(out, r, &w)?;
+            }
             self.table.rows.clear();
             self.widths = Some(w);
         }
@@ -405,13 +427,20 @@ pub fn calls(
         all,
         rtp,
         live,
-        table: StreamTable::new(Table::new(
-            CALL_HEADERS.to_vec(),
-            vec![
-                false, false, true, true, false, false, false, false, false, false, false, true,
-                true,
-            ],
-        )),
+        table: {
+            let t = StreamTable::new(Table::new(
+                CALL_HEADERS.to_vec(),
+                vec![
+                    false, false, true, true, false, false, false, false, false, false, false,
+                    true, true,
+                ],
+            ));
+            if live {
+                t.with_floor(&[27, 8, 16, 16, 14, 6, 6, 5, 7, 4, 5, 36, 4])
+            } else {
+                t
+            }
+        },
         header_done: false,
         printed: session::Ended::default(),
     };
@@ -590,12 +619,19 @@ pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunE
         out: BufWriter::new(stdout.lock()),
         live,
         regs: Vec::new(),
-        table: StreamTable::new(Table::new(
-            REG_HEADERS.to_vec(),
-            vec![
-                false, true, true, false, false, false, false, false, false, true,
-            ],
-        )),
+        table: {
+            let t = StreamTable::new(Table::new(
+                REG_HEADERS.to_vec(),
+                vec![
+                    false, true, true, false, false, false, false, false, false, true,
+                ],
+            ));
+            if live {
+                t.with_floor(&[27, 24, 24, 7, 21, 21, 10, 6, 12, 30])
+            } else {
+                t
+            }
+        },
         format: cfg.format,
         header_done: false,
     };
