@@ -12,26 +12,8 @@ fn sample(name: &str) -> PathBuf {
     repo().join("samples").join(name)
 }
 
-/// `sipscope ARGS FILE --no-progress`: (stdout, stderr); fails unless it exits 0.
 fn run(args: &[&str], file: &Path) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
-        .args(args)
-        .arg(file)
-        .arg("--no-progress")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sipscope {} {}: {}\n{}",
-        args.join(" "),
-        file.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    crate::support::sipscope_ok(args, file)
 }
 
 /// The JSON objects a command printed, one a line.

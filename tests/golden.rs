@@ -5,7 +5,6 @@
 //! `INSTA_UPDATE=always` rewrites the snapshots (then read the diff).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support::{corpus, repo};
 
@@ -16,24 +15,9 @@ const SIP_RTP: &str = "sip_rtp.pcap";
 const CALLS: &[&str] = &["calls", "--format", "csv"];
 const ALERTS: &[&str] = &["alerts", "--format", "csv"];
 
-/// Runs `sipscope ARGS FILE --no-progress` and returns what it printed on stdout; fails unless
-/// it exits 0. Stdout is a pipe, so tables are not fitted to a terminal's width.
+/// What `sipscope ARGS FILE --no-progress` printed on stdout (it must exit 0).
 fn sipscope(args: &[&str], file: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
-        .args(args)
-        .arg(file)
-        .arg("--no-progress")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sipscope {} {}: {}\n{}",
-        args.join(" "),
-        file.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 on stdout")
+    crate::support::sipscope_ok(args, file).0
 }
 
 /// Snapshot `name` of `text`, described by what made it (instead of the expression's source).

@@ -274,3 +274,26 @@ pub mod build {
         f
     }
 }
+
+/// Runs `sipscope ARGS FILE --no-progress` and returns (stdout, stderr); fails unless it exits
+/// 0. Stdout is a pipe, so tables are not fitted to a terminal's width.
+pub fn sipscope_ok(args: &[&str], file: &Path) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(args)
+        .arg(file)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sipscope {} {}: {}\n{}",
+        args.join(" "),
+        file.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).expect("UTF-8 on stdout"),
+        String::from_utf8(out.stderr).expect("UTF-8 on stderr"),
+    )
+}

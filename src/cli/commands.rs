@@ -327,34 +327,70 @@ impl StreamTable {
 /// failure); JSON then prints it again as it closes, with `"update": "closed"`.
 struct Calls<'a> {
     out: BufWriter<io::StdoutLock<'a>>,
-    format: Format,
     all: bool,
     rtp: bool,
     live: bool,
-    table: StreamTable,
-    header_done: bool,
+    rows: Records,
     /// Calls printed at their end and not yet closed.
     printed: session::Ended,
 }
 
-impl Calls<'_> {
-    fn print(&mut self, c: &CallRecord) -> Result<(), OutputError> {
-        let out = &mut self.out;
+/// One record a line in the chosen format: JSON as it is, CSV with whole values under one
+/// header line, or a streaming table of escaped cells.
+struct Records {
+    format: Format,
+    headers: &'static [&'static str],
+    header_done: bool,
+    table: StreamTable,
+}
+
+impl Records {
+    fn new(format: Format, headers: &'static [&'static str], table: StreamTable) -> Records {
+        Records {
+            format,
+            headers,
+            header_done: false,
+            table,
+        }
+    }
+
+    /// `cells(escaped)`: the record's cells, escaped for a terminal or whole for a file.
+    fn write<T: serde::Serialize>(
+        &mut self,
+        out: &mut dyn Write,
+        v: &T,
+        cells: impl Fn(bool) -> Vec<String>,
+    ) -> Result<(), OutputError> {
         match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut *out, c).map_err(io::Error::other)?;
+                serde_json::to_writer(&mut *out, v).map_err(io::Error::other)?;
                 out.write_all(b"\n")?;
             }
             Format::Csv => {
                 if !self.header_done {
-                    write_csv_row(out, &CALL_HEADERS.map(String::from))?;
+                    let h: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+                    write_csv_row(out, &h)?;
                     self.header_done = true;
                 }
-                write_csv_row(out, &call_cells(c, false))?;
+                write_csv_row(out, &cells(false))?;
             }
-            Format::Table => self.table.row(out, call_cells(c, true))?,
+            Format::Table => self.table.row(out, cells(true))?,
         }
         Ok(())
+    }
+
+    /// A table's rows so far (its widths are then fixed).
+    fn flush(&mut self, out: &mut dyn Write) -> Result<(), OutputError> {
+        if self.format == Format::Table {
+            self.table.flush(out)?;
+        }
+        Ok(())
+    }
+}
+
+impl Calls<'_> {
+    fn print(&mut self, c: &CallRecord) -> Result<(), OutputError> {
+        self.rows.write(&mut self.out, c, |e| call_cells(c, e))
     }
 }
 
@@ -389,7 +425,7 @@ impl Sink for Calls<'_> {
                     return Ok(());
                 }
                 if self.printed.closed(&c.call_id) {
-                    if self.format == Format::Json {
+                    if self.rows.format == Format::Json {
                         let u = CallUpdate {
                             update: "closed",
                             call: c,
@@ -402,9 +438,7 @@ impl Sink for Calls<'_> {
                 }
             }
             Event::Tick(_) if self.live => {
-                if self.format == Format::Table {
-                    self.table.flush(&mut self.out)?;
-                }
+                self.rows.flush(&mut self.out)?;
                 self.out.flush()?;
             }
             _ => {}
@@ -423,11 +457,10 @@ pub fn calls(
     let live = matches!(cfg.input, Input::Live(_));
     let mut sink = Calls {
         out: BufWriter::new(stdout.lock()),
-        format: cfg.format,
         all,
         rtp,
         live,
-        table: {
+        rows: Records::new(cfg.format, &CALL_HEADERS, {
             let t = StreamTable::new(Table::new(
                 CALL_HEADERS.to_vec(),
                 vec![
@@ -440,8 +473,7 @@ pub fn calls(
             } else {
                 t
             }
-        },
-        header_done: false,
+        }),
         printed: session::Ended::default(),
     };
     let report = drive(cfg, stop, None, &mut sink)?;
@@ -451,9 +483,7 @@ pub fn calls(
             report.session.late_streams
         );
     }
-    if sink.format == Format::Table {
-        sink.table.flush(&mut sink.out)?;
-    }
+    sink.rows.flush(&mut sink.out)?;
     sink.out.flush()?;
     Ok(report)
 }
@@ -565,29 +595,12 @@ struct Registrations<'a> {
     out: BufWriter<io::StdoutLock<'a>>,
     live: bool,
     regs: Vec<RegRecord>,
-    table: StreamTable,
-    format: Format,
-    header_done: bool,
+    rows: Records,
 }
 
 impl Registrations<'_> {
     fn print(&mut self, r: &RegRecord) -> Result<(), OutputError> {
-        let out = &mut self.out;
-        match self.format {
-            Format::Json => {
-                serde_json::to_writer(&mut *out, r).map_err(io::Error::other)?;
-                out.write_all(b"\n")?;
-            }
-            Format::Csv => {
-                if !self.header_done {
-                    write_csv_row(out, &REG_HEADERS.map(String::from))?;
-                    self.header_done = true;
-                }
-                write_csv_row(out, &reg_cells(r, false))?;
-            }
-            Format::Table => self.table.row(out, reg_cells(r, true))?,
-        }
-        Ok(())
+        self.rows.write(&mut self.out, r, |e| reg_cells(r, e))
     }
 }
 
@@ -601,9 +614,7 @@ impl Sink for Registrations<'_> {
             Event::Registration(r) if self.live => self.print(r)?,
             Event::Registration(r) => self.regs.push((*r).clone()),
             Event::Tick(_) if self.live => {
-                if self.format == Format::Table {
-                    self.table.flush(&mut self.out)?;
-                }
+                self.rows.flush(&mut self.out)?;
                 self.out.flush()?;
             }
             _ => {}
@@ -619,7 +630,7 @@ pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunE
         out: BufWriter::new(stdout.lock()),
         live,
         regs: Vec::new(),
-        table: {
+        rows: Records::new(cfg.format, &REG_HEADERS, {
             let t = StreamTable::new(Table::new(
                 REG_HEADERS.to_vec(),
                 vec![
@@ -631,9 +642,7 @@ pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunE
             } else {
                 t
             }
-        },
-        format: cfg.format,
-        header_done: false,
+        }),
     };
     let report = drive(cfg, stop, None, &mut sink)?;
     let mut regs = std::mem::take(&mut sink.regs);
@@ -641,9 +650,7 @@ pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunE
     for r in &regs {
         sink.print(r)?;
     }
-    if sink.format == Format::Table {
-        sink.table.flush(&mut sink.out)?;
-    }
+    sink.rows.flush(&mut sink.out)?;
     sink.out.flush()?;
     Ok(report)
 }

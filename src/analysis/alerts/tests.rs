@@ -278,32 +278,14 @@ fn media(cid: &str, addr: &str, by: &str) -> MediaInfo {
 
 fn call(cid: &str, talk: f64) -> CallRecord {
     CallRecord {
-        call_id: cid.into(),
-        kind: CallKind::Invite,
         start: at(0.0),
         end: at(1.0 + talk),
         duration: 1.0 + talk,
         talk_time: Some(talk),
-        from: "alice".into(),
-        to: "bob".into(),
         caller: Some(addr(A)),
         addresses: Vec::new(),
-        outcome: Some(Outcome::Answered),
-        final_status: Some(200),
-        reason: None,
-        pdd: Some(0.5),
-        setup_time: Some(1.0),
         messages: 5,
-        retransmissions: 0,
-        invite_attempts: 1,
-        dialogs: 1,
-        ended_by: Some("caller"),
-        user_agent: None,
-        anomalies: 0,
-        legs: Vec::new(),
-        media: None,
-        link_keys: Vec::new(),
-        detail: None,
+        ..crate::testutil::call_record(cid)
     }
 }
 
