@@ -159,11 +159,7 @@ impl Sink for LadderSink {
                 if selected {
                     self.selected.push(c.call.call_id.clone());
                 }
-                let mut c = (*c).clone();
-                if !self.keep_all && !selected {
-                    c.streams.clear();
-                }
-                self.closed.insert(c.call.call_id.clone(), c);
+                self.closed.insert(c.call.call_id.clone(), (*c).clone());
             }
             _ => {}
         }

@@ -301,7 +301,11 @@ impl Correlator {
                         self.calls.entry(cid.into()).or_insert(st)
                     }
                 };
-                let before = call.phase();
+                let before = if self.cfg.want_changes {
+                    call.phase()
+                } else {
+                    None
+                };
                 retrans = call.on_message(&m.sip, m.ts, m.src, m.dst, &self.cfg.link_headers);
                 if self.cfg.want_changes {
                     let after = call.phase();

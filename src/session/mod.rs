@@ -23,25 +23,24 @@
 pub mod filter;
 pub mod legs;
 pub mod media;
+mod run;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 pub use filter::Filter;
+pub use run::{run, Report, RunError};
 
 use crate::analysis::alerts::{Alert, Engine, State, Thresholds, MEDIA_PROGRESS};
 use crate::analysis::rtp::StreamStats;
-use crate::capture::{CaptureError, Source};
 use crate::correlate::record::{
     CallChange, CallKind, CallMedia, CallRecord, Leg, MsgRow, RegRecord,
 };
 use crate::correlate::Output;
 use crate::output::OutputError;
-use crate::pipeline::{self, PipelineConfig, Progress, RunStats};
+use crate::pipeline::{PipelineConfig, RunStats};
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 
 /// How long a closed call waits for its late streams and its other legs: RTP is judged ended
@@ -119,20 +118,6 @@ pub struct Needs {
 }
 
 impl Needs {
-    pub fn merge(self, o: Needs) -> Needs {
-        Needs {
-            messages: self.messages || o.messages,
-            text: self.text || o.text,
-            raw: self.raw || o.raw,
-            detail: self.detail || o.detail,
-            changes: self.changes || o.changes,
-            media: self.media || o.media,
-            series: self.series.or(o.series),
-            alerts: self.alerts || o.alerts,
-            context: self.context || o.context,
-        }
-    }
-
     /// Turns on the pipeline's work these needs call for (and nothing else).
     pub fn configure(&self, p: &mut PipelineConfig) {
         let c = &mut p.correlator;
@@ -183,14 +168,6 @@ impl Ended {
     /// The call closed: whether it had been marked.
     pub fn closed(&mut self, call_id: &str) -> bool {
         self.at.remove(call_id).is_some()
-    }
-
-    pub fn len(&self) -> usize {
-        self.at.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.at.is_empty()
     }
 }
 
@@ -488,11 +465,10 @@ impl Session {
             let sel = self.cfg.filter.unclaimed_stream(&s);
             return self.emit(sink, Event::Stream(&s), sel);
         };
-        if let Some(h) = self.held.get_mut(&cid) {
-            let sel = h.selected;
+        if let Some(sel) = self.held.get(&cid).map(|h| h.selected) {
             self.emit(sink, Event::Stream(&s), sel)?;
+            s.series = Vec::new();
             if let Some(h) = self.held.get_mut(&cid) {
-                s.series = Vec::new();
                 h.closed.streams.push(s);
             }
             return Ok(());
@@ -670,170 +646,4 @@ impl Session {
         self.waiting = 0;
         self.alerts(sink)
     }
-
-    /// Calls the detectors watch now (open calls), for a gauge.
-    pub fn watched(&self) -> usize {
-        self.engine.as_ref().map_or(0, |e| e.watched())
-    }
-}
-
-/// Why a run failed.
-#[derive(Debug)]
-pub enum RunError {
-    Capture(CaptureError),
-    Output(OutputError),
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunError::Capture(e) => e.fmt(f),
-            RunError::Output(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for RunError {}
-
-impl From<CaptureError> for RunError {
-    fn from(e: CaptureError) -> Self {
-        RunError::Capture(e)
-    }
-}
-
-impl From<OutputError> for RunError {
-    fn from(e: OutputError) -> Self {
-        RunError::Output(e)
-    }
-}
-
-impl From<std::io::Error> for RunError {
-    fn from(e: std::io::Error) -> Self {
-        RunError::Output(OutputError::from(e))
-    }
-}
-
-/// What a run counted: the pipeline's stages and the session.
-#[derive(Clone, Debug, Default)]
-pub struct Report {
-    pub run: RunStats,
-    pub session: SessionStats,
-}
-
-impl Report {
-    /// What the run lost or doubted, for stderr: every drop is said, never hidden.
-    pub fn warnings(&self) -> Vec<String> {
-        let r = self;
-        let s = &r.run;
-        let mut w = Vec::new();
-        for e in &s.capture.stopped_early {
-            w.push(format!("stopped early: {e}"));
-        }
-        let mut say = |n: u64, what: &str| {
-            if n > 0 {
-                w.push(format!("{n} {what}"));
-            }
-        };
-        say(
-            s.capture.dropped_kernel,
-            "packets dropped by the kernel (capture loss)",
-        );
-        say(
-            s.capture.dropped_interface,
-            "packets dropped by the interface",
-        );
-        say(
-            s.capture.dropped_behind,
-            "live packets dropped because the analysis was behind (capture loss)",
-        );
-        say(s.capture.truncated_frames, "frames cut by the snap length");
-        say(
-            s.decode.ip_frag_incomplete,
-            "IP datagrams never completed (fragments missing)",
-        );
-        say(
-            s.decode.ip_frag_evicted,
-            "IP datagrams evicted from a full fragment table",
-        );
-        say(s.reassembly.tcp.gaps, "gaps in TCP streams (capture loss)");
-        say(
-            s.reassembly.framing.cut_by_gap,
-            "SIP messages cut by a TCP gap (lost)",
-        );
-        say(
-            s.reassembly.framing.incomplete_at_end,
-            "incomplete SIP messages at the end of a TCP stream",
-        );
-        say(
-            s.reassembly.framing.oversized,
-            "oversized SIP messages skipped",
-        );
-        say(
-            s.reassembly.flows_evicted,
-            "TCP connections evicted from a full table",
-        );
-        say(s.reassembly.hep_errors, "damaged HEP packets");
-        say(
-            s.ts_outliers,
-            "frames stamped more than an hour ahead of the rest (clock glitch; timers ignore them)",
-        );
-        say(
-            s.correlate.calls_evicted,
-            "calls evicted early from a full table (still reported)",
-        );
-        say(s.sip_rejected, "SIP-looking payloads that did not parse");
-        say(s.decode.unknown_link, "frames of an unknown link type");
-        let ss = &r.session;
-        say(
-            ss.waiting_dropped,
-            "RTP streams or alerts that found no room to wait for their call (not joined to it)",
-        );
-        say(
-            ss.legs_capped,
-            "B2BUA leg links not made: a session key shared by too many calls, or a call naming too many legs",
-        );
-        say(
-            ss.media_dropped,
-            "SDP media announcements not indexed (the media index was full)",
-        );
-        say(
-            ss.verdicts_dropped,
-            "closed calls forgotten early (a later stream or alert of theirs is judged unfiltered)",
-        );
-        w
-    }
-}
-
-/// Runs the pipeline over `source` into `sink` through a session: the sink's needs choose the
-/// pipeline's work. A sink error stops the reading (outputs already read are drained).
-pub fn run(
-    source: Box<dyn Source>,
-    pipeline: &PipelineConfig,
-    cfg: SessionConfig,
-    stop: Arc<AtomicBool>,
-    progress: Option<Progress>,
-    sink: &mut dyn Sink,
-) -> Result<Report, RunError> {
-    let needs = sink.needs();
-    let mut pcfg = pipeline.clone();
-    needs.configure(&mut pcfg);
-    let mut session = Session::new(cfg, needs);
-    let mut failed: Option<OutputError> = None;
-    let stop2 = stop.clone();
-    let run = pipeline::run(source, &pcfg, stop, progress, |o| {
-        if failed.is_none() {
-            if let Err(e) = session.output(o, sink) {
-                failed = Some(e);
-                stop2.store(true, Ordering::Relaxed);
-            }
-        }
-    })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    session.finish(&run, sink)?;
-    Ok(Report {
-        run,
-        session: session.stats.clone(),
-    })
 }
