@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
+mod alloc;
 mod cli;
 use cli::commands::{self, RunError};
 use cli::{Cli, Command, FormatArg};
@@ -22,6 +23,7 @@ enum Exit {
 }
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = Cli::parse();
     ExitCode::from(run(cli) as u8)
 }

@@ -84,6 +84,7 @@ impl LadderRequest {
                 } else {
                     None
                 },
+                time: render::text::TimeMode::Absolute,
             },
         })
     }

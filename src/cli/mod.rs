@@ -88,7 +88,7 @@ pub struct ReportArgs {
     pub max_list: usize,
     /// Memory, in MiB, for messages held until their call ends; a call that does not fit has
     /// its messages read again from the files if it gets a section.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 32)]
     pub hold_memory: usize,
 }
 

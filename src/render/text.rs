@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::Ladder;
 use crate::output::escape;
+use crate::time::Ts;
 
 #[derive(Clone, Debug, Default)]
 pub struct TextOptions {
@@ -17,6 +18,46 @@ pub struct TextOptions {
     pub verbose: bool,
     /// Total width to fit in (the terminal's), if any.
     pub width: Option<usize>,
+    /// What the time gutter shows.
+    pub time: TimeMode,
+}
+
+/// What the time gutter of each row shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Time of day, and the delta to the previous row.
+    #[default]
+    Absolute,
+    /// Time since the previous row.
+    SincePrevious,
+    /// Time since the first row.
+    SinceFirst,
+    /// Time since a marked moment (negative before it).
+    SinceMark(Ts),
+}
+
+impl TimeMode {
+    fn gutter(self, r: &super::Row, first: Ts) -> String {
+        let secs = |from: Ts| r.ts.since(from) as f64 / 1e9;
+        match self {
+            TimeMode::Absolute => format!(
+                "{} {:>+9.3}",
+                super::time_of_day(r.ts),
+                r.delta as f64 / 1e9
+            ),
+            TimeMode::SincePrevious => format!("{:>+16.6} prev", r.delta as f64 / 1e9),
+            TimeMode::SinceFirst => format!("{:>+16.6} first", secs(first)),
+            TimeMode::SinceMark(m) => format!("{:>+16.6} mark", secs(m)),
+        }
+    }
+}
+
+/// A ladder as lines: the heading (Call-ID, column titles, the empty lifelines), then each
+/// row's lines (its arrow, the label's continuation lines, its SDP, its text when verbose).
+#[derive(Clone, Debug, Default)]
+pub struct Lines {
+    pub heading: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 struct Glyphs {
@@ -103,8 +144,29 @@ fn fit_tail(s: &str, w: usize) -> String {
     out
 }
 
-/// Renders the ladder as lines of text.
+/// Renders the ladder as text.
 pub fn render(l: &Ladder, o: &TextOptions) -> String {
+    let colors = [31, 32, 33, 34, 35, 36];
+    let ls = lines(l, o);
+    let mut out = String::new();
+    for h in &ls.heading {
+        let _ = writeln!(out, "{h}");
+    }
+    for (r, lines) in l.rows.iter().zip(&ls.rows) {
+        for (k, line) in lines.iter().enumerate() {
+            if o.color && k == 0 {
+                let c = colors[(r.transaction % colors.len() as u64) as usize];
+                let _ = writeln!(out, "\x1b[{c}m{line}\x1b[0m");
+            } else {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    out
+}
+
+/// Renders the ladder as lines, row by row (no colour: a caller colours them its own way).
+pub fn lines(l: &Ladder, o: &TextOptions) -> Lines {
     let g = if o.ascii { &ASCII } else { &UNICODE };
     let n = l.columns.len().max(1);
     let gap = match o.width {
@@ -113,16 +175,15 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
     };
     let center = |i: usize| GUTTER + gap / 2 + i * gap;
     let line_width = center(n - 1) + gap / 2 + 1;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+    let mut out = Lines::default();
+    out.heading.push(format!(
         "Call-ID: {}",
         l.call_ids
             .iter()
             .map(|c| escape(c))
             .collect::<Vec<_>>()
             .join(" + ")
-    );
+    ));
     // Column headings: address, then name, each centred on its column.
     for which in 0..2 {
         let mut buf: Vec<char> = vec![' '; line_width];
@@ -150,7 +211,7 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
             }
         }
         let s: String = buf.into_iter().collect();
-        let _ = writeln!(out, "{}", s.trim_end());
+        out.heading.push(s.trim_end().to_string());
     }
     let blank = {
         let mut buf: Vec<char> = vec![' '; line_width];
@@ -159,15 +220,13 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
         }
         buf
     };
-    let _ = writeln!(out, "{}", blank.iter().collect::<String>().trim_end());
-    let colors = [31, 32, 33, 34, 35, 36];
+    out.heading
+        .push(blank.iter().collect::<String>().trim_end().to_string());
+    let first = l.rows.first().map_or(Ts::default(), |r| r.ts);
     for r in &l.rows {
+        let mut lines: Vec<String> = Vec::new();
         let mut buf = blank.clone();
-        let gutter = format!(
-            "{} {:>+9.3}",
-            super::time_of_day(r.ts),
-            r.delta as f64 / 1e9
-        );
+        let gutter = o.time.gutter(r, first);
         for (k, c) in gutter.chars().enumerate().take(GUTTER - 1) {
             buf[k] = c;
         }
@@ -225,30 +284,24 @@ pub fn render(l: &Ladder, o: &TextOptions) -> String {
             format!("  {}", escape(&r.cseq))
         };
         line = format!("{}{}", line.trim_end(), annotation);
-        if o.color {
-            let c = colors[(r.transaction % colors.len() as u64) as usize];
-            let _ = writeln!(out, "\x1b[{c}m{line}\x1b[0m");
-        } else {
-            let _ = writeln!(out, "{line}");
-        }
-        for w in &wrapped {
-            let _ = writeln!(out, "{w}");
-        }
+        lines.push(line);
+        lines.extend(wrapped);
         if let Some(sdp) = &r.sdp {
             let mut buf = blank.clone();
             let t: Vec<char> = format!(" SDP {}", escape(sdp)).chars().collect();
             let start = center(r.from.min(r.to)) + 1;
             buf.truncate(start);
             buf.extend(t);
-            let _ = writeln!(out, "{}", buf.into_iter().collect::<String>().trim_end());
+            lines.push(buf.into_iter().collect::<String>().trim_end().to_string());
         }
         if o.verbose {
             if let Some(text) = &r.text {
                 for tl in crate::output::escape_multiline(text).lines() {
-                    let _ = writeln!(out, "{:GUTTER$}  {tl}", "");
+                    lines.push(format!("{:GUTTER$}  {tl}", ""));
                 }
             }
         }
+        out.rows.push(lines);
     }
     out
 }

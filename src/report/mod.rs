@@ -61,7 +61,7 @@ impl Default for ReportOptions {
             sample_good: 20,
             max_list: 20_000,
             max_msgs: 400,
-            pending_bytes: 64 << 20,
+            pending_bytes: 32 << 20,
             title: "sipscope report".into(),
             files: Vec::new(),
         }
@@ -78,12 +78,33 @@ struct Pending {
     incomplete: bool,
 }
 
-/// What a held message costs: the row and its texts, roughly.
+/// What a held message costs: the row, and each string it owns with the allocator's overhead.
 fn held_size(m: &MsgRow) -> usize {
+    /// What one small allocation costs beyond its bytes (header and rounding), roughly.
+    const PER_ALLOC: usize = 24;
+    let s = |v: &Option<String>| v.as_ref().map_or(0, |v| v.capacity() + PER_ALLOC);
     std::mem::size_of::<MsgRow>()
-        + m.text.as_ref().map_or(0, String::len)
-        + m.sdp.as_ref().map_or(0, String::len)
-        + 160
+        + PER_ALLOC
+        + [
+            &m.method,
+            &m.reason,
+            &m.call_id,
+            &m.cseq_method,
+            &m.from_user,
+            &m.to_user,
+            &m.from_tag,
+            &m.to_tag,
+            &m.branch,
+            &m.user_agent,
+            &m.sdp,
+            &m.refer_to,
+            &m.sipfrag,
+            &m.text,
+        ]
+        .into_iter()
+        .map(s)
+        .sum::<usize>()
+        + m.anomalies.capacity() * std::mem::size_of::<&str>()
 }
 
 /// One call drawn in the page.
