@@ -57,6 +57,7 @@ fn run(cli: Cli) -> Exit {
         Command::Monitor(a) => (&a.common, FormatArg::Table),
         Command::Alerts(a) => (&a.common, a.format),
         Command::Report(a) => (&a.common, FormatArg::Table),
+        Command::Tui(a) => (&a.common, FormatArg::Table),
     };
     let calls_only = !matches!(
         command,
@@ -133,6 +134,13 @@ fn run(cli: Cli) -> Exit {
         },
         Command::Stats(a) => match cli::stats::StatsRequest::from_args(a) {
             Ok(req) => cli::stats::stats(&cfg, stop, req),
+            Err(e) => {
+                eprintln!("sipscope: {e}");
+                return Exit::Usage;
+            }
+        },
+        Command::Tui(a) => match cli::monitor::AlertRequest::from_args(&a.alert) {
+            Ok(req) => cli::tui::tui(&cfg, stop, a, &req.thresholds),
             Err(e) => {
                 eprintln!("sipscope: {e}");
                 return Exit::Usage;

@@ -422,6 +422,26 @@ impl Stats {
         ])
     }
 
+    /// The ratios over every call so far (the first group: with no cuts, the only one).
+    pub fn ratio_rows(&self) -> Vec<(&'static str, u64, u64, &'static str)> {
+        self.kpi
+            .values()
+            .next()
+            .map(kpi_ratios)
+            .map(Vec::from)
+            .unwrap_or_default()
+    }
+
+    /// Calls by outcome over every call so far, and the calls still in progress.
+    pub fn outcome_counts(&self) -> (Vec<(Outcome, u64)>, u64) {
+        self.kpi.values().next().map_or((Vec::new(), 0), |a| {
+            (
+                a.outcomes.iter().map(|(o, n)| (*o, *n)).collect(),
+                a.in_progress,
+            )
+        })
+    }
+
     fn ratios(&self) -> Frame {
         let mut f = self.frame(&[
             ("metric", Kind::Str),
@@ -431,51 +451,7 @@ impl Stats {
             ("definition", Kind::Str),
         ]);
         for (k, a) in &self.kpi {
-            let not_redirected = a.invites - a.redirected;
-            let rows: [(&str, u64, u64, &str); 7] = [
-                (
-                    "ASR",
-                    a.answered,
-                    a.invites,
-                    "answered ÷ initial INVITEs (ITU-T E.411)",
-                ),
-                (
-                    "NER",
-                    a.ner,
-                    a.invites,
-                    "answered, busy, rejected or rang unanswered ÷ INVITEs (ITU-T E.425)",
-                ),
-                (
-                    "SER",
-                    a.answered,
-                    not_redirected,
-                    "answered ÷ (INVITEs − 3xx) (RFC 6076 §4.6)",
-                ),
-                (
-                    "SEER",
-                    a.seer,
-                    not_redirected,
-                    "200/480/486/600/603 ÷ (INVITEs − 3xx) (RFC 6076 §4.7)",
-                ),
-                (
-                    "ISA",
-                    a.isa,
-                    a.invites,
-                    "408/500/503/504 or no answer ÷ INVITEs (RFC 6076 §4.8)",
-                ),
-                (
-                    "SCR",
-                    a.completed,
-                    a.invites,
-                    "answered and BYE answered 2xx ÷ INVITEs (RFC 6076 §4.9)",
-                ),
-                (
-                    "challenged",
-                    a.challenged,
-                    a.invites,
-                    "INVITEs challenged 401/407 and sent again ÷ INVITEs",
-                ),
-            ];
+            let rows = kpi_ratios(a);
             for (name, num, den, def) in rows {
                 let mut row = self.cut_values(k);
                 row.extend([
@@ -814,4 +790,54 @@ impl Stats {
         }
         f
     }
+}
+
+/// The ratios of one group of calls: (name, numerator, denominator, definition). The one
+/// definition of each, for the statistics tables and the terminal UI alike.
+fn kpi_ratios(a: &Kpi) -> [(&'static str, u64, u64, &'static str); 7] {
+    let not_redirected = a.invites - a.redirected;
+    [
+        (
+            "ASR",
+            a.answered,
+            a.invites,
+            "answered ÷ initial INVITEs (ITU-T E.411)",
+        ),
+        (
+            "NER",
+            a.ner,
+            a.invites,
+            "answered, busy, rejected or rang unanswered ÷ INVITEs (ITU-T E.425)",
+        ),
+        (
+            "SER",
+            a.answered,
+            not_redirected,
+            "answered ÷ (INVITEs − 3xx) (RFC 6076 §4.6)",
+        ),
+        (
+            "SEER",
+            a.seer,
+            not_redirected,
+            "200/480/486/600/603 ÷ (INVITEs − 3xx) (RFC 6076 §4.7)",
+        ),
+        (
+            "ISA",
+            a.isa,
+            a.invites,
+            "408/500/503/504 or no answer ÷ INVITEs (RFC 6076 §4.8)",
+        ),
+        (
+            "SCR",
+            a.completed,
+            a.invites,
+            "answered and BYE answered 2xx ÷ INVITEs (RFC 6076 §4.9)",
+        ),
+        (
+            "challenged",
+            a.challenged,
+            a.invites,
+            "INVITEs challenged 401/407 and sent again ÷ INVITEs",
+        ),
+    ]
 }

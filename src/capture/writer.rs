@@ -44,12 +44,53 @@ impl Rotate {
     }
 }
 
+/// One pcap file of one link type, nanosecond resolution (magic 0xa1b23c4d).
+pub struct PcapFile {
+    w: BufWriter<File>,
+    /// Bytes written so far, the file header included.
+    pub bytes: u64,
+    pub link: LinkType,
+}
+
+impl PcapFile {
+    pub fn create(path: &Path, link: LinkType) -> std::io::Result<PcapFile> {
+        let mut w = BufWriter::new(File::create(path)?);
+        w.write_all(&0xa1b2_3c4du32.to_le_bytes())?;
+        w.write_all(&2u16.to_le_bytes())?;
+        w.write_all(&4u16.to_le_bytes())?;
+        w.write_all(&0i32.to_le_bytes())?;
+        w.write_all(&0u32.to_le_bytes())?;
+        w.write_all(&262_144u32.to_le_bytes())?;
+        w.write_all(&link.to_linktype().to_le_bytes())?;
+        Ok(PcapFile { w, bytes: 24, link })
+    }
+
+    /// Writes one frame (of this file's link type: the caller checks).
+    pub fn write(&mut self, f: &Frame) -> std::io::Result<()> {
+        let secs = f.ts.0.div_euclid(NANOS_PER_SEC);
+        let nanos = f.ts.0.rem_euclid(NANOS_PER_SEC);
+        let w = &mut self.w;
+        w.write_all(&(secs as u32).to_le_bytes())?;
+        w.write_all(&(nanos as u32).to_le_bytes())?;
+        w.write_all(&(f.data.len() as u32).to_le_bytes())?;
+        w.write_all(&f.orig_len.max(f.data.len() as u32).to_le_bytes())?;
+        w.write_all(&f.data)?;
+        self.bytes += 16 + f.data.len() as u64;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
 /// Writes frames into rotating files in `dir`.
 pub struct RotatingWriter {
     dir: PathBuf,
     rotate: Rotate,
     keep: usize,
-    out: Option<(BufWriter<File>, u64, i64, LinkType)>,
+    /// The open file and its period.
+    out: Option<(PcapFile, i64)>,
     files: VecDeque<PathBuf>,
     seq: u64,
     pub frames: u64,
@@ -77,7 +118,7 @@ impl RotatingWriter {
     }
 
     fn open(&mut self, ts: Ts, link: LinkType) -> std::io::Result<()> {
-        if let Some((mut w, ..)) = self.out.take() {
+        if let Some((mut w, _)) = self.out.take() {
             w.flush()?;
         }
         self.seq += 1;
@@ -87,22 +128,14 @@ impl RotatingWriter {
             self.seq
         );
         let path = self.dir.join(name);
-        let mut w = BufWriter::new(File::create(&path)?);
-        // pcap global header, nanosecond resolution.
-        w.write_all(&0xa1b2_3c4du32.to_le_bytes())?;
-        w.write_all(&2u16.to_le_bytes())?;
-        w.write_all(&4u16.to_le_bytes())?;
-        w.write_all(&0i32.to_le_bytes())?;
-        w.write_all(&0u32.to_le_bytes())?;
-        w.write_all(&262_144u32.to_le_bytes())?;
-        w.write_all(&link.to_linktype().to_le_bytes())?;
+        let w = PcapFile::create(&path, link)?;
         self.files.push_back(path);
         while self.files.len() > self.keep {
             if let Some(old) = self.files.pop_front() {
                 let _ = std::fs::remove_file(old);
             }
         }
-        self.out = Some((w, 24, self.period_of(ts), link));
+        self.out = Some((w, self.period_of(ts)));
         Ok(())
     }
 
@@ -110,32 +143,33 @@ impl RotatingWriter {
         let period = self.period_of(f.ts);
         let due = match &self.out {
             None => true,
-            Some((_, size, p, link)) => {
-                *link != f.link
+            Some((w, p)) => {
+                w.link != f.link
                     || *p != period
-                    || matches!(self.rotate, Rotate::Bytes(max) if *size >= max)
+                    || matches!(self.rotate, Rotate::Bytes(max) if w.bytes >= max)
             }
         };
         if due {
             self.open(f.ts, f.link)?;
         }
-        let Some((w, size, ..)) = self.out.as_mut() else {
+        let Some((w, _)) = self.out.as_mut() else {
             return Ok(());
         };
-        let secs = f.ts.0.div_euclid(NANOS_PER_SEC);
-        let nanos = f.ts.0.rem_euclid(NANOS_PER_SEC);
-        w.write_all(&(secs as u32).to_le_bytes())?;
-        w.write_all(&(nanos as u32).to_le_bytes())?;
-        w.write_all(&(f.data.len() as u32).to_le_bytes())?;
-        w.write_all(&f.orig_len.max(f.data.len() as u32).to_le_bytes())?;
-        w.write_all(&f.data)?;
-        *size += 16 + f.data.len() as u64;
+        w.write(f)?;
         self.frames += 1;
         Ok(())
     }
 
+    /// Writes what is buffered to the open file.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        match self.out.as_mut() {
+            Some((w, _)) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
     pub fn finish(&mut self) -> std::io::Result<()> {
-        if let Some((mut w, ..)) = self.out.take() {
+        if let Some((mut w, _)) = self.out.take() {
             w.flush()?;
         }
         Ok(())
@@ -163,9 +197,21 @@ impl Tap {
         let errors = Arc::new(AtomicU64::new(0));
         let e = errors.clone();
         let h = std::thread::spawn(move || {
-            for f in rx {
-                if w.write(&f).is_err() {
-                    e.fetch_add(1, Ordering::Relaxed);
+            // A quiet moment flushes the file, so that what was captured is on disk within a
+            // quarter second (a reader of the files, the terminal UI's save, sees it).
+            loop {
+                match rx.recv_timeout(std::time::Duration::from_millis(250)) {
+                    Ok(f) => {
+                        if w.write(&f).is_err() {
+                            e.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        if w.flush().is_err() {
+                            e.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
                 }
             }
             if w.finish().is_err() {

@@ -217,12 +217,12 @@ fn write_fixed(
     Ok(())
 }
 
-const CALL_HEADERS: [&str; 13] = [
+pub const CALL_HEADERS: [&str; 13] = [
     "start", "duration", "from", "to", "outcome", "status", "pdd", "msgs", "retrans", "mos",
     "loss%", "call-id", "legs",
 ];
 
-fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
+pub fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
     let e = |s: &str| if escaped { escape(s) } else { s.to_string() };
     vec![
         c.start.to_string(),

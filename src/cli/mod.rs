@@ -7,6 +7,7 @@ pub mod monitor;
 pub mod report;
 pub mod rtp;
 pub mod stats;
+pub mod tui;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,6 +64,24 @@ pub enum Command {
     /// network map, call list, ladders of the problem calls), summary.md, and the data tables
     /// in Parquet and CSV.
     Report(ReportArgs),
+    /// Browse calls in the terminal, live (-i) or from captures: the call list as calls happen,
+    /// the ladder and messages of a call, RTP, alerts, registrations and statistics.
+    Tui(TuiArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub alert: AlertOptions,
+    /// Calls kept at most; beyond, the oldest finished call goes first (counted on screen).
+    #[arg(long, default_value_t = 100_000)]
+    pub max_calls: usize,
+    /// Memory, in MiB, for the message texts; beyond, the oldest finished calls let their
+    /// messages go (counted on screen).
+    #[arg(long, default_value_t = 512)]
+    pub text_memory: usize,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -302,7 +321,7 @@ pub enum FormatArg {
     Csv,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct CommonArgs {
     /// Capture files (pcap, pcapng, gzip-compressed); `-` reads standard input. Several files are
     /// merged in time order.
