@@ -15,3 +15,4 @@ mod rtp;
 mod stats;
 mod support;
 mod threads;
+mod tui_live;

@@ -355,9 +355,6 @@ impl Store {
         {
             let iv = self.interval(m.ts);
             iv.messages += 1;
-            if !m.retransmission && m.method.as_deref() == Some("INVITE") && m.to_tag.is_none() {
-                iv.invites += 1;
-            }
         }
         let Some(cid) = m.call_id.as_deref() else {
             return;
@@ -388,14 +385,6 @@ impl Store {
     pub fn changed(&mut self, ch: &CallChange) {
         self.generation += 1;
         self.saw(ch.ts);
-        if matches!(ch.phase, Phase::Answered | Phase::Failed) {
-            let iv = self.interval(ch.ts);
-            if ch.phase == Phase::Answered {
-                iv.answered += 1;
-            } else {
-                iv.failed += 1;
-            }
-        }
         let id = ch.call.call_id.clone();
         if !self.calls.contains_key(&id) {
             self.insert(ch.call.clone(), "");
@@ -404,11 +393,34 @@ impl Store {
         if !e.closed {
             e.call = ch.call.clone();
         }
+        // The interval counts each call once: its start, its answer, its failure.
+        let counted = match (e.phase, ch.phase) {
+            (None, _) => Some(0),
+            (Some(Phase::Trying | Phase::Ringing), Phase::Answered) => Some(1),
+            (Some(Phase::Trying | Phase::Ringing), Phase::Failed) => Some(2),
+            _ => None,
+        };
         // The phase stays at its last word: a re-INVITE after the BYE does not reopen it.
         if !matches!(e.phase, Some(Phase::Ended | Phase::Failed))
             || matches!(ch.phase, Phase::Ended)
         {
             e.phase = Some(ch.phase);
+        }
+        let first = e.phase.is_some() && counted == Some(0);
+        if let Some(k) = counted {
+            let iv = self.interval(ch.ts);
+            match k {
+                0 if first => iv.invites += 1,
+                1 => iv.answered += 1,
+                2 => iv.failed += 1,
+                _ => {}
+            }
+            // A call first seen answered or failed (its INVITE before the capture) counts once.
+            if k == 0 && matches!(ch.phase, Phase::Answered) {
+                iv.answered += 1;
+            } else if k == 0 && matches!(ch.phase, Phase::Failed) {
+                iv.failed += 1;
+            }
         }
     }
 

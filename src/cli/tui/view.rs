@@ -645,7 +645,7 @@ fn stats_view(f: &mut Frame, app: &mut App, area: Rect) {
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         format!(
-            "Per {} s (latest last): start · INVITEs · answered · failed · messages",
+            "Per {} s (latest last): start · calls started · answered · failed · messages",
             super::store::INTERVAL / sipscope::time::NANOS_PER_SEC
         ),
         bold,
@@ -793,19 +793,25 @@ fn ladder_pane(
             "  (no message of this call is held: see the header's counts)",
         ));
     }
-    // Vertical scroll keeps the heading's place for the selected row.
-    let inner_h = area.height.saturating_sub(2) as usize;
-    // The heading stays in view until the selection needs its lines.
-    let _ = head;
-    let y = (sel_line + 3).saturating_sub(inner_h);
+    // The heading (addresses, names) stays; the rows scroll under it, both sideways together.
     let block = Block::default()
         .borders(Borders::ALL)
         .title(title.to_string());
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let head_h = (head as u16).min(inner.height.saturating_sub(1));
+    let parts = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Length(head_h), Constraint::Min(1)])
+        .split(inner);
+    let rows_out = out.split_off(head);
+    f.render_widget(Paragraph::new(out).scroll((0, app.ladder_x)), parts[0]);
+    let h = parts[1].height as usize;
+    let sel = sel_line.saturating_sub(head);
+    let y = (sel + 3).saturating_sub(h);
     f.render_widget(
-        Paragraph::new(out)
-            .block(block)
-            .scroll((y as u16, app.ladder_x)),
-        area,
+        Paragraph::new(rows_out).scroll((y as u16, app.ladder_x)),
+        parts[1],
     );
 }
 
