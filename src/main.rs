@@ -139,9 +139,16 @@ fn run(cli: Cli) -> Exit {
                 return Exit::Usage;
             }
         },
-        Command::Tui(a) => match cli::monitor::AlertRequest::from_args(&a.alert) {
-            Ok(req) => cli::tui::tui(&cfg, stop, a, &req.thresholds),
-            Err(e) => {
+        Command::Tui(a) => match (
+            cli::monitor::AlertRequest::from_args(&a.alert),
+            cli::ladder::aliases(&a.aliases, &a.alias_file),
+        ) {
+            (Ok(req), Ok(aliases)) => cli::tui::tui(&cfg, stop, a, &req.thresholds, aliases),
+            (Err(e), _) => {
+                eprintln!("sipscope: {e}");
+                return Exit::Usage;
+            }
+            (_, Err(e)) => {
                 eprintln!("sipscope: {e}");
                 return Exit::Usage;
             }

@@ -139,7 +139,7 @@ fn sort_outputs(v: &mut [Output]) {
             Output::RtpLive(_) => (1, 0, 0, Ts(i64::MAX), 1),
             Output::Reg(r) => (2, 0, 0, r.start, 0),
             Output::Call(c) => (3, 0, 0, c.start, 0),
-            Output::Tick(t, _) => (4, 0, 0, *t, 0),
+            Output::Tick(t, ..) => (4, 0, 0, *t, 0),
         }
     }
     fn tie(a: &Output, b: &Output) -> Ordering {
@@ -173,6 +173,9 @@ pub fn run(
     // Packets a live capture has dropped so far (kernel and interface), for the sink's ticks.
     let drops = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let reader_drops = drops.clone();
+    // Frames read so far, for the ticks (a live view's capture health).
+    let frames_read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reader_frames = frames_read.clone();
     let tap = cfg.tap.clone();
 
     let mut to_workers: Vec<Sender<Batch>> = Vec::new();
@@ -273,6 +276,7 @@ pub fn run(
                                 st.dropped_kernel + st.dropped_interface + behind.get(),
                                 Ordering::Relaxed,
                             );
+                            reader_frames.store(frame_no, Ordering::Relaxed);
                             if !send(&mut bufs, start_ts.unwrap_or(watermark), watermark, false) {
                                 break;
                             }
@@ -335,6 +339,7 @@ pub fn run(
                         if let (Some(p), Some((done, _))) = (&mut progress, source.progress()) {
                             p(Some(done));
                         }
+                        reader_frames.store(frame_no, Ordering::Relaxed);
                         if !send(&mut bufs, start_ts.unwrap_or(watermark), watermark, false) {
                             break;
                         }
@@ -342,6 +347,7 @@ pub fn run(
                         start_ts = None;
                     }
                 }
+                reader_frames.store(frame_no, Ordering::Relaxed);
                 if let Some(j) = jump {
                     // The last frame jumped: nothing follows to deny it.
                     watermark = watermark.max(j);
@@ -531,7 +537,11 @@ pub fn run(
             }
             if wm > ticked {
                 ticked = wm;
-                sink(Output::Tick(wm, drops.load(Ordering::Relaxed)));
+                sink(Output::Tick(
+                    wm,
+                    drops.load(Ordering::Relaxed),
+                    frames_read.load(Ordering::Relaxed),
+                ));
             }
         }
 

@@ -42,28 +42,7 @@ impl LadderRequest {
                 "--format png writes a file: give -o FILE.png".into(),
             ));
         }
-        let mut aliases = BTreeMap::new();
-        let mut lines: Vec<String> = Vec::new();
-        if let Some(f) = &a.alias_file {
-            let text = std::fs::read_to_string(f).map_err(|e| {
-                UsageError(format!("cannot read --alias-file {}: {e}", f.display()))
-            })?;
-            lines.extend(
-                text.lines()
-                    .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-                    .filter(|l| !l.is_empty()),
-            );
-        }
-        // Aliases given on the command line win over the file's.
-        lines.extend(a.aliases.iter().cloned());
-        for s in &lines {
-            let (addr, name) = render::parse_alias(s).ok_or_else(|| {
-                UsageError(format!(
-                    "bad --alias {s:?}: use ADDR=NAME, e.g. 10.0.0.1=SBC"
-                ))
-            })?;
-            aliases.insert(addr, name);
-        }
+        let aliases = aliases(&a.aliases, &a.alias_file)?;
         let to_terminal = a.output.is_none() && io::stdout().is_terminal();
         Ok(LadderRequest {
             format: a.format,
@@ -88,6 +67,34 @@ impl LadderRequest {
             },
         })
     }
+}
+
+/// Endpoint names from `--alias ADDR=NAME` and `--alias-file` (the command line's win).
+pub fn aliases(
+    given: &[String],
+    file: &Option<std::path::PathBuf>,
+) -> Result<BTreeMap<String, String>, UsageError> {
+    let mut aliases = BTreeMap::new();
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| UsageError(format!("cannot read --alias-file {}: {e}", f.display())))?;
+        lines.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+                .filter(|l| !l.is_empty()),
+        );
+    }
+    lines.extend(given.iter().cloned());
+    for s in &lines {
+        let (addr, name) = render::parse_alias(s).ok_or_else(|| {
+            UsageError(format!(
+                "bad --alias {s:?}: use ADDR=NAME, e.g. 10.0.0.1=SBC"
+            ))
+        })?;
+        aliases.insert(addr, name);
+    }
+    Ok(aliases)
 }
 
 /// A file name from a Call-ID: only `[A-Za-z0-9._-]`, at most 80 of them, and a hash of the

@@ -82,6 +82,12 @@ pub struct TuiArgs {
     /// messages go (counted on screen).
     #[arg(long, default_value_t = 512)]
     pub text_memory: usize,
+    /// Name an endpoint in ladders: `--alias 10.0.0.1=SBC` or `--alias 10.0.0.1:5060=SBC`.
+    #[arg(long = "alias")]
+    pub aliases: Vec<String>,
+    /// Read aliases from a file: one `ADDR=NAME` per line, `#` starts a comment.
+    #[arg(long)]
+    pub alias_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -50,7 +50,7 @@ pub enum Output {
     Rtp(Box<crate::analysis::rtp::StreamStats>),
     /// After each batch: the capture time every stage has reached, and the packets a live
     /// capture has dropped so far. Timers of the sink run on it.
-    Tick(Ts, u64),
+    Tick(Ts, u64, u64),
     /// The RTP streams still flowing (when progress reports were asked for).
     RtpLive(Vec<crate::analysis::rtp::LiveStream>),
     /// An INVITE call changed phase (when asked for): at the message that changed it.

@@ -73,6 +73,8 @@ pub struct Tick {
     pub now: Ts,
     /// Packets a live capture has dropped so far.
     pub dropped: u64,
+    /// Frames read so far (up to the latest batch).
+    pub frames: u64,
     /// INVITE calls between their INVITE and their BYE or final failure, of those the filter
     /// selects (counted when the sink asks for changes).
     pub open_calls: usize,
@@ -352,7 +354,7 @@ impl Session {
                 let sel = self.cfg.filter.registration(&r);
                 self.emit(sink, Event::Registration(&r), sel)?;
             }
-            Output::Tick(t, dropped) => {
+            Output::Tick(t, dropped, frames) => {
                 self.now = self.now.max(t);
                 if let Some(e) = &mut self.engine {
                     e.decide_media(t);
@@ -368,6 +370,7 @@ impl Session {
                 let tick = Tick {
                     now: t,
                     dropped,
+                    frames,
                     open_calls: self.open_selected,
                     tables: self.tables(),
                     detector_evictions: self.engine.as_ref().map_or(0, |e| e.stats.evicted),

@@ -208,6 +208,8 @@ pub struct App {
     pub files: Vec<PathBuf>,
     /// Live: where the capture is spooled (for saving frames).
     pub spool: Option<PathBuf>,
+    /// Endpoint names for the ladder (`--alias`).
+    pub aliases: std::collections::BTreeMap<String, String>,
     pub tab: Tab,
     pub screen: Screen,
     pub prompt: Prompt,
@@ -263,6 +265,7 @@ impl App {
             live,
             files,
             spool: None,
+            aliases: Default::default(),
             tab: Tab::Calls,
             screen: Screen::List,
             prompt: Prompt::None,

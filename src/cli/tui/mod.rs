@@ -92,7 +92,7 @@ impl Sink for Forward {
 /// Applies one message from the capture thread to the UI's state.
 pub fn apply(app: &mut App, m: Msg) {
     match m {
-        Msg::Message(m) => app.store.message(&m),
+        Msg::Message(m) => app.store.message(*m),
         Msg::Changed(mut c) => {
             c.call.detail = None;
             app.store.changed(&c);
@@ -192,6 +192,7 @@ pub fn tui(
     stop: Arc<AtomicBool>,
     args: &TuiArgs,
     thresholds: &Thresholds,
+    aliases: std::collections::BTreeMap<String, String>,
 ) -> Result<Report, RunError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(RunError::Output(OutputError::Io(std::io::Error::other(
@@ -228,6 +229,7 @@ pub fn tui(
         files,
     );
     app.spool = spool.as_ref().map(|s| s.0.clone());
+    app.aliases = aliases;
 
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -121,6 +121,8 @@ pub struct Counters {
     pub last_ts: Option<Ts>,
     /// Packets the live capture dropped (kernel), from the latest tick.
     pub kernel_drops: u64,
+    /// Frames read, from the latest tick.
+    pub frames: u64,
     pub detector_evictions: u64,
     /// Response codes of final answers to INVITEs seen in messages (not retransmissions).
     pub codes: BTreeMap<u16, u64>,
@@ -337,7 +339,7 @@ impl Store {
         }
     }
 
-    pub fn message(&mut self, m: &MsgRow) {
+    pub fn message(&mut self, m: MsgRow) {
         self.generation += 1;
         self.saw(m.ts);
         let c = &mut self.counters;
@@ -360,7 +362,7 @@ impl Store {
             return;
         };
         if !self.calls.contains_key(cid) {
-            self.insert(provisional(m, cid), m.transport.as_str());
+            self.insert(provisional(&m, cid), m.transport.as_str());
         }
         let e = self.calls.get_mut(cid).expect("inserted above");
         if e.msgs.len() >= MSGS_PER_CALL {
@@ -368,14 +370,14 @@ impl Store {
             self.counters.msgs_dropped += 1;
             return;
         }
-        let size = text_size(m);
+        let size = text_size(&m);
         e.text_bytes += size;
-        e.msgs.push(m.clone());
         if !e.closed {
             e.call.end = e.call.end.max(m.ts);
             e.call.messages += 1;
             e.call.retransmissions += u32::from(m.retransmission);
         }
+        e.msgs.push(m);
         let seq = e.seq;
         self.text_bytes += size;
         self.holding.insert(seq);
@@ -489,9 +491,11 @@ impl Store {
     pub fn tick(&mut self, t: &Tick) {
         if t.dropped != self.counters.kernel_drops
             || t.detector_evictions != self.counters.detector_evictions
+            || t.frames != self.counters.frames
         {
             self.generation += 1;
         }
+        self.counters.frames = t.frames;
         self.counters.kernel_drops = t.dropped;
         self.counters.detector_evictions = t.detector_evictions;
     }
@@ -546,8 +550,8 @@ mod tests {
     #[test]
     fn oldest_finished_call_goes_first_and_is_counted() {
         let mut s = Store::new(2, usize::MAX);
-        s.message(&msg("a", Some("INVITE"), None, 1));
-        s.message(&msg("b", Some("INVITE"), None, 2));
+        s.message(msg("a", Some("INVITE"), None, 1));
+        s.message(msg("b", Some("INVITE"), None, 2));
         // b fails: it is the finished one, so it goes before the older a.
         let mut ch = CallChange {
             phase: Phase::Failed,
@@ -558,12 +562,12 @@ mod tests {
         };
         ch.call.final_status = Some(486);
         s.changed(&ch);
-        s.message(&msg("c", Some("INVITE"), None, 4));
+        s.message(msg("c", Some("INVITE"), None, 4));
         assert_eq!(s.calls.len(), 2);
         assert!(s.calls.contains_key("a") && s.calls.contains_key("c"));
         assert_eq!(s.counters.calls_evicted, 1);
         // None finished: the oldest goes.
-        s.message(&msg("d", Some("INVITE"), None, 5));
+        s.message(msg("d", Some("INVITE"), None, 5));
         assert!(!s.calls.contains_key("a"));
         assert_eq!(s.counters.calls_evicted, 2);
     }
@@ -572,7 +576,7 @@ mod tests {
     fn texts_over_budget_go_from_finished_calls_first() {
         let mut s = Store::new(100, 5_000);
         for i in 0..3 {
-            s.message(&msg("old", Some("INVITE"), None, i));
+            s.message(msg("old", Some("INVITE"), None, i));
         }
         let ch = CallChange {
             phase: Phase::Ended,
@@ -583,7 +587,7 @@ mod tests {
         };
         s.changed(&ch);
         for i in 0..3 {
-            s.message(&msg("new", Some("INVITE"), None, 10 + i));
+            s.message(msg("new", Some("INVITE"), None, 10 + i));
         }
         assert!(s.calls["old"].msgs.is_empty());
         assert_eq!(s.calls["old"].msgs_dropped, 3);

@@ -219,3 +219,21 @@ fn save_writes_the_call_pcap_the_ladder_and_the_list() {
     assert_eq!(again.store.calls[&id].msgs.len(), msgs);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn aliases_name_the_ladder_columns() {
+    let mut app = loaded("kamailio-sipp-outcomes.pcap");
+    app.aliases
+        .insert("127.0.0.1:5060".into(), "kamailio".into());
+    app.refresh();
+    key(&mut app, KeyCode::Enter);
+    let l = view::ladder_of(&app).unwrap();
+    assert!(
+        l.columns
+            .iter()
+            .any(|c| c.name.as_deref() == Some("kamailio")),
+        "{:?}",
+        l.columns
+    );
+    assert!(screen(&mut app, 200, 50).contains("kamailio"));
+}

@@ -60,7 +60,7 @@ pub fn ladder_of(app: &App) -> Option<Ladder> {
     }
     let opts = LadderOptions {
         by_host: app.by_host,
-        aliases: BTreeMap::new(),
+        aliases: app.aliases.clone(),
         skip_text: false,
     };
     let mut l = Ladder::build(&msgs, &opts);
@@ -129,7 +129,8 @@ fn header(f: &mut Frame, app: &App, area: Rect) {
         },
     ]);
     let mut health = format!(
-        " calls {} active {} · msgs {} retrans {} malformed {} · alerts {}",
+        " packets {} · calls {} active {} · msgs {} retrans {} malformed {} · alerts {}",
+        c.frames,
         c.calls_seen,
         s.active_calls(),
         c.messages,
