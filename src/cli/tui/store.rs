@@ -301,40 +301,48 @@ impl Store {
         }
     }
 
-    /// Lets go of message texts, oldest finished calls first, until the budget holds. Looks at
-    /// a bounded number of the oldest holders, so a full store costs no scan of every call.
+    /// Lets go of message texts, oldest finished calls first, once the budget is passed, down
+    /// to nine tenths of it (so that a full store trims now and then, not at every message).
+    /// Looks at a bounded number of the oldest holders, so a full store costs no scan of every
+    /// call.
     fn trim_texts(&mut self) {
+        if self.text_bytes <= self.text_budget {
+            return;
+        }
+        let target = self.text_budget / 10 * 9;
         for finished_only in [true, false] {
-            if self.text_bytes <= self.text_budget {
-                return;
-            }
-            let victims: Vec<u64> = self
-                .holding
-                .iter()
-                .take(4096)
-                .copied()
-                .filter(|seq| {
-                    !finished_only
-                        || self
-                            .order
-                            .get(seq)
-                            .and_then(|id| self.calls.get(id))
-                            .is_some_and(CallEntry::finished)
-                })
-                .collect();
-            for seq in victims {
-                if self.text_bytes <= self.text_budget {
-                    return;
+            while self.text_bytes > target {
+                let victims: Vec<u64> = self
+                    .holding
+                    .iter()
+                    .copied()
+                    .filter(|seq| {
+                        !finished_only
+                            || self
+                                .order
+                                .get(seq)
+                                .and_then(|id| self.calls.get(id))
+                                .is_some_and(CallEntry::finished)
+                    })
+                    .take(256)
+                    .collect();
+                if victims.is_empty() {
+                    break;
                 }
-                self.holding.remove(&seq);
-                let Some(e) = self.order.get(&seq).and_then(|id| self.calls.get_mut(id)) else {
-                    continue;
-                };
-                self.text_bytes -= e.text_bytes;
-                e.text_bytes = 0;
-                e.msgs_dropped += e.msgs.len() as u32;
-                self.counters.texts_evicted += e.msgs.len() as u64;
-                e.msgs = Vec::new();
+                for seq in victims {
+                    if self.text_bytes <= target {
+                        break;
+                    }
+                    self.holding.remove(&seq);
+                    let Some(e) = self.order.get(&seq).and_then(|id| self.calls.get_mut(id)) else {
+                        continue;
+                    };
+                    self.text_bytes -= e.text_bytes;
+                    e.text_bytes = 0;
+                    e.msgs_dropped += e.msgs.len() as u32;
+                    self.counters.texts_evicted += e.msgs.len() as u64;
+                    e.msgs = Vec::new();
+                }
             }
         }
     }
