@@ -29,7 +29,17 @@ struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // SIGTERM first: kamailio then stops the worker processes it forked (a SIGKILL would
+        // leave them running).
         for c in &mut self.children {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+        }
+        for c in &mut self.children {
+            let start = Instant::now();
+            while c.try_wait().ok().flatten().is_none() && start.elapsed() < Duration::from_secs(3)
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -255,5 +265,76 @@ fn tui_shows_a_live_call_as_it_happens_and_saves_it() {
         "0",
         "alternate screen left on"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A terminal that goes away (the tmux session killed: SIGHUP) or a SIGTERM ends the UI, even
+/// after its capture has been read to the end.
+#[test]
+fn tui_leaves_when_its_terminal_goes_away() {
+    if !tools_or_skip(&["tmux"]) {
+        return;
+    }
+    let dir = tempdir("tui-hup");
+    // A copy under a name of its own, to find this run's process.
+    let cap = dir.join("hup-check.pcap");
+    std::fs::copy(repo().join("samples/kamailio-sipp-outcomes.pcap"), &cap).unwrap();
+    for (how, session) in [("hangup", "sipscope-hup"), ("term", "sipscope-term")] {
+        let session = format!("{session}-{}", std::process::id());
+        let cmd = format!("{} tui {}", env!("CARGO_BIN_EXE_sipscope"), cap.display());
+        assert!(Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                &cmd
+            ])
+            .status()
+            .unwrap()
+            .success());
+        let _g = Guard {
+            children: Vec::new(),
+            session: session.clone(),
+        };
+        wait_for(
+            &session,
+            "the loaded capture",
+            Duration::from_secs(10),
+            |s| s.contains("done"),
+        );
+        // Anchored on the binary: tmux's server, which may outlive the session while other
+        // tests' sessions run, carries the same words in its own command line.
+        let pattern = format!("^{} tui {}", env!("CARGO_BIN_EXE_sipscope"), cap.display());
+        let running = || {
+            Command::new("pgrep")
+                .args(["-f", &pattern])
+                .output()
+                .unwrap()
+                .stdout
+        };
+        assert!(!running().is_empty());
+        if how == "hangup" {
+            let _ = Command::new("tmux")
+                .args(["kill-session", "-t", &session])
+                .status();
+        } else {
+            let _ = Command::new("pkill")
+                .args(["-TERM", "-f", &pattern])
+                .status();
+        }
+        let start = Instant::now();
+        while !running().is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(3),
+                "sipscope tui still running 3 s after the {how}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -80,7 +80,7 @@ pub struct TuiArgs {
     pub max_calls: usize,
     /// Memory, in MiB, for the message texts; beyond, the oldest finished calls let their
     /// messages go (counted on screen).
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 256)]
     pub text_memory: usize,
     /// Name an endpoint in ladders: `--alias 10.0.0.1=SBC` or `--alias 10.0.0.1:5060=SBC`.
     #[arg(long = "alias")]

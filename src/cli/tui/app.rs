@@ -222,6 +222,10 @@ pub struct App {
     /// The list as shown: Call-IDs filtered and sorted.
     pub rows: Vec<String>,
     rows_gen: u64,
+    /// When the list was last recomputed, and what that cost: a big list is recomputed at most
+    /// every ten times its cost, so that a busy capture never spends the UI thread on sorting.
+    rows_at: std::time::Instant,
+    rows_cost: std::time::Duration,
     pub sel: usize,
     pub offset: usize,
     /// Live: the selection stays on the newest call.
@@ -276,6 +280,8 @@ impl App {
             desc: false,
             rows: Vec::new(),
             rows_gen: u64::MAX,
+            rows_at: std::time::Instant::now(),
+            rows_cost: std::time::Duration::ZERO,
             sel: 0,
             offset: 0,
             follow: live,
@@ -312,6 +318,11 @@ impl App {
         if self.paused || self.rows_gen == self.store.generation {
             return;
         }
+        // A forced refresh (a key changed the view) sets rows_gen to MAX and is never held.
+        if self.rows_gen != u64::MAX && self.rows_at.elapsed() < self.rows_cost * 10 {
+            return;
+        }
+        let began = std::time::Instant::now();
         let before = self.rows.len();
         let current = self.rows.get(self.sel).cloned();
         let mut rows: Vec<&CallEntry> = self
@@ -342,6 +353,8 @@ impl App {
         }
         self.rows = rows.into_iter().map(|e| e.call.call_id.clone()).collect();
         self.rows_gen = self.store.generation;
+        self.rows_at = std::time::Instant::now();
+        self.rows_cost = began.elapsed();
         if self.follow {
             self.sel = self.rows.len().saturating_sub(1);
             self.new_rows = 0;
@@ -357,6 +370,14 @@ impl App {
             }
             self.sel = self.sel.min(self.rows.len().saturating_sub(1));
         }
+    }
+
+    /// The list shown is older than the store (a refresh was held back): draw again soon.
+    pub fn list_stale(&self) -> bool {
+        !self.paused
+            && matches!(self.screen, Screen::List)
+            && matches!(self.tab, Tab::Calls | Tab::Other)
+            && self.rows_gen != self.store.generation
     }
 
     /// The list must be recomputed at the next refresh (the filter, sort or tab changed).

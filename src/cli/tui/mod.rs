@@ -260,36 +260,64 @@ pub fn tui(
     Ok(Report::default())
 }
 
+/// Reads the terminal's events on a thread of its own, so that the UI loop never blocks in
+/// crossterm: on a terminal that went away crossterm's poll spins without returning, and the
+/// loop must still see the stop flag (SIGHUP) and leave.
+fn spawn_input() -> Receiver<std::io::Result<TermEvent>> {
+    let (tx, rx) = bounded(256);
+    std::thread::spawn(move || loop {
+        match event::poll(Duration::from_millis(200)) {
+            Ok(true) => {
+                let e = event::read();
+                let failed = e.is_err();
+                if tx.send(e).is_err() || failed {
+                    return;
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    });
+    rx
+}
+
 fn ui_loop(
     term: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
     app: &mut App,
     rx: &Receiver<Msg>,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
+    let input = spawn_input();
     let mut drawn_gen = u64::MAX;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut dirty = true;
     loop {
         drain(app, rx, Duration::from_millis(40));
-        // SIGTERM (or Ctrl-C outside raw mode) sets `stop`: leave cleanly.
-        if app.quit || (stop.load(Ordering::Relaxed) && !app.feed.done) {
+        // SIGTERM, SIGHUP (the terminal went away) or Ctrl-C outside raw mode set `stop`:
+        // leave cleanly, whether or not the capture has ended.
+        if app.quit || stop.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let changed = app.store.generation != drawn_gen;
+        let changed = app.store.generation != drawn_gen || app.list_stale();
         if dirty || (changed && last_draw.elapsed() >= Duration::from_millis(100)) {
             term.draw(|f| view::draw(f, app))?;
             drawn_gen = app.store.generation;
             last_draw = Instant::now();
             dirty = false;
         }
-        if event::poll(Duration::from_millis(50))? {
-            match event::read()? {
-                TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
-                    app.key(k);
-                    dirty = true;
-                }
-                TermEvent::Resize(..) => dirty = true,
-                _ => {}
+        match input.recv_timeout(Duration::from_millis(50)) {
+            Ok(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
+                app.key(k);
+                dirty = true;
+            }
+            Ok(Ok(TermEvent::Resize(..))) => dirty = true,
+            Ok(Ok(_)) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(std::io::Error::other("the terminal's input ended"))
             }
         }
     }
