@@ -176,6 +176,8 @@ pub fn run(
     // Frames read so far, for the ticks (a live view's capture health).
     let frames_read = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let reader_frames = frames_read.clone();
+    // TCP gaps the workers have met so far, for the same ticks.
+    let tcp_gaps = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let tap = cfg.tap.clone();
 
     let mut to_workers: Vec<Sender<Batch>> = Vec::new();
@@ -367,7 +369,9 @@ pub fn run(
         for (rx, txs) in worker_rx.into_iter().zip(corr_tx) {
             let rcfg = cfg.reassembly.clone();
             let mcfg = cfg.media.clone();
+            let gaps = tcp_gaps.clone();
             workers.push(scope.spawn(move || {
+                let mut gaps_said = 0u64;
                 let mut decoder = Decoder::default();
                 let mut reasm = Reassembler::new(rcfg);
                 let mut media = MediaTracker::new(mcfg);
@@ -431,6 +435,11 @@ pub fn run(
                         reasm.finish(&mut units);
                         let lastf = metas.last().map_or(u64::MAX, |f| f.no);
                         to_msgs(&mut units, lastf, &mut outs, &mut sip_rejected);
+                    }
+                    let g = reasm.stats.tcp.gaps;
+                    if g > gaps_said {
+                        gaps.fetch_add(g - gaps_said, Ordering::Relaxed);
+                        gaps_said = g;
                     }
                     // Streams expire at the batch's watermark (the same for every shard), so
                     // when a stream ends depends on capture time only, as for calls.
@@ -539,8 +548,11 @@ pub fn run(
                 ticked = wm;
                 sink(Output::Tick(
                     wm,
-                    drops.load(Ordering::Relaxed),
-                    frames_read.load(Ordering::Relaxed),
+                    crate::correlate::Health {
+                        dropped: drops.load(Ordering::Relaxed),
+                        frames: frames_read.load(Ordering::Relaxed),
+                        tcp_gaps: tcp_gaps.load(Ordering::Relaxed),
+                    },
                 ));
             }
         }

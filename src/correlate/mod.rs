@@ -38,6 +38,17 @@ pub struct Msg {
     pub sip: SipMessage,
 }
 
+/// The capture's health as the run goes (for live views): each figure so far.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Packets a live capture has dropped (kernel, interface, analysis behind).
+    pub dropped: u64,
+    /// Frames read.
+    pub frames: u64,
+    /// Gaps in TCP streams (capture loss).
+    pub tcp_gaps: u64,
+}
+
 /// What a correlator hands to the sink.
 #[derive(Clone, Debug)]
 pub enum Output {
@@ -48,9 +59,9 @@ pub enum Output {
     Media(Box<MediaInfo>),
     /// A finished RTP stream (from the decode workers).
     Rtp(Box<crate::analysis::rtp::StreamStats>),
-    /// After each batch: the capture time every stage has reached, and the packets a live
-    /// capture has dropped so far. Timers of the sink run on it.
-    Tick(Ts, u64, u64),
+    /// After each batch: the capture time every stage has reached and the capture's health so
+    /// far. Timers of the sink run on it.
+    Tick(Ts, Health),
     /// The RTP streams still flowing (when progress reports were asked for).
     RtpLive(Vec<crate::analysis::rtp::LiveStream>),
     /// An INVITE call changed phase (when asked for): at the message that changed it.

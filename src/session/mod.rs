@@ -75,6 +75,8 @@ pub struct Tick {
     pub dropped: u64,
     /// Frames read so far (up to the latest batch).
     pub frames: u64,
+    /// Gaps in TCP streams met so far.
+    pub tcp_gaps: u64,
     /// INVITE calls between their INVITE and their BYE or final failure, of those the filter
     /// selects (counted when the sink asks for changes).
     pub open_calls: usize,
@@ -354,7 +356,8 @@ impl Session {
                 let sel = self.cfg.filter.registration(&r);
                 self.emit(sink, Event::Registration(&r), sel)?;
             }
-            Output::Tick(t, dropped, frames) => {
+            Output::Tick(t, health) => {
+                let dropped = health.dropped;
                 self.now = self.now.max(t);
                 if let Some(e) = &mut self.engine {
                     e.decide_media(t);
@@ -370,7 +373,8 @@ impl Session {
                 let tick = Tick {
                     now: t,
                     dropped,
-                    frames,
+                    frames: health.frames,
+                    tcp_gaps: health.tcp_gaps,
                     open_calls: self.open_selected,
                     tables: self.tables(),
                     detector_evictions: self.engine.as_ref().map_or(0, |e| e.stats.evicted),

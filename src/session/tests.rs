@@ -122,14 +122,14 @@ fn a_call_closes_with_its_streams_legs_and_media_then_every_table_empties() {
             media("b", "10.0.0.2:4000", 1.0),
             // a's stream ends before a closes: it waits for the call.
             stream("10.0.0.9:5000", "10.0.0.1:4000", 2.0),
-            Output::Tick(at(40.0), 0, 0),
+            Output::Tick(at(40.0), Default::default()),
             call("a", 10.0, &[("x-call-id", "b")]),
             // b closes 20 s later (within the window): the legs meet.
-            Output::Tick(at(60.0), 0, 0),
+            Output::Tick(at(60.0), Default::default()),
             call("b", 30.0, &[]),
             // b's stream ends after b closed, while it is held: it still joins.
             stream("10.0.0.9:6000", "10.0.0.2:4000", 20.0),
-            Output::Tick(at(200.0), 0, 0),
+            Output::Tick(at(200.0), Default::default()),
         ],
     );
     assert_eq!(sink.closed.len(), 2);
@@ -148,7 +148,7 @@ fn a_call_closes_with_its_streams_legs_and_media_then_every_table_empties() {
         vec![
             media("c", "10.0.0.3:4000", 190.0),
             call("c", 195.0, &[]),
-            Output::Tick(at(400.0), 0, 0),
+            Output::Tick(at(400.0), Default::default()),
         ],
     );
     assert_eq!(s.index.len(), 0, "released calls leave the media index");

@@ -123,6 +123,8 @@ pub struct Counters {
     pub kernel_drops: u64,
     /// Frames read, from the latest tick.
     pub frames: u64,
+    /// Gaps in TCP streams, from the latest tick.
+    pub tcp_gaps: u64,
     pub detector_evictions: u64,
     /// Response codes of final answers to INVITEs seen in messages (not retransmissions).
     pub codes: BTreeMap<u16, u64>,
@@ -500,10 +502,12 @@ impl Store {
         if t.dropped != self.counters.kernel_drops
             || t.detector_evictions != self.counters.detector_evictions
             || t.frames != self.counters.frames
+            || t.tcp_gaps != self.counters.tcp_gaps
         {
             self.generation += 1;
         }
         self.counters.frames = t.frames;
+        self.counters.tcp_gaps = t.tcp_gaps;
         self.counters.kernel_drops = t.dropped;
         self.counters.detector_evictions = t.detector_evictions;
     }

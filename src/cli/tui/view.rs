@@ -141,6 +141,7 @@ fn header(f: &mut Frame, app: &App, area: Rect) {
     let mut lost: Vec<String> = Vec::new();
     for (n, what) in [
         (c.kernel_drops, "kernel drops"),
+        (c.tcp_gaps, "TCP gaps"),
         (c.calls_evicted, "calls evicted"),
         (c.texts_evicted, "messages let go"),
         (c.msgs_dropped, "messages over the per-call cap"),
