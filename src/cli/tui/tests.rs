@@ -294,3 +294,44 @@ fn tcp_gaps_show_in_the_header() {
     assert!(screen(&mut app, 200, 50).contains(&format!("{gaps} TCP gaps")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Corpus captures (the licensed copies in tests/data): a call with its RTP, and SIP carried in
+/// HEP. The call list, the first call's screen and the RTP tab at both sizes.
+#[test]
+fn corpus_captures_at_two_sizes() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for (name, rel) in [
+        ("sip_rtp", "aboutsip_pkts/sip_rtp.pcap"),
+        ("hep", "sipcapture_hep-wireshark/hep.pcap"),
+    ] {
+        let path = data.join(rel);
+        let common = CommonArgs {
+            files: vec![path.clone()],
+            ..CommonArgs::default()
+        };
+        let cfg = common.config(FormatArg::Table, true).expect("config");
+        let mut app = App::new(
+            Store::new(100_000, 512 << 20),
+            rel.to_string(),
+            false,
+            vec![path],
+        );
+        app.color = false;
+        for m in collect(&cfg) {
+            apply(&mut app, m);
+        }
+        app.refresh();
+        assert!(!app.rows.is_empty(), "{rel}: no call listed");
+        for (w, h) in [(80u16, 24u16), (200, 50)] {
+            app.screen = Screen::List;
+            key(&mut app, KeyCode::Char('1'));
+            insta::assert_snapshot!(format!("{name}_calls_{w}x{h}"), screen(&mut app, w, h));
+            key(&mut app, KeyCode::Home);
+            key(&mut app, KeyCode::Enter);
+            insta::assert_snapshot!(format!("{name}_call_{w}x{h}"), screen(&mut app, w, h));
+            key(&mut app, KeyCode::Esc);
+            key(&mut app, KeyCode::Char('4'));
+            insta::assert_snapshot!(format!("{name}_rtp_{w}x{h}"), screen(&mut app, w, h));
+        }
+    }
+}
