@@ -74,6 +74,27 @@ impl Query {
         Ok(q)
     }
 
+    /// Whether a list cell shows what the filter matched: a word it holds, or the user regex
+    /// of its column.
+    pub fn highlights(&self, column: &str, text: &str) -> bool {
+        let re = match column {
+            "from" => self.filter.from.as_ref(),
+            "to" => self.filter.to.as_ref(),
+            _ => None,
+        };
+        if re.is_some_and(|r| r.is_match(text)) {
+            return true;
+        }
+        if column == "call-id" && self.filter.call_id.as_deref() == Some(text) {
+            return true;
+        }
+        if column == "state" && self.filter.outcome.is_some() {
+            return true;
+        }
+        let lower = text.to_lowercase();
+        self.words.iter().any(|w| lower.contains(w.as_str()))
+    }
+
     /// The call passes the filter and holds every word.
     pub fn call(&self, e: &CallEntry) -> bool {
         if !self.filter.call(&e.call) {
@@ -116,6 +137,17 @@ mod tests {
         // Not a key: a word with a colon stays a word (an address, a URI).
         let q = Query::parse("sip:bob@x").unwrap();
         assert_eq!(q.words, ["sip:bob@x"]);
+    }
+
+    #[test]
+    fn highlights_what_matched() {
+        let q = Query::parse("from:^al busy").unwrap();
+        assert!(q.highlights("from", "alice"));
+        assert!(!q.highlights("to", "alice"));
+        assert!(q.highlights("state", "busy"));
+        assert!(q.highlights("call-id", "busy-1@x"));
+        assert!(!q.highlights("state", "answered"));
+        assert!(!Query::default().highlights("from", "alice"));
     }
 
     #[test]

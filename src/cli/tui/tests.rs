@@ -335,3 +335,32 @@ fn corpus_captures_at_two_sizes() {
         }
     }
 }
+
+/// The words of the filter are underlined where they matched, in the rows it kept.
+#[test]
+fn filter_matches_are_highlighted() {
+    let mut app = loaded("kamailio-sipp-outcomes.pcap");
+    app.color = true;
+    key(&mut app, KeyCode::Char('f'));
+    typed(&mut app, "noanswer");
+    key(&mut app, KeyCode::Enter);
+    assert!(!app.rows.is_empty());
+    let mut t = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    t.draw(|f| view::draw(f, &mut app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    // Row 4 is the first call: its "to" cell says noanswer, underlined; "sipp" is not.
+    let row: Vec<(String, bool)> = (0..200u16)
+        .map(|x| {
+            let c = &buf[(x, 4)];
+            (
+                c.symbol().to_string(),
+                c.modifier.contains(ratatui::style::Modifier::UNDERLINED),
+            )
+        })
+        .collect();
+    let text: String = row.iter().map(|(s, _)| s.as_str()).collect();
+    let at = text.find(" noanswer ").expect("the to cell") + 1;
+    assert!(row[at].1, "noanswer not underlined: {text}");
+    let sipp = text.find("sipp").unwrap();
+    assert!(!row[sipp].1, "sipp underlined: {text}");
+}

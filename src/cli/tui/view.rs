@@ -389,6 +389,12 @@ fn calls_table(f: &mut Frame, app: &mut App, area: Rect, detail: Rect) {
         Cell::from(t)
     }));
     header.push(Cell::from("call-id"));
+    // What the filter matched is underlined in the rows it kept.
+    let hit_style = app.style(
+        Style::default()
+            .fg(Color::Yellow)
+            .add_modifier(Modifier::UNDERLINED),
+    );
     let rows: Vec<Row> = app
         .rows
         .iter()
@@ -399,8 +405,22 @@ fn calls_table(f: &mut Frame, app: &mut App, area: Rect, detail: Rect) {
             let e = app.store.calls.get(id)?;
             let mut cells: Vec<Cell> =
                 vec![Cell::from(if app.marked.contains(id) { "*" } else { " " })];
-            cells.extend(cols.iter().map(|c| Cell::from((c.cell)(e))));
-            cells.push(Cell::from(clean(id)));
+            cells.extend(cols.iter().map(|c| {
+                let text = (c.cell)(e);
+                let hit = app.query.highlights(c.title, &text);
+                let cell = Cell::from(text);
+                if hit {
+                    cell.style(hit_style)
+                } else {
+                    cell
+                }
+            }));
+            let id_cell = Cell::from(clean(id));
+            cells.push(if app.query.highlights("call-id", id) {
+                id_cell.style(hit_style)
+            } else {
+                id_cell
+            });
             let mut style = Style::default();
             if !e.finished() {
                 style = style.add_modifier(Modifier::BOLD);
