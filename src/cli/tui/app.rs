@@ -580,7 +580,7 @@ impl App {
 
     /// Rows of the open call's ladder (set by the view when it draws).
     pub fn ladder_rows(&self) -> usize {
-        super::view::ladder_of(self).map_or(0, |l| l.rows.len())
+        super::call_view::ladder_of(self).map_or(0, |l| l.rows.len())
     }
 
     fn call_key(&mut self, k: KeyEvent) {
@@ -666,7 +666,7 @@ impl App {
     }
 
     fn selected_row_ts(&self) -> Option<Ts> {
-        super::view::ladder_of(self).and_then(|l| l.rows.get(self.msg_sel).map(|r| r.ts))
+        super::call_view::ladder_of(self).and_then(|l| l.rows.get(self.msg_sel).map(|r| r.ts))
     }
 
     /// Moves to the next (or previous) ladder row whose message holds the search text.
@@ -674,7 +674,7 @@ impl App {
         if self.search.is_empty() {
             return;
         }
-        let Some(l) = super::view::ladder_of(self) else {
+        let Some(l) = super::call_view::ladder_of(self) else {
             return;
         };
         let needle = self.search.to_lowercase();

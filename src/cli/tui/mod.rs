@@ -10,6 +10,7 @@
 //! save a call's frames; files are simply read again.
 
 pub mod app;
+pub mod call_view;
 mod query;
 mod save;
 pub mod store;

@@ -91,7 +91,7 @@ fn ladder(app: &App, path: &Path, ext: &str) -> Result<String, String> {
     if app.screen != Screen::Call {
         return Err("open a call (Enter) to save its ladder".into());
     }
-    let l = super::view::ladder_of(app).ok_or("no call open")?;
+    let l = super::call_view::ladder_of(app).ok_or("no call open")?;
     let body = match ext {
         "txt" => render::text::render(
             &l,

@@ -9,7 +9,7 @@ use ratatui::Terminal;
 
 use super::app::{App, Prompt, Screen, Tab};
 use super::store::Store;
-use super::{apply, collect, view};
+use super::{apply, call_view, collect, view};
 use crate::cli::{CommonArgs, FormatArg};
 
 fn sample(name: &str) -> PathBuf {
@@ -177,7 +177,7 @@ fn mark_compare_and_search_in_a_call() {
     key(&mut app, KeyCode::Char('/'));
     typed(&mut app, "BYE");
     key(&mut app, KeyCode::Enter);
-    let l = view::ladder_of(&app).unwrap();
+    let l = call_view::ladder_of(&app).unwrap();
     assert!(l.rows[app.msg_sel].label.contains("BYE") || app.status.contains("not found"));
 }
 
@@ -227,7 +227,7 @@ fn aliases_name_the_ladder_columns() {
         .insert("127.0.0.1:5060".into(), "kamailio".into());
     app.refresh();
     key(&mut app, KeyCode::Enter);
-    let l = view::ladder_of(&app).unwrap();
+    let l = call_view::ladder_of(&app).unwrap();
     assert!(
         l.columns
             .iter()
