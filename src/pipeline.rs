@@ -60,6 +60,8 @@ pub struct RunStats {
     pub decode: DecodeStats,
     pub reassembly: ReassemblyStats,
     pub correlate: CorrelateStats,
+    /// The RTP/RTCP stream tables of the workers (streams seen, evicted from a full table).
+    pub rtp: crate::analysis::rtp::RtpTrackerStats,
     /// Candidates that looked like SIP but whose start line did not parse.
     pub sip_rejected: u64,
     pub first_ts: Option<Ts>,
@@ -470,7 +472,14 @@ pub fn run(
                         break;
                     }
                 }
-                (decoder.stats, reasm.stats, sip_rejected, first, last)
+                (
+                    decoder.stats,
+                    reasm.stats,
+                    media.rtp.stats.clone(),
+                    sip_rejected,
+                    first,
+                    last,
+                )
             }));
         }
 
@@ -559,7 +568,8 @@ pub fn run(
 
         let mut stats = RunStats::default();
         for w in workers {
-            if let Ok((d, r, rej, first, last)) = w.join() {
+            if let Ok((d, r, rtp, rej, first, last)) = w.join() {
+                stats.rtp += &rtp;
                 stats.decode += &d;
                 stats.reassembly += &r;
                 stats.sip_rejected += rej;

@@ -666,6 +666,7 @@ pub fn print_stats(r: &Report) {
     eprintln!("decode: {:?}", s.decode);
     eprintln!("reassembly: {:?}", s.reassembly);
     eprintln!("correlate: {:?}", s.correlate);
+    eprintln!("rtp: {:?}", s.rtp);
     eprintln!("sip rejected: {}", s.sip_rejected);
     eprintln!("session: {:?}", r.session);
 }

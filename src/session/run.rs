@@ -113,6 +113,10 @@ impl Report {
             s.correlate.calls_evicted,
             "calls evicted early from a full table (still reported)",
         );
+        say(
+            s.rtp.evicted,
+            "RTP streams finished early from a full stream table (a later packet starts a new stream)",
+        );
         say(s.sip_rejected, "SIP-looking payloads that did not parse");
         say(s.decode.unknown_link, "frames of an unknown link type");
         let ss = &r.session;
@@ -127,6 +131,10 @@ impl Report {
         say(
             ss.media_dropped,
             "SDP media announcements not indexed (the media index was full)",
+        );
+        say(
+            ss.held_released_early,
+            "closed calls released early from a full hold (a later stream or leg of theirs is not joined)",
         );
         say(
             ss.verdicts_dropped,
