@@ -160,6 +160,34 @@ fn sort_outputs(v: &mut [Output]) {
 /// caller draws it however it likes (a progress bar, a TUI header); the library draws nothing.
 pub type Progress = Box<dyn FnMut(Option<u64>) + Send>;
 
+/// Pipelines running in this process (see [`running`]).
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Pipelines that have ended in this process.
+static ENDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether every pipeline this process started has ended (and at least one did): a caller that
+/// asked them to stop can tell whether they did (the binary's exit on a stuck stage).
+pub fn drained() -> bool {
+    RUNNING.load(Ordering::SeqCst) == 0 && ENDED.load(Ordering::SeqCst) > 0
+}
+
+struct Running;
+
+impl Running {
+    fn enter() -> Running {
+        RUNNING.fetch_add(1, Ordering::SeqCst);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        ENDED.fetch_add(1, Ordering::SeqCst);
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Runs the whole pipeline over `source`, calling `sink` on this thread with every output in a
 /// deterministic order. `stop` ends the input early (Ctrl-C); outputs are still drained.
 pub fn run(
@@ -169,6 +197,7 @@ pub fn run(
     mut progress: Option<Progress>,
     mut sink: impl FnMut(Output),
 ) -> Result<RunStats, CaptureError> {
+    let _running = Running::enter();
     let n = cfg.workers.max(1);
     let m = cfg.correlators.max(1);
     let batch_size = cfg.batch.max(1);
