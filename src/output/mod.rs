@@ -1,32 +1,69 @@
 //! Output: tables aligned to the terminal, CSV, and JSON (one object per line).
 //!
-//! Every string that came off the wire goes through [`escape`] before it reaches a terminal or a
-//! table: control characters and invalid UTF-8 are shown as escapes, never interpreted. Writing
-//! into a closed pipe (`sipscope calls x.pcap | head`) is reported as [`OutputError::BrokenPipe`]
-//! so the binary can exit quietly with status 0.
+//! Every string that came off the wire goes through one rule before it leaves the program,
+//! whatever the format: the characters of [`is_unsafe`] (C0 controls, DEL, C1 controls and the
+//! bidirectional formatting characters, which move the cursor, retitle the terminal or reorder
+//! what follows on screen) never reach a terminal or a file raw.
+//!
+//! - Tables and CSV show them as visible escapes ([`escape`]: `\x1b`, `\u{202e}`, `\n`); CSV has
+//!   no escape of its own, so a CSV cell holds that visible form. CSV cells that a spreadsheet
+//!   would run as a formula are defused as well ([`csv_cell`]).
+//! - JSON keeps the exact value: they are written as `\u` escapes ([`json`]), so a parser reads
+//!   back the very string that was on the wire.
+//! - File names derived from wire text come from [`names`].
+//!
+//! Invalid UTF-8 never gets here: the decoder has already replaced it with U+FFFD. Writing into a
+//! closed pipe (`sipscope calls x.pcap | head`) is reported as [`OutputError::BrokenPipe`] so the
+//! binary can exit quietly with status 0.
 
 pub mod frame;
+pub mod json;
+pub mod names;
 pub mod prometheus;
 
 use std::fmt;
 use std::io::{self, Write};
 
-/// Escapes control characters (C0, DEL, C1) and the escape character so wire text cannot move the
-/// cursor, change colours or retitle the terminal.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// Characters that must never reach a terminal or a file raw: C0 controls, DEL and C1 controls
+/// (`char::is_control`), and the bidirectional formatting characters (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069), which make a terminal or an editor show text in another order
+/// than it is (`exe.txt` shown for `txt.exe`).
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Appends `s` to `out` with every [`is_unsafe`] character shown as an escape: `\t`, `\r`,
+/// `\n`, `\xNN` up to U+00FF, `\u{NNNN}` above.
+pub fn escape_into(s: &str, out: &mut String) {
+    use fmt::Write;
     for c in s.chars() {
         match c {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                use fmt::Write;
+            c if is_unsafe(c) && (c as u32) < 0x100 => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
             }
             c => out.push(c),
         }
     }
+}
+
+/// `s` with every [`is_unsafe`] character shown as an escape (see [`escape_into`]), so wire text
+/// cannot move the cursor, change colours, retitle the terminal or reorder the line.
+pub fn escape(s: &str) -> String {
+    if !s.chars().any(is_unsafe) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    escape_into(s, &mut out);
     out
 }
 
@@ -72,7 +109,39 @@ pub enum Format {
     Csv,
 }
 
-/// Quotes a CSV field when needed (RFC 4180).
+/// Whether a CSV cell is a plain number (`-1.5`, `42`, `+3`): a spreadsheet reads it as a
+/// number, never as a formula, so it keeps its sign.
+fn is_plain_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Appends the text of one CSV cell (before quoting): [`is_unsafe`] characters as visible
+/// escapes ([`escape_into`]), then a cell a spreadsheet would take for a formula (starting with
+/// `=`, `+`, `-`, `@`, TAB or CR, OWASP's list) gets a leading `'`, unless it is a plain number
+/// such as `-1.5`. Every CSV writer goes through this: [`write_csv_row`] and, for tables written
+/// by polars, [`frame::csv_safe`].
+pub fn csv_cell_into(s: &str, out: &mut String) {
+    let start = out.len();
+    escape_into(s, out);
+    let cell = &out[start..];
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(cell) {
+        out.insert(start, '\'');
+    }
+}
+
+/// [`csv_cell_into`] into a new string.
+pub fn csv_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 1);
+    csv_cell_into(s, &mut out);
+    out
+}
+
+/// Quotes a CSV field when needed (RFC 4180). The text is taken as it is: see [`csv_cell`].
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -81,16 +150,20 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// One CSV row: each field made safe ([`csv_cell`]) and quoted when needed.
 pub fn write_csv_row(w: &mut dyn Write, fields: &[String]) -> Result<(), OutputError> {
+    let mut cell = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             w.write_all(b",")?;
         }
-        // Written in place: quoting is rare, so no per-field String in the common case.
-        if f.contains([',', '"', '\n', '\r']) {
-            w.write_all(csv_field(f).as_bytes())?;
+        cell.clear();
+        csv_cell_into(f, &mut cell);
+        // Quoting is rare: no second String in the common case.
+        if cell.contains([',', '"']) {
+            w.write_all(csv_field(&cell).as_bytes())?;
         } else {
-            w.write_all(f.as_bytes())?;
+            w.write_all(cell.as_bytes())?;
         }
     }
     w.write_all(b"\n")?;
