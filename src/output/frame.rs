@@ -198,9 +198,7 @@ pub fn csv_safe(df: &DataFrame) -> PolarsResult<DataFrame> {
     let mut cols = Vec::with_capacity(df.width());
     for c in df.columns() {
         if c.dtype() == &DataType::String {
-            let safe = c
-                .str()?
-                .apply_into_string_amortized(|s, out| csv_cell_into(s, out));
+            let safe = c.str()?.apply_into_string_amortized(csv_cell_into);
             cols.push(Column::from(safe.into_series()));
         } else {
             cols.push(c.clone());
@@ -540,6 +538,80 @@ mod tests {
         let mut r = ParquetReader::new(File::open(path).unwrap());
         let meta = r.get_metadata().unwrap();
         meta.row_groups.iter().map(|g| g.num_rows()).collect()
+    }
+
+    /// CSV is the only format that changes wire text: its text columns are made safe (controls
+    /// visible, formulas defused), numbers keep their sign, and Parquet and JSON keep the exact
+    /// value (JSON through `\u` escapes).
+    #[test]
+    fn only_csv_text_is_guarded_and_parquet_keeps_the_wire_value() {
+        let dir = std::env::temp_dir().join(format!("sipscope-csvsafe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let wire = [
+            "=HYPERLINK(\"http://x\")",
+            "-1.5",
+            "\x1b]0;t\x07\u{9b}\u{202e}",
+        ];
+        let cols = vec![("text", Kind::Str), ("x", Kind::F64), ("n", Kind::I64)];
+        let mut f = Frame::new(cols.clone());
+        let mut sink = TableSink::create(&dir, "sunk", cols).unwrap();
+        for w in wire {
+            let row = vec![
+                Value::Str(Some(w.into())),
+                Value::F64(Some(-1.5)),
+                Value::I64(Some(-3)),
+            ];
+            f.row(row.clone());
+            sink.row(row).unwrap();
+        }
+        sink.finish().unwrap();
+        let mut tabs = vec![f.finish("t", "t").unwrap()];
+        for fmt in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
+            write_dir(&dir, &mut tabs, fmt).unwrap();
+        }
+        let expect = "text,x,n\n'=HYPERLINK(\"\"http://x\"\"),-1.5,-3\n-1.5,-1.5,-3\n\\x1b]0;t\\x07\\x9b\\u{202e},-1.5,-3\n";
+        // `=HYPERLINK("http://x")` is quoted by polars for its quotes.
+        let expect = expect.replace(
+            "'=HYPERLINK(\"\"http://x\"\")",
+            "\"'=HYPERLINK(\"\"http://x\"\")\"",
+        );
+        for csv in ["t.csv", "sunk.csv"] {
+            assert_eq!(
+                std::fs::read_to_string(dir.join(csv)).unwrap(),
+                expect,
+                "{csv}"
+            );
+        }
+        for pq in ["t.parquet", "sunk.parquet"] {
+            let df = ParquetReader::new(File::open(dir.join(pq)).unwrap())
+                .finish()
+                .unwrap();
+            let text: Vec<&str> = df
+                .column("text")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap())
+                .collect();
+            assert_eq!(text, wire, "{pq}");
+        }
+        let json = std::fs::read_to_string(dir.join("t.json")).unwrap();
+        assert!(
+            !json
+                .chars()
+                .any(|c| c != '\n' && super::super::is_unsafe(c)),
+            "{json:?}"
+        );
+        let back: Vec<String> = json
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["text"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(back, wire);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Batches are gathered into row groups of about [`GROUP_BYTES`] (the writer keeps

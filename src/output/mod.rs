@@ -285,6 +285,114 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 
+    /// Bidirectional controls reorder a line on screen (`exe.txt` for `txt.exe`): shown like the
+    /// other controls, with their code point.
+    #[test]
+    fn escapes_bidi_controls() {
+        assert_eq!(escape("\u{202e}gpj.exe"), "\\u{202e}gpj.exe");
+        for c in [
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{2066}', '\u{2069}',
+        ] {
+            assert!(is_unsafe(c), "{c:?}");
+            assert_eq!(escape(&c.to_string()), format!("\\u{{{:04x}}}", c as u32));
+        }
+        // Letters of right-to-left scripts are text, not controls.
+        assert_eq!(escape("שלום"), "שלום");
+    }
+
+    /// OWASP's CSV injection list: `=`, `+`, `-`, `@`, TAB, CR at the start of a cell.
+    #[test]
+    fn csv_cells_that_look_like_formulas_are_defused() {
+        for (wire, cell) in [
+            (
+                "=HYPERLINK(\"http://evil\")",
+                "'=HYPERLINK(\"http://evil\")",
+            ),
+            ("=1+1", "'=1+1"),
+            ("+1+1", "'+1+1"),
+            ("-rf --no-preserve-root", "'-rf --no-preserve-root"),
+            (
+                "@SUM(1+1)*cmd|' /C calc'!A0",
+                "'@SUM(1+1)*cmd|' /C calc'!A0",
+            ),
+            ("\t=1", "\\t=1"),
+            ("\r=1", "\\r=1"),
+            ("-", "'-"),
+            ("-1.5x", "'-1.5x"),
+            ("a=1", "a=1"),
+        ] {
+            assert_eq!(csv_cell(wire), cell, "{wire:?}");
+        }
+        // Numbers keep their sign: a spreadsheet reads them as numbers, not formulas.
+        for n in ["-1.5", "-1141367296.000", "+3", "0", "42"] {
+            assert_eq!(csv_cell(n), n);
+        }
+        let mut out = Vec::new();
+        write_csv_row(&mut out, &["-1.5".into(), "=1+1".into(), "a,\x1b".into()]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "-1.5,'=1+1,\"a,\\x1b\"\n");
+    }
+
+    /// Strings heavy in what matters here: controls, bidi characters, quotes, formula starts.
+    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let special = prop::sample::select(vec![
+            '\0', '\x07', '\x08', '\t', '\n', '\r', '\x1b', '\x7f', '\u{85}', '\u{9b}', '\u{9f}',
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}',
+            '\u{2028}', '\u{feff}', '"', ',', '\'', '=', '+', '-', '@', '\\', 'a', 'é',
+        ]);
+        prop::collection::vec(prop_oneof![special, any::<char>()], 0..24)
+            .prop_map(|v| v.into_iter().collect())
+    }
+
+    /// No raw control: bytes below 0x20 other than the ones allowed, DEL, C1 or bidi characters.
+    fn assert_clean(what: &str, text: &str, allowed: &[char]) {
+        for c in text.chars() {
+            assert!(
+                allowed.contains(&c) || !is_unsafe(c),
+                "{what}: raw {:?} in {text:?}",
+                c
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any string through the CSV, JSON and table writers gives no raw control character,
+        /// and JSON reads back the very string.
+        #[test]
+        fn any_string_leaves_every_writer_without_raw_controls(
+            a in hostile(),
+            b in proptest::prelude::any::<String>(),
+        ) {
+            let mut csv = Vec::new();
+            write_csv_row(&mut csv, &[a.clone(), b.clone()]).unwrap();
+            let csv = String::from_utf8(csv).unwrap();
+            assert_clean("csv", &csv, &['\n']);
+            proptest::prop_assert_eq!(csv.matches('\n').count(), 1, "one line per row: {:?}", csv);
+            for cell in [csv_cell(&a), csv_cell(&b)] {
+                proptest::prop_assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']) || cell.starts_with('\'') || is_plain_number(&cell));
+            }
+
+            let j = json::to_string(&[&a, &b]).unwrap();
+            assert_clean("json", &j, &[]);
+            let back: Vec<String> = serde_json::from_str(&j).unwrap();
+            proptest::prop_assert_eq!(back, vec![a.clone(), b.clone()]);
+
+            let mut t = Table::new(vec!["a", "b"], vec![true, true]);
+            t.rows.push(vec![escape(&a), escape(&b)]);
+            let mut out = Vec::new();
+            t.write(&mut out, Some(30)).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert_clean("table", &out, &['\n']);
+            proptest::prop_assert_eq!(out.matches('\n').count(), 2);
+
+            let mut ml = escape_multiline(&a);
+            ml.retain(|c| c != '\n');
+            assert_clean("multiline", &ml, &[]);
+        }
+    }
+
     #[test]
     fn table_squeezes_flexible_columns() {
         let mut t = Table::new(vec!["a", "call-id"], vec![false, true]);

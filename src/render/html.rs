@@ -10,8 +10,8 @@
 use std::fmt::Write as _;
 
 use super::svg::{Layout, GUTTER, ROW};
-use crate::output::{escape, escape_multiline};
 use super::Ladder;
+use crate::output::{escape, escape_multiline};
 
 /// Text as HTML character data or an attribute value.
 pub fn esc(s: &str) -> String {

@@ -63,3 +63,32 @@ pub fn render(l: &Ladder) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe;
+
+    /// Tags, attribute quotes, entities, comments and directives from the wire reach the source
+    /// only as entity codes; controls and bidi characters as spaces.
+    #[test]
+    fn wire_text_reaches_mermaid_as_entity_codes() {
+        let s = safe(
+            "<script>alert(\"x\")</script>&amp; `code` #1; %%{init: {}}%%\x1b[2J\u{9b}\u{202e}\n",
+        );
+        assert_eq!(
+            s,
+            "#60;script#62;alert(#34;x#34;)#60;/script#62;#38;amp#59; #96;code#96; #35;1#59; \
+             #37;#37;{init: {}}#37;#37; [2J   "
+        );
+        // Without its entity codes, nothing special is left.
+        let mut bare = s.clone();
+        for code in [60, 62, 34, 38, 59, 96, 35, 37] {
+            bare = bare.replace(&format!("#{code};"), "");
+        }
+        for c in [
+            '<', '>', '&', '"', '`', '#', ';', '%', '\n', '\x1b', '\u{9b}', '\u{202e}',
+        ] {
+            assert!(!bare.contains(c), "{c:?} in {s}");
+        }
+    }
+}
