@@ -24,6 +24,9 @@ use super::is_unsafe;
 /// `\uNNNN` escape. Those three cannot occur raw inside a valid JSON string, and outside one they
 /// are the line breaks of JSON lines.
 pub fn escape_unsafe<W: ?Sized + Write>(w: &mut W, text: &str) -> io::Result<()> {
+    if !super::may_be_unsafe(text) {
+        return w.write_all(text.as_bytes());
+    }
     let mut start = 0;
     for (i, c) in text.char_indices() {
         if is_unsafe(c) && !matches!(c, '\t' | '\n' | '\r') {

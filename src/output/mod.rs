@@ -36,10 +36,22 @@ pub fn is_unsafe(c: char) -> bool {
         )
 }
 
+/// Whether `s` may hold an [`is_unsafe`] character, by its bytes: a C0 control or DEL, or the
+/// first byte of a C1 control (0xC2), of U+061C (0xD8) or of the U+20xx controls (0xE2). A
+/// `false` is certain, so the common clean string is copied whole without decoding its chars.
+pub fn may_be_unsafe(s: &str) -> bool {
+    s.bytes()
+        .any(|b| b < 0x20 || matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2))
+}
+
 /// Appends `s` to `out` with every [`is_unsafe`] character shown as an escape: `\t`, `\r`,
 /// `\n`, `\xNN` up to U+00FF, `\u{NNNN}` above.
 pub fn escape_into(s: &str, out: &mut String) {
     use fmt::Write;
+    if !may_be_unsafe(s) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\t' => out.push_str("\\t"),
@@ -59,7 +71,7 @@ pub fn escape_into(s: &str, out: &mut String) {
 /// `s` with every [`is_unsafe`] character shown as an escape (see [`escape_into`]), so wire text
 /// cannot move the cursor, change colours, retitle the terminal or reorder the line.
 pub fn escape(s: &str) -> String {
-    if !s.chars().any(is_unsafe) {
+    if !may_be_unsafe(s) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -298,6 +310,22 @@ mod tests {
         }
         // Letters of right-to-left scripts are text, not controls.
         assert_eq!(escape("שלום"), "שלום");
+    }
+
+    /// The byte pre-check never misses: every unsafe character, whatever its neighbours, makes
+    /// `may_be_unsafe` true (checked over every char).
+    #[test]
+    fn the_byte_precheck_sees_every_unsafe_char() {
+        let mut buf = [0u8; 4];
+        let mut n = 0;
+        for c in (0..=0x10ffffu32).filter_map(char::from_u32) {
+            if is_unsafe(c) {
+                n += 1;
+                assert!(may_be_unsafe(c.encode_utf8(&mut buf)), "{c:?}");
+            }
+        }
+        assert_eq!(n, 32 + 1 + 32 + 1 + 2 + 5 + 4);
+        assert!(!may_be_unsafe("plain ascii, é, ü, 日本, שלום"));
     }
 
     /// OWASP's CSV injection list: `=`, `+`, `-`, `@`, TAB, CR at the start of a cell.
