@@ -12,6 +12,7 @@ mod monitor;
 mod props;
 mod report;
 mod rtp;
+mod safety;
 mod stats;
 mod support;
 mod threads;
