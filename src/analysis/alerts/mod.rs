@@ -783,26 +783,34 @@ impl Engine {
         );
         let mut new_aor = false;
         let n = match self.aors.get_mut(&key) {
-            Some(p) => {
+            Some(p) if ts.since(p.start) <= width => {
                 p.n += 1;
                 p.n
             }
+            // A period over but not yet expired (capture time ran backwards): a new one.
+            Some(p) => {
+                *p = AorPeriod { start: ts, n: 1 };
+                new_aor = true;
+                self.aor_order.push_back((ts, key.clone()));
+                1
+            }
             None => {
-                if self.aors.len() >= MAX_AORS {
-                    // The oldest period goes (counted); the table holds one window at most.
-                    if let Some((start, old)) = self.aor_order.pop_front() {
-                        if self.aors.get(&old).is_some_and(|p| p.start == start) {
-                            self.aors.remove(&old);
-                        }
-                    }
-                    self.table_full("registering AOR", ts);
-                }
                 new_aor = true;
                 self.aors.insert(key.clone(), AorPeriod { start: ts, n: 1 });
                 self.aor_order.push_back((ts, key.clone()));
                 1
             }
         };
+        // Every period has its entry in the order, so bounding the order bounds both: the
+        // oldest period goes (counted).
+        if self.aor_order.len() > MAX_AORS {
+            if let Some((start, old)) = self.aor_order.pop_front() {
+                if self.aors.get(&old).is_some_and(|p| p.start == start) {
+                    self.aors.remove(&old);
+                }
+            }
+            self.table_full("registering AOR", ts);
+        }
         let s = self.sources.get_mut(&src)?;
         s.registers.add(ts, 0, 1, width);
         if new_aor {

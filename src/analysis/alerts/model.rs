@@ -142,8 +142,9 @@ pub struct Thresholds {
     /// many users sends about two per user: the challenge and the answer to it).
     pub registration_per_aor: f64,
     /// registration-flood by AOR: more REGISTERs than this for one AOR from one source within
-    /// the window (10 in 60 s, challenges included: a refresh every 12 s or faster, far under
-    /// any registrar's minimum expiry).
+    /// the window (20 in 60 s, challenges included: a refresh every 6 s or faster, far under
+    /// any registrar's minimum expiry; even a UA that refreshes every 15 s through a NAT sends
+    /// 8).
     pub registration_aor_max: u64,
     /// The sliding window of the rate detectors, seconds.
     pub window_s: f64,
@@ -183,7 +184,7 @@ impl Default for Thresholds {
             .to_vec(),
             registration_rate: 20,
             registration_per_aor: 4.0,
-            registration_aor_max: 10,
+            registration_aor_max: 20,
             window_s: 60.0,
         }
     }

@@ -550,8 +550,8 @@ fn an_aor_registering_far_faster_than_its_expiry_is_a_flood_once() {
     }
     let a = fired(&mut e, "registration-flood");
     assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(a[0].ts, at(10.0), "the 11th REGISTER of the AOR in 60 s");
-    assert!(a[0].evidence.contains("11 REGISTERs for the AOR \"1001\""));
+    assert_eq!(a[0].ts, at(20.0), "the 21st REGISTER of the AOR in 60 s");
+    assert!(a[0].evidence.contains("21 REGISTERs for the AOR \"1001\""));
     // A source flooding a few AORs: 30 a second over 3 AORs.
     let mut e = Engine::new(Thresholds::default());
     for i in 0..300u32 {
@@ -623,4 +623,23 @@ fn distinct_names_stay_within_their_bound() {
     assert!(!d.see(at(9.99), "u999", w, 10));
     assert!(d.see(at(200.0), "u999", w, 10));
     assert_eq!(d.len(), 1);
+}
+
+#[test]
+fn the_registering_aor_table_is_bounded_and_its_evictions_counted() {
+    let mut e = Engine::new(Thresholds::default());
+    let ip: IpAddr = "192.0.2.9".parse().unwrap();
+    for i in 0..(MAX_AORS as u32 + 5) {
+        e.registration(ip, Some(&format!("u{i}")), at(f64::from(i) * 1e-5));
+    }
+    assert_eq!((e.aors.len(), e.aor_order.len()), (MAX_AORS, MAX_AORS));
+    assert_eq!(e.stats.evicted, 5);
+    assert_eq!(
+        fired(&mut e, "table-full").len(),
+        1,
+        "said once, counted each time"
+    );
+    // A window later the periods are over and forgotten.
+    e.registration(ip, Some("u0"), at(100.0));
+    assert_eq!(e.aors.len(), 1);
 }
