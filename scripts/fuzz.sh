@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh TARGET SECONDS     run one target (names: scripts/fuzz.sh list)
 #   scripts/fuzz.sh all SECONDS        run every target, one after the other, SECONDS each
 #   scripts/fuzz.sh build              build every target only
+#   scripts/fuzz.sh run TARGET SECONDS run a target already built (no build, no seeding)
 #   scripts/fuzz.sh seeds              (re)write the seed corpora only
 #
 # The targets are libFuzzer binaries (libfuzzer-sys) built with SanitizerCoverage codegen flags,
@@ -71,47 +72,29 @@ run_one() {
     # (cargo test replays it).
     local log=$work/$t.log
     echo "== $t: ${secs}s, log $log"
-    # libFuzzer exits non-zero on the first crash; -fork would go on, but slow units and
-    # timeouts are reported either way. Keep going after a finding: restart until the time
-    # is spent, each restart reading the grown corpus.
-    local end=$((SECONDS + secs)) rc=0
-    : >"$log"
-    while [ $SECONDS -lt "$end" ]; do
-        set +e
-        "$bin" "$corpus" "${seedargs[@]}" \
-            -timeout="$timeout" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" \
-            -report_slow_units=1 -max_len=262144 -print_final_stats=1 \
-            -max_total_time=$((end - SECONDS)) -artifact_prefix="$art" >>"$log" 2>&1
-        rc=$?
-        set -e
-        [ $rc -eq 0 ] && break
-        echo "   finding (exit $rc), restarting" | tee -a "$log"
-        forget "$t"
-    done
+    # Fork mode with the ignore flags goes on after a crash, timeout or out-of-memory input
+    # (each is written to the artifacts), so one known hang does not end the run.
+    set +e
+    "$bin" "$corpus" "${seedargs[@]}" \
+        -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+        -timeout="$timeout" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" \
+        -report_slow_units=1 -max_len=262144 \
+        -max_total_time="$secs" -artifact_prefix="$art" >"$log" 2>&1
+    echo "   libFuzzer exit $?" | tee -a "$log"
+    set -e
     summary "$t"
-}
-
-# An input that crashed or hung is kept in the artifacts; it leaves the seeds and the corpus, so
-# that the restart does not stop on it again.
-forget() {
-    local t=$1 a h f
-    for a in "$work/artifacts/$t"/crash-* "$work/artifacts/$t"/timeout-* "$work/artifacts/$t"/oom-*; do
-        [ -f "$a" ] || continue
-        h=$(sha1sum <"$a" | cut -c1-40)
-        for f in "$work/seeds/$t"/* "$work/corpus/$t"/*; do
-            [ -f "$f" ] && [ "$(sha1sum <"$f" | cut -c1-40)" = "$h" ] && rm -f "$f"
-        done
-    done
-    return 0
 }
 
 summary() {
     local t=$1 log=$work/$1.log
     local execs rate cov ft corpus
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
-    rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-    ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    # The fork-mode status line: #EXECS: cov: N ft: N corp: N exec/s: N oom/timeout/crash: ...
+    local last
+    last=$(grep -E '^#[0-9]+: cov: ' "$log" | tail -1)
+    execs=$(echo "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+    rate=$(echo "$last" | sed -n 's/.*exec\/s: \([0-9]*\).*/\1/p')
+    cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
     corpus=$(find "$work/corpus/$t" -type f | wc -l)
     echo "$t: execs $execs, execs/s ${rate:-?}, cov ${cov:-?}, ft ${ft:-?}, corpus $corpus," \
         "crashes $(find "$work/artifacts/$t" -name 'crash-*' | wc -l)," \
@@ -123,13 +106,14 @@ summary() {
 case ${1:-} in
     list) echo "$targets" ;;
     build) build ;;
+    run) run_one "${2:?target}" "${3:?seconds}" ;;
     seeds) seeds ;;
     all)
         build
         seeds
         for t in $targets; do run_one "$t" "${2:?seconds}"; done
         ;;
-    "" | -h | --help) sed -n '2,19p' "$0" ;;
+    "" | -h | --help) sed -n '2,20p' "$0" ;;
     *)
         echo "$targets" | grep -qx "$1" || { echo "unknown target $1 (scripts/fuzz.sh list)" >&2; exit 2; }
         build --bin "$1"

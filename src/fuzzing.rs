@@ -437,7 +437,8 @@ pub fn fuzz_hep(data: &[u8]) {
 /// The SIP parser on one message (a datagram when its length is even), then every accessor and
 /// typed header decoder the later stages use, and the SDP summary of its body.
 pub fn fuzz_sip(data: &[u8]) {
-    let Ok(m) = SipMessage::parse(Bytes::copy_from_slice(data), data.len() % 2 == 0) else {
+    let Ok(m) = SipMessage::parse(Bytes::copy_from_slice(data), data.len().is_multiple_of(2))
+    else {
         return;
     };
     for h in &m.headers {
