@@ -4,6 +4,7 @@ mod cli;
 mod corpus;
 mod correlation;
 mod filters;
+mod fuzz_replay;
 mod golden;
 mod ladder;
 mod live;

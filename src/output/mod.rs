@@ -16,6 +16,7 @@
 //! closed pipe (`sipscope calls x.pcap | head`) is reported as [`OutputError::BrokenPipe`] so the
 //! binary can exit quietly with status 0.
 
+#[cfg(feature = "tables")]
 pub mod frame;
 pub mod json;
 pub mod names;
