@@ -5,6 +5,7 @@ mod corpus;
 mod correlation;
 mod filters;
 mod golden;
+mod grammar;
 mod ladder;
 mod live;
 mod live_latency;
