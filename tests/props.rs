@@ -18,12 +18,13 @@ use proptest::test_runner::Config as ProptestConfig;
 
 use sipscope::capture::file::FileSource;
 use sipscope::capture::{Frame, LinkType, Source};
+use sipscope::correlate::transaction::{Facts, TxKey};
 use sipscope::decode::hep::{hep3_packet_len, inflate_payload, is_hep3, parse_hep3, HepPayload};
 use sipscope::decode::{shard_hash, tcp_flags, Decoder};
 use sipscope::reassembly::framing::{FramingStats, SipFramer};
 use sipscope::reassembly::tcp::{Chunk, HalfStream, TcpStats};
 use sipscope::reassembly::websocket::{header_value, http_upgrade_head, WsDecoder};
-use sipscope::sip::message::{looks_like_sip, SipMessage};
+use sipscope::sip::message::{looks_like_sip, Anomaly, SipMessage};
 use sipscope::sip::nameaddr::NameAddr;
 use sipscope::sip::sdp::{parse_sdp, sdp_parts, static_payload};
 use sipscope::sip::uri::Uri;
@@ -1374,6 +1375,298 @@ proptest! {
     #[test]
     fn sip_sipish_bytes(data in sipish(), datagram in any::<bool>()) {
         check_sip(&data, datagram);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// 1b. Grammar: odd but valid messages are clean; each injected break is its anomaly, never a
+// wrong value (issue 14).
+
+/// A message RFC 3261's grammar allows, however odd, and the values it must read as.
+#[derive(Clone, Debug)]
+struct Odd {
+    text: Vec<u8>,
+    method: Option<String>,
+    status: Option<u16>,
+    call_id: String,
+    cseq: u32,
+    cseq_method: String,
+    branch: String,
+    from_tag: String,
+    to_user: String,
+    via_count: usize,
+}
+
+/// Linear white space where the grammar allows it (around `:`, `;`, `=`, `,`, `/`): nothing, a
+/// space, or a folded line end.
+fn lws() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["", " ", "\t", "\r\n ", "\r\n\t", " \r\n   ", "  "])
+}
+
+fn token(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(b"abcXYZ019-.!%*_+`'~".to_vec()), len)
+        .prop_map(|v| String::from_utf8(v).unwrap())
+}
+
+/// A user part with % escapes and unreserved marks (RFC 3261 §25.1 user).
+fn user() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "a", "B", "7", "%41", "%2c", "-", "_", ".", "!", "~", "*", "'", "(", ")", "&", "=",
+            "+", "$",
+        ]),
+        1..12,
+    )
+    .prop_map(|v| v.concat())
+}
+
+fn odd() -> impl Strategy<Value = Odd> {
+    let start = prop_oneof![
+        // a request: a known or an extension method, any URI scheme
+        (
+            prop_oneof![
+                prop::sample::select(vec!["INVITE", "OPTIONS", "REGISTER", "BYE", "MESSAGE"])
+                    .prop_map(String::from),
+                token(1..=20),
+            ],
+            prop_oneof![
+                user().prop_map(|u| format!("sip:{u}@example.com")),
+                user().prop_map(|u| format!("sips:{u}@[2001:db8::1]:5061;transport=tls")),
+                Just("tel:+1-201-555-0123".to_string()),
+                Just("nobodyKnowsThisScheme:totallyopaquecontent".to_string()),
+                Just("soap.beep://192.0.2.103:3002".to_string()),
+            ],
+        )
+            .prop_map(|(m, uri)| (Some(m), None, uri)),
+        // a response: any class, empty or long or UTF-8 reason phrase
+        (
+            100u16..=699,
+            prop::sample::select(vec![
+                "",
+                "OK",
+                " spaced  reason ",
+                "\u{43d}\u{43e} \u{441}\u{442}\u{43e}",
+                "x"
+            ]),
+        )
+            .prop_map(|(s, r)| (None, Some(s), r.to_string())),
+    ];
+    (
+        start,
+        prop::sample::select(vec!["UDP", "TCP", "TLS", "SCTP", "WS", "WSS", "UNKNOWN", "x-new-1"]),
+        (token(1..=30), 0usize..400),
+        (token(1..=16), 0u32..=u32::MAX),
+        prop::collection::vec(lws(), 16),
+        any::<bool>(),
+        user(),
+        1usize..4,
+    )
+        .prop_map(|((method, status, third), transport, (cid, pad), (tag, cseq), w, quoted, to_user, vias)| {
+            let cseq_method = method.clone().unwrap_or_else(|| "INVITE".into());
+            let call_id = format!("{cid}{}@host", "x".repeat(pad));
+            let branch = format!("z9hG4bK{tag}");
+            let start = match (&method, status) {
+                (Some(m), _) => format!("{m} {third} SIP/2.0"),
+                (None, Some(s)) => format!("SIP/2.0 {s} {third}"),
+                _ => unreachable!(),
+            };
+            let mut via = format!(
+                "SIP{}/{}2.0{}/{}{transport} host-1.example.com:5060{};{}branch{}={}{branch}{};rport;received=[2001:db8::9:255]",
+                w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+            );
+            for i in 1..vias {
+                via.push_str(&format!(",{}SIP/2.0/UDP 192.0.2.{i};branch=z9hG4bK{i}", w[9]));
+            }
+            let display = if quoted {
+                format!("\"J \\\"R\\\\ {}\"{}", tag, w[10])
+            } else {
+                format!("{tag} Person{}", w[10])
+            };
+            let body = "v=0\r\n";
+            // LWS is optional around `:`, `;`, `=` and `/`, required between the CSeq number
+            // and method.
+            let sep = if w[15].is_empty() { " " } else { w[15] };
+            let text = format!(
+                "{start}\r\nVia:{w11}{via}\r\nFrom:{w12}{display}<sip:{to_user}@example.net>{w13};{w14}tag{w0}={w1}{tag}\r\nTo: sip:{to_user}@example.com\r\nCall-ID:{w2}{call_id}\r\nCSeq:{w3}{cseq}{sep}{cseq_method}\r\nX-Long: {long}\r\nContent-Length: {len}\r\n\r\n{body}",
+                w11 = w[11],
+                w12 = w[12],
+                w13 = w[13],
+                w14 = w[14],
+                w0 = w[0],
+                w1 = w[1],
+                w2 = w[2],
+                w3 = w[3],
+                long = "v".repeat(pad * 5),
+                len = body.len(),
+            );
+            Odd {
+                text: text.into_bytes(),
+                method,
+                status,
+                call_id,
+                cseq,
+                cseq_method,
+                branch,
+                from_tag: tag,
+                to_user,
+                via_count: vias,
+            }
+        })
+}
+
+fn parse(text: &[u8]) -> SipMessage {
+    SipMessage::parse(Bytes::copy_from_slice(text), true).unwrap()
+}
+
+/// The values an odd message must read as.
+fn reads_as(m: &SipMessage, o: &Odd) {
+    assert_eq!(m.method().map(|x| x.as_str().to_string()), o.method);
+    assert_eq!(m.status(), o.status);
+    assert_eq!(m.call_id(), Some(o.call_id.as_bytes()));
+    let (n, meth) = m.cseq().unwrap();
+    assert_eq!((n, meth.as_str()), (o.cseq, o.cseq_method.as_str()));
+    assert_eq!(m.top_via().unwrap().branch, Some(o.branch.as_bytes()));
+    assert_eq!(m.via_count(), o.via_count);
+    assert_eq!(m.from().unwrap().tag(), Some(o.from_tag.as_bytes()));
+    assert_eq!(m.to().unwrap().user(), o.to_user.as_bytes());
+}
+
+fn has(m: &SipMessage, a: Anomaly) -> bool {
+    m.anomalies.contains(a)
+}
+
+/// Replaces the first occurrence of `from` (which must be there).
+fn swap(text: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let at = find(text, from.as_bytes()).unwrap_or_else(|| panic!("no {from:?}"));
+    [&text[..at], to.as_bytes(), &text[at + from.len()..]].concat()
+}
+
+/// Inserts a header line after the start line.
+fn with_header(text: &[u8], line: &str) -> Vec<u8> {
+    swap(text, "\r\n", &format!("\r\n{line}\r\n"))
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn odd_but_valid_messages_are_clean(o in odd()) {
+        let m = parse(&o.text);
+        prop_assert!(m.anomalies.is_empty(), "{:?} in {}", m.anomalies.iter().collect::<Vec<_>>(), String::from_utf8_lossy(&o.text));
+        reads_as(&m, &o);
+    }
+
+    #[test]
+    fn a_status_code_not_three_digits_in_range_is_never_read(
+        o in odd(),
+        code in prop_oneof![
+            Just("4294967301".to_string()),
+            (0u64..100).prop_map(|c| format!("{c:03}")),
+            (700u64..1000).prop_map(|c| c.to_string()),
+            (1000u64..u64::MAX).prop_map(|c| c.to_string()),
+            (0u64..100).prop_map(|c| c.to_string()),
+        ],
+    ) {
+        let rest = &o.text[find(&o.text, b"\r\n").unwrap()..];
+        let text = [format!("SIP/2.0 {code} Huge Response").as_bytes(), rest].concat();
+        let m = parse(&text);
+        prop_assert!(has(&m, Anomaly::BadStatusCode));
+        prop_assert_eq!(m.status(), None);
+        prop_assert_eq!(m.reason_phrase(), Some(&b"Huge Response"[..]));
+    }
+
+    #[test]
+    fn a_cseq_of_another_method_matches_no_transaction(o in odd(), other in token(1..=12)) {
+        let Some(method) = o.method.clone() else { return Ok(()) };
+        prop_assume!(other != method);
+        let at = find(&o.text, b"CSeq:").unwrap();
+        let end = at + find(&o.text[at..], b"\r\nX-Long").unwrap();
+        let text = [&o.text[..at], format!("CSeq: {} {other}", o.cseq).as_bytes(), &o.text[end..]].concat();
+        let m = parse(&text);
+        prop_assert!(has(&m, Anomaly::CSeqMethodMismatch));
+        let f = Facts::of(&m);
+        prop_assert!(f.cseq.is_none() && TxKey::of(&m, &f).is_none());
+        prop_assert_eq!(m.method().unwrap().as_str(), method.as_str());
+    }
+
+    #[test]
+    fn an_unterminated_display_name_reads_no_address(o in odd()) {
+        let text = swap(&o.text, "To: sip:", "To: \"Mr. J. User <sip:");
+        let text = swap(&text, "@example.com\r\nCall-ID", "@example.com>\r\nCall-ID");
+        let m = parse(&text);
+        prop_assert!(has(&m, Anomaly::UnterminatedQuote));
+        prop_assert!(m.to().is_none());
+    }
+
+    #[test]
+    fn empty_via_parameters_and_entries_are_a_bad_via(
+        o in odd(),
+        junk in prop::sample::select(vec![";;", ";", ",", ",,", ";=x", ";branch=", ";,", " junk", "=x=y"]),
+    ) {
+        let text = swap(&o.text, ";rport", &format!("{junk};rport"));
+        let m = parse(&text);
+        prop_assert!(has(&m, Anomaly::BadVia), "{}", String::from_utf8_lossy(&text));
+    }
+
+    #[test]
+    fn a_request_uri_in_angle_brackets_is_not_a_uri(o in odd()) {
+        let Some(method) = o.method.clone() else { return Ok(()) };
+        let sp = method.len() + 1;
+        let uri_end = sp + find(&o.text[sp..], b" SIP/2.0").unwrap();
+        let uri = String::from_utf8_lossy(&o.text[sp..uri_end]).into_owned();
+        let text = [format!("{method} <{uri}>").as_bytes(), &o.text[uri_end..]].concat();
+        let m = parse(&text);
+        prop_assert!(has(&m, Anomaly::BadRequestUri));
+        prop_assert!(Uri::parse(m.request_uri().unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_repeated_single_value_header_is_a_duplicate_and_read_only_when_equal(
+        o in odd(),
+        which in 0usize..5,
+        same in any::<bool>(),
+    ) {
+        let (name, value, anomaly, header) = [
+            ("Call-ID", format!("{}-2", o.call_id), Anomaly::DuplicateCallId, HeaderName::CallId),
+            ("CSeq", format!("{} {}", o.cseq.wrapping_add(1), o.cseq_method), Anomaly::DuplicateCSeq, HeaderName::CSeq),
+            ("From", "<sip:other@example.org>;tag=zz".into(), Anomaly::DuplicateFrom, HeaderName::From),
+            ("t", "sip:other@example.org".into(), Anomaly::DuplicateTo, HeaderName::To),
+            ("l", "4".into(), Anomaly::DuplicateContentLength, HeaderName::ContentLength),
+        ][which].clone();
+        let m0 = parse(&o.text);
+        let value = if same { String::from_utf8_lossy(m0.header(header).unwrap()).into_owned() } else { value };
+        let m = parse(&with_header(&o.text, &format!("{name}: {value}")));
+        prop_assert!(has(&m, anomaly));
+        if same {
+            prop_assert_eq!(m.header(header), m0.header(header));
+            reads_as(&m, &o);
+        } else {
+            prop_assert_eq!(m.header(header), None);
+            match which {
+                0 => prop_assert_eq!(m.call_id(), None),
+                1 => prop_assert_eq!(m.cseq(), None),
+                2 => prop_assert!(m.from().is_none()),
+                3 => prop_assert!(m.to().is_none()),
+                _ => prop_assert_eq!(m.body(), b"v=0\r\n"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_ipv6_host_without_brackets_is_no_host(o in odd(), groups in prop::collection::vec(0u16..=0xffff, 3..8), port in any::<bool>()) {
+        let mut v6 = groups.iter().map(|g| format!("{g:x}")).collect::<Vec<_>>().join(":");
+        if port {
+            v6.push_str(":5060");
+        }
+        let text = swap(&o.text, "host-1.example.com:5060", &v6);
+        let m = parse(&text);
+        prop_assert!(has(&m, Anomaly::Ipv6WithoutBrackets));
+        let via = m.top_via().unwrap();
+        prop_assert!(via.host.is_empty() && via.port.is_none());
+        let u = format!("sip:user@{v6};transport=udp");
+        prop_assert!(Uri::parse(u.as_bytes()).unwrap().host.is_empty());
+        let req = [format!("OPTIONS {u} SIP/2.0").as_bytes(), &o.text[find(&o.text, b"\r\n").unwrap()..]].concat();
+        prop_assert!(has(&parse(&req), Anomaly::Ipv6WithoutBrackets));
     }
 }
 

@@ -6,6 +6,7 @@ mod correlation;
 mod filters;
 mod fuzz_replay;
 mod golden;
+mod grammar;
 mod ladder;
 mod live;
 mod live_latency;

@@ -1,6 +1,7 @@
 //! Signalling statistics (../shared/reference/METRICS.md): the RFC 6076 metrics, the operator KPIs
 //! (ASR, NER, ACD, PDD), calls by outcome, messages by method and status, transaction response
-//! times, retransmissions per endpoint, load over time and registrations.
+//! times, retransmissions per endpoint, load over time, registrations, and malformed messages by
+//! anomaly (what the SIP parser found wrong, whole capture).
 //!
 //! Call and registration records arrive one at a time from the sink ([`Stats::add_call`],
 //! [`Stats::add_reg`]); each is folded into counters under its cut key (peer, direction, time
@@ -188,6 +189,8 @@ pub struct Stats {
     pub calls: u64,
     /// Messages without a Call-ID.
     pub loose: u64,
+    /// Messages per anomaly code, in the order of `Anomaly::ALL`.
+    anomalies: Vec<(&'static str, u64)>,
     pub untimed: u64,
     pub uncounted: u64,
     pub dropped: u64,
@@ -279,6 +282,26 @@ impl Stats {
         if !self.load.call(t0, end, outcome == Outcome::Answered) {
             self.dropped += 1;
         }
+    }
+
+    /// Messages per anomaly code (`CorrelateStats::anomalies`), for the anomalies table.
+    pub fn add_anomalies<'a>(
+        &mut self,
+        counts: impl IntoIterator<Item = (&'a &'static str, &'a u64)>,
+    ) {
+        for (code, n) in counts {
+            match self.anomalies.iter_mut().find(|(c, _)| c == code) {
+                Some(e) => e.1 += n,
+                None => self.anomalies.push((code, *n)),
+            }
+        }
+        let order = |c: &str| {
+            crate::sip::Anomaly::ALL
+                .iter()
+                .position(|a| a.code() == c)
+                .unwrap_or(usize::MAX)
+        };
+        self.anomalies.sort_by_key(|(c, _)| order(c));
     }
 
     /// Messages that belong to no call (no Call-ID): counted in the messages table, uncut.
@@ -418,6 +441,10 @@ impl Stats {
             self.load().finish("load", "Load over time")?,
             self.registrations()
                 .finish("registrations", "Registrations (RFC 6076 §4.2 IRA)")?,
+            self.anomaly_table().finish(
+                "anomalies",
+                "Malformed messages by anomaly (whole capture, every filter aside)",
+            )?,
             self.notes().finish("notes", "Notes")?,
         ])
     }
@@ -757,6 +784,14 @@ impl Stats {
     }
 
     /// What the figures rest on and what was left out.
+    fn anomaly_table(&self) -> Frame {
+        let mut f = Frame::new(vec![("anomaly", Kind::Str), ("messages", Kind::U64)]);
+        for (code, n) in &self.anomalies {
+            f.row(vec![Value::Str(Some((*code).into())), Value::U64(Some(*n))]);
+        }
+        f
+    }
+
     fn notes(&self) -> Frame {
         let mut f = Frame::new(vec![("note", Kind::Str), ("count", Kind::U64)]);
         let in_progress: u64 = self.kpi.values().map(|a| a.in_progress).sum();

@@ -86,7 +86,11 @@ fn what(m: &MsgRow) -> String {
             Some(r) if !r.is_empty() => format!("{s} {r}"),
             _ => s.to_string(),
         },
-        _ => String::new(),
+        // A response whose status code could not be read (anomaly bad-status-code).
+        _ => match &m.reason {
+            Some(r) if !r.is_empty() => format!("? {r}"),
+            _ => "?".into(),
+        },
     }
 }
 

@@ -183,6 +183,7 @@ pub fn report(
     if cfg.filter.is_empty() {
         col.stats.add_loose(&run.correlate.without_call_id_by_kind);
     }
+    col.stats.add_anomalies(&run.correlate.anomalies);
     col.counts.late_streams = report.session.late_streams;
     col.counts.waiting_cut = report.session.waiting_dropped;
     let mut fin = col.finish(run.last_ts)?;

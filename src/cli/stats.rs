@@ -101,6 +101,7 @@ pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<R
     if cfg.filter.is_empty() {
         st.add_loose(&run.correlate.without_call_id_by_kind);
     }
+    st.add_anomalies(&run.correlate.anomalies);
     st.finish(run.last_ts);
     let polars = |e: polars::prelude::PolarsError| OutputError::Io(io::Error::other(e));
     let mut tabs = st.tables().map_err(polars)?;

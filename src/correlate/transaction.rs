@@ -6,6 +6,11 @@
 //! crossed. The same request again on the same link is a retransmission; on another link it is the
 //! next hop. Branches without the RFC 3261 magic cookie fall back to the RFC 2543 identity
 //! (Request-URI, Call-ID, From tag, CSeq and top Via). Bounded per call by the caller.
+//!
+//! A request whose CSeq method is not its own (`OPTIONS` with `CSeq: 8 INVITE`, anomaly
+//! `cseq-method-mismatch`) has no CSeq here: it joins no transaction (not the INVITE's, not one of
+//! its own method) and feeds nothing that keys on the CSeq method (registrations); it is still
+//! counted and drawn as the request it says it is.
 
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
@@ -28,9 +33,12 @@ pub struct Facts<'a> {
 
 impl<'a> Facts<'a> {
     pub fn of(msg: &'a SipMessage) -> Facts<'a> {
+        let cseq = msg
+            .cseq()
+            .filter(|(_, m)| msg.method().is_none_or(|rm| rm == m));
         Facts {
             via: msg.top_via(),
-            cseq: msg.cseq(),
+            cseq,
             from: msg.from(),
             to: msg.to(),
         }
@@ -116,14 +124,13 @@ impl TxSeen {
         facts: &Facts<'_>,
         ts: Ts,
     ) -> bool {
-        let what = match msg.status() {
-            None => match msg.method() {
-                // ACK and CANCEL share the INVITE's class or branch but are distinct messages.
-                Some(Method::Ack) => 1,
-                Some(Method::Cancel) => 2,
-                _ => 0,
-            },
-            Some(s) => {
+        let what = match (msg.method(), msg.status()) {
+            // ACK and CANCEL share the INVITE's class or branch but are distinct messages.
+            (Some(Method::Ack), _) => 1,
+            (Some(Method::Cancel), _) => 2,
+            (Some(_), _) => 0,
+            // A response, its status unreadable or not.
+            (None, s) => {
                 let mut h = FxHasher::default();
                 s.hash(&mut h);
                 facts.to_tag().hash(&mut h);
@@ -178,5 +185,62 @@ impl TxSeen {
     /// The timing of this transaction's first hop, if its request was captured.
     pub fn timing(&self) -> Option<&TxTiming> {
         self.timing.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn msg(s: &str) -> SipMessage {
+        SipMessage::parse(Bytes::from(s.replace('\n', "\r\n")), true).unwrap()
+    }
+
+    const INVITE: &str = "INVITE sip:user@example.com SIP/2.0
+Via: SIP/2.0/UDP host.example.com;branch=z9hG4bKkdjuw
+From: sip:caller@example.net;tag=34525
+To: sip:j.user@example.com
+Call-ID: mismatch01.dj0234sxdfl3
+CSeq: 8 INVITE
+l: 0
+
+";
+
+    /// RFC 4475 mismatch01/02: a request whose CSeq names INVITE is not an INVITE, and shares no
+    /// transaction with the INVITE of the same branch, nor one of its own method.
+    #[test]
+    fn a_cseq_naming_another_method_joins_no_transaction() {
+        let invite = msg(INVITE);
+        let inv_facts = Facts::of(&invite);
+        assert!(TxKey::of(&invite, &inv_facts).is_some());
+        for method in ["OPTIONS", "NEWMETHOD", "ACK"] {
+            let m = msg(&INVITE.replacen("INVITE", method, 1));
+            assert!(m
+                .anomalies
+                .contains(crate::sip::message::Anomaly::CSeqMethodMismatch));
+            let f = Facts::of(&m);
+            assert_eq!(f.cseq, None, "{method}");
+            assert_eq!(f.cseq_method(), None);
+            assert_eq!(TxKey::of(&m, &f), None, "{method}");
+            // What the message says is still shown as it is.
+            assert_eq!(m.cseq(), Some((8, Method::Invite)));
+        }
+        // The INVITE's retransmission is still one.
+        let src: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let dst: SocketAddr = "192.0.2.2:5060".parse().unwrap();
+        let mut seen = TxSeen::default();
+        assert!(!seen.record(src, dst, &invite, &inv_facts, Ts::ZERO));
+        assert!(seen.record(src, dst, &invite, &inv_facts, Ts::ZERO));
+        // A response whose status cannot be read is a response, not a copy of the request.
+        let bad = msg(&INVITE.replacen(
+            "INVITE sip:user@example.com SIP/2.0",
+            "SIP/2.0 4294967301 Huge",
+            1,
+        ));
+        assert_eq!(bad.status(), None);
+        let bf = Facts::of(&bad);
+        assert!(!seen.record(dst, src, &bad, &bf, Ts::ZERO));
+        assert!(!seen.record(src, dst, &bad, &bf, Ts::ZERO));
     }
 }

@@ -154,6 +154,7 @@ impl Ladder {
             columns.len() - 1
         };
         let mut last_ts: Option<Ts> = None;
+        let mut anomalous: Vec<(usize, &Vec<&'static str>)> = Vec::new();
         for m in messages {
             let from = column_of(m.src, &mut columns);
             let to = column_of(m.dst, &mut columns);
@@ -191,7 +192,11 @@ impl Ladder {
                     Some(r) if !r.is_empty() => format!("{s} {r}"),
                     _ => s.to_string(),
                 },
-                _ => "?".into(),
+                // A response whose status code could not be read (anomaly bad-status-code).
+                _ => match &m.reason {
+                    Some(r) if !r.is_empty() => format!("? {r}"),
+                    _ => "?".into(),
+                },
             };
             let cseq = format!(
                 "{} {}",
@@ -213,7 +218,9 @@ impl Ladder {
                     continue;
                 }
             }
-            let class = match m.cseq_method.as_deref() {
+            // A request's own method names its transaction (its CSeq may disagree: anomaly
+            // cseq-method-mismatch); a response has only its CSeq's.
+            let class = match m.method.as_deref().or(m.cseq_method.as_deref()) {
                 Some("ACK") => "INVITE",
                 Some(x) => x,
                 None => "",
@@ -243,8 +250,16 @@ impl Ladder {
                 via_count: m.via_count,
                 rtp: None,
             });
+            if !m.anomalies.is_empty() {
+                anomalous.push((rows.len() - 1, &m.anomalies));
+            }
         }
         infer_roles(&mut columns, &rows);
+        // Grammar breaks are said on the arrow, after the roles were read from the clean labels.
+        for (i, a) in anomalous {
+            let r = &mut rows[i];
+            r.label = format!("{} [malformed: {}]", r.label, a.join(", "));
+        }
         Ladder {
             call_ids,
             columns,

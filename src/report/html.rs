@@ -213,6 +213,22 @@ fn charts(cx: &Context) -> Vec<String> {
     out
 }
 
+/// The malformed messages by anomaly code (`; by anomaly: bad-via 2, …`), in `Anomaly::ALL` order.
+fn by_anomaly(r: &crate::pipeline::RunStats) -> String {
+    let parts: Vec<String> = crate::sip::Anomaly::ALL
+        .iter()
+        .filter_map(|a| {
+            let n = r.correlate.anomalies.get(a.code())?;
+            Some(format!("{} {n}", a.code()))
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; by anomaly: {}", parts.join(", "))
+    }
+}
+
 fn summary(cx: &Context) -> String {
     let f = cx.fin;
     let c = &f.counts;
@@ -233,7 +249,7 @@ fn summary(cx: &Context) -> String {
         ("Registrations", c.registrations.to_string()),
         ("RTP streams", c.rtp_streams.to_string()),
         ("Alerts fired", c.alerts_fired.to_string()),
-        ("Decode anomalies", format!("{decode} ({} malformed messages, {} SIP-looking payloads that did not parse, {} frames of unknown link type)", c.message_anomalies, r.sip_rejected, r.decode.unknown_link)),
+        ("Decode anomalies", format!("{decode} ({} malformed messages, {} SIP-looking payloads that did not parse, {} frames of unknown link type){}", c.message_anomalies, r.sip_rejected, r.decode.unknown_link, by_anomaly(r))),
         ("Capture loss", format!("{loss} packets dropped, {} TCP gaps, {} frames cut by the snap length", r.reassembly.tcp.gaps, r.capture.truncated_frames)),
     ];
     let mut out = String::from("<table>");

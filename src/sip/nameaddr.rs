@@ -13,7 +13,29 @@ pub struct NameAddr<'a> {
     pub params: &'a [u8],
 }
 
+/// Whether every quoted string in `v` is closed (RFC 3261 §25.1 quoted-string, where `\\` escapes
+/// the next byte). Linear; free when `v` has no quote.
+pub fn quotes_closed(v: &[u8]) -> bool {
+    let Some(first) = memchr::memchr(b'"', v) else {
+        return true;
+    };
+    let mut quoted = false;
+    let mut i = first;
+    while i < v.len() {
+        match v[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            _ => {}
+        }
+        i += 1;
+    }
+    !quoted
+}
+
 impl<'a> NameAddr<'a> {
+    /// None when nothing can be read: an empty value, a display name whose quote is never closed
+    /// (`"Mr. J. User <sip:…>`: where the name ends and the URI starts cannot be told), a `<`
+    /// without its `>`.
     pub fn parse(v: &'a [u8]) -> Option<NameAddr<'a>> {
         let v = trim(v);
         if v.is_empty() {
@@ -34,6 +56,9 @@ impl<'a> NameAddr<'a> {
                 _ => {}
             }
             i += 1;
+        }
+        if quoted {
+            return None;
         }
         if let Some(lt) = lt {
             let gt = lt + memchr::memchr(b'>', &v[lt..])?;
@@ -95,5 +120,18 @@ mod tests {
         assert_eq!(a.user(), b"+12125551212");
         let none = NameAddr::parse(b"<sip:x@y>").unwrap();
         assert_eq!(none.tag(), None);
+        let escaped =
+            NameAddr::parse(b"\"J Rosenberg \\\\\\\"\"  <sip:j@x>\r\n ;\r\n tag = 98").unwrap();
+        assert_eq!(escaped.uri_text, b"sip:j@x");
+        assert_eq!(escaped.tag(), Some(&b"98"[..]));
+    }
+
+    #[test]
+    fn unterminated_display_name_reads_nothing() {
+        let v = b"\"Mr. J. User <sip:j.user@example.com>";
+        assert!(!quotes_closed(v));
+        assert_eq!(NameAddr::parse(v), None);
+        assert!(quotes_closed(b"\"a \\\" b\" <sip:x@y>"));
+        assert!(quotes_closed(b"sip:x@y;tag=1"));
     }
 }

@@ -1,10 +1,12 @@
 //! The Via header (RFC 3261 §20.42, §18.2.1 received/rport from RFC 3581).
 //!
 //! `SIP/2.0/UDP host:port;branch=z9hG4bK...;received=...;rport=...`, several values per header
-//! line separated by commas (commas inside quoted strings or IPv6 brackets do not split).
+//! line separated by commas (commas inside quoted strings or IPv6 brackets do not split). Linear
+//! white space, folded line ends included, may stand around every `/`, `;` and `=` (§25.1 SLASH,
+//! SEMI, EQUAL). [`check`] tests a whole header value against the via-parm grammar.
 
 use nom::bytes::complete::{tag_no_case, take_while1};
-use nom::character::complete::space0;
+use nom::character::complete::multispace0 as space0;
 use nom::IResult;
 
 use super::message::trim;
@@ -24,52 +26,120 @@ pub struct Via<'a> {
     pub rport: Option<&'a [u8]>,
 }
 
-/// Splits a header value into its comma-separated entries, respecting quotes, `<...>` and `[...]`.
-pub fn split_values(v: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = v;
-    std::iter::from_fn(move || loop {
-        if rest.is_empty() {
-            return None;
-        }
-        let mut depth_angle = 0i32;
-        let mut depth_sq = 0i32;
-        let mut quoted = false;
-        let mut end = rest.len();
-        let mut i = 0;
-        while i < rest.len() {
-            let c = rest[i];
-            if quoted {
-                if c == b'\\' {
-                    i += 1;
-                } else if c == b'"' {
-                    quoted = false;
-                }
-            } else {
-                match c {
-                    b'"' => quoted = true,
-                    b'<' => depth_angle += 1,
-                    b'>' => depth_angle -= 1,
-                    b'[' => depth_sq += 1,
-                    b']' => depth_sq -= 1,
-                    b',' if depth_angle <= 0 && depth_sq <= 0 => {
-                        end = i;
-                        break;
-                    }
-                    _ => {}
-                }
+/// The first comma-separated entry of `v` (respecting quotes, `<...>` and `[...]`), untrimmed, and
+/// what follows its comma (None when no comma ends it).
+fn cut(v: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let mut depth_angle = 0i32;
+    let mut depth_sq = 0i32;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < v.len() {
+        let c = v[i];
+        if quoted {
+            if c == b'\\' {
+                i += 1;
+            } else if c == b'"' {
+                quoted = false;
             }
-            i += 1;
-        }
-        let item = trim(&rest[..end]);
-        rest = if end < rest.len() {
-            &rest[end + 1..]
         } else {
-            &[]
-        };
+            match c {
+                b'"' => quoted = true,
+                b'<' => depth_angle += 1,
+                b'>' => depth_angle -= 1,
+                b'[' => depth_sq += 1,
+                b']' => depth_sq -= 1,
+                b',' if depth_angle <= 0 && depth_sq <= 0 => return (&v[..i], Some(&v[i + 1..])),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    (v, None)
+}
+
+/// Splits a header value into its comma-separated entries, respecting quotes, `<...>` and `[...]`;
+/// empty entries are skipped.
+pub fn split_values(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(v);
+    std::iter::from_fn(move || loop {
+        let (item, more) = cut(rest?);
+        rest = more;
+        let item = trim(item);
         if !item.is_empty() {
             return Some(item);
         }
     })
+}
+
+/// How a Via header value breaks the grammar (RFC 3261 §20.42, §25.1 via-parm).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ViaFault {
+    /// An empty entry (`,,`, a trailing comma), no `SIP/2.0/transport`, no or an unreadable
+    /// sent-by, text after sent-by, an empty parameter (`;;`) or one without name or value.
+    Malformed,
+    /// sent-by is an IPv6 address without `[]` (RFC 5118 §4.2, §4.5).
+    Ipv6WithoutBrackets,
+}
+
+/// Checks every entry of a Via header value; the first fault found. Linear in the value.
+pub fn check(v: &[u8]) -> Option<ViaFault> {
+    let mut rest = v;
+    loop {
+        let (item, more) = cut(rest);
+        if let Some(fault) = check_entry(trim(item)) {
+            return Some(fault);
+        }
+        rest = more?;
+    }
+}
+
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+}
+
+fn check_entry(item: &[u8]) -> Option<ViaFault> {
+    let Some((via, after)) = Via::parse_parts(item) else {
+        return Some(ViaFault::Malformed);
+    };
+    if via.host.is_empty() {
+        return Some(if super::uri::is_bare_ipv6(via.sent_by) {
+            ViaFault::Ipv6WithoutBrackets
+        } else {
+            ViaFault::Malformed
+        });
+    }
+    let host_ok = via.host.first() == Some(&b'[')
+        || via
+            .host
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+    // A port is digits that fit in 16 bits; `host:` or `host:x` reads as no port.
+    if !host_ok || (via.port.is_none() && via.sent_by.len() > via.host.len()) {
+        return Some(ViaFault::Malformed);
+    }
+    let first_semi = memchr::memchr(b';', after).unwrap_or(after.len());
+    if !after[..first_semi].iter().all(u8::is_ascii_whitespace) {
+        return Some(ViaFault::Malformed);
+    }
+    if first_semi == after.len() {
+        return None;
+    }
+    for p in after[first_semi + 1..].split(|c| *c == b';') {
+        let (name, value) = match memchr::memchr(b'=', p) {
+            Some(e) => (trim(&p[..e]), Some(trim(&p[e + 1..]))),
+            None => (trim(p), None),
+        };
+        let value_ok = value.is_none_or(|v| {
+            !v.is_empty()
+                && (v.first() == Some(&b'"')
+                    || v.iter()
+                        .all(|c| is_token(*c) || matches!(c, b':' | b'[' | b']')))
+        });
+        if name.is_empty() || !name.iter().all(|c| is_token(*c)) || !value_ok {
+            return Some(ViaFault::Malformed);
+        }
+    }
+    None
 }
 
 fn protocol(i: &[u8]) -> IResult<&[u8], &[u8]> {
@@ -84,7 +154,9 @@ fn protocol(i: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while1(|c: u8| c.is_ascii_alphanumeric() || c == b'-')(i)
 }
 
-/// Splits `host[:port]` (IPv6 literal in brackets).
+/// Splits `host[:port]` (IPv6 literal in brackets). A host that cannot be read (two colons or more
+/// without brackets, an unclosed bracket) is empty and has no port: where an unbracketed IPv6
+/// address ends and a port begins cannot be told, so neither is guessed.
 pub fn split_host_port(s: &[u8]) -> (&[u8], Option<u16>) {
     if s.first() == Some(&b'[') {
         if let Some(close) = memchr::memchr(b']', s) {
@@ -96,14 +168,15 @@ pub fn split_host_port(s: &[u8]) -> (&[u8], Option<u16>) {
                 .and_then(|p| u16::try_from(p).ok());
             return (host, port);
         }
-        return (s, None);
+        return (&s[..0], None);
     }
     match memchr::memrchr(b':', s) {
         Some(c) if memchr::memchr(b':', &s[..c]).is_none() => {
             let port = super::message::parse_u32(&s[c + 1..]).and_then(|p| u16::try_from(p).ok());
             (&s[..c], port)
         }
-        _ => (s, None),
+        Some(_) => (&s[..0], None),
+        None => (s, None),
     }
 }
 
@@ -130,8 +203,14 @@ fn trim_quotes(v: &[u8]) -> &[u8] {
 }
 
 impl<'a> Via<'a> {
-    /// Parses one Via entry.
+    /// Parses one Via entry. `host` is empty when sent-by cannot be read (see
+    /// [`split_host_port`]); `sent_by` keeps the text as written.
     pub fn parse(v: &'a [u8]) -> Option<Via<'a>> {
+        Via::parse_parts(v).map(|(via, _)| via)
+    }
+
+    /// One Via entry and the text after its sent-by (the parameters).
+    fn parse_parts(v: &'a [u8]) -> Option<(Via<'a>, &'a [u8])> {
         let v = trim(v);
         // Fast path for the form every stack writes (`SIP/2.0/UDP host`); odd spacing goes through
         // the full grammar.
@@ -140,7 +219,7 @@ impl<'a> Via<'a> {
                 let t = &v[8..];
                 let end = t
                     .iter()
-                    .position(|c| *c == b' ' || *c == b'\t')
+                    .position(u8::is_ascii_whitespace)
                     .unwrap_or(t.len());
                 if end == 0
                     || !t[..end]
@@ -157,7 +236,7 @@ impl<'a> Via<'a> {
         let rest = trim(rest);
         let sent_by_end = rest
             .iter()
-            .position(|c| *c == b';' || *c == b' ' || *c == b'\t')
+            .position(|c| *c == b';' || c.is_ascii_whitespace())
             .unwrap_or(rest.len());
         let sent_by = &rest[..sent_by_end];
         if sent_by.is_empty() {
@@ -175,7 +254,8 @@ impl<'a> Via<'a> {
         };
         // Parameters: only branch, received and rport matter, so look at a segment only when its
         // first letter could start one of them.
-        let mut p = &rest[sent_by_end..];
+        let after = &rest[sent_by_end..];
+        let mut p = after;
         while let Some(semi) = memchr::memchr(b';', p) {
             p = &p[semi + 1..];
             let end = memchr::memchr(b';', p).unwrap_or(p.len());
@@ -195,7 +275,7 @@ impl<'a> Via<'a> {
                 via.rport = Some(value.unwrap_or(b""));
             }
         }
-        Some(via)
+        Some((via, after))
     }
 
     /// The first entry of a Via header value.
