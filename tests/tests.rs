@@ -5,6 +5,7 @@ mod corpus;
 mod correlation;
 mod filters;
 mod golden;
+mod hostile_reassembly;
 mod ladder;
 mod live;
 mod live_latency;

@@ -85,7 +85,15 @@ impl Report {
         );
         say(
             s.decode.ip_frag_evicted,
-            "IP datagrams evicted from a full fragment table",
+            "IP datagrams evicted from a full fragment table (count or byte budget)",
+        );
+        say(
+            s.decode.ip_frag_too_large,
+            "IP datagrams dropped: a fragment ends past 65,535 bytes",
+        );
+        say(
+            s.decode.ip_frag_bad,
+            "IP datagrams dropped: fragments contradict each other or are too many",
         );
         say(s.reassembly.tcp.gaps, "gaps in TCP streams (capture loss)");
         say(
