@@ -59,3 +59,19 @@ fn ip_fragments_past_the_size_bound_are_said() {
         "{err}"
     );
 }
+
+/// S1: a WebSocket frame with a non-minimal length was refused with the rest of its segment
+/// (2 of 3 messages lost) and nothing was said. It is read (counted as an anomaly), and the
+/// frame sharing its segment is read too.
+#[test]
+fn websocket_non_minimal_length_loses_nothing() {
+    let Some(p) = adversarial("ws_nonminimal.pcap") else {
+        return;
+    };
+    let (out, err) = sipscope_ok(&["messages", "--stats"], &p);
+    for cid in ["ws-one@x", "ws-ping@x", "ws-three@x"] {
+        assert!(out.contains(cid), "{cid}: {out}");
+    }
+    assert!(err.contains("non_minimal_lengths: 1"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}

@@ -8,8 +8,14 @@
 //! decapsulated ([`crate::decode::hep`]), over UDP or TCP, compressed payloads included.
 //!
 //! Bounded: at most `max_flows` TCP connections are tracked (the least recently used is evicted
-//! and counted when full), idle connections leave after `flow_idle` of capture time, and each
-//! direction buffers at most `tcp_max_buffered` out-of-order bytes before skipping a hole.
+//! in O(1) amortised and counted when full), idle connections leave after `flow_idle` of capture
+//! time, and each direction buffers at most `tcp_max_buffered` out-of-order bytes before skipping
+//! a hole. Over all connections of one reassembler (one per worker thread) the bytes held —
+//! out-of-order segments, undecided probes, partial SIP messages, WebSocket messages, HEP
+//! packets — stay within `stream_budget`: past it the directions holding the most are cut
+//! (largest first, down to three quarters of the budget, so the scan is amortised over a
+//! quarter of the budget of new bytes): each drops its partial message (counted in
+//! `cut_by_budget`, said at the end) and resumes at the next message boundary.
 
 pub mod framing;
 pub mod seq;
@@ -79,6 +85,8 @@ pub struct ReassemblyConfig {
     pub tcp_max_buffered: usize,
     pub flow_idle: Nanos,
     pub max_message: usize,
+    /// Bytes all TCP directions of one reassembler may hold together (see the module docs).
+    pub stream_budget: usize,
 }
 
 impl Default for ReassemblyConfig {
@@ -89,6 +97,7 @@ impl Default for ReassemblyConfig {
             tcp_max_buffered: 1 << 20,
             flow_idle: 300 * NANOS_PER_SEC,
             max_message: 16 << 20,
+            stream_budget: 64 << 20,
         }
     }
 }
@@ -109,6 +118,9 @@ pub struct ReassemblyStats {
     pub flows_not_sip: u64,
     pub flows_evicted: u64,
     pub flows_expired: u64,
+    /// TCP directions whose partial message was dropped to keep within `stream_budget`.
+    pub cut_by_budget: u64,
+    pub cut_by_budget_bytes: u64,
 }
 
 impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
@@ -126,6 +138,8 @@ impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
         self.flows_not_sip += o.flows_not_sip;
         self.flows_evicted += o.flows_evicted;
         self.flows_expired += o.flows_expired;
+        self.cut_by_budget += o.cut_by_budget;
+        self.cut_by_budget_bytes += o.cut_by_budget_bytes;
     }
 }
 
@@ -149,6 +163,47 @@ enum Mode {
 struct Direction {
     stream: HalfStream,
     mode: Mode,
+    /// What [`Direction::buffered`] said when last measured (its share of the budget).
+    held: usize,
+}
+
+impl Direction {
+    /// Bytes held for later: out-of-order segments and whatever the mode assembles.
+    fn buffered(&self) -> usize {
+        self.stream.buffered()
+            + match &self.mode {
+                Mode::Unknown { probe, .. } => probe.len(),
+                Mode::Sip(f) => f.buffered(),
+                Mode::Ws { head, dec } => head.as_ref().map_or(0, |h| h.len()) + dec.buffered(),
+                Mode::Hep(h) => h.buffered(),
+                Mode::NotSip => 0,
+            }
+    }
+
+    /// Drops what the direction holds; the partial message is lost and reading resumes at the
+    /// next message boundary.
+    fn cut(&mut self, stats: &mut ReassemblyStats) {
+        self.stream.drop_pending();
+        match &mut self.mode {
+            Mode::Unknown { probe, .. } => *probe = BytesMut::new(),
+            Mode::Sip(f) => {
+                f.cut(&mut stats.framing);
+            }
+            Mode::Ws { head, dec } => {
+                if let Some(h) = head {
+                    *h = BytesMut::new();
+                }
+                dec.cut();
+            }
+            Mode::Hep(h) => {
+                if h.buffered() > 0 {
+                    stats.hep_errors += 1;
+                }
+                *h = HepStream::default();
+            }
+            Mode::NotSip => {}
+        }
+    }
 }
 
 struct Flow {
@@ -183,6 +238,8 @@ pub struct Reassembler {
     touches: u64,
     /// Queue entries visited by eviction and compaction (a work counter for the tests).
     lru_work: u64,
+    /// Sum of every direction's `held`.
+    held_total: usize,
     last_sweep: Ts,
     pub stats: ReassemblyStats,
     chunks: Vec<Chunk>,
@@ -197,6 +254,7 @@ impl Reassembler {
             lru: VecDeque::new(),
             touches: 0,
             lru_work: 0,
+            held_total: 0,
             last_sweep: Ts::ZERO,
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
@@ -287,6 +345,7 @@ impl Reassembler {
                     probe: BytesMut::new(),
                     chunks: 0,
                 },
+                held: 0,
             };
             self.flows.insert(
                 key,
@@ -348,18 +407,74 @@ impl Reassembler {
                 out,
             );
         }
-        if p.tcp.flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
+        let now = d.buffered();
+        self.held_total = self.held_total - d.held + now;
+        d.held = now;
+        if self.held_total > self.cfg.stream_budget {
+            self.enforce_budget();
+        }
+        self.close_if_done(key, dir, p.tcp.flags, p.ts, out);
+    }
+
+    fn close_if_done(
+        &mut self,
+        key: FlowKey,
+        dir: usize,
+        flags: u8,
+        ts: Ts,
+        out: &mut Vec<SipBytes>,
+    ) {
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
             flow.closed[dir] = true;
-            if p.tcp.flags & tcp_flags::RST != 0 || flow.closed == [true, true] {
+            if flags & tcp_flags::RST != 0 || flow.closed == [true, true] {
                 if let Some(flow) = self.flows.remove(&key) {
-                    self.close(flow, p.ts, out);
+                    self.close(flow, ts, out);
                 }
             }
         }
     }
 
+    /// Cuts the directions holding the most until the bytes held are back to three quarters
+    /// of the budget (see the module docs).
+    fn enforce_budget(&mut self) {
+        let target = self.cfg.stream_budget - self.cfg.stream_budget / 4;
+        let mut held: Vec<(usize, FlowKey, usize)> = self
+            .flows
+            .iter()
+            .flat_map(|(k, f)| {
+                f.dirs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.held > 0)
+                    .map(|(i, d)| (d.held, *k, i))
+            })
+            .collect();
+        // Largest first; ties in key order, so the choice does not depend on the hash.
+        held.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        for (_, k, i) in held {
+            if self.held_total <= target {
+                break;
+            }
+            let Some(f) = self.flows.get_mut(&k) else {
+                continue;
+            };
+            let d = &mut f.dirs[i];
+            d.cut(&mut self.stats);
+            let now = d.buffered();
+            self.stats.cut_by_budget += 1;
+            self.stats.cut_by_budget_bytes += (d.held - now) as u64;
+            self.held_total = self.held_total - d.held + now;
+            d.held = now;
+        }
+    }
+
     fn close(&mut self, mut flow: Flow, ts: Ts, out: &mut Vec<SipBytes>) {
         for (i, d) in flow.dirs.iter_mut().enumerate() {
+            self.held_total -= d.held;
+            d.held = 0;
             let (src, dst) = if i == 0 {
                 (flow.a, flow.b)
             } else {
@@ -785,9 +900,9 @@ fn feed(
                         let after = h.split_off(len).freeze();
                         *head = None;
                         let mut msgs = Vec::new();
-                        if dec.push(&after, &mut msgs).is_err() {
-                            stats.ws_errors += 1;
-                        }
+                        let errors = dec.stats().errors;
+                        let _ = dec.push(&after, &mut msgs);
+                        stats.ws_errors += dec.stats().errors - errors;
                         for m in msgs {
                             if looks_like_sip(&m) {
                                 push_msg(Bytes::from(m), Carrier::Ws, true, out);
@@ -803,9 +918,9 @@ fn feed(
                 }
             }
             let mut msgs = Vec::new();
-            if dec.push(rest, &mut msgs).is_err() {
-                stats.ws_errors += 1;
-            }
+            let errors = dec.stats().errors;
+            let _ = dec.push(rest, &mut msgs);
+            stats.ws_errors += dec.stats().errors - errors;
             rest = &[];
             let _ = rest;
             for m in msgs {
@@ -957,6 +1072,88 @@ mod tests {
         let pieces: Vec<&[u8]> = junk.chunks(3).collect();
         stream(&mut r, 46000, 5060, &pieces);
         assert_eq!(r.stats.flows_not_sip, 1);
+    }
+
+    /// F8: per-connection buffers had no global cap (40 connections mid-way through 16 MiB
+    /// bodies: 710 MiB). The bytes held stay within the budget; the streams cut skip the rest of
+    /// their body and the next message on each is read.
+    #[test]
+    fn stream_buffers_stay_within_the_budget() {
+        let budget = 1 << 20;
+        let cfg = ReassemblyConfig {
+            stream_budget: budget,
+            ..ReassemblyConfig::default()
+        };
+        let mut r = Reassembler::new(cfg);
+        let mut out = Vec::new();
+        let conns = 20u16;
+        let body = 400_000usize;
+        let mut seqs = Vec::new();
+        for c in 0..conns {
+            let head = format!(
+                "INVITE sip:b@x SIP/2.0\r\nCall-ID: big{c}@x\r\nContent-Length: {body}\r\n\r\n"
+            );
+            r.packet(
+                seg((1, 20000 + c), (2, 5060), 1000, tcp_flags::SYN, b""),
+                &mut out,
+            );
+            r.packet(
+                seg(
+                    (1, 20000 + c),
+                    (2, 5060),
+                    1001,
+                    tcp_flags::ACK,
+                    head.as_bytes(),
+                ),
+                &mut out,
+            );
+            seqs.push(1001 + head.len() as u32);
+        }
+        let blk = vec![b'b'; 20_000];
+        for _ in 0..body / blk.len() {
+            for c in 0..conns {
+                let p = seg(
+                    (1, 20000 + c),
+                    (2, 5060),
+                    seqs[c as usize],
+                    tcp_flags::ACK,
+                    &blk,
+                );
+                r.packet(p, &mut out);
+                seqs[c as usize] += blk.len() as u32;
+                assert!(r.held_total <= budget, "{}", r.held_total);
+                let sum: usize = r
+                    .flows
+                    .values()
+                    .flat_map(|f| &f.dirs)
+                    .map(|d| d.buffered())
+                    .sum();
+                assert_eq!(sum, r.held_total);
+            }
+        }
+        assert!(r.stats.cut_by_budget >= 10, "{:?}", r.stats);
+        for c in 0..conns {
+            let m = invite(&format!("next{c}@x"));
+            let p = seg(
+                (1, 20000 + c),
+                (2, 5060),
+                seqs[c as usize],
+                tcp_flags::ACK,
+                &m,
+            );
+            r.packet(p, &mut out);
+        }
+        for c in 0..conns {
+            let cid = format!("next{c}@x");
+            assert!(
+                out.iter()
+                    .any(|m| memchr::memmem::find(&m.bytes, cid.as_bytes()).is_some()),
+                "{cid}"
+            );
+        }
+        // The streams that were not cut delivered their big message whole.
+        let whole = out.iter().filter(|m| m.bytes.len() > body).count() as u64;
+        assert_eq!(whole + r.stats.cut_by_budget, u64::from(conns));
     }
 
     /// S3: a HEP packet announcing more bytes than it carries swallowed every later packet.

@@ -114,6 +114,14 @@ impl Report {
         );
         say(s.reassembly.hep_errors, "damaged HEP packets");
         say(
+            s.reassembly.ws_errors,
+            "WebSocket frames refused (protocol errors; their message lost)",
+        );
+        say(
+            s.reassembly.cut_by_budget,
+            "partial TCP messages dropped to keep stream buffers within their byte budget",
+        );
+        say(
             s.ts_outliers,
             "frames stamped more than an hour ahead of the rest (clock glitch; timers ignore them)",
         );
