@@ -7,6 +7,7 @@ mod filters;
 mod fuzz_replay;
 mod golden;
 mod grammar;
+mod hostile_reassembly;
 mod ladder;
 mod live;
 mod live_latency;

@@ -85,7 +85,15 @@ impl Report {
         );
         say(
             s.decode.ip_frag_evicted,
-            "IP datagrams evicted from a full fragment table",
+            "IP datagrams evicted from a full fragment table (count or byte budget)",
+        );
+        say(
+            s.decode.ip_frag_too_large,
+            "IP datagrams dropped: a fragment ends past 65,535 bytes",
+        );
+        say(
+            s.decode.ip_frag_bad,
+            "IP datagrams dropped: fragments contradict each other or are too many",
         );
         say(s.reassembly.tcp.gaps, "gaps in TCP streams (capture loss)");
         say(
@@ -105,6 +113,14 @@ impl Report {
             "TCP connections evicted from a full table",
         );
         say(s.reassembly.hep_errors, "damaged HEP packets");
+        say(
+            s.reassembly.ws_errors,
+            "WebSocket frames refused (protocol errors; their message lost)",
+        );
+        say(
+            s.reassembly.cut_by_budget,
+            "partial TCP messages dropped to keep stream buffers within their byte budget",
+        );
         say(
             s.ts_outliers,
             "frames stamped more than an hour ahead of the rest (clock glitch; timers ignore them)",
