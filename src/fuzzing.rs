@@ -231,6 +231,7 @@ pub const FUZZ_TCP: ReassemblyConfig = ReassemblyConfig {
     tcp_max_buffered: 16 << 10,
     flow_idle: 300 * NANOS_PER_SEC,
     max_message: 64 << 10,
+    stream_budget: 256 << 10,
 };
 
 fn addr(i: u8) -> IpAddr {
