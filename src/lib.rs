@@ -15,10 +15,13 @@ pub mod analysis;
 pub mod capture;
 pub mod correlate;
 pub mod decode;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod output;
 pub mod pipeline;
 pub mod reassembly;
 pub mod render;
+#[cfg(feature = "tables")]
 pub mod report;
 pub mod session;
 pub mod sip;

@@ -22,6 +22,19 @@ enum Exit {
     Alerted = 3,
 }
 
+/// How long the pipeline has to drain after the first Ctrl-C or SIGTERM.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Leaves the process now, with 130 (the shell's code for an interrupted command), saying why;
+/// the terminal UI's screen is given back first.
+fn exit_now(tui: bool, why: &str) -> ! {
+    if tui {
+        cli::tui::restore_terminal();
+    }
+    eprintln!("sipscope: {why}");
+    std::process::exit(130)
+}
+
 fn main() -> ExitCode {
     alloc::tune();
     let cli = Cli::parse();
@@ -73,8 +86,34 @@ fn run(cli: Cli) -> Exit {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
-        // Ctrl-C and SIGTERM stop the input; the pipeline drains and the outputs are written.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+        // The first Ctrl-C or SIGTERM stops the input; the pipeline drains and the outputs are
+        // written. A stage that does not stop (a read blocked on a silent pipe, a parse gone
+        // long) cannot hold the run: if the pipeline has not drained within STOP_GRACE, or at a
+        // second signal, the run exits at once with 130.
+        let tui = matches!(command, Command::Tui(_));
+        let signals = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let _ = ctrlc::set_handler(move || {
+            stop.store(true, Ordering::Relaxed);
+            if signals.fetch_add(1, Ordering::SeqCst) > 0 {
+                exit_now(
+                    tui,
+                    "second signal: exiting at once (the output is incomplete)",
+                );
+            }
+            std::thread::spawn(move || {
+                let began = std::time::Instant::now();
+                while began.elapsed() < STOP_GRACE {
+                    if sipscope::pipeline::drained() {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                exit_now(
+                    tui,
+                    "the input did not stop within 2 s of the signal: exiting (the output is incomplete)",
+                );
+            });
+        });
     }
     let mut fail_on = None;
     let mut alerted = None;

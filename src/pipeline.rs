@@ -60,6 +60,8 @@ pub struct RunStats {
     pub decode: DecodeStats,
     pub reassembly: ReassemblyStats,
     pub correlate: CorrelateStats,
+    /// The RTP/RTCP stream tables of the workers (streams seen, evicted from a full table).
+    pub rtp: crate::analysis::rtp::RtpTrackerStats,
     /// Candidates that looked like SIP but whose start line did not parse.
     pub sip_rejected: u64,
     pub first_ts: Option<Ts>,
@@ -158,6 +160,34 @@ fn sort_outputs(v: &mut [Output]) {
 /// caller draws it however it likes (a progress bar, a TUI header); the library draws nothing.
 pub type Progress = Box<dyn FnMut(Option<u64>) + Send>;
 
+/// Pipelines running in this process (see [`running`]).
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Pipelines that have ended in this process.
+static ENDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether every pipeline this process started has ended (and at least one did): a caller that
+/// asked them to stop can tell whether they did (the binary's exit on a stuck stage).
+pub fn drained() -> bool {
+    RUNNING.load(Ordering::SeqCst) == 0 && ENDED.load(Ordering::SeqCst) > 0
+}
+
+struct Running;
+
+impl Running {
+    fn enter() -> Running {
+        RUNNING.fetch_add(1, Ordering::SeqCst);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        ENDED.fetch_add(1, Ordering::SeqCst);
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Runs the whole pipeline over `source`, calling `sink` on this thread with every output in a
 /// deterministic order. `stop` ends the input early (Ctrl-C); outputs are still drained.
 pub fn run(
@@ -167,6 +197,7 @@ pub fn run(
     mut progress: Option<Progress>,
     mut sink: impl FnMut(Output),
 ) -> Result<RunStats, CaptureError> {
+    let _running = Running::enter();
     let n = cfg.workers.max(1);
     let m = cfg.correlators.max(1);
     let batch_size = cfg.batch.max(1);
@@ -470,7 +501,14 @@ pub fn run(
                         break;
                     }
                 }
-                (decoder.stats, reasm.stats, sip_rejected, first, last)
+                (
+                    decoder.stats,
+                    reasm.stats,
+                    media.rtp.stats.clone(),
+                    sip_rejected,
+                    first,
+                    last,
+                )
             }));
         }
 
@@ -559,7 +597,8 @@ pub fn run(
 
         let mut stats = RunStats::default();
         for w in workers {
-            if let Ok((d, r, rej, first, last)) = w.join() {
+            if let Ok((d, r, rtp, rej, first, last)) = w.join() {
+                stats.rtp += &rtp;
                 stats.decode += &d;
                 stats.reassembly += &r;
                 stats.sip_rejected += rej;

@@ -167,3 +167,96 @@ fn rtp_csv_rows_have_as_many_cells_as_the_header() {
     digits.sort();
     assert_eq!(digits, ["123456789*0#5", "54321#"]);
 }
+
+/// Starts `sipscope messages` on a FIFO that holds a pcap header and then nothing, with the
+/// writer kept open: the reader blocks in read(2) and never sees the stop flag (a stuck stage,
+/// as in ../shared/adversarial's F1 row). Returns the child, and the writer to keep it blocked.
+fn sipscope_on_a_silent_pipe(dir: &std::path::Path) -> (std::process::Child, std::fs::File) {
+    let fifo = dir.join("silent.pcap");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(ok.success());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["messages"])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sipscope");
+    let mut w = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("open the FIFO");
+    let mut head = Vec::new();
+    for v in [
+        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+    ] {
+        head.extend_from_slice(v);
+    }
+    head.extend_from_slice(&[0u8; 8]);
+    head.extend_from_slice(&65535u32.to_le_bytes());
+    head.extend_from_slice(&1u32.to_le_bytes());
+    std::io::Write::write_all(&mut w, &head).expect("write the header");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    (child, w)
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
+
+/// Waits for the child at most `limit`; its exit code and stderr, or a failure if it is still
+/// running (then it is killed).
+fn exit_within(mut child: std::process::Child, limit: std::time::Duration) -> (i32, String) {
+    let began = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return (st.code().unwrap_or(-1), err);
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sipscope still ran {limit:?} after the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Issue 14: SIGTERM stops a run whose reader is stuck: within the 2 s grace, with 130 and a
+/// word on stderr (before, only SIGKILL ended it).
+#[test]
+fn sigterm_ends_a_run_whose_reader_is_stuck() {
+    let dir = std::env::temp_dir().join(format!("sipscope-stuck-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (child, _w) = sipscope_on_a_silent_pipe(&dir);
+    signal(&child, "-TERM");
+    let (code, err) = exit_within(child, std::time::Duration::from_secs(6));
+    assert_eq!(code, 130, "{err}");
+    assert!(err.contains("did not stop within 2 s"), "{err}");
+}
+
+/// Issue 14: a second Ctrl-C exits at once (fd's habit), without waiting for the grace.
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    let dir = std::env::temp_dir().join(format!("sipscope-twice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (child, _w) = sipscope_on_a_silent_pipe(&dir);
+    signal(&child, "-INT");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    signal(&child, "-INT");
+    let (code, err) = exit_within(child, std::time::Duration::from_millis(1500));
+    assert_eq!(code, 130, "{err}");
+    assert!(err.contains("second signal"), "{err}");
+}

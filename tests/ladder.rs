@@ -316,6 +316,19 @@ fn mermaid_ladders_pass_the_mermaid_parser() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    // The hostile captures (T4 of ../shared/adversarial): markup, quotes, controls, bidi.
+    for name in ["inject.pcap", "inject2.pcap"] {
+        let Some(pcap) = crate::safety::adversarial(name) else {
+            continue;
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+            .args(["ladder", "--all", "--format", "mermaid", "-o"])
+            .arg(dir.join(name))
+            .arg(pcap)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
     // Wire text with everything Mermaid treats specially.
     let mut l = ladder_of(
         &capture("aboutsip_pkts/cancel.pcap").unwrap(),
@@ -327,11 +340,17 @@ fn mermaid_ladders_pass_the_mermaid_parser() {
     l.columns[0].name = Some("evil; participant Z as #1".into());
     l.call_ids[0] = "a;b#c\nd".into();
     std::fs::write(dir.join("hostile.mmd"), render::mermaid::render(&l)).unwrap();
-    let files: Vec<_> = std::fs::read_dir(&dir)
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
+    for name in ["inject.pcap", "inject2.pcap"] {
+        if let Ok(d) = std::fs::read_dir(dir.join(name)) {
+            files.extend(d.flatten().map(|e| e.path()));
+        }
+    }
+    files.retain(|f| f.is_file());
     assert!(files.len() > 20);
     let res = Command::new("node")
         .arg(check.join("check.mjs"))

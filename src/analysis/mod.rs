@@ -4,7 +4,9 @@
 //! [`sample`], load over time in [`load`]); anomaly detectors ([`alerts`]).
 
 pub mod alerts;
+#[cfg(feature = "tables")]
 pub mod cuts;
+#[cfg(feature = "tables")]
 pub mod load;
 pub mod media;
 pub mod playout;
@@ -14,4 +16,5 @@ pub mod rtp;
 pub mod sample;
 pub mod seq;
 pub mod series;
+#[cfg(feature = "tables")]
 pub mod stats;

@@ -325,6 +325,8 @@ struct Stream {
     regular: u64,
     prev_pt: u8,
     last_active: Ts,
+    /// When this stream last entered the tracker's activity queue.
+    queued: Ts,
     /// RTP timestamp of the telephone-event being sent (one event spans several packets).
     event_ts: Option<u32>,
     /// Jitter buffers, fed the packets of the stream's first payload type.
@@ -333,6 +335,10 @@ struct Stream {
 }
 
 pub use crate::analysis::seq::SEQ_WINDOW;
+
+/// A stream's place in the eviction order is refreshed at most this often (capture time), so
+/// the order costs one queue entry per stream and second, not one per packet.
+const QUEUE_STEP: crate::time::Nanos = crate::time::NANOS_PER_SEC;
 
 /// Digits a stream may hold, so its state stays bounded.
 const MAX_DTMF: usize = 256;
@@ -352,11 +358,24 @@ fn dtmf_char(event: u8) -> Option<char> {
 pub struct RtpTrackerStats {
     pub packets: u64,
     pub streams: u64,
+    /// Streams finished early because the table was full (their figures are still reported,
+    /// but a later packet of theirs starts a new stream).
     pub evicted: u64,
+}
+
+impl std::ops::AddAssign<&RtpTrackerStats> for RtpTrackerStats {
+    fn add_assign(&mut self, o: &RtpTrackerStats) {
+        self.packets += o.packets;
+        self.streams += o.streams;
+        self.evicted += o.evicted;
+    }
 }
 
 pub struct RtpTracker {
     streams: FxHashMap<StreamKey, Stream>,
+    /// Streams in order of activity, for eviction: a stream is queued when it starts and again
+    /// at most once per [`QUEUE_STEP`] of its packets; stale entries are skipped.
+    order: std::collections::VecDeque<(Ts, StreamKey)>,
     max_streams: usize,
     /// Clock rates learned from SDP rtpmap lines, by destination and payload type.
     pub clock_rates: FxHashMap<(SocketAddr, u8), u32>,
@@ -377,6 +396,7 @@ impl RtpTracker {
     pub fn new(max_streams: usize) -> RtpTracker {
         RtpTracker {
             streams: FxHashMap::default(),
+            order: std::collections::VecDeque::new(),
             max_streams: max_streams.max(1),
             clock_rates: FxHashMap::default(),
             stats: RtpTrackerStats::default(),
@@ -431,6 +451,7 @@ impl RtpTracker {
                 self.evict_oldest();
             }
             self.stats.streams += 1;
+            self.queue(ts, key);
             self.streams.insert(
                 key,
                 Stream {
@@ -489,6 +510,7 @@ impl RtpTracker {
                     regular: 0,
                     prev_pt: h.payload_type,
                     last_active: ts,
+                    queued: ts,
                     event_ts: None,
                     playout: Default::default(),
                     series: self
@@ -501,6 +523,10 @@ impl RtpTracker {
             return;
         };
         s.update(ts, now_ms, h, clock);
+        let requeue = ts.since(s.queued) >= QUEUE_STEP;
+        if requeue {
+            s.queued = ts;
+        }
         // RFC 4733 events ride a dynamic payload type in 4-byte payloads: one event per RTP
         // timestamp, repeated until its end bit. Kept tentatively until SDP says the type.
         if h.payload_type >= 96 && h.payload_len == 4 {
@@ -516,19 +542,35 @@ impl RtpTracker {
                 }
             }
         }
+        if requeue {
+            self.queue(ts, key);
+        }
     }
 
+    /// Notes that `key` was active at `ts` (see [`QUEUE_STEP`]). The queue holds at most two
+    /// entries per live stream (plus a constant): past that it is compacted, in linear time
+    /// paid for by as many pushes.
+    fn queue(&mut self, ts: Ts, key: StreamKey) {
+        self.order.push_back((ts, key));
+        if self.order.len() > 2 * self.streams.len() + 1024 {
+            let streams = &self.streams;
+            self.order
+                .retain(|(t, k)| streams.get(k).is_some_and(|s| s.queued == *t));
+        }
+    }
+
+    /// Makes room in a full table: finishes the stream whose latest activity entry is the
+    /// oldest (the least recently active, to within [`QUEUE_STEP`]). Entries of streams gone or
+    /// queued again since are skipped, so a flood of new streams costs O(1) amortised each.
     fn evict_oldest(&mut self) {
-        if let Some(k) = self
-            .streams
-            .iter()
-            .min_by_key(|(k, s)| (s.last_active, **k))
-            .map(|(k, _)| *k)
-        {
-            if let Some(s) = self.streams.remove(&k) {
-                self.stats.evicted += 1;
-                let st = self.close(s);
-                self.done.push(st);
+        while let Some((t, k)) = self.order.pop_front() {
+            if self.streams.get(&k).is_some_and(|s| s.queued == t) {
+                if let Some(s) = self.streams.remove(&k) {
+                    self.stats.evicted += 1;
+                    let st = self.close(s);
+                    self.done.push(st);
+                }
+                return;
             }
         }
     }
@@ -562,12 +604,25 @@ impl RtpTracker {
 
     /// Finishes streams idle for longer than `idle` at capture time `now`.
     pub fn expire(&mut self, now: Ts, idle: crate::time::Nanos) {
-        let mut due: Vec<StreamKey> = self
-            .streams
-            .iter()
-            .filter(|(_, s)| now.since(s.last_active) > idle)
-            .map(|(k, _)| *k)
-            .collect();
+        // Only the queue's old end is visited: a stream idle past `idle` has its latest entry
+        // there (queued at or before its last packet); one queued long ago but active since is
+        // queued again at its last packet.
+        let mut due: Vec<StreamKey> = Vec::new();
+        while let Some(&(t, k)) = self.order.front() {
+            if now.since(t) <= idle {
+                break;
+            }
+            self.order.pop_front();
+            let Some(s) = self.streams.get_mut(&k).filter(|s| s.queued == t) else {
+                continue;
+            };
+            if now.since(s.last_active) > idle {
+                due.push(k);
+            } else {
+                s.queued = s.last_active;
+                self.order.push_back((s.last_active, k));
+            }
+        }
         due.sort();
         for k in due {
             if let Some(s) = self.streams.remove(&k) {
@@ -608,6 +663,7 @@ impl RtpTracker {
 
     /// Every stream, finished: the ones ended early first, then the rest by first packet.
     pub fn finish(&mut self) -> Vec<StreamStats> {
+        self.order.clear();
         let live: Vec<Stream> = self.streams.drain().map(|(_, s)| s).collect();
         let mut rest: Vec<StreamStats> = live.into_iter().map(|s| self.close(s)).collect();
         rest.sort_by_key(|a| (a.first, a.src, a.dst, a.ssrc));
@@ -801,6 +857,40 @@ mod tests {
         v1[0] = 0x40;
         assert!(RtpHeader::parse(&v1).is_none());
         assert!(RtpHeader::parse(&[0x80; 11]).is_none());
+    }
+
+    /// F4 of ../shared/adversarial: a full table finishes its least recently active stream,
+    /// from the activity queue (no scan), counts it, and the queue stays bounded.
+    #[test]
+    fn a_full_table_evicts_the_least_recently_active_stream_and_counts_it() {
+        let sec = 1_000_000_000i64;
+        let mut t = RtpTracker::new(3);
+        let h = RtpHeader::parse(&pkt(1, 160, 0, false)).unwrap();
+        for (i, p) in [4000u16, 4002, 4004].iter().enumerate() {
+            t.packet(Ts(i as i64 * sec), addr(*p), addr(5000), &h, &[]);
+        }
+        // 4000 is active again later than 4002 and 4004: 4002 is now the oldest.
+        t.packet(Ts(3 * sec), addr(4000), addr(5000), &h, &[]);
+        t.packet(Ts(4 * sec), addr(4006), addr(5000), &h, &[]);
+        assert_eq!(t.stats.evicted, 1);
+        let gone: Vec<SocketAddr> = t.take_done().iter().map(|s| s.src).collect();
+        assert_eq!(gone, vec![addr(4002)]);
+        // A flood of one-packet streams: one eviction each, the queue never beyond its bound.
+        for i in 0..20_000u32 {
+            let p = addr(10_000 + (i % 50_000) as u16);
+            t.packet(
+                Ts(5 * sec + i as i64),
+                p,
+                addr(6000 + (i / 50_000) as u16),
+                &h,
+                &[],
+            );
+            assert!(t.order.len() <= 2 * t.streams.len() + 1024);
+        }
+        assert_eq!(t.stats.evicted, 1 + 20_000);
+        // Idle expiry takes what is left, through the queue.
+        t.expire(Ts(1_000 * sec), 60 * sec);
+        assert!(t.streams.is_empty());
     }
 
     #[test]

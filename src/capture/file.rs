@@ -74,6 +74,16 @@ impl FileSource {
             }
             (Box::new(f), meta.len())
         };
+        FileSource::from_reader(path, raw, total)
+    }
+
+    /// Reads a capture from `raw` (of `total` bytes if known, else 0), named `path` in what it
+    /// reports: in-memory captures (the fuzz targets, tests) go through the same reader as files.
+    pub fn from_reader(
+        path: &Path,
+        raw: Box<dyn Read + Send>,
+        total: u64,
+    ) -> Result<FileSource, CaptureError> {
         let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let read_err = |source| CaptureError::Read {
             path: path.to_path_buf(),

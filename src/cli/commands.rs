@@ -10,7 +10,7 @@ use sipscope::capture::live::LiveSource;
 use sipscope::capture::merge::MergedSource;
 use sipscope::capture::{CaptureError, Source};
 use sipscope::correlate::record::{CallKind, CallRecord, MsgRow, RegRecord};
-use sipscope::output::{escape, escape_multiline, write_csv_row, Format, OutputError, Table};
+use sipscope::output::{escape, escape_multiline, json, write_csv_row, Format, OutputError, Table};
 use sipscope::pipeline::Progress;
 use sipscope::session::{self, Event, Needs, Report, SessionConfig, Sink};
 use sipscope::time::fmt_secs;
@@ -150,8 +150,7 @@ impl Sink for Messages<'_> {
         let out = &mut self.out;
         match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut *out, m).map_err(io::Error::other)?;
-                out.write_all(b"\n")?;
+                json::write_line(&mut *out, m)?;
             }
             Format::Csv => {
                 if !self.header_done {
@@ -367,8 +366,7 @@ impl Records {
     ) -> Result<(), OutputError> {
         match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut *out, v).map_err(io::Error::other)?;
-                out.write_all(b"\n")?;
+                json::write_line(&mut *out, v)?;
             }
             Format::Csv => {
                 if !self.header_done {
@@ -434,8 +432,7 @@ impl Sink for Calls<'_> {
                             update: "closed",
                             call: c,
                         };
-                        serde_json::to_writer(&mut self.out, &u).map_err(io::Error::other)?;
-                        self.out.write_all(b"\n")?;
+                        json::write_line(&mut self.out, &u)?;
                     }
                 } else {
                     self.print(c)?;
@@ -518,8 +515,7 @@ impl Sink for Show<'_> {
         let out = &mut self.out;
         match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut *out, m).map_err(io::Error::other)?;
-                out.write_all(b"\n")?;
+                json::write_line(&mut *out, m)?;
             }
             Format::Table | Format::Csv => {
                 writeln!(
@@ -670,6 +666,7 @@ pub fn print_stats(r: &Report) {
     eprintln!("decode: {:?}", s.decode);
     eprintln!("reassembly: {:?}", s.reassembly);
     eprintln!("correlate: {:?}", s.correlate);
+    eprintln!("rtp: {:?}", s.rtp);
     eprintln!("sip rejected: {}", s.sip_rejected);
     eprintln!("session: {:?}", r.session);
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use sipscope::correlate::record::{CallRecord, MsgRow};
+use sipscope::output::names::FileNames;
 use sipscope::output::OutputError;
 use sipscope::render::{self, Ladder, LadderOptions};
 use sipscope::session::{ClosedCall, Event, Needs, Report, Sink};
@@ -95,26 +96,6 @@ pub fn aliases(
         aliases.insert(addr, name);
     }
     Ok(aliases)
-}
-
-/// A file name from a Call-ID: only `[A-Za-z0-9._-]`, at most 80 of them, and a hash of the
-/// whole Call-ID so that two Call-IDs never share a file.
-pub fn file_name(call_id: &str, ext: &str) -> String {
-    let mut s: String = call_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    let s2 = s.trim_start_matches('.').to_string();
-    s = s2;
-    let h = sipscope::decode::fnv(call_id.as_bytes(), sipscope::decode::FNV_OFFSET);
-    format!("{s}-{:08x}.{ext}", h as u32)
 }
 
 fn draw(l: &Ladder, req: &LadderRequest) -> String {
@@ -235,11 +216,26 @@ pub fn ladder(
             std::fs::create_dir_all(dir).map_err(|e| RunError::Output(OutputError::from(e)))?;
         }
     }
+    // Each ladder's file, named before the parallel part so that the names (and their `-2`
+    // suffixes, if two Call-IDs would share one) follow the calls' order.
+    let mut names = FileNames::new();
+    let ext = extension(req.format);
+    let jobs: Vec<(Vec<String>, Option<PathBuf>)> = jobs
+        .into_iter()
+        .map(|(call_id, ids)| {
+            let path = match (&req.output, req.all) {
+                (Some(dir), true) => Some(dir.join(names.name(&call_id, ext))),
+                (Some(file), false) => Some(file.clone()),
+                (None, _) => None,
+            };
+            (ids, path)
+        })
+        .collect();
     // Every ladder is independent: build, draw and write them in parallel (one file each).
     use rayon::prelude::*;
     let results: Vec<Result<(), RunError>> = jobs
         .par_iter()
-        .map(|(call_id, ids)| {
+        .map(|(ids, path)| {
             let mut rows: Vec<MsgRow> = ids
                 .iter()
                 .flat_map(|id| by_call.get(id).cloned().unwrap_or_default())
@@ -255,16 +251,12 @@ pub fn ladder(
             mine.sort_by_key(|s| (s.first, s.src, s.dst, s.ssrc));
             l.add_streams(&mine, &owners);
             if req.format == LadderFormat::Png {
-                let path = match (&req.output, req.all) {
-                    (Some(dir), true) => dir.join(file_name(call_id, "png")),
-                    (Some(file), false) => file.clone(),
-                    (None, _) => unreachable_png(),
-                };
+                let path = path.clone().unwrap_or_else(unreachable_png);
                 return render::png::render_to(&l, &path)
                     .map_err(|e| RunError::Output(OutputError::Io(io::Error::other(e))));
             }
             let text = draw(&l, req);
-            write_out(req, call_id, &text)
+            write_out(path.as_deref(), &text)
         })
         .collect();
     for r in results {
@@ -273,22 +265,22 @@ pub fn ladder(
     Ok(stats)
 }
 
-fn write_out(req: &LadderRequest, call_id: &str, text: &str) -> Result<(), RunError> {
-    let ext = match req.format {
+fn extension(format: LadderFormat) -> &'static str {
+    match format {
         LadderFormat::Text => "txt",
         LadderFormat::Mermaid => "mmd",
         LadderFormat::Svg => "svg",
         LadderFormat::Html => "html",
         LadderFormat::Png => "png",
-    };
+    }
+}
+
+/// The drawing to its file, or to stdout without one.
+fn write_out(path: Option<&Path>, text: &str) -> Result<(), RunError> {
     let io_err = |e: io::Error| RunError::Output(OutputError::from(e));
-    match (&req.output, req.all) {
-        (Some(dir), true) => {
-            let path: PathBuf = Path::new(dir).join(file_name(call_id, ext));
-            std::fs::write(&path, text).map_err(io_err)
-        }
-        (Some(file), false) => std::fs::write(file, text).map_err(io_err),
-        (None, _) => {
+    match path {
+        Some(path) => std::fs::write(path, text).map_err(io_err),
+        None => {
             let mut out = io::stdout().lock();
             out.write_all(text.as_bytes()).map_err(io_err)?;
             out.flush().map_err(io_err)
@@ -300,17 +292,4 @@ fn write_out(req: &LadderRequest, call_id: &str, text: &str) -> Result<(), RunEr
 /// rather than a panic.
 fn unreachable_png() -> PathBuf {
     PathBuf::from("ladder.png")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_are_safe_and_distinct() {
-        let a = file_name("../../etc/passwd@x", "txt");
-        assert!(!a.contains('/') && !a.starts_with('.'), "{a}");
-        assert_ne!(file_name("a b", "txt"), file_name("a_b", "txt"));
-        assert!(file_name(&"x".repeat(500), "mmd").len() < 100);
-    }
 }

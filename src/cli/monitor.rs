@@ -340,8 +340,7 @@ fn json_sink(path: &Option<String>) -> Result<Option<Box<dyn Write>>, RunError> 
 }
 
 fn write_json<T: serde::Serialize>(w: &mut dyn Write, v: &T) -> Result<(), OutputError> {
-    serde_json::to_writer(&mut *w, v).map_err(io::Error::other)?;
-    w.write_all(b"\n")?;
+    sipscope::output::json::write_line(&mut *w, v)?;
     w.flush()?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use sipscope::analysis::rtp::StreamStats;
-use sipscope::output::{escape, write_csv_row, Format, OutputError, Table};
+use sipscope::output::{escape, json, write_csv_row, Format, OutputError, Table};
 use sipscope::session::{Event, Needs, Report, Sink};
 
 use super::commands::{drive, RunError};
@@ -227,9 +227,7 @@ pub fn rtp(
                         v["dst"] = s.dst.to_string().into();
                         v["ssrc"] = s.ssrc.into();
                         v["call_id"] = s.call_id.clone().into();
-                        serde_json::to_writer(&mut out, &v)
-                            .map_err(|e| err(io::Error::other(e)))?;
-                        out.write_all(b"\n").map_err(err)?;
+                        json::write_line(&mut out, &v)?;
                     }
                 }
             }
@@ -260,8 +258,7 @@ pub fn rtp(
     match cfg.format {
         Format::Json => {
             for s in &streams {
-                serde_json::to_writer(&mut out, s).map_err(|e| err(io::Error::other(e)))?;
-                out.write_all(b"\n").map_err(err)?;
+                json::write_line(&mut out, s)?;
             }
         }
         Format::Csv => {

@@ -82,6 +82,13 @@ pub struct DecodeStats {
     pub ip_frag_incomplete: u64,
     pub ip_frag_evicted: u64,
     pub ip_frag_overlaps: u64,
+    /// Datagrams dropped because a fragment ended past 65,535 bytes of payload (plus a header).
+    pub ip_frag_too_large: u64,
+    /// Fragments that brought no new byte (dropped; their datagram goes on).
+    pub ip_frag_duplicates: u64,
+    /// Datagrams dropped because their fragments contradict each other (two ends, bytes past
+    /// the end) or are too many.
+    pub ip_frag_bad: u64,
 }
 
 impl std::ops::AddAssign<&DecodeStats> for DecodeStats {
@@ -105,6 +112,9 @@ impl std::ops::AddAssign<&DecodeStats> for DecodeStats {
         self.ip_frag_incomplete += o.ip_frag_incomplete;
         self.ip_frag_evicted += o.ip_frag_evicted;
         self.ip_frag_overlaps += o.ip_frag_overlaps;
+        self.ip_frag_too_large += o.ip_frag_too_large;
+        self.ip_frag_duplicates += o.ip_frag_duplicates;
+        self.ip_frag_bad += o.ip_frag_bad;
     }
 }
 
@@ -470,6 +480,9 @@ impl Decoder {
         self.stats.ip_frag_incomplete = s.timed_out;
         self.stats.ip_frag_evicted = s.evicted;
         self.stats.ip_frag_overlaps = s.overlaps;
+        self.stats.ip_frag_too_large = s.too_large;
+        self.stats.ip_frag_duplicates = s.duplicates;
+        self.stats.ip_frag_bad = s.inconsistent + s.too_many;
     }
 
     /// Counts fragments that never completed; call at the end of a run.

@@ -10,11 +10,11 @@ use std::io::Write;
 use std::path::Path;
 
 use polars::prelude::{
-    AnyValue, Column, CsvWriter, DataFrame, DataType, JsonFormat, JsonWriter, ParquetWriter,
-    PolarsResult, SerWriter, TimeUnit, TimeZone,
+    AnyValue, Column, CsvWriter, DataFrame, DataType, IntoSeries, JsonFormat, JsonWriter,
+    ParquetWriter, PolarsResult, SerWriter, TimeUnit, TimeZone,
 };
 
-use super::{escape, write_csv_row, OutputError, Table};
+use super::{csv_cell_into, escape, json, write_csv_row, OutputError, Table};
 use crate::time::Ts;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -190,6 +190,42 @@ fn with_text_times(df: &DataFrame) -> PolarsResult<DataFrame> {
     DataFrame::new(df.height(), cols)
 }
 
+/// A copy for CSV: every text column's cells through [`csv_cell_into`] (controls made visible,
+/// formulas defused), the same rule as [`write_csv_row`]. Columns of numbers, times and booleans
+/// are left as they are, so `-1.5` stays a number. Parquet and JSON get the frame itself, with the
+/// exact wire text.
+pub fn csv_safe(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut cols = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        if c.dtype() == &DataType::String {
+            let safe = c.str()?.apply_into_string_amortized(csv_cell_into);
+            cols.push(Column::from(safe.into_series()));
+        } else {
+            cols.push(c.clone());
+        }
+    }
+    DataFrame::new(df.height(), cols)
+}
+
+/// The frame as it goes into a CSV file: text made safe ([`csv_safe`]), times as text.
+fn for_csv(df: &DataFrame) -> PolarsResult<DataFrame> {
+    with_text_times(&csv_safe(df)?)
+}
+
+/// The frame as JSON lines, through [`json::escape_unsafe`] like every JSON sipscope writes
+/// (polars writes C1 and bidirectional controls raw).
+fn json_lines(df: &DataFrame) -> Result<Vec<u8>, OutputError> {
+    let mut buf = Vec::new();
+    JsonWriter::new(&mut buf)
+        .with_json_format(JsonFormat::JsonLines)
+        .finish(&mut with_text_times(df).map_err(polars_err)?)
+        .map_err(polars_err)?;
+    let text = String::from_utf8(buf).map_err(|e| OutputError::Io(std::io::Error::other(e)))?;
+    let mut out = Vec::with_capacity(text.len());
+    json::escape_unsafe(&mut out, &text)?;
+    Ok(out)
+}
+
 fn polars_err(e: polars::prelude::PolarsError) -> OutputError {
     OutputError::Io(std::io::Error::other(e))
 }
@@ -246,15 +282,10 @@ pub fn write_csv_stream(out: &mut dyn Write, tabs: &[Tab]) -> Result<(), OutputE
 /// One JSON object per row, each with a `"table"` member naming its table (NDJSON).
 pub fn write_json_stream(out: &mut dyn Write, tabs: &mut [Tab]) -> Result<(), OutputError> {
     for t in tabs.iter_mut() {
-        let mut buf = Vec::new();
-        let mut df = with_text_times(&t.frame).map_err(polars_err)?;
-        JsonWriter::new(&mut buf)
-            .with_json_format(JsonFormat::JsonLines)
-            .finish(&mut df)
-            .map_err(polars_err)?;
+        let buf = json_lines(&t.frame)?;
         let prefix = format!(
             "{{\"table\":{},",
-            serde_json::to_string(t.name).unwrap_or_default()
+            json::to_string(t.name).unwrap_or_default()
         );
         for line in buf.split(|c| *c == b'\n').filter(|l| l.len() > 1) {
             // Each line is `{...}`: the table's name goes in first.
@@ -288,7 +319,7 @@ impl FileFormat {
 }
 
 /// One file per table in `dir` (`NAME.csv`, `NAME.json` as JSON lines, `NAME.parquet`); returns
-/// the paths written.
+/// the paths written. CSV text is made safe ([`csv_safe`]); JSON and Parquet keep exact values.
 pub fn write_dir(
     dir: &Path,
     tabs: &mut [Tab],
@@ -302,12 +333,9 @@ pub fn write_dir(
         match format {
             FileFormat::Csv => CsvWriter::new(&mut f)
                 .include_header(true)
-                .finish(&mut with_text_times(&t.frame).map_err(polars_err)?)
+                .finish(&mut for_csv(&t.frame).map_err(polars_err)?)
                 .map_err(polars_err)?,
-            FileFormat::Json => JsonWriter::new(&mut f)
-                .with_json_format(JsonFormat::JsonLines)
-                .finish(&mut with_text_times(&t.frame).map_err(polars_err)?)
-                .map_err(polars_err)?,
+            FileFormat::Json => f.write_all(&json_lines(&t.frame)?)?,
             FileFormat::Parquet => {
                 ParquetWriter::new(&mut f)
                     .finish(&mut t.frame)
@@ -334,7 +362,8 @@ const GROUP_ROWS: usize = 1 << 20;
 
 /// A table written as it grows, in Parquet and CSV at once: rows are buffered into batches of
 /// [`SINK_BATCH`] and batches into row groups of [`GROUP_BYTES`], so memory stays bounded
-/// however many rows come. CSV gets times as RFC 3339 text, like [`write_dir`].
+/// however many rows come. CSV gets times as RFC 3339 text and safe text ([`csv_safe`]), like
+/// [`write_dir`]; Parquet the exact values.
 ///
 /// The caller only fills batches; a thread of the sink's own turns them into DataFrames and
 /// writes both files, so a report's single sink thread does not also encode Parquet and CSV.
@@ -449,7 +478,7 @@ impl TableSink {
 
 impl SinkWriter {
     fn write(&mut self, df: DataFrame) -> Result<(), OutputError> {
-        let text = with_text_times(&df).map_err(polars_err)?;
+        let text = for_csv(&df).map_err(polars_err)?;
         if self.csv.is_none() {
             let f = std::io::BufWriter::new(File::create(&self.csv_path)?);
             self.csv = Some(
@@ -509,6 +538,80 @@ mod tests {
         let mut r = ParquetReader::new(File::open(path).unwrap());
         let meta = r.get_metadata().unwrap();
         meta.row_groups.iter().map(|g| g.num_rows()).collect()
+    }
+
+    /// CSV is the only format that changes wire text: its text columns are made safe (controls
+    /// visible, formulas defused), numbers keep their sign, and Parquet and JSON keep the exact
+    /// value (JSON through `\u` escapes).
+    #[test]
+    fn only_csv_text_is_guarded_and_parquet_keeps_the_wire_value() {
+        let dir = std::env::temp_dir().join(format!("sipscope-csvsafe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let wire = [
+            "=HYPERLINK(\"http://x\")",
+            "-1.5",
+            "\x1b]0;t\x07\u{9b}\u{202e}",
+        ];
+        let cols = vec![("text", Kind::Str), ("x", Kind::F64), ("n", Kind::I64)];
+        let mut f = Frame::new(cols.clone());
+        let mut sink = TableSink::create(&dir, "sunk", cols).unwrap();
+        for w in wire {
+            let row = vec![
+                Value::Str(Some(w.into())),
+                Value::F64(Some(-1.5)),
+                Value::I64(Some(-3)),
+            ];
+            f.row(row.clone());
+            sink.row(row).unwrap();
+        }
+        sink.finish().unwrap();
+        let mut tabs = vec![f.finish("t", "t").unwrap()];
+        for fmt in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
+            write_dir(&dir, &mut tabs, fmt).unwrap();
+        }
+        let expect = "text,x,n\n'=HYPERLINK(\"\"http://x\"\"),-1.5,-3\n-1.5,-1.5,-3\n\\x1b]0;t\\x07\\x9b\\u{202e},-1.5,-3\n";
+        // `=HYPERLINK("http://x")` is quoted by polars for its quotes.
+        let expect = expect.replace(
+            "'=HYPERLINK(\"\"http://x\"\")",
+            "\"'=HYPERLINK(\"\"http://x\"\")\"",
+        );
+        for csv in ["t.csv", "sunk.csv"] {
+            assert_eq!(
+                std::fs::read_to_string(dir.join(csv)).unwrap(),
+                expect,
+                "{csv}"
+            );
+        }
+        for pq in ["t.parquet", "sunk.parquet"] {
+            let df = ParquetReader::new(File::open(dir.join(pq)).unwrap())
+                .finish()
+                .unwrap();
+            let text: Vec<&str> = df
+                .column("text")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap())
+                .collect();
+            assert_eq!(text, wire, "{pq}");
+        }
+        let json = std::fs::read_to_string(dir.join("t.json")).unwrap();
+        assert!(
+            !json
+                .chars()
+                .any(|c| c != '\n' && super::super::is_unsafe(c)),
+            "{json:?}"
+        );
+        let back: Vec<String> = json
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["text"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(back, wire);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Batches are gathered into row groups of about [`GROUP_BYTES`] (the writer keeps

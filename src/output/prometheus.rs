@@ -72,7 +72,7 @@ fn label(v: &str) -> String {
             '\\' => s.push_str("\\\\"),
             '"' => s.push_str("\\\""),
             '\n' => s.push_str("\\n"),
-            c if c.is_control() => {}
+            c if super::is_unsafe(c) => {}
             c => s.push(c),
         }
     }

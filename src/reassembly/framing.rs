@@ -4,7 +4,10 @@
 //! zero-copy slices of its buffer. Handles several messages in one segment, one message over many
 //! segments, CRLF keep-alives (RFC 5626 §3.5.1), and resynchronises after a gap or garbage on the
 //! next start line. Bounded: a header block longer than `max_header` or a body longer than
-//! `max_body` is abandoned (counted) and the framer resynchronises.
+//! `max_body` is abandoned (counted) and the framer resynchronises. [`SipFramer::cut`] drops the
+//! partial message held (a byte budget above ran out): when its Content-Length is known the rest
+//! of its body is skipped as it arrives and reading resumes on the next message, else the framer
+//! resynchronises on the next start line.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -23,6 +26,8 @@ pub struct FramingStats {
     pub missing_content_length: u64,
     /// Incomplete messages still buffered when the stream ended.
     pub incomplete_at_end: u64,
+    /// Partial messages dropped by [`SipFramer::cut`] (the byte budget over all streams).
+    pub cut_by_budget: u64,
 }
 
 impl std::ops::AddAssign<&FramingStats> for FramingStats {
@@ -34,6 +39,7 @@ impl std::ops::AddAssign<&FramingStats> for FramingStats {
         self.oversized += o.oversized;
         self.missing_content_length += o.missing_content_length;
         self.incomplete_at_end += o.incomplete_at_end;
+        self.cut_by_budget += o.cut_by_budget;
     }
 }
 
@@ -41,6 +47,8 @@ pub struct SipFramer {
     buf: BytesMut,
     /// False after a gap or garbage: wait for a start line.
     synced: bool,
+    /// Bytes of a cut message's body still to come, skipped as they arrive.
+    skip_body: usize,
     max_header: usize,
     max_body: usize,
 }
@@ -160,6 +168,7 @@ impl SipFramer {
         SipFramer {
             buf: BytesMut::new(),
             synced: true,
+            skip_body: 0,
             max_header,
             max_body,
         }
@@ -177,10 +186,41 @@ impl SipFramer {
             self.buf.clear();
         }
         self.synced = false;
+        self.skip_body = 0;
+    }
+
+    /// Drops the partial message held; returns the bytes freed. See the module contract.
+    pub fn cut(&mut self, stats: &mut FramingStats) -> usize {
+        let held = self.buf.len();
+        if held == 0 {
+            return 0;
+        }
+        self.skip_body = 0;
+        if self.synced && looks_like_sip(&self.buf) {
+            if let Some(hend) = header_end(&self.buf) {
+                if let Some(Some(cl)) = content_length(&self.buf[..hend]) {
+                    self.skip_body = (hend + cl as usize).saturating_sub(held);
+                }
+            }
+        }
+        if self.skip_body == 0 {
+            self.synced = false;
+        }
+        stats.cut_by_budget += 1;
+        stats.skipped_bytes += held as u64;
+        // A new buffer: clearing would keep the allocation.
+        self.buf = BytesMut::new();
+        held
     }
 
     /// Appends stream bytes and pushes every complete message to `out`.
-    pub fn push(&mut self, data: &[u8], stats: &mut FramingStats, out: &mut Vec<Bytes>) {
+    pub fn push(&mut self, mut data: &[u8], stats: &mut FramingStats, out: &mut Vec<Bytes>) {
+        if self.skip_body > 0 {
+            let n = self.skip_body.min(data.len());
+            self.skip_body -= n;
+            stats.skipped_bytes += n as u64;
+            data = &data[n..];
+        }
         self.buf.extend_from_slice(data);
         self.extract(stats, out);
     }
@@ -300,6 +340,29 @@ mod tests {
             assert_eq!(out.len(), 3, "cut at {cut}");
             assert_eq!(&out[0][..], A);
             assert_eq!(&out[1][..], B);
+        }
+    }
+
+    /// A cut message's body is skipped to its end; the next message is read.
+    #[test]
+    fn a_cut_message_is_skipped_to_its_end() {
+        let big = b"INVITE sip:a@b SIP/2.0\r\nCall-ID: 2\r\nContent-Length: 1000\r\n\r\n";
+        let mut all = big.to_vec();
+        all.extend(std::iter::repeat_n(b'x', 1000));
+        all.extend_from_slice(A);
+        for at in [20, big.len(), big.len() + 10, big.len() + 999] {
+            let mut f = SipFramer::default();
+            let mut st = FramingStats::default();
+            let mut out = Vec::new();
+            f.push(&all[..at], &mut st, &mut out);
+            assert_eq!(f.cut(&mut st), at);
+            assert_eq!(f.buffered(), 0);
+            for piece in all[at..].chunks(7) {
+                f.push(piece, &mut st, &mut out);
+            }
+            assert_eq!(out.len(), 1, "{at}");
+            assert_eq!(&out[0][..], A);
+            assert_eq!(st.cut_by_budget, 1);
         }
     }
 

@@ -8,14 +8,21 @@
 //! decapsulated ([`crate::decode::hep`]), over UDP or TCP, compressed payloads included.
 //!
 //! Bounded: at most `max_flows` TCP connections are tracked (the least recently used is evicted
-//! and counted when full), idle connections leave after `flow_idle` of capture time, and each
-//! direction buffers at most `tcp_max_buffered` out-of-order bytes before skipping a hole.
+//! in O(1) amortised and counted when full), idle connections leave after `flow_idle` of capture
+//! time, and each direction buffers at most `tcp_max_buffered` out-of-order bytes before skipping
+//! a hole. Over all connections of one reassembler (one per worker thread) the bytes held —
+//! out-of-order segments, undecided probes, partial SIP messages, WebSocket messages, HEP
+//! packets — stay within `stream_budget`: past it the directions holding the most are cut
+//! (largest first, down to three quarters of the budget, so the scan is amortised over a
+//! quarter of the budget of new bytes): each drops its partial message (counted in
+//! `cut_by_budget`, said at the end) and resumes at the next message boundary.
 
 pub mod framing;
 pub mod seq;
 pub mod tcp;
 pub mod websocket;
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -78,6 +85,8 @@ pub struct ReassemblyConfig {
     pub tcp_max_buffered: usize,
     pub flow_idle: Nanos,
     pub max_message: usize,
+    /// Bytes all TCP directions of one reassembler may hold together (see the module docs).
+    pub stream_budget: usize,
 }
 
 impl Default for ReassemblyConfig {
@@ -88,6 +97,7 @@ impl Default for ReassemblyConfig {
             tcp_max_buffered: 1 << 20,
             flow_idle: 300 * NANOS_PER_SEC,
             max_message: 16 << 20,
+            stream_budget: 64 << 20,
         }
     }
 }
@@ -108,6 +118,9 @@ pub struct ReassemblyStats {
     pub flows_not_sip: u64,
     pub flows_evicted: u64,
     pub flows_expired: u64,
+    /// TCP directions whose partial message was dropped to keep within `stream_budget`.
+    pub cut_by_budget: u64,
+    pub cut_by_budget_bytes: u64,
 }
 
 impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
@@ -125,6 +138,8 @@ impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
         self.flows_not_sip += o.flows_not_sip;
         self.flows_evicted += o.flows_evicted;
         self.flows_expired += o.flows_expired;
+        self.cut_by_budget += o.cut_by_budget;
+        self.cut_by_budget_bytes += o.cut_by_budget_bytes;
     }
 }
 
@@ -141,13 +156,54 @@ enum Mode {
         head: Option<BytesMut>,
         dec: Box<WsDecoder>,
     },
-    Hep(BytesMut),
+    Hep(HepStream),
     NotSip,
 }
 
 struct Direction {
     stream: HalfStream,
     mode: Mode,
+    /// What [`Direction::buffered`] said when last measured (its share of the budget).
+    held: usize,
+}
+
+impl Direction {
+    /// Bytes held for later: out-of-order segments and whatever the mode assembles.
+    fn buffered(&self) -> usize {
+        self.stream.buffered()
+            + match &self.mode {
+                Mode::Unknown { probe, .. } => probe.len(),
+                Mode::Sip(f) => f.buffered(),
+                Mode::Ws { head, dec } => head.as_ref().map_or(0, |h| h.len()) + dec.buffered(),
+                Mode::Hep(h) => h.buffered(),
+                Mode::NotSip => 0,
+            }
+    }
+
+    /// Drops what the direction holds; the partial message is lost and reading resumes at the
+    /// next message boundary.
+    fn cut(&mut self, stats: &mut ReassemblyStats) {
+        self.stream.drop_pending();
+        match &mut self.mode {
+            Mode::Unknown { probe, .. } => *probe = BytesMut::new(),
+            Mode::Sip(f) => {
+                f.cut(&mut stats.framing);
+            }
+            Mode::Ws { head, dec } => {
+                if let Some(h) = head {
+                    *h = BytesMut::new();
+                }
+                dec.cut();
+            }
+            Mode::Hep(h) => {
+                if h.buffered() > 0 {
+                    stats.hep_errors += 1;
+                }
+                *h = HepStream::default();
+            }
+            Mode::NotSip => {}
+        }
+    }
 }
 
 struct Flow {
@@ -157,16 +213,33 @@ struct Flow {
     dirs: [Direction; 2],
     last_ts: Ts,
     closed: [bool; 2],
+    /// The touch number of this flow's latest entry in the LRU queue.
+    touched: u64,
 }
 
 type FlowKey = (SocketAddr, SocketAddr);
 
-/// How many chunks of an undecided stream we look at before calling it not SIP.
+/// How many chunks of an undecided stream, once judged, we look at before calling it not SIP.
+/// It is first judged on its first line: once a line end, a byte no start line holds, or
+/// [`PROBE_MAX`] bytes arrived, however many segments brought them (a start line split into
+/// tiny segments is still SIP).
 const PROBE_CHUNKS: u8 = 4;
+/// Bytes an undecided stream may hold before it is called not SIP (an HTTP upgrade head may
+/// take up to [`websocket::MAX_HEAD_LEN`]).
+const PROBE_MAX: usize = 4096;
 
 pub struct Reassembler {
     cfg: ReassemblyConfig,
     flows: FxHashMap<FlowKey, Flow>,
+    /// Flows in the order they were last touched, (touch number, key), oldest first. A flow
+    /// touched again gets a new entry; the old one is stale (its number no longer matches the
+    /// flow's) and is skipped when met, so eviction is O(1) amortised.
+    lru: VecDeque<(u64, FlowKey)>,
+    touches: u64,
+    /// Queue entries visited by eviction and compaction (a work counter for the tests).
+    lru_work: u64,
+    /// Sum of every direction's `held`.
+    held_total: usize,
     last_sweep: Ts,
     pub stats: ReassemblyStats,
     chunks: Vec<Chunk>,
@@ -178,6 +251,10 @@ impl Reassembler {
         Reassembler {
             cfg,
             flows: FxHashMap::default(),
+            lru: VecDeque::new(),
+            touches: 0,
+            lru_work: 0,
+            held_total: 0,
             last_sweep: Ts::ZERO,
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
@@ -268,6 +345,7 @@ impl Reassembler {
                     probe: BytesMut::new(),
                     chunks: 0,
                 },
+                held: 0,
             };
             self.flows.insert(
                 key,
@@ -277,13 +355,27 @@ impl Reassembler {
                     dirs: [new_dir(), new_dir()],
                     last_ts: p.ts,
                     closed: [false, false],
+                    touched: 0,
                 },
             );
+        }
+        if self.lru.len() > 2 * self.flows.len() + 1024 {
+            // Stale entries outnumber the live ones: drop them (amortised over the touches).
+            self.lru_work += self.lru.len() as u64;
+            let flows = &self.flows;
+            self.lru
+                .retain(|(t, k)| flows.get(k).is_some_and(|f| f.touched == *t));
         }
         let Some(flow) = self.flows.get_mut(&key) else {
             return;
         };
         flow.last_ts = p.ts;
+        if flow.touched == 0 || flow.touched != self.touches {
+            // Not already the most recent: a new entry at the back of the queue.
+            self.touches += 1;
+            flow.touched = self.touches;
+            self.lru.push_back((self.touches, key));
+        }
         let (from, to) = if dir == 0 {
             (flow.a, flow.b)
         } else {
@@ -315,18 +407,74 @@ impl Reassembler {
                 out,
             );
         }
-        if p.tcp.flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
+        let now = d.buffered();
+        self.held_total = self.held_total - d.held + now;
+        d.held = now;
+        if self.held_total > self.cfg.stream_budget {
+            self.enforce_budget();
+        }
+        self.close_if_done(key, dir, p.tcp.flags, p.ts, out);
+    }
+
+    fn close_if_done(
+        &mut self,
+        key: FlowKey,
+        dir: usize,
+        flags: u8,
+        ts: Ts,
+        out: &mut Vec<SipBytes>,
+    ) {
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
             flow.closed[dir] = true;
-            if p.tcp.flags & tcp_flags::RST != 0 || flow.closed == [true, true] {
+            if flags & tcp_flags::RST != 0 || flow.closed == [true, true] {
                 if let Some(flow) = self.flows.remove(&key) {
-                    self.close(flow, p.ts, out);
+                    self.close(flow, ts, out);
                 }
             }
         }
     }
 
+    /// Cuts the directions holding the most until the bytes held are back to three quarters
+    /// of the budget (see the module docs).
+    fn enforce_budget(&mut self) {
+        let target = self.cfg.stream_budget - self.cfg.stream_budget / 4;
+        let mut held: Vec<(usize, FlowKey, usize)> = self
+            .flows
+            .iter()
+            .flat_map(|(k, f)| {
+                f.dirs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.held > 0)
+                    .map(|(i, d)| (d.held, *k, i))
+            })
+            .collect();
+        // Largest first; ties in key order, so the choice does not depend on the hash.
+        held.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        for (_, k, i) in held {
+            if self.held_total <= target {
+                break;
+            }
+            let Some(f) = self.flows.get_mut(&k) else {
+                continue;
+            };
+            let d = &mut f.dirs[i];
+            d.cut(&mut self.stats);
+            let now = d.buffered();
+            self.stats.cut_by_budget += 1;
+            self.stats.cut_by_budget_bytes += (d.held - now) as u64;
+            self.held_total = self.held_total - d.held + now;
+            d.held = now;
+        }
+    }
+
     fn close(&mut self, mut flow: Flow, ts: Ts, out: &mut Vec<SipBytes>) {
         for (i, d) in flow.dirs.iter_mut().enumerate() {
+            self.held_total -= d.held;
+            d.held = 0;
             let (src, dst) = if i == 0 {
                 (flow.a, flow.b)
             } else {
@@ -368,6 +516,9 @@ impl Reassembler {
                     }
                 }
                 Mode::Ws { dec, .. } => self.stats.ws += dec.stats(),
+                Mode::Hep(h) if h.buffered() > 0 => {
+                    h.push(&self.cfg, &[], ts, &mut self.stats, true, out);
+                }
                 Mode::Unknown { probe, .. } if !probe.is_empty() => {
                     self.stats.flows_not_sip += 1;
                 }
@@ -377,18 +528,20 @@ impl Reassembler {
         }
     }
 
+    /// Evicts the least recently touched connection (O(1) amortised: stale queue entries are
+    /// skipped once each).
     fn evict_oldest(&mut self, out: &mut Vec<SipBytes>) {
-        if let Some(k) = self
-            .flows
-            .iter()
-            .min_by_key(|(k, f)| (f.last_ts, **k))
-            .map(|(k, _)| *k)
-        {
+        while let Some((t, k)) = self.lru.pop_front() {
+            self.lru_work += 1;
+            if self.flows.get(&k).is_none_or(|f| f.touched != t) {
+                continue;
+            }
             if let Some(f) = self.flows.remove(&k) {
                 self.stats.flows_evicted += 1;
                 let ts = f.last_ts;
                 self.close(f, ts, out);
             }
+            return;
         }
     }
 
@@ -419,6 +572,7 @@ impl Reassembler {
 
     /// End of input: flush every connection.
     pub fn finish(&mut self, out: &mut Vec<SipBytes>) {
+        self.lru.clear();
         let mut keys: Vec<FlowKey> = self.flows.keys().copied().collect();
         keys.sort();
         for k in keys {
@@ -492,6 +646,155 @@ fn hep_message(
     ))
 }
 
+/// HEPv3 over TCP: packets framed by the length in their header. A header may lie (announce
+/// more bytes than the packet has); the bytes that follow then contradict it: the chunks end and
+/// the next `HEP3` magic begins before the announced end, or the stream closes first. The lying
+/// packet is counted damaged and reading resumes at the next magic, so one bad length cannot
+/// swallow the rest of the stream.
+struct HepStream {
+    buf: BytesMut,
+    /// How far the chunks of the incomplete packet at the front of `buf` were walked.
+    walk: usize,
+    /// The chunks did not walk (a length under 6): look for the magic anywhere from `walk`.
+    walk_lost: bool,
+}
+
+const HEP3_MAGIC: &[u8] = b"HEP3";
+/// HEPv3 header: magic and total length; each chunk has a 6-byte header (vendor, type, length).
+const HEP3_HEADER: usize = 6;
+
+impl Default for HepStream {
+    fn default() -> Self {
+        HepStream {
+            buf: BytesMut::new(),
+            walk: HEP3_HEADER,
+            walk_lost: false,
+        }
+    }
+}
+
+impl HepStream {
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.reset_walk();
+    }
+
+    fn reset_walk(&mut self) {
+        self.walk = HEP3_HEADER;
+        self.walk_lost = false;
+    }
+
+    fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Drops bytes up to the next magic after the first byte (or all but a tail that may yet
+    /// grow into one).
+    fn skip_to_next_magic(&mut self) {
+        match memchr::memmem::find(self.buf.get(1..).unwrap_or_default(), HEP3_MAGIC) {
+            Some(q) => self.buf.advance(q + 1),
+            None => {
+                let keep = self.buf.len().min(HEP3_MAGIC.len() - 1);
+                self.buf.advance(self.buf.len() - keep);
+            }
+        }
+        self.reset_walk();
+    }
+
+    /// Where the packet at the front, announcing `len` bytes but holding fewer, is contradicted
+    /// by a magic inside it; walks its chunks once over the bytes as they come.
+    fn contradiction(&mut self, len: usize) -> Option<usize> {
+        let b = &self.buf[..];
+        if !self.walk_lost {
+            while self.walk + HEP3_HEADER <= b.len() && self.walk < len {
+                let w = self.walk;
+                if &b[w..w + 4] == HEP3_MAGIC {
+                    return Some(w);
+                }
+                let clen = usize::from(u16::from_be_bytes([b[w + 4], b[w + 5]]));
+                if clen < HEP3_HEADER {
+                    self.walk_lost = true;
+                    break;
+                }
+                self.walk += clen;
+            }
+            if !self.walk_lost {
+                return None;
+            }
+        }
+        let from = self.walk.min(b.len());
+        let hit = memchr::memmem::find(&b[from..], HEP3_MAGIC).map(|q| from + q);
+        match hit {
+            Some(q) if q < len => Some(q),
+            _ => {
+                self.walk = b.len().saturating_sub(HEP3_MAGIC.len() - 1).max(from);
+                None
+            }
+        }
+    }
+
+    /// Appends stream bytes and decodes every whole packet; `closing`: the stream ended, what
+    /// is left can never complete.
+    fn push(
+        &mut self,
+        cfg: &ReassemblyConfig,
+        data: &[u8],
+        ts: Ts,
+        stats: &mut ReassemblyStats,
+        closing: bool,
+        out: &mut Vec<SipBytes>,
+    ) {
+        self.buf.extend_from_slice(data);
+        loop {
+            if self.buf.is_empty() {
+                return;
+            }
+            if self.buf.len() < HEP3_HEADER && !closing {
+                if !HEP3_MAGIC.starts_with(&self.buf[..self.buf.len().min(4)]) {
+                    stats.hep_errors += 1;
+                    self.skip_to_next_magic();
+                }
+                return;
+            }
+            let len = match hep::hep3_packet_len(&self.buf) {
+                Some(len) if len >= HEP3_HEADER => len,
+                _ => {
+                    // Not a packet here (or a length under the header's own): resync.
+                    stats.hep_errors += 1;
+                    self.skip_to_next_magic();
+                    if self.buf.len() < HEP3_MAGIC.len() && closing {
+                        self.clear();
+                    }
+                    continue;
+                }
+            };
+            if self.buf.len() >= len {
+                let pkt = self.buf.split_to(len);
+                self.reset_walk();
+                if let Some((_, Some(m))) = hep_message(cfg, &pkt, ts, Carrier::HepTcp, stats) {
+                    out.push(m);
+                }
+                continue;
+            }
+            if let Some(at) = self.contradiction(len) {
+                stats.hep_errors += 1;
+                self.buf.advance(at);
+                self.reset_walk();
+                continue;
+            }
+            if closing {
+                stats.hep_errors += 1;
+                self.skip_to_next_magic();
+                if self.buf.len() < HEP3_MAGIC.len() {
+                    self.clear();
+                }
+                continue;
+            }
+            return;
+        }
+    }
+}
+
 /// Feeds one in-order chunk of a TCP direction to whatever that direction carries.
 fn feed(
     cfg: &ReassemblyConfig,
@@ -507,7 +810,7 @@ fn feed(
             match mode {
                 Mode::Sip(f) => f.gap(&mut stats.framing),
                 Mode::Ws { dec, .. } => dec.reset(),
-                Mode::Hep(buf) => buf.clear(),
+                Mode::Hep(h) => h.clear(),
                 Mode::Unknown { probe, .. } => probe.clear(),
                 Mode::NotSip => {}
             }
@@ -528,16 +831,22 @@ fn feed(
     };
     if let Mode::Unknown { probe, chunks } = mode {
         probe.extend_from_slice(&data);
+        let line_ended = |d: &[u8]| {
+            d.iter()
+                .any(|c| *c == b'\n' || !(c.is_ascii_graphic() || *c == b' ' || *c == b'\r'))
+        };
+        // Only the new bytes are looked at: the earlier ones did not end the first line.
+        if *chunks == 0 && probe.len() < PROBE_MAX && !line_ended(&data) {
+            return;
+        }
         *chunks = chunks.saturating_add(1);
         let p = &probe[..];
         let on_hep_port =
             cfg.hep_ports.contains(&ctx.src.port()) || cfg.hep_ports.contains(&ctx.dst.port());
-        let next = if p.len() < 12 && *chunks < PROBE_CHUNKS {
-            return;
-        } else if looks_like_sip(p) || p.starts_with(b"\r\n") {
+        let next = if looks_like_sip(p) || p.starts_with(b"\r\n") {
             Some(Mode::Sip(SipFramer::default()))
         } else if on_hep_port && hep::is_hep3(p) {
-            Some(Mode::Hep(BytesMut::new()))
+            Some(Mode::Hep(HepStream::default()))
         } else {
             match websocket::http_upgrade_head(p) {
                 UpgradeHead::Request { .. } | UpgradeHead::Response { accepted: true, .. } => {
@@ -546,14 +855,15 @@ fn feed(
                         dec: Box::new(WsDecoder::new(cfg.max_message)),
                     })
                 }
-                UpgradeHead::Incomplete if *chunks < PROBE_CHUNKS => return,
+                // Bounded: the head is refused past MAX_HEAD_LEN bytes.
+                UpgradeHead::Incomplete => return,
                 _ => {
                     // Perhaps we joined mid-message: a start line later in the data resyncs.
                     if memchr::memmem::find(p, b"SIP/2.0").is_some() {
                         let mut f = SipFramer::default();
                         f.gap(&mut stats.framing);
                         Some(Mode::Sip(f))
-                    } else if *chunks >= PROBE_CHUNKS || p.len() > 4096 {
+                    } else if *chunks >= PROBE_CHUNKS || p.len() > PROBE_MAX {
                         Some(Mode::NotSip)
                     } else {
                         None
@@ -590,9 +900,9 @@ fn feed(
                         let after = h.split_off(len).freeze();
                         *head = None;
                         let mut msgs = Vec::new();
-                        if dec.push(&after, &mut msgs).is_err() {
-                            stats.ws_errors += 1;
-                        }
+                        let errors = dec.stats().errors;
+                        let _ = dec.push(&after, &mut msgs);
+                        stats.ws_errors += dec.stats().errors - errors;
                         for m in msgs {
                             if looks_like_sip(&m) {
                                 push_msg(Bytes::from(m), Carrier::Ws, true, out);
@@ -608,9 +918,9 @@ fn feed(
                 }
             }
             let mut msgs = Vec::new();
-            if dec.push(rest, &mut msgs).is_err() {
-                stats.ws_errors += 1;
-            }
+            let errors = dec.stats().errors;
+            let _ = dec.push(rest, &mut msgs);
+            stats.ws_errors += dec.stats().errors - errors;
             rest = &[];
             let _ = rest;
             for m in msgs {
@@ -619,30 +929,251 @@ fn feed(
                 }
             }
         }
-        Mode::Hep(buf) => {
-            buf.extend_from_slice(&data);
-            loop {
-                let Some(len) = hep::hep3_packet_len(buf) else {
-                    if buf.len() >= 6 && !hep::is_hep3(buf) {
-                        stats.hep_errors += 1;
-                        buf.clear();
-                    }
-                    break;
-                };
-                if buf.len() < len {
-                    break;
-                }
-                let pkt = buf.split_to(len);
-                if let Some((_, Some(m))) = hep_message(cfg, &pkt, ctx.ts, Carrier::HepTcp, stats) {
-                    out.push(m);
-                }
-                if len == 0 {
-                    buf.clear();
-                    break;
-                }
-            }
-            let _ = buf.remaining();
-        }
+        Mode::Hep(h) => h.push(cfg, &data, ctx.ts, stats, false, out),
         Mode::NotSip | Mode::Unknown { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpMeta;
+    use std::net::Ipv4Addr;
+
+    fn seg(from: (u8, u16), to: (u8, u16), seq: u32, flags: u8, data: &[u8]) -> Packet {
+        Packet {
+            ts: Ts(1),
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, from.0)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, to.0)),
+            sport: from.1,
+            dport: to.1,
+            transport: Transport::Tcp,
+            tcp: TcpMeta { seq, ack: 0, flags },
+            payload: Bytes::copy_from_slice(data),
+            reassembled: false,
+            tunnels: 0,
+        }
+    }
+
+    /// Sends `chunks` as one direction of a connection from (1, sport) to (2, dport), then FIN
+    /// both ways; returns the messages and the counters.
+    fn stream(r: &mut Reassembler, sport: u16, dport: u16, chunks: &[&[u8]]) -> Vec<SipBytes> {
+        let mut out = Vec::new();
+        let (a, b) = ((1, sport), (2, dport));
+        r.packet(seg(a, b, 1000, tcp_flags::SYN, b""), &mut out);
+        let mut seq = 1001u32;
+        for c in chunks {
+            r.packet(seg(a, b, seq, tcp_flags::ACK, c), &mut out);
+            seq += c.len() as u32;
+        }
+        r.packet(seg(a, b, seq, tcp_flags::FIN, b""), &mut out);
+        r.packet(seg(b, a, 1, tcp_flags::FIN, b""), &mut out);
+        out
+    }
+
+    fn invite(cid: &str) -> Vec<u8> {
+        format!(
+            "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK{cid}\r\nCall-ID: {cid}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn hep(chunks: &[(u16, &[u8])], announce: Option<u16>) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (ty, v) in chunks {
+            body.extend_from_slice(&0u16.to_be_bytes());
+            body.extend_from_slice(&ty.to_be_bytes());
+            body.extend_from_slice(&((6 + v.len()) as u16).to_be_bytes());
+            body.extend_from_slice(v);
+        }
+        let mut p = b"HEP3".to_vec();
+        let len = announce.unwrap_or((6 + body.len()) as u16);
+        p.extend_from_slice(&len.to_be_bytes());
+        p.extend_from_slice(&body);
+        p
+    }
+
+    fn hep_sip(sip: &[u8], announce: Option<u16>) -> Vec<u8> {
+        hep(
+            &[
+                (1, &[2]),
+                (2, &[17]),
+                (3, &[10, 0, 0, 1]),
+                (4, &[10, 0, 0, 2]),
+                (7, &[0x13, 0xc4]),
+                (8, &[0x13, 0xc4]),
+                (0x0f, sip),
+            ],
+            announce,
+        )
+    }
+
+    /// F3: with the connection table full, each new connection scanned every flow to find the
+    /// oldest (300k half-open connections: 196 s). The LRU queue makes it O(1) amortised: the
+    /// queue work stays linear in the packets.
+    #[test]
+    fn eviction_from_a_full_table_is_amortised_constant() {
+        let cfg = ReassemblyConfig {
+            max_flows: 1000,
+            ..ReassemblyConfig::default()
+        };
+        let mut r = Reassembler::new(cfg);
+        let mut out = Vec::new();
+        let half = b"INVITE sip:b@x SIP/2.0\r\nCall-ID: half";
+        let n = 50_000u32;
+        let mut packets = 0u64;
+        for i in 0..n {
+            let from = (1 + (i >> 16) as u8, (i & 0xffff) as u16);
+            // Touch an old flow now and then so stale entries pile up in the queue.
+            for p in [
+                seg(from, (200, 5060), 1000, tcp_flags::SYN, b""),
+                seg(from, (200, 5060), 1001, tcp_flags::ACK, half),
+                seg(
+                    from,
+                    (200, 5060),
+                    1001 + half.len() as u32,
+                    tcp_flags::ACK,
+                    b"1",
+                ),
+            ] {
+                r.packet(p, &mut out);
+                packets += 1;
+            }
+            assert!(r.flows() <= 1000);
+        }
+        assert_eq!(r.stats.flows_evicted, u64::from(n) - 1000);
+        assert!(r.lru_work <= 4 * packets, "{} for {packets}", r.lru_work);
+        let msg = invite("after-half@x");
+        let out = stream(&mut r, 5555, 5060, &[&msg]);
+        assert!(out.iter().any(|m| m.bytes[..] == msg[..]));
+    }
+
+    /// S6: a stream whose first 11 bytes came in 4 segments was judged "not SIP" for good.
+    #[test]
+    fn a_start_line_in_tiny_segments_is_still_sip() {
+        let m = [invite("tiny-first@x"), invite("tiny-second@x")].concat();
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let out = stream(
+            &mut r,
+            46000,
+            5060,
+            &[&m[0..3], &m[3..6], &m[6..9], &m[9..11], &m[11..]],
+        );
+        assert_eq!(out.len(), 2);
+        let mut pieces: Vec<&[u8]> = m[..60].chunks(1).collect();
+        pieces.push(&m[60..]);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let out = stream(&mut r, 46000, 5060, &pieces);
+        assert_eq!(out.len(), 2);
+        assert_eq!(r.stats.flows_not_sip, 0);
+        // Not SIP stays not SIP, judged on a bounded number of bytes.
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let junk = [0x16u8; 100];
+        let pieces: Vec<&[u8]> = junk.chunks(3).collect();
+        stream(&mut r, 46000, 5060, &pieces);
+        assert_eq!(r.stats.flows_not_sip, 1);
+    }
+
+    /// F8: per-connection buffers had no global cap (40 connections mid-way through 16 MiB
+    /// bodies: 710 MiB). The bytes held stay within the budget; the streams cut skip the rest of
+    /// their body and the next message on each is read.
+    #[test]
+    fn stream_buffers_stay_within_the_budget() {
+        let budget = 1 << 20;
+        let cfg = ReassemblyConfig {
+            stream_budget: budget,
+            ..ReassemblyConfig::default()
+        };
+        let mut r = Reassembler::new(cfg);
+        let mut out = Vec::new();
+        let conns = 20u16;
+        let body = 400_000usize;
+        let mut seqs = Vec::new();
+        for c in 0..conns {
+            let head = format!(
+                "INVITE sip:b@x SIP/2.0\r\nCall-ID: big{c}@x\r\nContent-Length: {body}\r\n\r\n"
+            );
+            r.packet(
+                seg((1, 20000 + c), (2, 5060), 1000, tcp_flags::SYN, b""),
+                &mut out,
+            );
+            r.packet(
+                seg(
+                    (1, 20000 + c),
+                    (2, 5060),
+                    1001,
+                    tcp_flags::ACK,
+                    head.as_bytes(),
+                ),
+                &mut out,
+            );
+            seqs.push(1001 + head.len() as u32);
+        }
+        let blk = vec![b'b'; 20_000];
+        for _ in 0..body / blk.len() {
+            for c in 0..conns {
+                let p = seg(
+                    (1, 20000 + c),
+                    (2, 5060),
+                    seqs[c as usize],
+                    tcp_flags::ACK,
+                    &blk,
+                );
+                r.packet(p, &mut out);
+                seqs[c as usize] += blk.len() as u32;
+                assert!(r.held_total <= budget, "{}", r.held_total);
+                let sum: usize = r
+                    .flows
+                    .values()
+                    .flat_map(|f| &f.dirs)
+                    .map(|d| d.buffered())
+                    .sum();
+                assert_eq!(sum, r.held_total);
+            }
+        }
+        assert!(r.stats.cut_by_budget >= 10, "{:?}", r.stats);
+        for c in 0..conns {
+            let m = invite(&format!("next{c}@x"));
+            let p = seg(
+                (1, 20000 + c),
+                (2, 5060),
+                seqs[c as usize],
+                tcp_flags::ACK,
+                &m,
+            );
+            r.packet(p, &mut out);
+        }
+        for c in 0..conns {
+            let cid = format!("next{c}@x");
+            assert!(
+                out.iter()
+                    .any(|m| memchr::memmem::find(&m.bytes, cid.as_bytes()).is_some()),
+                "{cid}"
+            );
+        }
+        // The streams that were not cut delivered their big message whole.
+        let whole = out.iter().filter(|m| m.bytes.len() > body).count() as u64;
+        assert_eq!(whole + r.stats.cut_by_budget, u64::from(conns));
+    }
+
+    /// S3: a HEP packet announcing more bytes than it carries swallowed every later packet.
+    #[test]
+    fn a_lying_hep_length_does_not_swallow_the_stream() {
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let short = hep_sip(b"", Some(65_535));
+        let short = &short[..short.len() - 6];
+        let good = hep_sip(&invite("hep-after@x"), None);
+        let out = stream(&mut r, 44001, 9060, &[short, &good]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(r.stats.hep_packets, 1);
+        assert_eq!(r.stats.hep_errors, 1, "{:?}", r.stats);
+        // Cut anywhere, and a lie at the very end of the stream: still counted.
+        let all = [short, &good[..], short].concat();
+        for cut in 1..all.len() {
+            let mut r = Reassembler::new(ReassemblyConfig::default());
+            let out = stream(&mut r, 44001, 9060, &[&all[..cut], &all[cut..]]);
+            assert_eq!(out.len(), 1, "cut {cut}");
+            assert_eq!(r.stats.hep_errors, 2, "cut {cut}: {:?}", r.stats);
+        }
     }
 }

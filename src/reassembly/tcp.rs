@@ -183,6 +183,15 @@ impl HalfStream {
         }
     }
 
+    /// Drops the out-of-order segments held (a byte budget above ran out); returns the bytes
+    /// freed. The hole they leave is skipped later as a gap, like any loss.
+    pub fn drop_pending(&mut self) -> usize {
+        let freed = self.pending_bytes;
+        self.pending.clear();
+        self.pending_bytes = 0;
+        freed
+    }
+
     /// End of capture (or of the connection): deliver everything buffered, gaps included.
     pub fn flush(&mut self, stats: &mut TcpStats, out: &mut Vec<Chunk>) {
         while !self.pending.is_empty() {

@@ -17,9 +17,22 @@
 //!   and one message of at most `max_message` bytes are held at any time. A
 //!   frame whose declared length would push the message past `max_message` is
 //!   refused from its header alone, before any payload is buffered.
-//! - On any protocol error the decoder counts it, drops its partial state and
-//!   returns the error; messages completed earlier in the same `push` are
-//!   already in `out`. Never panics and uses no `unsafe`.
+//! - A passive reader keeps reading past what a conforming endpoint would
+//!   refuse: a length not in its shortest form (RFC 6455 §5.2 says MUST) is
+//!   read and counted (`non_minimal_lengths`). A frame refused for any other
+//!   reason whose header could be read (reserved opcode, oversized or
+//!   fragmented control frame, RSV1, a message past `max_message`, a stray
+//!   continuation) is counted and its payload skipped, with the rest of its
+//!   data message; the frames after it decode as usual. A data frame while a
+//!   fragmented message is open drops the open message (counted) and starts
+//!   the new one. `push` returns the first error of the call; messages before
+//!   and after it are in `out`.
+//! - Only a 64-bit length with its most significant bit set cannot be
+//!   stepped over: the decoder counts it, drops its partial state and the
+//!   rest of the data. Never panics and uses no `unsafe`.
+//! - [`WsDecoder::cut`] drops the message being assembled (a memory budget
+//!   above it ran out); the rest of that message is skipped as it arrives and
+//!   the next message decodes as usual.
 //! - Not done: permessage-deflate (RFC 7692; a frame with RSV1 set is refused
 //!   with [`WsError::Compressed`], since RFC 7118 gives SIP no reason to
 //!   negotiate it), and UTF-8 validation of text frames (the SIP parser above
@@ -265,8 +278,12 @@ pub struct WsStats {
     pub messages: u64,
     /// Payload bytes of the delivered messages.
     pub bytes: u64,
-    /// Errors returned by `push`.
+    /// Frames refused (each counted once; see the module contract).
     pub errors: u64,
+    /// Frames whose payload length was not in its shortest form (read anyway).
+    pub non_minimal_lengths: u64,
+    /// Messages dropped unfinished by [`WsDecoder::cut`].
+    pub cut: u64,
 }
 
 impl AddAssign for WsStats {
@@ -281,6 +298,10 @@ impl AddAssign for WsStats {
         self.messages = self.messages.saturating_add(o.messages);
         self.bytes = self.bytes.saturating_add(o.bytes);
         self.errors = self.errors.saturating_add(o.errors);
+        self.non_minimal_lengths = self
+            .non_minimal_lengths
+            .saturating_add(o.non_minimal_lengths);
+        self.cut = self.cut.saturating_add(o.cut);
     }
 }
 
@@ -291,6 +312,7 @@ struct FrameHeader {
     opcode: u8,
     mask: Option<[u8; 4]>,
     len: u64,
+    non_minimal: bool,
 }
 
 impl FrameHeader {
@@ -313,6 +335,12 @@ pub struct WsDecoder {
     mask_pos: usize,
     message: Vec<u8>,
     in_message: bool,
+    /// The payload of the current frame is stepped over (the frame was refused).
+    skip: bool,
+    /// The open data message is being dropped: its frames are stepped over until its FIN.
+    discard: bool,
+    /// An error counted inside `begin_frame` without refusing the frame, for `push` to return.
+    soft_error: Option<WsError>,
     control: Vec<u8>,
     stats: WsStats,
 }
@@ -329,6 +357,9 @@ impl WsDecoder {
             mask_pos: 0,
             message: Vec::new(),
             in_message: false,
+            skip: false,
+            discard: false,
+            soft_error: None,
             control: Vec::new(),
             stats: WsStats::default(),
         }
@@ -339,15 +370,34 @@ impl WsDecoder {
     /// `out`. Partial frames are kept for the next call. Control frames are
     /// consumed and counted, also between fragments (RFC 6455 §5.4).
     ///
-    /// On error the rest of `data` is dropped and the decoder resets, so the
-    /// next call expects a frame header.
+    /// Returns the first error met; see the module contract for what is
+    /// stepped over and what resets the decoder.
     pub fn push(&mut self, data: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), WsError> {
-        let result = self.push_inner(data, out);
+        let mut first = None;
+        let result = self.push_inner(data, out, &mut first);
+        if let Some(e) = self.soft_error.take() {
+            first.get_or_insert(e);
+        }
         if result.is_err() {
             self.stats.errors += 1;
             self.reset();
         }
-        result
+        match first {
+            Some(e) => Err(e),
+            None => result,
+        }
+    }
+
+    /// Drops the data message being assembled, if any: the rest of it is
+    /// skipped as it arrives. Returns the bytes freed.
+    pub fn cut(&mut self) -> usize {
+        let freed = self.message.len();
+        if self.in_message && !self.discard {
+            self.discard = true;
+            self.stats.cut += 1;
+            self.message = Vec::new();
+        }
+        freed
     }
 
     /// Counters so far; `reset` keeps them.
@@ -366,6 +416,8 @@ impl WsDecoder {
         // memory instead of pinning it for the connection's lifetime.
         self.message = Vec::new();
         self.in_message = false;
+        self.skip = false;
+        self.discard = false;
         self.control.clear();
     }
 
@@ -380,7 +432,12 @@ impl WsDecoder {
         self.header_len + self.message.len() + self.control.len()
     }
 
-    fn push_inner(&mut self, mut data: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), WsError> {
+    fn push_inner(
+        &mut self,
+        mut data: &[u8],
+        out: &mut Vec<Vec<u8>>,
+        first: &mut Option<WsError>,
+    ) -> Result<(), WsError> {
         loop {
             let frame = match self.frame {
                 Some(frame) => frame,
@@ -405,7 +462,15 @@ impl WsDecoder {
                         continue;
                     }
                     let frame = parse_header(have)?;
-                    self.begin_frame(frame)?;
+                    if frame.non_minimal {
+                        self.stats.non_minimal_lengths += 1;
+                    }
+                    if let Err(e) = self.begin_frame(frame) {
+                        // Refused, but its length is known: step over it.
+                        self.stats.errors += 1;
+                        first.get_or_insert(e);
+                        self.refuse(frame);
+                    }
                     self.header_len = 0;
                     frame
                 }
@@ -423,6 +488,25 @@ impl WsDecoder {
                 return Ok(());
             }
             self.finish_frame(frame, out);
+        }
+    }
+
+    /// Sets up stepping over a refused frame (and the rest of its data message).
+    fn refuse(&mut self, frame: FrameHeader) {
+        self.frame = Some(frame);
+        self.remaining = frame.len;
+        self.mask_pos = 0;
+        self.skip = true;
+        if !frame.is_control() && frame.opcode <= OP_BINARY {
+            if frame.opcode != OP_CONTINUATION {
+                // A new message: whatever was open is gone too.
+                self.message = Vec::new();
+            }
+            self.in_message = !frame.fin;
+            self.discard = !frame.fin;
+            if !self.discard {
+                self.message = Vec::new();
+            }
         }
     }
 
@@ -445,7 +529,30 @@ impl WsDecoder {
                     return Err(WsError::ContinuationWithoutStart);
                 }
                 if frame.opcode != OP_CONTINUATION && self.in_message {
-                    return Err(WsError::UnfinishedMessage);
+                    if self.discard {
+                        // The dropped message never saw its FIN: this one starts afresh.
+                        self.discard = false;
+                        self.in_message = false;
+                    } else {
+                        // Counted; the open message is dropped and this one is read.
+                        self.stats.errors += 1;
+                        self.soft_error.get_or_insert(WsError::UnfinishedMessage);
+                        self.message = Vec::new();
+                        self.in_message = false;
+                    }
+                }
+                if self.discard {
+                    // A continuation of a dropped message: stepped over, not an error.
+                    self.frame = Some(frame);
+                    self.remaining = frame.len;
+                    self.mask_pos = 0;
+                    self.skip = true;
+                    self.in_message = !frame.fin;
+                    self.discard = !frame.fin;
+                    if frame.rsv != 0 {
+                        self.stats.reserved_bits += 1;
+                    }
+                    return Ok(());
                 }
                 let total = (self.message.len() as u64).saturating_add(frame.len);
                 if total > self.max_message as u64 {
@@ -471,6 +578,9 @@ impl WsDecoder {
     }
 
     fn consume_payload(&mut self, frame: FrameHeader, chunk: &[u8]) {
+        if self.skip || (self.discard && !frame.is_control()) {
+            return;
+        }
         let dst = if frame.is_control() {
             &mut self.control
         } else {
@@ -489,6 +599,9 @@ impl WsDecoder {
     fn finish_frame(&mut self, frame: FrameHeader, out: &mut Vec<Vec<u8>>) {
         self.frame = None;
         self.stats.frames += 1;
+        if std::mem::take(&mut self.skip) {
+            return;
+        }
         if frame.mask.is_some() {
             self.stats.masked_frames += 1;
         }
@@ -498,6 +611,10 @@ impl WsDecoder {
                 self.stats.close_frames += 1;
             }
             self.control.clear();
+        } else if frame.fin && std::mem::take(&mut self.discard) {
+            // The end of a message `cut` dropped.
+            self.in_message = false;
+            self.message = Vec::new();
         } else if frame.fin {
             let message = std::mem::take(&mut self.message);
             self.in_message = false;
@@ -534,9 +651,6 @@ fn parse_header(h: &[u8]) -> Result<FrameHeader, WsError> {
                 .split_first_chunk::<2>()
                 .ok_or(WsError::NonMinimalOrBadLength)?;
             let len = u64::from(u16::from_be_bytes(*ext));
-            if len < 126 {
-                return Err(WsError::NonMinimalOrBadLength);
-            }
             (len, rest)
         }
         127 => {
@@ -544,7 +658,7 @@ fn parse_header(h: &[u8]) -> Result<FrameHeader, WsError> {
                 .split_first_chunk::<8>()
                 .ok_or(WsError::NonMinimalOrBadLength)?;
             let len = u64::from_be_bytes(*ext);
-            if len >> 63 != 0 || len <= u64::from(u16::MAX) {
+            if len >> 63 != 0 {
                 return Err(WsError::NonMinimalOrBadLength);
             }
             (len, rest)
@@ -565,6 +679,11 @@ fn parse_header(h: &[u8]) -> Result<FrameHeader, WsError> {
         opcode: b0 & 0x0f,
         mask,
         len,
+        non_minimal: match b1 & 0x7f {
+            126 => len < 126,
+            127 => len <= u64::from(u16::MAX),
+            _ => false,
+        },
     })
 }
 
@@ -832,11 +951,6 @@ mod tests {
             (vec![0x80, 0x01, b'x'], WsError::ContinuationWithoutStart),
             (frame(0x89, None, &[0; 126]), WsError::ControlTooLong(126)),
             (vec![0x09, 0x00], WsError::FragmentedControl(9)),
-            (vec![0x81, 0x7e, 0x00, 0x05], WsError::NonMinimalOrBadLength),
-            (
-                vec![0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0xff, 0xff],
-                WsError::NonMinimalOrBadLength,
-            ),
             (
                 vec![0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0],
                 WsError::NonMinimalOrBadLength,
@@ -869,6 +983,63 @@ mod tests {
             // After the reset a valid frame decodes normally.
             d.push(&frame(0x81, None, b"ok"), &mut out).unwrap();
             assert_eq!(out.last().map(Vec::as_slice), Some(&b"ok"[..]));
+        }
+    }
+
+    /// S1: a frame whose length is not in its shortest form was refused with the rest of its
+    /// segment (2 of 3 SIP messages lost). It is read, counted, and the next frames decode.
+    #[test]
+    fn non_minimal_lengths_are_read_and_counted() {
+        let mut s = frame(0x81, None, b"one");
+        s.extend([0x81, 0x7e, 0x00, 0x03]);
+        s.extend(b"two");
+        s.extend([0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0, 5]);
+        s.extend(b"three");
+        s.extend(frame(0x81, Some([1, 2, 3, 4]), b"four"));
+        let (out, st) = decode_all(100, &[&s]);
+        assert_eq!(out, [&b"one"[..], b"two", b"three", b"four"]);
+        assert_eq!(st.non_minimal_lengths, 2);
+        assert_eq!(st.errors, 0);
+    }
+
+    /// A refused frame is stepped over: the frames after it in the same data still decode.
+    #[test]
+    fn frames_after_a_refused_one_are_kept() {
+        let mut s = frame(0x83, None, b"reserved");
+        s.extend(frame(0x81, None, b"a"));
+        s.extend(frame(0x01, None, &[b'x'; 80]));
+        s.extend(frame(0x00, None, &[b'x'; 80]));
+        s.extend(frame(0x00, None, b"tail of the big one"));
+        s.extend(frame(0x80, None, b"and its end"));
+        s.extend(frame(0x81, None, b"b"));
+        let mut d = WsDecoder::new(100);
+        let mut out = Vec::new();
+        assert_eq!(d.push(&s, &mut out), Err(WsError::ReservedOpcode(3)));
+        assert_eq!(out, [&b"a"[..], b"b"]);
+        assert_eq!(d.stats().errors, 2);
+        assert!(d.is_idle());
+    }
+
+    /// `cut` drops the message being assembled; the rest of it is skipped and the next one
+    /// decodes.
+    #[test]
+    fn a_cut_message_is_skipped_to_its_end() {
+        let mut s = frame(0x01, None, &[b'x'; 50]);
+        s.extend(frame(0x00, None, &[b'y'; 50]));
+        s.extend(frame(0x80, None, b"end"));
+        s.extend(frame(0x81, None, b"next"));
+        for at in [10, 50, 60, 106] {
+            let mut d = WsDecoder::new(1000);
+            let mut out = Vec::new();
+            d.push(&s[..at], &mut out).unwrap();
+            assert!(d.buffered() > 0, "{at}");
+            let freed = d.cut();
+            assert!(freed > 0);
+            assert!(d.buffered() < 14);
+            d.push(&s[at..], &mut out).unwrap();
+            assert_eq!(out, [&b"next"[..]], "{at}");
+            assert_eq!(d.stats().cut, 1);
+            assert_eq!(d.stats().errors, 0);
         }
     }
 

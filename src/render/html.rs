@@ -4,12 +4,14 @@
 //! several per page, driven by one copy of [`SCRIPT`]. No network fetch: styles and script are
 //! inline, so the file opens from disk offline. Wire text reaches the page only through
 //! `textContent` (never as markup) and the embedded JSON has `<` escaped, so a message cannot end
-//! the script or inject elements.
+//! the script or inject elements; control and bidirectional characters are shown as escapes
+//! (`\x1b`, `\u{202e}`), as in the terminal, so the page holds none raw.
 
 use std::fmt::Write as _;
 
 use super::svg::{Layout, GUTTER, ROW};
 use super::Ladder;
+use crate::output::{escape, escape_multiline};
 
 /// Text as HTML character data or an attribute value.
 pub fn esc(s: &str) -> String {
@@ -19,13 +21,19 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Wire text as HTML character data or an attribute value: control and bidirectional characters
+/// made visible ([`escape`]), then [`esc`].
+pub fn wire(s: &str) -> String {
+    esc(&escape(s))
+}
+
 /// JSON safe inside `<script>`: `<` only occurs in strings, where `\u003c` reads the same.
 pub fn script_json(json: &str) -> String {
     json.replace('<', "\\u003c")
 }
 
 fn js_string(s: &str) -> String {
-    script_json(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()))
+    script_json(&crate::output::json::to_string(s).unwrap_or_else(|_| "\"\"".into()))
 }
 
 /// The styles of ladder blocks.
@@ -89,7 +97,7 @@ pub fn fragment(l: &Ladder, prefix: &str) -> String {
         let _ = writeln!(
             out,
             r##"<a class="m" id="{prefix}m{i}" href="#{prefix}m{i}" title="{}" style="top:{top}px;width:{}px"></a>"##,
-            esc(&l.rows[i].label),
+            wire(&l.rows[i].label),
             lay.width - GUTTER
         );
     }
@@ -109,11 +117,15 @@ pub fn fragment(l: &Ladder, prefix: &str) -> String {
                 String::new()
             }
         );
+        // Shown as text, with control and bidirectional characters made visible like in the
+        // terminal (a browser would reorder a line after U+202E).
         let _ = writeln!(
             out,
             "  [{}, {}]{}",
-            js_string(&head),
-            js_string(r.text.as_deref().unwrap_or("(message text not kept)")),
+            js_string(&escape(&head)),
+            js_string(&escape_multiline(
+                r.text.as_deref().unwrap_or("(message text not kept)")
+            )),
             if i + 1 < l.rows.len() { "," } else { "" }
         );
     }
@@ -122,7 +134,7 @@ pub fn fragment(l: &Ladder, prefix: &str) -> String {
 }
 
 pub fn render(l: &Ladder) -> String {
-    let title = esc(&l.call_ids.join(" + "));
+    let title = wire(&l.call_ids.join(" + "));
     let mut out = String::new();
     let _ = write!(
         out,

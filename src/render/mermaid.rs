@@ -1,19 +1,25 @@
 //! The ladder as a Mermaid `sequenceDiagram`, to paste into a Markdown ticket (GitHub and GitLab
-//! render it). Wire text is made safe for Mermaid: `#` and `;` become entity codes, newlines
-//! and control characters are dropped.
+//! render it). Wire text is made safe for Mermaid ([`safe`]): every character Mermaid or the HTML
+//! it renders into would read as syntax (`<`, `>`, `&`, `"`, `#`, `;`, `%`, backtick) becomes a
+//! numeric entity code (`#60;`), which Mermaid shows as the character itself; line breaks,
+//! control and bidirectional characters ([`is_unsafe`]) become spaces. So no tag, directive
+//! (`%%{init}%%`), statement break or comment from the wire reaches the diagram's source, and the
+//! page stays safe even where the Markdown host does not sanitise what Mermaid draws.
 
 use std::fmt::Write as _;
 
 use super::Ladder;
+use crate::output::is_unsafe;
 
-/// Text Mermaid takes literally in a participant alias, a message or a note.
-fn safe(s: &str) -> String {
+/// Text Mermaid takes literally in a participant alias, a message, a note or a comment.
+pub fn safe(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '#' => out.push_str("#35;"),
-            ';' => out.push_str("#59;"),
-            c if c.is_control() => out.push(' '),
+            '<' | '>' | '&' | '"' | '#' | ';' | '%' | '`' => {
+                let _ = write!(out, "#{};", c as u32);
+            }
+            c if is_unsafe(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -56,4 +62,33 @@ pub fn render(l: &Ladder) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe;
+
+    /// Tags, attribute quotes, entities, comments and directives from the wire reach the source
+    /// only as entity codes; controls and bidi characters as spaces.
+    #[test]
+    fn wire_text_reaches_mermaid_as_entity_codes() {
+        let s = safe(
+            "<script>alert(\"x\")</script>&amp; `code` #1; %%{init: {}}%%\x1b[2J\u{9b}\u{202e}\n",
+        );
+        assert_eq!(
+            s,
+            "#60;script#62;alert(#34;x#34;)#60;/script#62;#38;amp#59; #96;code#96; #35;1#59; \
+             #37;#37;{init: {}}#37;#37; [2J   "
+        );
+        // Without its entity codes, nothing special is left.
+        let mut bare = s.clone();
+        for code in [60, 62, 34, 38, 59, 96, 35, 37] {
+            bare = bare.replace(&format!("#{code};"), "");
+        }
+        for c in [
+            '<', '>', '&', '"', '`', '#', ';', '%', '\n', '\x1b', '\u{9b}', '\u{202e}',
+        ] {
+            assert!(!bare.contains(c), "{c:?} in {s}");
+        }
+    }
 }

@@ -8,10 +8,14 @@
 //! [`text`] (Unicode or ASCII, terminal colours per transaction), [`mermaid`], [`svg`] and
 //! [`png`] (plotters), and [`html`] (the SVG with each arrow clickable).
 
+#[cfg(feature = "tables")]
 pub mod charts;
+#[cfg(feature = "tables")]
 pub mod html;
 pub mod mermaid;
+#[cfg(feature = "tables")]
 pub mod png;
+#[cfg(feature = "tables")]
 pub mod svg;
 pub mod text;
 

@@ -657,8 +657,8 @@ pub fn page(cx: &Context, sections: &[(String, String)]) -> String {
         );
     }
     out.push_str("</table></section></main>\n");
-    let list = serde_json::to_string(&f.list).unwrap_or_else(|_| "[]".into());
-    let anchors_json = serde_json::to_string(&anchors).unwrap_or_else(|_| "{}".into());
+    let list = crate::output::json::to_string(&f.list).unwrap_or_else(|_| "[]".into());
+    let anchors_json = crate::output::json::to_string(&anchors).unwrap_or_else(|_| "{}".into());
     let _ = write!(
         out,
         "<script type=\"application/json\" id=\"calls-data\">{}</script>\n<script type=\"application/json\" id=\"anchors-data\">{}</script>\n<script>{LIST_SCRIPT}{}</script>\n</body></html>\n",

@@ -16,7 +16,7 @@
 //! ended 60 s after its last packet) and the other legs of the call can join it; then it leaves
 //! as [`ClosedCall`], with its legs, streams, alerts and media announcements.
 //!
-//! Bounded: held calls by the hold time; streams and alerts waiting for an open call, and the
+//! Bounded: held calls by the hold time and by [`MAX_HELD`]; streams and alerts waiting for an open call, and the
 //! verdicts remembered for late arrivals, by fixed caps, each overflow counted in
 //! [`SessionStats`] and said to the user.
 
@@ -53,6 +53,9 @@ const VERDICT_KEEP: Nanos = 600 * NANOS_PER_SEC;
 const MAX_VERDICTS: usize = 500_000;
 /// Streams and alerts waiting for open calls, at most (all calls together).
 const MAX_WAITING: usize = 200_000;
+/// Closed calls held at most: past it the oldest leave before their hold is up, so a flood of
+/// short calls (millions of Call-IDs in seconds of capture time) cannot grow the hold unbounded.
+pub const MAX_HELD: usize = 100_000;
 /// Alerts kept with one call.
 pub const ALERTS_PER_CALL: usize = 20;
 
@@ -190,6 +193,9 @@ pub struct SessionStats {
     pub media_dropped: u64,
     /// Verdicts forgotten early because too many were remembered.
     pub verdicts_dropped: u64,
+    /// Calls released before their hold was up because too many were held (a later stream or
+    /// leg of theirs no longer joins them).
+    pub held_released_early: u64,
 }
 
 /// The session's options.
@@ -555,21 +561,32 @@ impl Session {
                 gen: self.gen,
             },
         );
+        if self.held.len() > MAX_HELD {
+            self.release(self.now, false, sink)?;
+        }
         Ok(())
     }
 
     /// Releases the held calls whose time is up (all of them at the end), in start order.
     fn release(&mut self, now: Ts, all: bool, sink: &mut dyn Sink) -> Result<(), OutputError> {
         let mut due = Vec::new();
+        let mut trimming = false;
         while let Some((at, _, _)) = self.queue.front() {
-            if !all && *at > now {
-                break;
+            // Past the cap, the oldest leave early (the queue is in closing order), down to
+            // nine tenths at once, so that a full hold is not sorted again at every call.
+            let early = !all && *at > now;
+            if early {
+                trimming |= self.held.len() > MAX_HELD;
+                if !trimming || self.held.len() <= MAX_HELD - MAX_HELD / 10 {
+                    break;
+                }
             }
             let Some((_, cid, gen)) = self.queue.pop_front() else {
                 break;
             };
             if self.held.get(&cid).is_some_and(|h| h.gen == gen) {
                 if let Some(h) = self.held.remove(&cid) {
+                    self.stats.held_released_early += u64::from(early);
                     due.push(h);
                 }
             }

@@ -85,7 +85,15 @@ impl Report {
         );
         say(
             s.decode.ip_frag_evicted,
-            "IP datagrams evicted from a full fragment table",
+            "IP datagrams evicted from a full fragment table (count or byte budget)",
+        );
+        say(
+            s.decode.ip_frag_too_large,
+            "IP datagrams dropped: a fragment ends past 65,535 bytes",
+        );
+        say(
+            s.decode.ip_frag_bad,
+            "IP datagrams dropped: fragments contradict each other or are too many",
         );
         say(s.reassembly.tcp.gaps, "gaps in TCP streams (capture loss)");
         say(
@@ -106,12 +114,24 @@ impl Report {
         );
         say(s.reassembly.hep_errors, "damaged HEP packets");
         say(
+            s.reassembly.ws_errors,
+            "WebSocket frames refused (protocol errors; their message lost)",
+        );
+        say(
+            s.reassembly.cut_by_budget,
+            "partial TCP messages dropped to keep stream buffers within their byte budget",
+        );
+        say(
             s.ts_outliers,
             "frames stamped more than an hour ahead of the rest (clock glitch; timers ignore them)",
         );
         say(
             s.correlate.calls_evicted,
             "calls evicted early from a full table (still reported)",
+        );
+        say(
+            s.rtp.evicted,
+            "RTP streams finished early from a full stream table (a later packet starts a new stream)",
         );
         say(s.sip_rejected, "SIP-looking payloads that did not parse");
         say(s.decode.unknown_link, "frames of an unknown link type");
@@ -127,6 +147,10 @@ impl Report {
         say(
             ss.media_dropped,
             "SDP media announcements not indexed (the media index was full)",
+        );
+        say(
+            ss.held_released_early,
+            "closed calls released early from a full hold (a later stream or leg of theirs is not joined)",
         );
         say(
             ss.verdicts_dropped,

@@ -73,21 +73,34 @@ impl Watch {
     }
 }
 
-/// Counts per one-second bucket over a sliding window.
+/// Counts per one-second bucket over a sliding window, with their running totals (so reading
+/// them costs nothing per packet). At most one bucket per second of the window.
 #[derive(Debug, Default, Clone)]
 struct Window {
     buckets: VecDeque<(i64, [u64; 2])>,
+    total: [u64; 2],
 }
 
 impl Window {
-    fn add(&mut self, t: Ts, idx: usize, n: u64, width: Nanos) {
+    /// Drops the buckets that fell out of the window ending at `t`.
+    fn advance(&mut self, t: Ts, width: Nanos) {
         let sec = t.0.div_euclid(NANOS_PER_SEC);
         let oldest = sec - (width / NANOS_PER_SEC).max(1) + 1;
-        while self.buckets.front().is_some_and(|(s, _)| *s < oldest) {
+        while let Some((_, c)) = self.buckets.front().filter(|(s, _)| *s < oldest) {
+            self.total[0] -= c[0];
+            self.total[1] -= c[1];
             self.buckets.pop_front();
         }
+    }
+
+    fn add(&mut self, t: Ts, idx: usize, n: u64, width: Nanos) {
+        self.advance(t, width);
+        let sec = t.0.div_euclid(NANOS_PER_SEC);
+        self.total[idx] += n;
         match self.buckets.back_mut() {
-            Some((s, c)) if *s == sec => c[idx] += n,
+            // A packet a little older than the newest (capture order is not strictly time
+            // order) joins the newest bucket.
+            Some((s, c)) if *s >= sec => c[idx] += n,
             _ => {
                 let mut c = [0; 2];
                 c[idx] = n;
@@ -97,10 +110,64 @@ impl Window {
     }
 
     fn sum(&self) -> [u64; 2] {
-        self.buckets
-            .iter()
-            .fold([0, 0], |a, (_, c)| [a[0] + c[0], a[1] + c[1]])
+        self.total
     }
+}
+
+/// Distinct names seen within a sliding window, each kept from its first sighting until it is
+/// a window old, at most `cap` of them (the oldest go first): what a count of distinct targets
+/// needs to reach a threshold no larger than `cap`. O(1) per sighting.
+#[derive(Debug, Default)]
+struct Distinct {
+    order: VecDeque<(Ts, Box<str>)>,
+    seen: HashMap<Box<str>, Ts>,
+}
+
+/// The longest name kept (a To user off the wire can be anything).
+const NAME_MAX: usize = 64;
+
+impl Distinct {
+    /// Notes `name` at `t`; true when it was not already in the window.
+    fn see(&mut self, t: Ts, name: &str, width: Nanos, cap: usize) -> bool {
+        while let Some((first, _)) = self.order.front() {
+            if t.since(*first) <= width && self.order.len() <= cap {
+                break;
+            }
+            let (first, old) = self.order.pop_front().expect("front");
+            if self.seen.get(&old) == Some(&first) {
+                self.seen.remove(&old);
+            }
+        }
+        let name = truncate(name, NAME_MAX);
+        if self.seen.contains_key(name) {
+            return false;
+        }
+        let name: Box<str> = name.into();
+        self.seen.insert(name.clone(), t);
+        self.order.push_back((t, name));
+        if self.order.len() > cap {
+            let (first, old) = self.order.pop_front().expect("front");
+            if self.seen.get(&old) == Some(&first) {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Per-source state of the rate detectors.
@@ -110,28 +177,50 @@ struct Source {
     sent: Window,
     /// 401/403/407 answered to it since its last success, with their times.
     auth_fail: VecDeque<Ts>,
-    /// Users it probed that were refused, with when.
-    probed: VecDeque<(Ts, String)>,
+    /// Final answers to its requests, and how many of them were 2xx.
+    answers: Window,
+    /// Users it was refused for (401/403/404/407/484), within the window.
+    refused: Distinct,
+    /// The run of consecutive numeric users among those refusals (a sweep of extensions):
+    /// the last one, and how long the run is.
+    sequence: (u64, u32),
     /// REGISTERs in the current second.
     reg_second: (i64, u64),
+    /// REGISTERs it sent, and how many of them began a new AOR window (distinct AORs).
+    registers: Window,
     last: Ts,
     /// Codes fired for this source and when (re-armed a window later).
     fired: Vec<(&'static str, Ts)>,
 }
 
-/// Per-peer error-rate state: final responses and errors in the window, and the baseline rate
-/// (the mean error share of the windows before).
+/// Per-peer error-rate state: final responses and errors over the sliding window, the current
+/// baseline period (a window of capture time, tumbling), and the baseline: the mean error share
+/// of the earlier periods that had enough answers to judge. None during the warm-up.
 #[derive(Debug, Default)]
 struct Peer {
     finals: Window,
+    period_start: i64,
+    period: [u64; 2],
     baseline: Option<f64>,
-    window_start: i64,
     last: Ts,
     fired: Option<Ts>,
 }
 
+/// REGISTERs for one AOR from one source in its current period (tumbling, a window long).
+#[derive(Debug)]
+struct AorPeriod {
+    start: Ts,
+    n: u64,
+}
+
 const MAX_WATCHED: usize = 1_000_000;
 const MAX_SOURCES: usize = 100_000;
+/// (source, AOR) pairs followed by registration-flood, within one window.
+const MAX_AORS: usize = 200_000;
+/// (source, anomaly) pairs remembered so that malformed fires once per pair.
+const MAX_MALFORMED: usize = 100_000;
+/// The most distinct users a source's refusals are remembered for (bounds scanner_targets).
+const MAX_REFUSED: usize = 1024;
 
 /// Counters of the engine itself.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -147,6 +236,9 @@ pub struct Engine {
     calls: HashMap<String, Watch>,
     sources: HashMap<IpAddr, Source>,
     peers: HashMap<IpAddr, Peer>,
+    /// REGISTER periods per (source, AOR), and their order of starting (for expiry).
+    aors: HashMap<(IpAddr, Box<str>), AorPeriod>,
+    aor_order: VecDeque<(Ts, (IpAddr, Box<str>))>,
     /// Media lines per call: the addresses each side wants RTP at, and who announced them.
     media: HashMap<String, Vec<(SocketAddr, SocketAddr)>>,
     /// Streams per call, joined as they finish.
@@ -214,6 +306,8 @@ impl Engine {
             calls: HashMap::new(),
             sources: HashMap::new(),
             peers: HashMap::new(),
+            aors: HashMap::new(),
+            aor_order: VecDeque::new(),
             media: HashMap::new(),
             streams: HashMap::new(),
             malformed: HashMap::new(),
@@ -236,11 +330,12 @@ impl Engine {
     }
 
     /// The size of each of the engine's tables, for the metrics.
-    pub fn table_sizes(&self) -> [(&'static str, usize); 5] {
+    pub fn table_sizes(&self) -> [(&'static str, usize); 6] {
         [
             ("watched_calls", self.calls.len()),
             ("sources", self.sources.len()),
             ("peers", self.peers.len()),
+            ("registering_aors", self.aors.len()),
             ("settling_calls", self.settling.len()),
             ("call_media", self.media.len()),
         ]
@@ -316,7 +411,13 @@ impl Engine {
         self.rates(m);
         if !m.anomalies.is_empty() {
             for a in &m.anomalies {
-                let n = self.malformed.entry((m.src.ip(), a)).or_default();
+                let key = (m.src.ip(), *a);
+                if !self.malformed.contains_key(&key) && self.malformed.len() >= MAX_MALFORMED {
+                    // Not remembered, so not said: it could not be said only once.
+                    self.table_full("malformed source", m.ts);
+                    continue;
+                }
+                let n = self.malformed.entry(key).or_default();
                 *n += 1;
                 if *n == 1 {
                     let code = *a;
@@ -530,22 +631,11 @@ impl Engine {
                     }
                 }
                 if method == "REGISTER" {
-                    let sec = ts.0.div_euclid(NANOS_PER_SEC);
-                    if s.reg_second.0 == sec {
-                        s.reg_second.1 += 1;
-                    } else {
-                        s.reg_second = (sec, 1);
-                    }
-                    if s.reg_second.1 > self.cfg.registration_rate
-                        && armed(&mut s.fired, "registration-flood", ts, width)
-                    {
+                    if let Some(ev) = self.registration(src_ip, m.to_user.as_deref(), ts) {
                         raise.push((
                             "registration-flood",
                             Severity::Warning,
-                            format!(
-                                "{} REGISTERs from {src_ip} within one second",
-                                s.reg_second.1
-                            ),
+                            ev,
                             None,
                             "a misconfigured client or a flood: check its expiry and retry timers",
                         ));
@@ -603,24 +693,49 @@ impl Engine {
                 }
                 _ => {}
             }
+            // scanner: refused for many users while almost nothing it asks for succeeds.
+            // Only final answers to requests count (not a callee's answer to a proxy's CANCEL
+            // or BYE, whose user is the same as its INVITE's).
+            if status >= 200 {
+                c.answers.add(ts, 0, 1, width);
+                if (200..300).contains(&status) {
+                    c.answers.add(ts, 1, 1, width);
+                }
+            }
             if matches!(status, 401 | 403 | 404 | 407 | 484) {
                 if let Some(user) = &m.to_user {
-                    if !c.probed.iter().any(|(_, u)| u == user) {
-                        c.probed.push_back((ts, user.clone()));
+                    let cap = (self.cfg.scanner_targets as usize).clamp(1, MAX_REFUSED);
+                    if c.refused.see(ts, user, width, cap) {
+                        c.sequence = match (user.parse::<u64>(), c.sequence) {
+                            (Ok(n), (last, run)) if run > 0 && n == last.wrapping_add(1) => {
+                                (n, run + 1)
+                            }
+                            (Ok(n), _) => (n, 1),
+                            (Err(_), _) => (0, 0),
+                        };
                     }
-                    while c.probed.front().is_some_and(|(t, _)| ts.since(*t) > width) {
-                        c.probed.pop_front();
-                    }
-                    if c.probed.len() > 1024 {
-                        c.probed.pop_front();
-                    }
-                    let n = c.probed.len() as u64;
-                    if n >= self.cfg.scanner_targets && armed(&mut c.fired, "scanner", ts, width) {
+                    let n = c.refused.len() as u64;
+                    let [finals, ok] = c.answers.sum();
+                    let ok_pct = ok as f64 * 100.0 / finals.max(1) as f64;
+                    if n >= (self.cfg.scanner_targets).min(cap as u64)
+                        && ok_pct <= self.cfg.scanner_success_pct
+                        && armed(&mut c.fired, "scanner", ts, width)
+                    {
+                        let run = c.sequence.1;
+                        let seq = if run >= 3 {
+                            format!(
+                                ", the last {run} in sequence ({}-{})",
+                                c.sequence.0 + 1 - u64::from(run),
+                                c.sequence.0
+                            )
+                        } else {
+                            String::new()
+                        };
                         raise2.push((
                             "scanner",
                             Severity::Critical,
                             format!(
-                                "{client} was refused for {n} different users in {:.0} s",
+                                "{client} was refused for {n} different users in {:.0} s{seq}; {ok} of its {finals} final answers succeeded ({ok_pct:.0} %)",
                                 self.cfg.window_s
                             ),
                             "someone is probing for extensions: block the source",
@@ -646,45 +761,146 @@ impl Engine {
         }
     }
 
-    /// error-spike: final responses ≥ 400 (challenges and 487 apart) from one peer, per window,
-    /// against the mean share of the windows before.
+    /// registration-flood, on a REGISTER from `src` for the AOR `user`: one AOR registered far
+    /// faster than any expiry allows, or a source sending many more REGISTERs than it has AORs
+    /// (a front-end that registers thousands of users sends two each: the challenge's and the
+    /// answer's). Returns the evidence when it fires.
+    fn registration(&mut self, src: IpAddr, user: Option<&str>, ts: Ts) -> Option<String> {
+        let width = ns(self.cfg.window_s);
+        // Periods a window old are over: forget them, oldest first.
+        while let Some((start, _)) = self.aor_order.front() {
+            if ts.since(*start) <= width {
+                break;
+            }
+            let (start, key) = self.aor_order.pop_front().expect("front");
+            if self.aors.get(&key).is_some_and(|p| p.start == start) {
+                self.aors.remove(&key);
+            }
+        }
+        let key = (
+            src,
+            Box::<str>::from(truncate(user.unwrap_or(""), NAME_MAX)),
+        );
+        let mut new_aor = false;
+        let n = match self.aors.get_mut(&key) {
+            Some(p) if ts.since(p.start) <= width => {
+                p.n += 1;
+                p.n
+            }
+            // A period over but not yet expired (capture time ran backwards): a new one.
+            Some(p) => {
+                *p = AorPeriod { start: ts, n: 1 };
+                new_aor = true;
+                self.aor_order.push_back((ts, key.clone()));
+                1
+            }
+            None => {
+                new_aor = true;
+                self.aors.insert(key.clone(), AorPeriod { start: ts, n: 1 });
+                self.aor_order.push_back((ts, key.clone()));
+                1
+            }
+        };
+        // Every period has its entry in the order, so bounding the order bounds both: the
+        // oldest period goes (counted).
+        if self.aor_order.len() > MAX_AORS {
+            if let Some((start, old)) = self.aor_order.pop_front() {
+                if self.aors.get(&old).is_some_and(|p| p.start == start) {
+                    self.aors.remove(&old);
+                }
+            }
+            self.table_full("registering AOR", ts);
+        }
+        let s = self.sources.get_mut(&src)?;
+        s.registers.add(ts, 0, 1, width);
+        if new_aor {
+            s.registers.add(ts, 1, 1, width);
+        }
+        let sec = ts.0.div_euclid(NANOS_PER_SEC);
+        if s.reg_second.0 == sec {
+            s.reg_second.1 += 1;
+        } else {
+            s.reg_second = (sec, 1);
+        }
+        let [regs, aors] = s.registers.sum();
+        let per_aor = regs as f64 / aors.max(1) as f64;
+        let window = self.cfg.window_s;
+        let evidence = if n > self.cfg.registration_aor_max {
+            format!(
+                "{n} REGISTERs for the AOR {:?} from {src} in {window:.0} s",
+                key.1
+            )
+        } else if s.reg_second.1 > self.cfg.registration_rate
+            && per_aor > self.cfg.registration_per_aor
+        {
+            format!(
+                "{} REGISTERs from {src} within one second; {regs} in {window:.0} s for {aors} AORs ({per_aor:.1} each)",
+                s.reg_second.1
+            )
+        } else {
+            return None;
+        };
+        armed(&mut s.fired, "registration-flood", ts, width).then_some(evidence)
+    }
+
+    /// error-spike: final responses ≥ 400 (challenges and 487 apart) from one peer over the
+    /// sliding window, against its baseline: the mean share of its earlier periods (tumbling,
+    /// a window long) that had at least `error_spike_min` answers. Until the first such period
+    /// ends there is no baseline, and only a share of `error_spike_cold_pct` is a spike; after
+    /// it, the share must be `error_spike_factor` times the baseline and `error_spike_margin_pct`
+    /// points above it, so a steady failure ratio never is one.
     fn error_rate(&mut self, peer_ip: IpAddr, ts: Ts, status: u16, line: &(u64, String)) {
         let width = ns(self.cfg.window_s);
         if !self.peers.contains_key(&peer_ip) && self.peers.len() >= MAX_SOURCES {
             self.table_full("peer", ts);
             return;
         }
+        let min = self.cfg.error_spike_min;
         let p = self.peers.entry(peer_ip).or_default();
         p.last = ts;
         let sec = ts.0.div_euclid(NANOS_PER_SEC);
         let wsec = (width / NANOS_PER_SEC).max(1);
-        if p.window_start == 0 {
-            p.window_start = sec;
+        if p.period_start == 0 {
+            p.period_start = sec;
         }
-        if sec - p.window_start >= wsec {
-            // A window closed: fold its share into the baseline.
-            let [n, e] = p.finals.sum();
-            if n > 0 {
+        if sec - p.period_start >= wsec {
+            // A period closed: fold its share into the baseline, when it had enough answers.
+            let [n, e] = p.period;
+            if n >= min.max(1) {
                 let share = e as f64 / n as f64;
                 p.baseline = Some(p.baseline.map_or(share, |b| 0.8 * b + 0.2 * share));
             }
-            p.finals = Window::default();
-            p.window_start = sec;
+            p.period = [0, 0];
+            p.period_start = sec;
         }
         let error = status >= 400 && !matches!(status, 401 | 407 | 487);
+        p.period[0] += 1;
         p.finals.add(ts, 0, 1, width);
         if error {
+            p.period[1] += 1;
             p.finals.add(ts, 1, 1, width);
         }
         let [n, e] = p.finals.sum();
-        if !error || e < self.cfg.error_spike_min {
+        if !error || e < min {
             return;
         }
         let share = e as f64 / n as f64;
-        let base = p.baseline.unwrap_or(0.0);
-        if share > self.cfg.error_spike_factor * base && p.fired.is_none_or(|t| ts.since(t) > width)
-        {
+        let spike = match p.baseline {
+            Some(b) => {
+                share > self.cfg.error_spike_factor * b
+                    && (share - b) * 100.0 >= self.cfg.error_spike_margin_pct
+            }
+            None => share * 100.0 >= self.cfg.error_spike_cold_pct,
+        };
+        if spike && p.fired.is_none_or(|t| ts.since(t) > width) {
             p.fired = Some(ts);
+            let base = match p.baseline {
+                Some(b) => format!("baseline {:.0} %", b * 100.0),
+                None => format!(
+                    "no baseline yet: {:.0} % or more is a spike",
+                    self.cfg.error_spike_cold_pct
+                ),
+            };
             self.raise(
                 "error-spike",
                 Severity::Critical,
@@ -692,9 +908,8 @@ impl Engine {
                 None,
                 Some(peer_ip.to_string()),
                 format!(
-                    "{e} of {n} final answers from {peer_ip} were errors ({:.0} %, baseline {:.0} %)",
-                    share * 100.0,
-                    base * 100.0
+                    "{e} of {n} final answers from {peer_ip} were errors ({:.0} %, {base})",
+                    share * 100.0
                 ),
                 Some(line.clone()),
                 "the peer is failing calls: check its health, capacity and routes",

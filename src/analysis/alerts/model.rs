@@ -116,19 +116,36 @@ pub struct Thresholds {
     pub retransmission_pct: f64,
     /// Fewest messages in the window before the share is judged.
     pub retransmission_min: u64,
-    /// Error responses per peer against the baseline: this many times the baseline rate...
+    /// error-spike: a peer's share of error answers (4xx-6xx, challenges and 487 apart) over the
+    /// window, against its baseline (the mean share of its earlier windows, once it has one):
+    /// this many times the baseline...
     pub error_spike_factor: f64,
+    /// ...and at least this many points above it, %...
+    pub error_spike_margin_pct: f64,
     /// ...with at least this many errors in the window.
     pub error_spike_min: u64,
+    /// Before a peer has a baseline (its first window of capture time, or too few answers in
+    /// it): only a share this high is a spike (almost everything fails), %.
+    pub error_spike_cold_pct: f64,
     pub long_pdd_s: f64,
     /// 401/403/407 to one source without a success, within the window.
     pub auth_failures: u64,
-    /// Distinct users one source probes (answered 401/403/404/407/484) within the window.
+    /// Distinct users one source was refused for (401/403/404/407/484) within the window...
     pub scanner_targets: u64,
+    /// ...while at most this share of the final answers to it were successes, %.
+    pub scanner_success_pct: f64,
     /// User-Agent substrings of known scanners (case-insensitive).
     pub scanner_agents: Vec<String>,
-    /// REGISTER requests per second from one source.
+    /// registration-flood by source: more REGISTER requests than this in one second...
     pub registration_rate: u64,
+    /// ...and more than this many per distinct AOR over the window (a front-end that registers
+    /// many users sends about two per user: the challenge and the answer to it).
+    pub registration_per_aor: f64,
+    /// registration-flood by AOR: more REGISTERs than this for one AOR from one source within
+    /// the window (20 in 60 s, challenges included: a refresh every 6 s or faster, far under
+    /// any registrar's minimum expiry; even a UA that refreshes every 15 s through a NAT sends
+    /// 8).
+    pub registration_aor_max: u64,
     /// The sliding window of the rate detectors, seconds.
     pub window_s: f64,
 }
@@ -148,10 +165,13 @@ impl Default for Thresholds {
             retransmission_pct: 10.0,
             retransmission_min: 20,
             error_spike_factor: 3.0,
+            error_spike_margin_pct: 20.0,
             error_spike_min: 20,
+            error_spike_cold_pct: 80.0,
             long_pdd_s: 5.0,
             auth_failures: 5,
             scanner_targets: 10,
+            scanner_success_pct: 10.0,
             scanner_agents: [
                 "friendly-scanner",
                 "sipvicious",
@@ -163,6 +183,8 @@ impl Default for Thresholds {
             .map(String::from)
             .to_vec(),
             registration_rate: 20,
+            registration_per_aor: 4.0,
+            registration_aor_max: 20,
             window_s: 60.0,
         }
     }

@@ -432,3 +432,214 @@ fn thresholds_from_toml() {
         .unwrap_err()
         .contains("min_moss"));
 }
+
+/// A final answer `status` from `from` to `to` about `user`.
+fn answer(t: f64, status: u16, method: &str, from: &str, to: &str, user: &str, i: u32) -> MsgRow {
+    let mut m = M::resp(
+        t,
+        status,
+        method,
+        from,
+        to,
+        &format!("c{i}"),
+        &format!("b{i}"),
+    )
+    .0;
+    m.to_user = Some(user.into());
+    m
+}
+
+fn fired(e: &mut Engine, code: &str) -> Vec<Alert> {
+    e.take().into_iter().filter(|a| a.code == code).collect()
+}
+
+#[test]
+fn a_trunk_refused_for_many_users_is_no_scanner() {
+    // A trunk at 20 calls a second for 5 minutes: one call in 25 to a user that does not exist
+    // (404, a different user each time), the rest answered or busy. Refused for hundreds of
+    // users a minute, and still no scanner: almost everything it asks for succeeds.
+    let mut e = Engine::new(Thresholds::default());
+    let trunk = "198.51.100.3:5060";
+    for i in 0..6000u32 {
+        let t = f64::from(i) * 0.05;
+        let user = format!("4155{:06}", (i * 7919) % 1_000_000);
+        let status = match i % 25 {
+            0 => 404,
+            1 => 486,
+            _ => 200,
+        };
+        e.on_msg(&answer(t, status, "INVITE", B, trunk, &user, i));
+    }
+    assert!(fired(&mut e, "scanner").is_empty());
+}
+
+#[test]
+fn a_sweep_of_extensions_is_a_scanner_once() {
+    // REGISTER to 100..159 in sequence, every one refused (401 for those that exist, 404 for
+    // the others): a scanner, said once, with the sequence in the evidence.
+    let mut e = Engine::new(Thresholds::default());
+    let scan = "203.0.113.9:5060";
+    for i in 0..60u32 {
+        let status = if i % 3 == 0 { 401 } else { 404 };
+        let user = format!("{}", 100 + i);
+        e.on_msg(&answer(
+            f64::from(i) * 0.2,
+            status,
+            "REGISTER",
+            B,
+            scan,
+            &user,
+            i,
+        ));
+    }
+    let a = fired(&mut e, "scanner");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].endpoint.as_deref(), Some("203.0.113.9"));
+    assert!(
+        a[0].evidence.contains("10 in sequence (100-109)"),
+        "{}",
+        a[0].evidence
+    );
+    assert!(a[0].evidence.contains("0 of its 10 final answers"));
+}
+
+#[test]
+fn a_front_end_registering_thousands_of_users_is_no_flood() {
+    // Three front-ends register 1000 users each at 15 users a second (each user twice: the
+    // challenge, then the answer with credentials): 30 REGISTERs a second from each. No
+    // flood, no scanner (every challenge is answered), no auth failure.
+    let mut e = Engine::new(Thresholds::default());
+    let mut i = 0;
+    for round in 0..2 {
+        for u in 0..1000u32 {
+            for f in 0..3u32 {
+                let fe = format!("192.0.2.{}:5060", 106 + f);
+                let user = format!("u{}", 1000 + f * 1000 + u);
+                let t = f64::from(round) * 100.0 + f64::from(u) / 15.0;
+                for (dt, status) in [(0.0, 401), (0.01, 200)] {
+                    let mut m = M::req(t + dt, "REGISTER", &fe, B, &format!("r{i}"), "b").0;
+                    m.to_user = Some(user.clone());
+                    e.on_msg(&m);
+                    e.on_msg(&answer(
+                        t + dt + 0.001,
+                        status,
+                        "REGISTER",
+                        B,
+                        &fe,
+                        &user,
+                        i,
+                    ));
+                    i += 1;
+                }
+            }
+        }
+    }
+    let a = e.take();
+    assert!(a.is_empty(), "{:?}", &a[..a.len().min(3)]);
+}
+
+#[test]
+fn an_aor_registering_far_faster_than_its_expiry_is_a_flood_once() {
+    // One phone re-registering every 2 s (challenge and answer each time): 60 REGISTERs a
+    // minute for one AOR, at a rate far under registration_rate.
+    let mut e = Engine::new(Thresholds::default());
+    for i in 0..60u32 {
+        let mut m = M::req(f64::from(i), "REGISTER", A, B, &format!("p{i}"), "b").0;
+        m.to_user = Some("1001".into());
+        e.on_msg(&m);
+    }
+    let a = fired(&mut e, "registration-flood");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].ts, at(20.0), "the 21st REGISTER of the AOR in 60 s");
+    assert!(a[0].evidence.contains("21 REGISTERs for the AOR \"1001\""));
+    // A source flooding a few AORs: 30 a second over 3 AORs.
+    let mut e = Engine::new(Thresholds::default());
+    for i in 0..300u32 {
+        let mut m = M::req(f64::from(i) / 30.0, "REGISTER", B, A, &format!("q{i}"), "b").0;
+        m.to_user = Some(format!("u{}", i % 3));
+        e.on_msg(&m);
+    }
+    assert_eq!(fired(&mut e, "registration-flood").len(), 1);
+}
+
+/// `n` final answers from `peer` starting at `t0`, `per_s` a second, one in `every` an error
+/// (`status`); returns the error-spike alerts.
+fn answers_from(
+    e: &mut Engine,
+    peer: &str,
+    t0: f64,
+    n: u32,
+    per_s: f64,
+    every: u32,
+    status: u16,
+) -> Vec<Alert> {
+    for i in 0..n {
+        let s = if i % every == 0 { status } else { 200 };
+        let t = t0 + f64::from(i) / per_s;
+        e.on_msg(&answer(t, s, "INVITE", peer, A, "x", i));
+    }
+    fired(e, "error-spike")
+}
+
+#[test]
+fn a_steady_failure_ratio_is_no_error_spike() {
+    // 20 % errors from the first answer to the last, 20 a second for 5 minutes: no baseline
+    // during the first minute (and 20 % is no outage), then a baseline of 20 %.
+    let mut e = Engine::new(Thresholds::default());
+    assert!(answers_from(&mut e, B, 0.0, 6000, 20.0, 5, 486).is_empty());
+    // The same peer then fails every call: a spike against its 20 % once the window's share
+    // passes 3 × 20 % (30 s of it at this rate).
+    let a = answers_from(&mut e, B, 300.0, 800, 20.0, 1, 503);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(a[0].evidence.contains("baseline 20 %"), "{}", a[0].evidence);
+}
+
+#[test]
+fn an_outage_with_no_baseline_yet_is_an_error_spike_once() {
+    // A peer answering nothing but 503 from its first answer: no baseline needed.
+    let mut e = Engine::new(Thresholds::default());
+    let a = answers_from(&mut e, B, 0.0, 25, 50.0, 1, 503);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(
+        a[0].evidence.contains("no baseline yet"),
+        "{}",
+        a[0].evidence
+    );
+    // Half the answers errors from the start: not an outage, and nothing yet to compare with.
+    let mut e = Engine::new(Thresholds::default());
+    let p = "192.0.2.77:5060";
+    assert!(answers_from(&mut e, p, 0.0, 100, 50.0, 2, 500).is_empty());
+}
+
+#[test]
+fn distinct_names_stay_within_their_bound() {
+    let mut d = Distinct::default();
+    let w = ns(60.0);
+    for i in 0..1000 {
+        d.see(at(f64::from(i) * 0.01), &format!("u{i}"), w, 10);
+    }
+    assert_eq!((d.len(), d.order.len()), (10, 10));
+    // A name seen again is not new; a window later everything is gone.
+    assert!(!d.see(at(9.99), "u999", w, 10));
+    assert!(d.see(at(200.0), "u999", w, 10));
+    assert_eq!(d.len(), 1);
+}
+
+#[test]
+fn the_registering_aor_table_is_bounded_and_its_evictions_counted() {
+    let mut e = Engine::new(Thresholds::default());
+    let ip: IpAddr = "192.0.2.9".parse().unwrap();
+    for i in 0..(MAX_AORS as u32 + 5) {
+        e.registration(ip, Some(&format!("u{i}")), at(f64::from(i) * 1e-5));
+    }
+    assert_eq!((e.aors.len(), e.aor_order.len()), (MAX_AORS, MAX_AORS));
+    assert_eq!(e.stats.evicted, 5);
+    assert_eq!(
+        fired(&mut e, "table-full").len(),
+        1,
+        "said once, counted each time"
+    );
+    // A window later the periods are over and forgotten.
+    e.registration(ip, Some("u0"), at(100.0));
+    assert_eq!(e.aors.len(), 1);
+}

@@ -776,7 +776,7 @@ impl App {
 
     fn default_save_name(&self) -> String {
         match (self.screen, self.call_id.as_deref()) {
-            (Screen::Call, Some(id)) => crate::cli::ladder::file_name(id, "pcap"),
+            (Screen::Call, Some(id)) => sipscope::output::names::file_name(id, "pcap"),
             _ => "calls.csv".into(),
         }
     }

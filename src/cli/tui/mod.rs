@@ -165,6 +165,10 @@ pub fn spawn_capture(
 }
 
 /// Restores the terminal (raw mode off, main screen back, cursor shown).
+pub fn restore_terminal() {
+    restore()
+}
+
 fn restore() {
     let _ = disable_raw_mode();
     let _ = execute!(

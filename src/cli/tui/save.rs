@@ -78,8 +78,7 @@ fn list(app: &App, path: &Path, ext: &str) -> Result<String, String> {
         if ext == "csv" {
             write_csv_row(&mut w, &call_cells(&e.call, false)).map_err(|e| e.to_string())?;
         } else {
-            serde_json::to_writer(&mut w, &e.call).map_err(|e| e.to_string())?;
-            w.write_all(b"\n").map_err(|e| e.to_string())?;
+            sipscope::output::json::write_line(&mut w, &e.call).map_err(|e| e.to_string())?;
         }
         n += 1;
     }
