@@ -674,11 +674,15 @@ fn check_headers(data: &[u8], headers: &[Header], anomalies: &mut Anomalies) -> 
                 let v = value(h);
                 if !super::nameaddr::quotes_closed(v) {
                     anomalies.insert(Anomaly::UnterminatedQuote);
-                } else if let Some(u) = super::nameaddr::NameAddr::parse(v) {
-                    if super::uri::check(u.uri_text)
-                        == Err(super::uri::UriFault::Ipv6WithoutBrackets)
-                    {
-                        anomalies.insert(Anomaly::Ipv6WithoutBrackets);
+                } else if memchr::memchr_iter(b':', v).nth(2).is_some() {
+                    // An IPv6 host needs two colons besides the scheme's: only then is the URI
+                    // read (most From and To values have one or two).
+                    if let Some(u) = super::nameaddr::NameAddr::parse(v) {
+                        if super::uri::check(u.uri_text)
+                            == Err(super::uri::UriFault::Ipv6WithoutBrackets)
+                        {
+                            anomalies.insert(Anomaly::Ipv6WithoutBrackets);
+                        }
                     }
                 }
             }

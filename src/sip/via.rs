@@ -29,6 +29,14 @@ pub struct Via<'a> {
 /// The first comma-separated entry of `v` (respecting quotes, `<...>` and `[...]`), untrimmed, and
 /// what follows its comma (None when no comma ends it).
 fn cut(v: &[u8]) -> (&[u8], Option<&[u8]>) {
+    // Fast path: a comma (or the end) before any quote or bracket ends the entry.
+    match memchr::memchr3(b',', b'"', b'[', v) {
+        None if memchr::memchr(b'<', v).is_none() => return (v, None),
+        Some(i) if v[i] == b',' && memchr::memchr(b'<', &v[..i]).is_none() => {
+            return (&v[..i], Some(&v[i + 1..]))
+        }
+        _ => {}
+    }
     let mut depth_angle = 0i32;
     let mut depth_sq = 0i32;
     let mut quoted = false;
@@ -93,8 +101,28 @@ pub fn check(v: &[u8]) -> Option<ViaFault> {
     }
 }
 
+/// RFC 3261 §25.1 token characters, and the characters a Via parameter value may add to them
+/// (host: `:`, `[`, `]`), as one lookup table each.
+const TOKEN: [bool; 256] = table(b"-.!%*_+`'~");
+const PARAM_VALUE: [bool; 256] = table(b"-.!%*_+`'~:[]");
+
+const fn table(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
 fn is_token(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+    TOKEN[c as usize]
 }
 
 fn check_entry(item: &[u8]) -> Option<ViaFault> {
@@ -131,9 +159,7 @@ fn check_entry(item: &[u8]) -> Option<ViaFault> {
         };
         let value_ok = value.is_none_or(|v| {
             !v.is_empty()
-                && (v.first() == Some(&b'"')
-                    || v.iter()
-                        .all(|c| is_token(*c) || matches!(c, b':' | b'[' | b']')))
+                && (v.first() == Some(&b'"') || v.iter().all(|c| PARAM_VALUE[*c as usize]))
         });
         if name.is_empty() || !name.iter().all(|c| is_token(*c)) || !value_ok {
             return Some(ViaFault::Malformed);
