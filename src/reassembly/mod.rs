@@ -213,8 +213,10 @@ struct Flow {
     dirs: [Direction; 2],
     last_ts: Ts,
     closed: [bool; 2],
-    /// The touch number of this flow's latest entry in the LRU queue.
+    /// The touch number of this flow's latest packet.
     touched: u64,
+    /// The touch number its entry in the LRU queue carries.
+    queued: u64,
 }
 
 type FlowKey = (SocketAddr, SocketAddr);
@@ -231,9 +233,12 @@ const PROBE_MAX: usize = 4096;
 pub struct Reassembler {
     cfg: ReassemblyConfig,
     flows: FxHashMap<FlowKey, Flow>,
-    /// Flows in the order they were last touched, (touch number, key), oldest first. A flow
-    /// touched again gets a new entry; the old one is stale (its number no longer matches the
-    /// flow's) and is skipped when met, so eviction is O(1) amortised.
+    /// One entry per flow, (touch number, key), in the order they were queued. A packet only
+    /// stamps its flow with a new touch number; eviction pops the front and gives a flow
+    /// touched since it was queued a second chance at the back (with its latest number), so
+    /// the flow evicted is one not touched since it went round the queue: least recently used
+    /// in the CLOCK sense, O(1) amortised (each re-queue pays for a packet). Entries of closed
+    /// flows are stale (their number is no longer the flow's `queued`) and skipped.
     lru: VecDeque<(u64, FlowKey)>,
     touches: u64,
     /// Queue entries visited by eviction and compaction (a work counter for the tests).
@@ -338,6 +343,16 @@ impl Reassembler {
                 self.evict_oldest(out);
             }
             self.stats.flows += 1;
+            if self.lru.len() > 2 * self.flows.len() + 1024 {
+                // Entries of closed flows outnumber the live ones: drop them (amortised over
+                // the flows opened).
+                self.lru_work += self.lru.len() as u64;
+                let flows = &self.flows;
+                self.lru
+                    .retain(|(t, k)| flows.get(k).is_some_and(|f| f.queued == *t));
+            }
+            self.touches += 1;
+            self.lru.push_back((self.touches, key));
             let max = self.cfg.tcp_max_buffered;
             let new_dir = || Direction {
                 stream: HalfStream::new(max),
@@ -355,27 +370,17 @@ impl Reassembler {
                     dirs: [new_dir(), new_dir()],
                     last_ts: p.ts,
                     closed: [false, false],
-                    touched: 0,
+                    touched: self.touches,
+                    queued: self.touches,
                 },
             );
-        }
-        if self.lru.len() > 2 * self.flows.len() + 1024 {
-            // Stale entries outnumber the live ones: drop them (amortised over the touches).
-            self.lru_work += self.lru.len() as u64;
-            let flows = &self.flows;
-            self.lru
-                .retain(|(t, k)| flows.get(k).is_some_and(|f| f.touched == *t));
         }
         let Some(flow) = self.flows.get_mut(&key) else {
             return;
         };
         flow.last_ts = p.ts;
-        if flow.touched == 0 || flow.touched != self.touches {
-            // Not already the most recent: a new entry at the back of the queue.
-            self.touches += 1;
-            flow.touched = self.touches;
-            self.lru.push_back((self.touches, key));
-        }
+        self.touches += 1;
+        flow.touched = self.touches;
         let (from, to) = if dir == 0 {
             (flow.a, flow.b)
         } else {
@@ -528,12 +533,20 @@ impl Reassembler {
         }
     }
 
-    /// Evicts the least recently touched connection (O(1) amortised: stale queue entries are
-    /// skipped once each).
+    /// Evicts the least recently touched connection (see `lru`; O(1) amortised).
     fn evict_oldest(&mut self, out: &mut Vec<SipBytes>) {
         while let Some((t, k)) = self.lru.pop_front() {
             self.lru_work += 1;
-            if self.flows.get(&k).is_none_or(|f| f.touched != t) {
+            let Some(f) = self.flows.get_mut(&k) else {
+                continue;
+            };
+            if f.queued != t {
+                continue;
+            }
+            if f.touched > t {
+                // Touched since it was queued: a second chance at the back.
+                f.queued = f.touched;
+                self.lru.push_back((f.touched, k));
                 continue;
             }
             if let Some(f) = self.flows.remove(&k) {
@@ -657,6 +670,8 @@ struct HepStream {
     walk: usize,
     /// The chunks did not walk (a length under 6): look for the magic anywhere from `walk`.
     walk_lost: bool,
+    /// Bytes that are no packet are being skipped; the run was counted once.
+    resyncing: bool,
 }
 
 const HEP3_MAGIC: &[u8] = b"HEP3";
@@ -669,6 +684,7 @@ impl Default for HepStream {
             buf: BytesMut::new(),
             walk: HEP3_HEADER,
             walk_lost: false,
+            resyncing: false,
         }
     }
 }
@@ -677,6 +693,7 @@ impl HepStream {
     fn clear(&mut self) {
         self.buf.clear();
         self.reset_walk();
+        self.resyncing = false;
     }
 
     fn reset_walk(&mut self) {
@@ -694,7 +711,11 @@ impl HepStream {
         match memchr::memmem::find(self.buf.get(1..).unwrap_or_default(), HEP3_MAGIC) {
             Some(q) => self.buf.advance(q + 1),
             None => {
-                let keep = self.buf.len().min(HEP3_MAGIC.len() - 1);
+                // Keep only a tail that may yet grow into a magic.
+                let keep = (1..HEP3_MAGIC.len())
+                    .rev()
+                    .find(|n| *n <= self.buf.len() && self.buf.ends_with(&HEP3_MAGIC[..*n]))
+                    .unwrap_or(0);
                 self.buf.advance(self.buf.len() - keep);
             }
         }
@@ -751,7 +772,7 @@ impl HepStream {
             }
             if self.buf.len() < HEP3_HEADER && !closing {
                 if !HEP3_MAGIC.starts_with(&self.buf[..self.buf.len().min(4)]) {
-                    stats.hep_errors += 1;
+                    stats.hep_errors += u64::from(!std::mem::replace(&mut self.resyncing, true));
                     self.skip_to_next_magic();
                 }
                 return;
@@ -759,8 +780,9 @@ impl HepStream {
             let len = match hep::hep3_packet_len(&self.buf) {
                 Some(len) if len >= HEP3_HEADER => len,
                 _ => {
-                    // Not a packet here (or a length under the header's own): resync.
-                    stats.hep_errors += 1;
+                    // Not a packet here (or a length under the header's own): resync, one
+                    // count for the whole run of bytes skipped.
+                    stats.hep_errors += u64::from(!std::mem::replace(&mut self.resyncing, true));
                     self.skip_to_next_magic();
                     if self.buf.len() < HEP3_MAGIC.len() && closing {
                         self.clear();
@@ -771,6 +793,7 @@ impl HepStream {
             if self.buf.len() >= len {
                 let pkt = self.buf.split_to(len);
                 self.reset_walk();
+                self.resyncing = false;
                 if let Some((_, Some(m))) = hep_message(cfg, &pkt, ts, Carrier::HepTcp, stats) {
                     out.push(m);
                 }
@@ -1024,7 +1047,6 @@ mod tests {
         let mut packets = 0u64;
         for i in 0..n {
             let from = (1 + (i >> 16) as u8, (i & 0xffff) as u16);
-            // Touch an old flow now and then so stale entries pile up in the queue.
             for p in [
                 seg(from, (200, 5060), 1000, tcp_flags::SYN, b""),
                 seg(from, (200, 5060), 1001, tcp_flags::ACK, half),
@@ -1039,9 +1061,23 @@ mod tests {
                 r.packet(p, &mut out);
                 packets += 1;
             }
+            if i >= 500 && i % 3 == 0 {
+                // An older flow comes back: it gets a second chance in the queue.
+                let j = i - 500;
+                let back = (1 + (j >> 16) as u8, (j & 0xffff) as u16);
+                let p = seg(
+                    back,
+                    (200, 5060),
+                    1002 + half.len() as u32,
+                    tcp_flags::ACK,
+                    b"2",
+                );
+                r.packet(p, &mut out);
+                packets += 1;
+            }
             assert!(r.flows() <= 1000);
         }
-        assert_eq!(r.stats.flows_evicted, u64::from(n) - 1000);
+        assert_eq!(r.stats.flows_evicted, r.stats.flows - 1000);
         assert!(r.lru_work <= 4 * packets, "{} for {packets}", r.lru_work);
         let msg = invite("after-half@x");
         let out = stream(&mut r, 5555, 5060, &[&msg]);
@@ -1167,6 +1203,16 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(r.stats.hep_packets, 1);
         assert_eq!(r.stats.hep_errors, 1, "{:?}", r.stats);
+        // Garbage between two packets: one damaged run, both packets read, however it is cut.
+        let one = hep_sip(&invite("hep-1@x"), None);
+        let two = hep_sip(&invite("hep-2@x"), None);
+        let all = [&one[..], b"xHEyzHEP", &two[..]].concat();
+        for cut in 1..all.len() {
+            let mut r = Reassembler::new(ReassemblyConfig::default());
+            let out = stream(&mut r, 44001, 9060, &[&all[..cut], &all[cut..]]);
+            assert_eq!(out.len(), 2, "cut {cut}");
+            assert_eq!(r.stats.hep_errors, 1, "cut {cut}: {:?}", r.stats);
+        }
         // Cut anywhere, and a lie at the very end of the stream: still counted.
         let all = [short, &good[..], short].concat();
         for cut in 1..all.len() {
