@@ -414,7 +414,7 @@ fn live_output_is_not_held_until_ctrl_c() {
         msgs.push(Msg {
             call,
             what,
-            ts: ts_of(&v, "ts"),
+            ts: ts_of(&v, "time"),
             at: l.at,
             retrans: v["retransmission"].as_bool().unwrap_or(false),
         });

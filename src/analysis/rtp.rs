@@ -128,9 +128,9 @@ pub struct StreamKey {
 /// One stream's figures.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct StreamStats {
-    #[serde(serialize_with = "crate::correlate::record::ser_ts")]
+    #[serde(rename = "start", serialize_with = "crate::correlate::record::ser_ts")]
     pub first: Ts,
-    #[serde(serialize_with = "crate::correlate::record::ser_ts")]
+    #[serde(rename = "end", serialize_with = "crate::correlate::record::ser_ts")]
     pub last: Ts,
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -138,8 +138,10 @@ pub struct StreamStats {
     pub payload_type: u8,
     pub packets: u64,
     pub expected: u64,
-    /// expected − received; negative with duplicates.
-    pub lost: i64,
+    /// Sequence numbers that never arrived: expected − distinct packets received, duplicates
+    /// apart (so never negative). RFC 3550's cumulative count (expected − received, which tshark
+    /// shows) is `expected − packets`, negative when duplicates outnumber losses.
+    pub lost: u64,
     /// Packets whose sequence number was not the next one expected (loss, reordering, dups),
     /// counted as tshark's rtp,streams does.
     pub sequence_errors: u64,
@@ -274,6 +276,11 @@ impl StreamStats {
     pub fn missing(&self) -> u64 {
         self.expected
             .saturating_sub(self.packets.saturating_sub(self.duplicates))
+    }
+
+    /// [`StreamStats::lost`] as a share of the packets expected, % (none when none were).
+    pub fn loss_pct(&self) -> Option<f64> {
+        (self.expected > 0).then(|| self.lost as f64 * 100.0 / self.expected as f64)
     }
 
     pub fn resolve_clock(&mut self, clock: u32) {
@@ -810,7 +817,7 @@ impl Stream {
         let highest = self.cycles as u64 * 65_536 + self.last_seq as u64;
         let expected = (highest + 1).saturating_sub(self.start_seq as u64);
         self.stats.expected = expected;
-        self.stats.lost = expected as i64 - self.stats.packets as i64;
+        self.stats.lost = self.stats.missing();
         if !self.stats.min_delta_ms.is_finite() {
             self.stats.min_delta_ms = 0.0;
         }
@@ -922,7 +929,7 @@ mod tests {
     #[test]
     fn loss_across_the_sequence_wrap_and_duplicates() {
         let mut t = RtpTracker::default();
-        let seqs: [u16; 6] = [65533, 65534, 65535, 1, 2, 2]; // 0 lost, 2 duplicated
+        let seqs: [u16; 6] = [65533, 65534, 65535, 1, 2, 2]; // 0 never comes, 2 twice
         for (i, s) in seqs.iter().enumerate() {
             let h = RtpHeader::parse(&pkt(*s, 160 * i as u32, 0, false)).unwrap();
             t.packet(Ts(i as i64 * 20_000_000), addr(4000), addr(5000), &h, &[]);
@@ -930,10 +937,9 @@ mod tests {
         let s = &t.finish()[0];
         assert_eq!(s.packets, 6);
         assert_eq!(s.expected, 6);
-        assert_eq!(
-            s.lost, 0,
-            "one lost and one duplicate cancel out, as RFC 3550 A.3 says"
-        );
+        // RFC 3550 A.3's cumulative count (expected − received) would let the repeat cancel the
+        // loss out to 0; sipscope counts duplicates apart.
+        assert_eq!((s.lost, s.duplicates), (1, 1));
         assert_eq!(s.sequence_errors, 2);
         assert_eq!(
             (s.duplicates, s.out_of_order, s.sequence_jumps),
@@ -954,7 +960,7 @@ mod tests {
         t.finish().remove(0)
     }
 
-    fn seq_counts(seqs: &[u16]) -> (u64, u64, u64, i64) {
+    fn seq_counts(seqs: &[u16]) -> (u64, u64, u64, u64) {
         let s = stream_of(seqs);
         (s.duplicates, s.out_of_order, s.sequence_jumps, s.lost)
     }
@@ -997,18 +1003,19 @@ mod tests {
     fn duplicates_reordering_and_jumps_are_told_apart() {
         // 3 and 4 swapped: one jump (2→4), one late packet, nothing lost.
         assert_eq!(seq_counts(&[1, 2, 4, 3, 5]), (0, 1, 1, 0));
-        // The late 3 arrives again: a duplicate, not a second late packet.
-        assert_eq!(seq_counts(&[1, 2, 4, 3, 5, 3]), (1, 1, 1, -1));
+        // The late 3 arrives again: a duplicate, not a second late packet, and not a negative
+        // loss (RFC 3550's cumulative count would say -1).
+        assert_eq!(seq_counts(&[1, 2, 4, 3, 5, 3]), (1, 1, 1, 0));
         // Two gaps: 3 and 6-7 never come. Two jumps, three lost.
         assert_eq!(seq_counts(&[1, 2, 4, 5, 8]), (0, 0, 2, 3));
         // A repeat far behind the window cannot be told from a late packet.
         let mut long: Vec<u16> = (0..100).collect();
         long.push(10);
-        assert_eq!(seq_counts(&long), (0, 1, 0, -1));
+        assert_eq!(seq_counts(&long), (0, 1, 0, 0));
         // Within the window it can.
         let mut near: Vec<u16> = (0..100).collect();
         near.push(40);
-        assert_eq!(seq_counts(&near), (1, 0, 0, -1));
+        assert_eq!(seq_counts(&near), (1, 0, 0, 0));
         // Across the 16-bit wrap, a reorder stays a reorder.
         assert_eq!(seq_counts(&[65534, 0, 65535, 1]), (0, 1, 1, 0));
     }

@@ -21,8 +21,10 @@ pub struct SeriesPoint {
     pub start: Ts,
     pub packets: u64,
     pub expected: u64,
-    /// expected − received; negative with duplicates.
-    pub lost: i64,
+    /// Packets expected in the interval that did not arrive in it: expected − received, never
+    /// negative (an interval has no duplicate count of its own, so a repeat can hide a loss in the
+    /// same interval; the stream's `lost` counts duplicates apart).
+    pub lost: u64,
     pub max_delta_ms: f64,
     pub mean_jitter_ms: Option<f64>,
     pub max_jitter_ms: Option<f64>,
@@ -88,7 +90,7 @@ impl Series {
         if let Some(mut p) = self.cur.take() {
             let base = self.base.unwrap_or(self.high + 1);
             p.expected = (self.high + 1).saturating_sub(base);
-            p.lost = p.expected as i64 - p.packets as i64;
+            p.lost = p.expected.saturating_sub(p.packets);
             self.base = Some(self.high + 1);
             if self.points.len() < MAX_POINTS {
                 self.points.push(p);

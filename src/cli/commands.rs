@@ -10,7 +10,9 @@ use sipscope::capture::live::LiveSource;
 use sipscope::capture::merge::MergedSource;
 use sipscope::capture::{CaptureError, Source};
 use sipscope::correlate::record::{CallKind, CallRecord, MsgRow, RegRecord};
-use sipscope::output::{escape, escape_multiline, json, write_csv_row, Format, OutputError, Table};
+use sipscope::output::{
+    escape, escape_multiline, json, schema, write_csv_row, Format, OutputError, Table,
+};
 use sipscope::pipeline::Progress;
 use sipscope::session::{self, Event, Needs, Report, SessionConfig, Sink};
 use sipscope::time::fmt_secs;
@@ -94,16 +96,18 @@ fn what(m: &MsgRow) -> String {
     }
 }
 
+/// The messages table's columns (the Call-ID last, whole; `--format csv` writes the fields of
+/// `schema::MESSAGES`).
 const MSG_HEADERS: [&str; 9] = [
     "time",
-    "source",
-    "destination",
+    "src",
+    "dst",
     "transport",
     "message",
     "cseq",
-    "call-id",
     "retrans",
     "anomalies",
+    "call_id",
 ];
 
 fn msg_cells(m: &MsgRow) -> Vec<String> {
@@ -114,13 +118,13 @@ fn msg_cells(m: &MsgRow) -> Vec<String> {
         m.transport.as_str().to_string(),
         escape(&what(m)),
         escape(format!("{} {}", opt(&m.cseq), opt(&m.cseq_method)).trim()),
-        escape(&opt(&m.call_id)),
         if m.retransmission {
             "R".into()
         } else {
             String::new()
         },
         m.anomalies.join(" "),
+        escape(&opt(&m.call_id)),
     ]
 }
 
@@ -154,17 +158,15 @@ impl Sink for Messages<'_> {
             }
             Format::Csv => {
                 if !self.header_done {
-                    write_csv_row(out, &MSG_HEADERS.map(String::from))?;
+                    write_csv_row(out, &schema::names(schema::MESSAGES))?;
                     self.header_done = true;
                 }
-                let mut cells = msg_cells(m);
-                cells[4] = what(m);
-                cells[6] = opt(&m.call_id);
+                let cells: Vec<String> = schema::message_row(m).iter().map(schema::text).collect();
                 write_csv_row(out, &cells)?;
             }
             Format::Table => {
-                // Streaming: fixed widths, the Call-ID takes what the terminal has left.
-                let fixed = [27usize, 21, 21, 9, 18, 14];
+                // Streaming: fixed widths, the Call-ID last and whole.
+                let fixed = [27usize, 21, 21, 9, 18, 14, 7, 16];
                 if !self.header_done {
                     let hdr: Vec<String> = MSG_HEADERS.iter().map(|h| h.to_string()).collect();
                     write_fixed(out, &hdr, &fixed, self.width)?;
@@ -190,6 +192,8 @@ pub fn messages(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError>
     Ok(report)
 }
 
+/// A row in fixed columns: on a terminal (`width` given) a cell wider than its column is cut with
+/// `…`; off one every cell is whole. The cells past the fixed ones (the Call-ID) are never cut.
 fn write_fixed(
     out: &mut dyn Write,
     cells: &[String],
@@ -197,36 +201,40 @@ fn write_fixed(
     width: Option<usize>,
 ) -> Result<(), OutputError> {
     let mut line = String::new();
-    let mut used = 0;
     for (i, c) in cells.iter().enumerate() {
-        if i < fixed.len() {
-            let c = sipscope::output::fit(c, fixed[i]);
-            line.push_str(&format!("{:<w$}  ", c, w = fixed[i]));
-            used += fixed[i] + 2;
-        } else if i == fixed.len() {
-            // The Call-ID: whatever the terminal has left (at least 12), all of it on a pipe.
-            let room = width.map(|w| w.saturating_sub(used + 12).max(12));
-            let c = match room {
-                Some(r) => sipscope::output::fit(c, r),
-                None => c.clone(),
-            };
-            line.push_str(&c);
-        } else {
-            line.push_str("  ");
-            line.push_str(c);
+        match fixed.get(i) {
+            Some(&w) => {
+                let c = if width.is_some() {
+                    sipscope::output::fit(c, w)
+                } else {
+                    c.clone()
+                };
+                let pad = w.saturating_sub(c.chars().count()) + 2;
+                line.push_str(&c);
+                line.push_str(&" ".repeat(pad));
+            }
+            None => {
+                if i > fixed.len() {
+                    line.push_str("  ");
+                }
+                line.push_str(c);
+            }
         }
     }
     writeln!(out, "{}", line.trim_end())?;
     Ok(())
 }
 
+/// The calls table's columns: short headers for a terminal, the Call-ID last and whole.
+/// `--format csv` writes the fields of `schema::CALLS` instead.
 pub const CALL_HEADERS: [&str; 13] = [
     "start", "duration", "from", "to", "outcome", "status", "pdd", "msgs", "retrans", "mos",
-    "loss%", "call-id", "legs",
+    "loss%", "legs", "call-id",
 ];
 
-pub fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
-    let e = |s: &str| if escaped { escape(s) } else { s.to_string() };
+/// A call's table cells, wire text escaped for the terminal.
+pub fn call_cells(c: &CallRecord) -> Vec<String> {
+    let e = escape;
     vec![
         c.start.to_string(),
         format!("{:.3}", c.duration),
@@ -251,12 +259,12 @@ pub fn call_cells(c: &CallRecord, escaped: bool) -> Vec<String> {
             .and_then(|m| m.loss_pct)
             .map(|l| format!("{l:.1}"))
             .unwrap_or_default(),
-        e(&c.call_id),
         e(&c.legs
             .iter()
             .map(|l| format!("{} ({})", l.call_id, l.via))
             .collect::<Vec<_>>()
             .join(" ")),
+        e(&c.call_id),
     ]
 }
 
@@ -290,7 +298,7 @@ impl StreamTable {
 
     fn row(&mut self, out: &mut dyn Write, cells: Vec<String>) -> Result<(), OutputError> {
         match &self.widths {
-            Some(w) => sipscope::output::write_row(out, &cells, w),
+            Some(w) => sipscope::output::write_row(out, &cells, w, self.max_width.is_some()),
             None => {
                 self.table.rows.push(cells);
                 if self.table.rows.len() >= TABLE_SAMPLE {
@@ -314,9 +322,10 @@ impl StreamTable {
                 self.table.rows.pop();
             }
             let headers: Vec<String> = self.table.headers.iter().map(|h| h.to_string()).collect();
-            sipscope::output::write_row(out, &headers, &w)?;
+            let cut = self.max_width.is_some();
+            sipscope::output::write_row(out, &headers, &w, cut)?;
             for r in &self.table.rows {
-                sipscope::output::write_row(out, r, &w)?;
+                sipscope::output::write_row(out, r, &w, cut)?;
             }
             self.table.rows.clear();
             self.widths = Some(w);
@@ -342,27 +351,28 @@ struct Calls<'a> {
 /// header line, or a streaming table of escaped cells.
 struct Records {
     format: Format,
-    headers: &'static [&'static str],
+    fields: schema::Fields,
     header_done: bool,
     table: StreamTable,
 }
 
 impl Records {
-    fn new(format: Format, headers: &'static [&'static str], table: StreamTable) -> Records {
+    fn new(format: Format, fields: schema::Fields, table: StreamTable) -> Records {
         Records {
             format,
-            headers,
+            fields,
             header_done: false,
             table,
         }
     }
 
-    /// `cells(escaped)`: the record's cells, escaped for a terminal or whole for a file.
+    /// `row`: the record's fields (CSV); `cells`: its table cells, escaped for a terminal.
     fn write<T: serde::Serialize>(
         &mut self,
         out: &mut dyn Write,
         v: &T,
-        cells: impl Fn(bool) -> Vec<String>,
+        row: impl Fn() -> Vec<schema::Value>,
+        cells: impl Fn() -> Vec<String>,
     ) -> Result<(), OutputError> {
         match self.format {
             Format::Json => {
@@ -370,13 +380,13 @@ impl Records {
             }
             Format::Csv => {
                 if !self.header_done {
-                    let h: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
-                    write_csv_row(out, &h)?;
+                    write_csv_row(out, &schema::names(self.fields))?;
                     self.header_done = true;
                 }
-                write_csv_row(out, &cells(false))?;
+                let cells: Vec<String> = row().iter().map(schema::text).collect();
+                write_csv_row(out, &cells)?;
             }
-            Format::Table => self.table.row(out, cells(true))?,
+            Format::Table => self.table.row(out, cells())?,
         }
         Ok(())
     }
@@ -392,7 +402,8 @@ impl Records {
 
 impl Calls<'_> {
     fn print(&mut self, c: &CallRecord) -> Result<(), OutputError> {
-        self.rows.write(&mut self.out, c, |e| call_cells(c, e))
+        self.rows
+            .write(&mut self.out, c, || schema::call_row(c), || call_cells(c))
     }
 }
 
@@ -461,16 +472,16 @@ pub fn calls(
         all,
         rtp,
         live,
-        rows: Records::new(cfg.format, &CALL_HEADERS, {
+        rows: Records::new(cfg.format, schema::CALLS, {
             let t = StreamTable::new(Table::new(
                 CALL_HEADERS.to_vec(),
                 vec![
                     false, false, true, true, false, false, false, false, false, false, false,
-                    true, true,
+                    true, false,
                 ],
             ));
             if live {
-                t.with_floor(&[27, 8, 16, 16, 14, 6, 6, 5, 7, 4, 5, 36, 4])
+                t.with_floor(&[27, 8, 16, 16, 14, 6, 6, 5, 7, 4, 5, 4, 36])
             } else {
                 t
             }
@@ -569,8 +580,8 @@ const REG_HEADERS: [&str; 10] = [
     "call-id",
 ];
 
-fn reg_cells(r: &RegRecord, escaped: bool) -> Vec<String> {
-    let e = |s: &str| if escaped { escape(s) } else { s.to_string() };
+fn reg_cells(r: &RegRecord) -> Vec<String> {
+    let e = escape;
     vec![
         r.start.to_string(),
         e(&r.aor),
@@ -600,7 +611,12 @@ struct Registrations<'a> {
 
 impl Registrations<'_> {
     fn print(&mut self, r: &RegRecord) -> Result<(), OutputError> {
-        self.rows.write(&mut self.out, r, |e| reg_cells(r, e))
+        self.rows.write(
+            &mut self.out,
+            r,
+            || schema::registration_row(r),
+            || reg_cells(r),
+        )
     }
 }
 
@@ -630,11 +646,11 @@ pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunE
         out: BufWriter::new(stdout.lock()),
         live,
         regs: Vec::new(),
-        rows: Records::new(cfg.format, &REG_HEADERS, {
+        rows: Records::new(cfg.format, schema::REGISTRATIONS, {
             let t = StreamTable::new(Table::new(
                 REG_HEADERS.to_vec(),
                 vec![
-                    false, true, true, false, false, false, false, false, false, true,
+                    false, true, true, false, false, false, false, false, false, false,
                 ],
             ));
             if live {

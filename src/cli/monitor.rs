@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use sipscope::analysis::alerts::{Alert, Severity, State, Thresholds};
 use sipscope::correlate::record::{CallKind, Outcome};
 use sipscope::output::prometheus::Metrics;
-use sipscope::output::{escape, write_csv_row, Format, OutputError, Table};
+use sipscope::output::{escape, schema, write_csv_row, Format, OutputError, Table};
 use sipscope::session::{Ended, Event, Needs, Report, Sink};
 use sipscope::time::{Nanos, Ts, NANOS_PER_SEC};
 
@@ -518,8 +518,10 @@ pub fn monitor(
     Ok((report, outcome))
 }
 
+/// The alerts table's columns (the Call-ID last, whole). `--format csv` writes the fields of
+/// `schema::ALERTS`.
 const ALERT_HEADERS: [&str; 8] = [
-    "time", "severity", "code", "state", "call-id", "endpoint", "evidence", "hint",
+    "time", "severity", "code", "state", "endpoint", "evidence", "hint", "call-id",
 ];
 
 fn alert_cells(a: &Alert) -> Vec<String> {
@@ -531,10 +533,10 @@ fn alert_cells(a: &Alert) -> Vec<String> {
             State::Fired => "fired".into(),
             State::Cleared => "cleared".into(),
         },
-        a.call_id.clone().unwrap_or_default(),
         a.endpoint.clone().unwrap_or_default(),
         a.evidence.clone(),
         a.hint.into(),
+        a.call_id.clone().unwrap_or_default(),
     ]
 }
 
@@ -584,15 +586,16 @@ pub fn alerts(
             }
         }
         Format::Csv => {
-            write_csv_row(&mut out, &ALERT_HEADERS.map(String::from))?;
+            write_csv_row(&mut out, &schema::names(schema::ALERTS))?;
             for a in &all {
-                write_csv_row(&mut out, &alert_cells(a))?;
+                let cells: Vec<String> = schema::alert_row(a).iter().map(schema::text).collect();
+                write_csv_row(&mut out, &cells)?;
             }
         }
         Format::Table => {
             let flexible = ALERT_HEADERS
                 .iter()
-                .map(|h| matches!(*h, "call-id" | "evidence" | "hint"))
+                .map(|h| matches!(*h, "evidence" | "hint"))
                 .collect();
             let mut t = Table::new(ALERT_HEADERS.to_vec(), flexible);
             for a in &all {

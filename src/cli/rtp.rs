@@ -12,22 +12,24 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use sipscope::analysis::rtp::StreamStats;
-use sipscope::output::{escape, json, write_csv_row, Format, OutputError, Table};
+use sipscope::output::{escape, json, schema, write_csv_row, Format, OutputError, Table};
 use sipscope::session::{Event, Needs, Report, Sink};
 
 use super::commands::{drive, RunError};
 use super::Config;
 
+/// The table's columns (the Call-ID last, whole). `--format csv` writes the fields of
+/// `schema::RTP_STREAMS`.
 const HEADERS: [&str; 25] = [
     "start",
     "end",
-    "source",
-    "destination",
+    "src",
+    "dst",
     "ssrc",
     "codec",
     "packets",
     "lost",
-    "lost%",
+    "loss%",
     "dup",
     "late",
     "jumps",
@@ -42,8 +44,8 @@ const HEADERS: [&str; 25] = [
     "rtt",
     "rtcp",
     "dtmf",
-    "call-id",
     "problems",
+    "call-id",
 ];
 
 fn ms(v: Option<f64>) -> String {
@@ -70,14 +72,9 @@ fn rtcp_cell(r: Option<&sipscope::analysis::rtcp::RtcpReport>) -> String {
 }
 
 fn cells(s: &StreamStats) -> Vec<String> {
-    let pct = if s.expected > 0 {
-        s.lost as f64 * 100.0 / s.expected as f64
-    } else {
-        0.0
-    };
+    let pct = s.loss_pct().unwrap_or(0.0);
     let mut problems = Vec::new();
-    // A stream can lose packets and still show a negative "lost" (duplicates).
-    if s.missing() > 0 {
+    if s.lost > 0 {
         problems.push("loss");
     }
     if s.duplicates > 0 {
@@ -133,42 +130,54 @@ fn cells(s: &StreamStats) -> Vec<String> {
         ms(s.rtcp.as_ref().and_then(|r| r.rtt_mean_ms)),
         rtcp_cell(s.rtcp.as_ref()),
         s.dtmf.clone(),
-        escape(s.call_id.as_deref().unwrap_or("")),
         problems.join(" "),
+        escape(s.call_id.as_deref().unwrap_or("")),
     ]
 }
 
-const SERIES_HEADERS: [&str; 11] = [
-    "stream",
+/// One point of a stream's series: the same names in the table, CSV and JSON.
+const SERIES_HEADERS: [&str; 12] = [
+    "src",
+    "dst",
     "ssrc",
-    "interval",
+    "start",
     "packets",
     "expected",
     "lost",
-    "lost%",
-    "max delta",
-    "mean jitter",
-    "max jitter",
-    "call-id",
+    "loss_pct",
+    "max_delta_ms",
+    "mean_jitter_ms",
+    "max_jitter_ms",
+    "call_id",
 ];
 
-fn series_cells(s: &StreamStats, p: &sipscope::analysis::series::SeriesPoint) -> Vec<String> {
+fn series_cells(
+    s: &StreamStats,
+    p: &sipscope::analysis::series::SeriesPoint,
+    escaped: bool,
+) -> Vec<String> {
+    let call_id = s.call_id.as_deref().unwrap_or("");
     vec![
-        format!("{} -> {}", s.src, s.dst),
-        format!("{:#010x}", s.ssrc),
+        s.src.to_string(),
+        s.dst.to_string(),
+        s.ssrc.to_string(),
         p.start.to_string(),
         p.packets.to_string(),
         p.expected.to_string(),
         p.lost.to_string(),
         if p.expected > 0 {
-            format!("{:.1}", p.lost as f64 * 100.0 / p.expected as f64)
+            format!("{:.3}", p.lost as f64 * 100.0 / p.expected as f64)
         } else {
             String::new()
         },
         format!("{:.3}", p.max_delta_ms),
         ms(p.mean_jitter_ms),
         ms(p.max_jitter_ms),
-        escape(s.call_id.as_deref().unwrap_or("")),
+        if escaped {
+            escape(call_id)
+        } else {
+            call_id.to_string()
+        },
     ]
 }
 
@@ -227,6 +236,9 @@ pub fn rtp(
                         v["dst"] = s.dst.to_string().into();
                         v["ssrc"] = s.ssrc.into();
                         v["call_id"] = s.call_id.clone().into();
+                        if p.expected > 0 {
+                            v["loss_pct"] = (p.lost as f64 * 100.0 / p.expected as f64).into();
+                        }
                         json::write_line(&mut out, &v)?;
                     }
                 }
@@ -235,18 +247,16 @@ pub fn rtp(
                 write_csv_row(&mut out, &SERIES_HEADERS.map(String::from))?;
                 for s in &streams {
                     for p in &s.series {
-                        let mut c = series_cells(s, p);
-                        c[10] = s.call_id.clone().unwrap_or_default();
-                        write_csv_row(&mut out, &c)?;
+                        write_csv_row(&mut out, &series_cells(s, p, false))?;
                     }
                 }
             }
             Format::Table => {
-                let flexible = SERIES_HEADERS.iter().map(|h| *h == "call-id").collect();
+                let flexible = vec![false; SERIES_HEADERS.len()];
                 let mut t = Table::new(SERIES_HEADERS.to_vec(), flexible);
                 for s in &streams {
                     for p in &s.series {
-                        t.rows.push(series_cells(s, p));
+                        t.rows.push(series_cells(s, p, true));
                     }
                 }
                 t.write(&mut out, sipscope::output::terminal_width())?;
@@ -262,14 +272,15 @@ pub fn rtp(
             }
         }
         Format::Csv => {
-            write_csv_row(&mut out, &HEADERS.map(String::from))?;
+            write_csv_row(&mut out, &schema::names(schema::RTP_STREAMS))?;
             for s in &streams {
-                write_csv_row(&mut out, &cells(s))?;
+                let cells: Vec<String> = schema::stream_row(s).iter().map(schema::text).collect();
+                write_csv_row(&mut out, &cells)?;
             }
         }
         Format::Table => {
-            // The Call-ID column gives way first on a narrow terminal.
-            let flexible = HEADERS.iter().map(|h| *h == "call-id").collect();
+            // The problems give way first on a narrow terminal; the Call-ID runs, whole.
+            let flexible = HEADERS.iter().map(|h| *h == "problems").collect();
             let mut t = Table::new(HEADERS.to_vec(), flexible);
             for s in &streams {
                 t.rows.push(cells(s));

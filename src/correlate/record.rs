@@ -14,7 +14,7 @@ pub struct MsgRow {
     pub frame: u64,
     /// Position of the message within its frame (1-based; TCP segments may carry several).
     pub msg_in_frame: u16,
-    #[serde(serialize_with = "ser_ts")]
+    #[serde(rename = "time", serialize_with = "ser_ts")]
     pub ts: Ts,
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -120,6 +120,20 @@ pub enum CallKind {
     Other,
 }
 
+impl CallKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Invite => "invite",
+            CallKind::Register => "register",
+            CallKind::Subscribe => "subscribe",
+            CallKind::Options => "options",
+            CallKind::Message => "message",
+            CallKind::Publish => "publish",
+            CallKind::Other => "other",
+        }
+    }
+}
+
 /// Where an INVITE call stands, as it happens.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -191,7 +205,10 @@ pub struct CallRecord {
     pub duration: f64,
     /// Talk time: 2xx to the INVITE → BYE (or the last message when no BYE was seen).
     pub talk_time: Option<f64>,
+    /// The From and To URIs' user parts (the host when there is no user part).
+    #[serde(rename = "from_user")]
     pub from: String,
+    #[serde(rename = "to_user")]
     pub to: String,
     pub caller: Option<SocketAddr>,
     /// Every IP address that sent or received a message of the call (at most 16).

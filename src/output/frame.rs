@@ -17,25 +17,7 @@ use polars::prelude::{
 use super::{csv_cell_into, escape, json, write_csv_row, OutputError, Table};
 use crate::time::Ts;
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Str,
-    U64,
-    I64,
-    F64,
-    Bool,
-    Time,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Str(Option<String>),
-    U64(Option<u64>),
-    I64(Option<i64>),
-    F64(Option<f64>),
-    Bool(Option<bool>),
-    Time(Option<Ts>),
-}
+pub use super::schema::{Kind, Value};
 
 /// A table being filled row by row, kept as one typed vector per column (a row costs no
 /// allocation of its own, and the vectors become the DataFrame's columns as they are).

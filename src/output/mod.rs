@@ -21,6 +21,7 @@ pub mod frame;
 pub mod json;
 pub mod names;
 pub mod prometheus;
+pub mod schema;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -245,26 +246,42 @@ impl Table {
         w
     }
 
+    /// Writes the table. On a terminal (`max_width` given) cells of flexible columns are cut with
+    /// `…` to fit; the last column is never cut (it runs, so a Call-ID there can be copied
+    /// whole). Off a terminal nothing is cut.
     pub fn write(&self, out: &mut dyn Write, max_width: Option<usize>) -> Result<(), OutputError> {
         let w = self.widths(max_width);
+        let cut = max_width.is_some();
         let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
-        write_row(out, &headers, &w)?;
+        write_row(out, &headers, &w, cut)?;
         for r in &self.rows {
-            write_row(out, r, &w)?;
+            write_row(out, r, &w, cut)?;
         }
         Ok(())
     }
 }
 
-/// One table row with the given column widths (cells cut with `…` to fit).
-pub fn write_row(out: &mut dyn Write, cells: &[String], w: &[usize]) -> Result<(), OutputError> {
+/// One table row with the given column widths. With `cut` (a terminal), a cell wider than its
+/// column is cut with `…`, except in the last column, which runs; without it (a pipe or a file)
+/// every cell is whole and a wider cell pushes the rest of its row right.
+pub fn write_row(
+    out: &mut dyn Write,
+    cells: &[String],
+    w: &[usize],
+    cut: bool,
+) -> Result<(), OutputError> {
     let n = cells.len();
     let mut s = String::new();
     for (i, c) in cells.iter().enumerate() {
+        let last = i + 1 == n;
         let cw = w.get(i).copied().unwrap_or(c.len());
-        let c = fit(c, cw);
+        let c = if cut && !last {
+            fit(c, cw)
+        } else {
+            c.clone()
+        };
         s.push_str(&c);
-        if i + 1 < n {
+        if !last {
             s.push_str(&" ".repeat(cw.saturating_sub(width(&c)) + 2));
         }
     }

@@ -196,7 +196,7 @@ fn charts(cx: &Context) -> Vec<String> {
             })
             .collect()
     };
-    let loss = lines(&|p| Some(p.lost.max(0) as f64 * 100.0 / p.expected.max(1) as f64));
+    let loss = lines(&|p| Some(p.lost as f64 * 100.0 / p.expected.max(1) as f64));
     let jitter = lines(&|p| p.max_jitter_ms);
     out.push(charts::time_lines(
         "Packet loss of the worst streams (% per second)",
@@ -455,7 +455,7 @@ pub fn section(s: &Section, id: &str) -> String {
                 w(&st.encoding.clone().unwrap_or_else(|| format!("pt{}", st.payload_type))),
                 st.packets,
                 st.lost,
-                opt(super::tables::loss_pct(st).map(|l| format!("{l:.2}"))),
+                opt(st.loss_pct().map(|l| format!("{l:.2}"))),
                 opt(st.mean_jitter_ms.map(|j| format!("{j:.2}"))),
                 opt(st.max_jitter_ms.map(|j| format!("{j:.2}"))),
                 st.max_delta_ms,

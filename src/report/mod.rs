@@ -360,9 +360,9 @@ impl Collector {
     fn keep_if_bad(&mut self, s: &StreamStats) {
         let badness = |s: &StreamStats| {
             let mos = s.mos.map_or(0.0, |m| (4.5 - m).max(0.0));
-            mos * 10.0 + tables::loss_pct(s).unwrap_or(0.0)
+            mos * 10.0 + s.loss_pct().unwrap_or(0.0)
         };
-        let poor = s.mos.is_some_and(|m| m < 3.6) || tables::loss_pct(s).is_some_and(|l| l > 3.0);
+        let poor = s.mos.is_some_and(|m| m < 3.6) || s.loss_pct().is_some_and(|l| l > 3.0);
         if !poor || s.series.is_empty() {
             return;
         }

@@ -47,7 +47,7 @@ pub struct Alert {
     pub code: &'static str,
     pub severity: Severity,
     pub state: State,
-    #[serde(serialize_with = "crate::correlate::record::ser_ts")]
+    #[serde(rename = "time", serialize_with = "crate::correlate::record::ser_ts")]
     pub ts: Ts,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_id: Option<String>,

@@ -19,13 +19,12 @@ use sipscope::capture::file::FileSource;
 use sipscope::capture::writer::PcapFile;
 use sipscope::capture::Source;
 use sipscope::decode::Decoder;
-use sipscope::output::write_csv_row;
+use sipscope::output::{schema, write_csv_row};
 use sipscope::reassembly::Carrier;
 use sipscope::render;
 use sipscope::time::{Ts, NANOS_PER_SEC};
 
 use super::app::{App, Screen};
-use crate::cli::commands::{call_cells, CALL_HEADERS};
 
 pub fn save(app: &App, name: &str) -> Result<String, String> {
     let name = name.trim();
@@ -68,15 +67,15 @@ fn list(app: &App, path: &Path, ext: &str) -> Result<String, String> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
     let mut n = 0;
     if ext == "csv" {
-        let h: Vec<String> = CALL_HEADERS.iter().map(|s| s.to_string()).collect();
-        write_csv_row(&mut w, &h).map_err(|e| e.to_string())?;
+        write_csv_row(&mut w, &schema::names(schema::CALLS)).map_err(|e| e.to_string())?;
     }
     for id in &ids {
         let Some(e) = app.store.calls.get(id) else {
             continue;
         };
         if ext == "csv" {
-            write_csv_row(&mut w, &call_cells(&e.call, false)).map_err(|e| e.to_string())?;
+            let cells: Vec<String> = schema::call_row(&e.call).iter().map(schema::text).collect();
+            write_csv_row(&mut w, &cells).map_err(|e| e.to_string())?;
         } else {
             sipscope::output::json::write_line(&mut w, &e.call).map_err(|e| e.to_string())?;
         }
