@@ -440,7 +440,13 @@ fn alert_keys(text: &str) -> Vec<(String, String, String, String, String)> {
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            (s("code"), s("state"), s("time"), s("call_id"), s("endpoint"))
+            (
+                s("code"),
+                s("state"),
+                s("time"),
+                s("call_id"),
+                s("endpoint"),
+            )
         })
         .collect()
 }

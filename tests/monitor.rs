@@ -30,7 +30,13 @@ fn keys(v: &[Value]) -> Vec<(String, String, String, String, String)> {
     v.iter()
         .map(|a| {
             let s = |k: &str| a[k].as_str().unwrap_or("").to_string();
-            (s("code"), s("state"), s("time"), s("call_id"), s("endpoint"))
+            (
+                s("code"),
+                s("state"),
+                s("time"),
+                s("call_id"),
+                s("endpoint"),
+            )
         })
         .collect()
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod corpus;
 mod correlation;
+mod fields;
 mod filters;
 mod fuzz_replay;
 mod golden;

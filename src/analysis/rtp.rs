@@ -142,6 +142,8 @@ pub struct StreamStats {
     /// apart (so never negative). RFC 3550's cumulative count (expected − received, which tshark
     /// shows) is `expected − packets`, negative when duplicates outnumber losses.
     pub lost: u64,
+    /// `lost` as a share of the packets expected, % (none when none were).
+    pub loss_pct: Option<f64>,
     /// Packets whose sequence number was not the next one expected (loss, reordering, dups),
     /// counted as tshark's rtp,streams does.
     pub sequence_errors: u64,
@@ -472,6 +474,7 @@ impl RtpTracker {
                         packets: 0,
                         expected: 0,
                         lost: 0,
+                        loss_pct: None,
                         sequence_errors: 0,
                         duplicates: 0,
                         out_of_order: 0,
@@ -818,6 +821,7 @@ impl Stream {
         let expected = (highest + 1).saturating_sub(self.start_seq as u64);
         self.stats.expected = expected;
         self.stats.lost = self.stats.missing();
+        self.stats.loss_pct = self.stats.loss_pct();
         if !self.stats.min_delta_ms.is_finite() {
             self.stats.min_delta_ms = 0.0;
         }

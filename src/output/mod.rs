@@ -275,11 +275,7 @@ pub fn write_row(
     for (i, c) in cells.iter().enumerate() {
         let last = i + 1 == n;
         let cw = w.get(i).copied().unwrap_or(c.len());
-        let c = if cut && !last {
-            fit(c, cw)
-        } else {
-            c.clone()
-        };
+        let c = if cut && !last { fit(c, cw) } else { c.clone() };
         s.push_str(&c);
         if !last {
             s.push_str(&" ".repeat(cw.saturating_sub(width(&c)) + 2));

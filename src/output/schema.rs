@@ -425,13 +425,19 @@ mod tests {
         let mut t = crate::analysis::rtp::RtpTracker::default();
         let pkt = [0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9, 0xff];
         let h = crate::analysis::rtp::RtpHeader::parse(&pkt).unwrap();
-        let (a1, a2) = ("192.0.2.1:4000".parse().unwrap(), "192.0.2.2:4000".parse().unwrap());
+        let (a1, a2) = (
+            "192.0.2.1:4000".parse().unwrap(),
+            "192.0.2.2:4000".parse().unwrap(),
+        );
         t.packet(Ts(1), a1, a2, &h, &[]);
         let st = t.finish().remove(0);
         check(RTP_STREAMS, &stream_row(&st));
         let c = crate::testutil::call_record("x");
         check(CALLS, &call_row(&c));
-        check(LEGS, &leg_rows(&c).next().unwrap_or(vec![s(""), s(""), s("")]));
+        check(
+            LEGS,
+            &leg_rows(&c).next().unwrap_or(vec![s(""), s(""), s("")]),
+        );
         let r = RegRecord {
             start: Ts(1),
             call_id: "r".into(),
@@ -468,7 +474,8 @@ mod tests {
             for (n, _) in f {
                 assert!(seen.insert(*n), "{n} twice");
                 assert!(
-                    n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    n.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                     "{n}"
                 );
             }

@@ -80,4 +80,3 @@ impl Tables {
         self.alerts.row(schema::alert_row(a))
     }
 }
-
