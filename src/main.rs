@@ -12,14 +12,16 @@ use cli::commands::{self, RunError};
 use cli::{Cli, Command, FormatArg};
 use sipscope::output::OutputError;
 
-/// Exit statuses: 0 ok (also for a closed pipe), 1 runtime failure, 2 usage error, 3 an alert
-/// at or above `--fail-on` fired.
+/// Exit statuses (README, "Exit status"): 0 ok (also for a closed pipe), 1 runtime failure or
+/// nothing matched the Call-ID asked for, 2 usage error, 3 an alert at or above `--fail-on`
+/// fired, 130 interrupted (Ctrl-C, SIGTERM: the output is partial).
 #[derive(Copy, Clone)]
 enum Exit {
     Ok = 0,
     Failure = 1,
     Usage = 2,
     Alerted = 3,
+    Interrupted = 130,
 }
 
 /// How long the pipeline has to drain after the first Ctrl-C or SIGTERM.
@@ -208,12 +210,28 @@ fn run(cli: Cli) -> Exit {
             if cfg.stats {
                 commands::print_stats(&stats);
             }
+            if stats.run.interrupted {
+                match stats.run.last_ts {
+                    Some(t) => eprintln!(
+                        "sipscope: interrupted: the output is partial, up to capture time {t}"
+                    ),
+                    None => eprintln!("sipscope: interrupted before any frame was read"),
+                }
+                return Exit::Interrupted;
+            }
             match (fail_on, alerted) {
                 (Some(f), Some(w)) if w >= f => Exit::Alerted,
                 _ => Exit::Ok,
             }
         }
         Err(RunError::Output(OutputError::BrokenPipe)) => Exit::Ok,
+        Err(RunError::NoMatch(stats, what)) => {
+            for w in commands::warnings(&stats) {
+                eprintln!("sipscope: warning: {w}");
+            }
+            eprintln!("sipscope: {what}");
+            Exit::Failure
+        }
         Err(e) => {
             eprintln!("sipscope: {e}");
             Exit::Failure

@@ -36,6 +36,11 @@ pub struct PipelineConfig {
     pub correlator: CorrelatorConfig,
     /// Every frame read is also offered to this pcap writer (`monitor --write`).
     pub tap: Option<crate::capture::writer::Tap>,
+    /// A BPF expression (tcpdump syntax) each frame read must match (`--bpf` on files; a live
+    /// capture gives it to the kernel instead). Frames keep their numbers in the capture.
+    pub frame_filter: Option<String>,
+    /// Stop after this many frames (that pass the filter), as `tcpdump -c`.
+    pub max_frames: Option<u64>,
 }
 
 impl Default for PipelineConfig {
@@ -49,6 +54,8 @@ impl Default for PipelineConfig {
             media: MediaConfig::default(),
             correlator: CorrelatorConfig::default(),
             tap: None,
+            frame_filter: None,
+            max_frames: None,
         }
     }
 }
@@ -71,6 +78,10 @@ pub struct RunStats {
     /// Frames stamped more than an hour after every frame before them, with the next frame back
     /// in the past: a broken clock, not the passing of time, so they do not move the timers.
     pub ts_outliers: u64,
+    /// Frames the BPF filter (`--bpf` on files) left out, and how many of those had a link type
+    /// the expression does not compile for.
+    pub bpf_rejected: u64,
+    pub bpf_uncompiled: u64,
 }
 
 /// A forward step of capture time this large must be confirmed by the next frame before the
@@ -210,6 +221,8 @@ pub fn run(
     // TCP gaps the workers have met so far, for the same ticks.
     let tcp_gaps = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let tap = cfg.tap.clone();
+    let frame_filter = cfg.frame_filter.clone();
+    let max_frames = cfg.max_frames;
 
     let mut to_workers: Vec<Sender<Batch>> = Vec::new();
     let mut worker_rx: Vec<Receiver<Batch>> = Vec::new();
@@ -239,8 +252,13 @@ pub fn run(
     thread::scope(|scope| {
         // Reader.
         let reader = scope.spawn(
-            move || -> (Result<(), CaptureError>, CaptureStats, bool, u64) {
+            move || -> (Result<(), CaptureError>, CaptureStats, bool, u64, (u64, u64)) {
                 let mut frame_no = 0u64;
+                let mut bpf = frame_filter
+                    .as_deref()
+                    .map(crate::capture::bpf::FrameFilter::new);
+                let mut bpf_rejected = 0u64;
+                let mut passed = 0u64;
                 let mut watermark = Ts::ZERO;
                 // A far jump forward waits for the next frame to confirm it (analysis of a capture
                 // whose clock blipped two frames into 2041 must not expire every call and stream).
@@ -325,6 +343,16 @@ pub fn run(
                         }
                     };
                     frame_no += 1;
+                    if let Some(b) = &mut bpf {
+                        if !b.pass(f.link, f.data) {
+                            bpf_rejected += 1;
+                            continue;
+                        }
+                    }
+                    if max_frames.is_some_and(|m| passed >= m) {
+                        break;
+                    }
+                    passed += 1;
                     if let Some(tap) = &tap {
                         tap.offer(f.to_owned(), live);
                     }
@@ -391,7 +419,8 @@ pub fn run(
                 }
                 let mut st = source.stats();
                 st.dropped_behind = behind.get();
-                (result, st, interrupted, outliers)
+                let uncompiled = bpf.map_or(0, |b| b.uncompiled);
+                (result, st, interrupted, outliers, (bpf_rejected, uncompiled))
             },
         );
 
@@ -618,8 +647,10 @@ pub fn run(
             }
         }
         match reader.join() {
-            Ok((result, cap, interrupted, outliers)) => {
+            Ok((result, cap, interrupted, outliers, (rejected, uncompiled))) => {
                 stats.capture = cap;
+                stats.bpf_rejected = rejected;
+                stats.bpf_uncompiled = uncompiled;
                 stats.interrupted = interrupted;
                 stats.ts_outliers = outliers;
                 result.map(|_| stats)

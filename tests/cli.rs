@@ -260,3 +260,149 @@ fn a_second_ctrl_c_exits_at_once() {
     assert_eq!(code, 130, "{err}");
     assert!(err.contains("second signal"), "{err}");
 }
+
+/// Issue 15: a report interrupted by Ctrl-C while frames still flow is written, says at its top
+/// (index.html and summary.md) that it is partial and up to which capture time, and the run
+/// exits 130 saying so.
+#[test]
+fn an_interrupted_report_says_it_is_partial_and_exits_130() {
+    let dir = std::env::temp_dir().join(format!("sipscope-partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("slow.pcap");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let out = dir.join("report");
+    let child = sipscope()
+        .args(["report", "--no-progress", "-o"])
+        .arg(&out)
+        .arg("-r")
+        .arg(&fifo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A writer that sends the sample's frames one every 20 ms, over and over, until the pipe
+    // closes: the reader never blocks for long, so the first signal drains the run.
+    let sample = std::fs::read(crate::support::repo().join("samples/sipp-faults.pcap")).unwrap();
+    let fifo2 = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo2)
+            .unwrap();
+        if w.write_all(&sample[..24]).is_err() {
+            return;
+        }
+        let mut records = Vec::new();
+        let mut at = 24;
+        while at + 16 <= sample.len() {
+            let len = u32::from_le_bytes(sample[at + 8..at + 12].try_into().unwrap()) as usize;
+            records.push(&sample[at..at + 16 + len]);
+            at += 16 + len;
+        }
+        for r in records.iter().cycle() {
+            if w.write_all(r).and_then(|_| w.flush()).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(&child, "-INT");
+    let (code, err) = exit_within(child, std::time::Duration::from_secs(20));
+    assert_eq!(code, 130, "{err}");
+    assert!(
+        err.contains("interrupted: the output is partial, up to capture time 2026-11-22T"),
+        "{err}"
+    );
+    let _ = writer.join();
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(index.contains("Partial report:"), "index.html");
+    let head = &summary[..summary.len().min(600)];
+    assert!(head.contains("**Partial report:**"), "{head}");
+    assert!(head.contains("at capture time 2026-11-22T"), "{head}");
+    // The capture is named by its file name, never the path on this disk.
+    assert!(
+        !index.contains(dir.to_str().unwrap()),
+        "the report names a local path"
+    );
+    assert!(index.contains("slow.pcap"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 15: `show` and `ladder --call-id` with a Call-ID that matches nothing say so and exit 1.
+#[test]
+fn a_call_id_that_matches_nothing_exits_1() {
+    let f = crate::support::repo().join("samples/sipp-faults.pcap");
+    for args in [
+        &["show", "no-such-call"][..],
+        &["ladder", "--call-id", "no-such-call"],
+    ] {
+        let out = sipscope().args(args).arg(&f).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("no-such-call"), "{args:?}: {err}");
+    }
+}
+
+/// Issue 15: `-r FILE` as tcpdump spells it, a BPF filter on files applied to each frame as
+/// `tcpdump -r F EXPR` does (same frames), `-c N` honoured on files, and a bad expression
+/// refused as a usage error.
+#[test]
+fn read_flag_bpf_and_count_work_on_files() {
+    let f = crate::support::repo().join("samples/sipp-faults.pcap");
+    let csv = |extra: &[&str]| -> Vec<String> {
+        let out = sipscope()
+            .args(["messages", "--format", "csv", "--no-progress"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    };
+    let fs = f.to_str().unwrap();
+    let all = csv(&["-r", fs]);
+    assert_eq!(all, csv(&[fs]), "-r FILE reads the same as naming it");
+    let host = csv(&["-r", fs, "--bpf", "host 127.0.0.14"]);
+    assert!(!host.is_empty() && host.len() < all.len());
+    assert!(host.iter().all(|l| l.contains("127.0.0.14")), "{host:?}");
+    // Frames keep their numbers in the capture: the filtered rows are rows of the whole list.
+    assert!(host.iter().all(|l| all.contains(l)));
+    if let Ok(t) = Command::new("tcpdump")
+        .args(["-r", fs, "-n", "host 127.0.0.14"])
+        .output()
+    {
+        if t.status.success() {
+            let packets = String::from_utf8_lossy(&t.stdout).lines().count();
+            assert_eq!(
+                host.len(),
+                packets,
+                "one SIP message per frame in this sample"
+            );
+        }
+    }
+    let five = csv(&["-r", fs, "-c", "5"]);
+    assert_eq!(five.len(), 5);
+    assert_eq!(five[..], all[..5]);
+    let out = sipscope()
+        .args(["messages", "--bpf", "udp port", fs])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad BPF filter"));
+}

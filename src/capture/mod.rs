@@ -6,6 +6,7 @@
 //! A source lends each frame ([`FrameRef`]) until its next call; the pipeline copies it once
 //! into a worker's batch, and from there on every stage slices those bytes without copying.
 
+pub mod bpf;
 pub mod file;
 pub mod live;
 pub mod merge;

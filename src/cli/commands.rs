@@ -562,7 +562,10 @@ pub fn show(cfg: &Config, stop: Arc<AtomicBool>, call_id: &str) -> Result<Report
     let report = drive(&cfg, stop, None, &mut sink)?;
     sink.out.flush()?;
     if sink.shown == 0 {
-        eprintln!("sipscope: no message with Call-ID {}", escape(call_id));
+        return Err(RunError::NoMatch(
+            Box::new(report),
+            format!("no message with Call-ID {}", escape(call_id)),
+        ));
     }
     Ok(report)
 }

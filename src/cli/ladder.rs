@@ -187,14 +187,11 @@ pub fn ladder(
         .filter_map(|id| closed.get(id).map(|c| &c.call))
         .collect();
     if selected.is_empty() {
-        eprintln!(
-            "sipscope: no call {}",
-            wanted
-                .as_deref()
-                .map(sipscope::output::escape)
-                .unwrap_or_else(|| "matches the filters".into())
-        );
-        return Ok(stats);
+        let what = match wanted.as_deref() {
+            Some(id) => format!("no call with Call-ID {}", sipscope::output::escape(id)),
+            None => "no call matches the filters".into(),
+        };
+        return Err(RunError::NoMatch(Box::new(stats), what));
     }
     // Which calls to draw, with the legs each one merges (a leg drawn with its call is not
     // drawn again on its own).

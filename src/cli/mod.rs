@@ -332,10 +332,14 @@ pub struct CommonArgs {
     /// Capture files (pcap, pcapng, gzip-compressed); `-` reads standard input. Several files are
     /// merged in time order.
     pub files: Vec<PathBuf>,
+    /// A capture file, as tcpdump and tshark spell it (repeatable; the same as naming it).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
     /// Capture live from this interface (`any` for all).
     #[arg(short = 'i', long = "interface")]
     pub interface: Option<String>,
-    /// BPF capture filter for live capture (tcpdump syntax).
+    /// BPF filter (tcpdump syntax): given to the kernel live, applied to each frame read from
+    /// files (frames keep their numbers).
     #[arg(short = 'f', long = "bpf")]
     pub bpf: Option<String>,
     /// Bytes to capture per packet (live).
@@ -347,7 +351,7 @@ pub struct CommonArgs {
     /// Stop live capture after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Stop after this many frames (live).
+    /// Stop after this many frames (that pass --bpf), live or from files.
     #[arg(short = 'c', long)]
     pub count: Option<u64>,
     /// Threads for decoding (correlation uses half as many); the output is the same for any count.
@@ -442,10 +446,18 @@ fn time(what: &str, s: &Option<String>) -> Result<Option<Ts>, UsageError> {
 }
 
 impl CommonArgs {
+    /// The capture files, named or given with -r.
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        let mut f = self.files.clone();
+        f.extend(self.read.iter().cloned());
+        f
+    }
+
     /// `calls`: whether the command lists calls (or what belongs to them); `--outcome` selects
     /// calls, so the commands that print messages or registrations as they come refuse it.
     pub fn config(&self, format: FormatArg, calls: bool) -> Result<Config, UsageError> {
-        let input = match (&self.interface, self.files.is_empty()) {
+        let files = self.all_files();
+        let input = match (&self.interface, files.is_empty()) {
             (Some(_), false) => {
                 return Err(UsageError(
                     "give either capture files or --interface, not both".into(),
@@ -468,14 +480,7 @@ impl CommonArgs {
                     "no input: give capture files (or - for stdin), or --interface".into(),
                 ))
             }
-            (None, false) => {
-                if self.bpf.is_some() {
-                    return Err(UsageError(
-                        "--bpf applies to live capture (--interface); filter files with --call-id, --addr, --method ...".into(),
-                    ));
-                }
-                Input::Files(self.files.clone())
-            }
+            (None, false) => Input::Files(files),
         };
         if self.outcome.is_some() && !calls {
             return Err(UsageError(
@@ -501,6 +506,16 @@ impl CommonArgs {
             outcome,
         };
         let mut pipeline = PipelineConfig::default();
+        if let Input::Files(_) = input {
+            if let Some(b) = &self.bpf {
+                sipscope::capture::bpf::check(b).map_err(UsageError)?;
+                pipeline.frame_filter = Some(b.clone());
+            }
+            if self.count == Some(0) {
+                return Err(UsageError("-c must be at least 1".into()));
+            }
+            pipeline.max_frames = self.count;
+        }
         if let Some(t) = self.threads {
             if t == 0 || t > 256 {
                 return Err(UsageError(format!("--threads must be 1 to 256, not {t}")));

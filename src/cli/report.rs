@@ -33,22 +33,25 @@ impl ReportRequest {
                 a.output.display()
             )));
         }
-        let files: Vec<String> = if a.common.files.is_empty() {
+        let paths = a.common.all_files();
+        let files: Vec<String> = if paths.is_empty() {
             vec![format!(
                 "live capture on {}",
                 a.common.interface.as_deref().unwrap_or("?")
             )]
         } else {
-            a.common
-                .files
+            // The file's name, not the path on the engineer's disk: the report goes to customers.
+            paths
                 .iter()
-                .map(|p| p.display().to_string())
+                .map(|p| match p.file_name() {
+                    _ if p.as_os_str() == "-" => "standard input".to_string(),
+                    Some(n) => n.to_string_lossy().into_owned(),
+                    None => p.display().to_string(),
+                })
                 .collect()
         };
         let title = a.title.clone().unwrap_or_else(|| {
-            let names: Vec<String> = a
-                .common
-                .files
+            let names: Vec<String> = paths
                 .iter()
                 .map(|p| {
                     p.file_name()

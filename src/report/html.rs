@@ -63,6 +63,7 @@ section.call { border: 1px solid var(--line); border-radius: 6px; margin: 18px 0
 section.call h3 { margin: 6px 0; }
 section.call .ladder-scroll { overflow-x: auto; max-width: 100%; }
 .muted { color: #666; } .cut { color: var(--warn); }
+.partial { border-left: 4px solid var(--warn); padding: .4em .8em; background: #fff8e6; }
 "#;
 
 /// Columns of a DataFrame as text (times RFC 3339).
@@ -564,6 +565,16 @@ const LIST_COLUMNS: [(&str, &str); 15] = [
 ];
 
 /// The whole page. `sections` are the rendered call blocks, in order, with their anchors.
+/// What an interrupted run's report says at its top (none for a run that read all its input).
+pub fn partial(r: &crate::pipeline::RunStats) -> Option<String> {
+    r.interrupted.then(|| match r.last_ts {
+        Some(t) => format!(
+            "the run was interrupted (Ctrl-C or SIGTERM) at capture time {t}; what the input held after that is not in it"
+        ),
+        None => "the run was interrupted (Ctrl-C or SIGTERM) before any frame was read".into(),
+    })
+}
+
 pub fn page(cx: &Context, sections: &[(String, String)]) -> String {
     let f = cx.fin;
     let anchors: BTreeMap<&str, String> = f
@@ -583,7 +594,7 @@ pub fn page(cx: &Context, sections: &[(String, String)]) -> String {
 <nav><a href="#summary">Summary</a><a href="#kpi">KPIs</a><a href="#alerts">Alerts</a><a href="#charts">Charts</a><a href="#network">Network</a><a href="#calls">Calls</a><a href="#sections">Call details</a><a href="#data">Data</a></nav>
 <main>
 <h1>{title}</h1>
-<p class="muted">Made by sipscope {version} from {files}.</p>
+{partial}<p class="muted">Made by sipscope {version} from {files}.</p>
 <section id="summary"><h2>Summary</h2>{summary}</section>
 <section id="kpi"><h2>Key performance indicators</h2>
 <p class="muted">Ratios with their numerator and denominator, delays with their sample size (RFC 6076, ITU-T E.411/E.425; definitions in the README).</p>
@@ -591,6 +602,12 @@ pub fn page(cx: &Context, sections: &[(String, String)]) -> String {
 <section id="alerts"><h2>Alerts</h2>{alerts}</section>
 <section id="charts"><h2>Charts</h2><div class="grid">"##,
         title = esc(&f.opts.title),
+        partial = partial(cx.run)
+            .map(|p| format!(
+                "<p class=\"partial\"><strong>Partial report:</strong> {}</p>\n",
+                w(&p)
+            ))
+            .unwrap_or_default(),
         ladder = ladder_html::style(),
         version = env!("CARGO_PKG_VERSION"),
         files = f

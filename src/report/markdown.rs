@@ -49,6 +49,9 @@ pub fn render(cx: &Context) -> String {
     let r = cx.run;
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", md(&f.opts.title));
+    if let Some(p) = super::html::partial(r) {
+        let _ = writeln!(out, "**Partial report:** {}.\n", md(&p));
+    }
     let span = match (r.first_ts, r.last_ts) {
         (Some(a), Some(b)) => format!("{a} — {b} ({} s)", fmt_secs(b.since(a))),
         _ => "no frames".into(),

@@ -14,6 +14,9 @@ use crate::pipeline::{self, PipelineConfig, Progress, RunStats};
 pub enum RunError {
     Capture(CaptureError),
     Output(OutputError),
+    /// The run went through, but what was asked for (a Call-ID) matched nothing: said, and the
+    /// command fails (exit 1). The run's report is kept for its warnings.
+    NoMatch(Box<Report>, String),
 }
 
 impl std::fmt::Display for RunError {
@@ -21,6 +24,7 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Capture(e) => e.fmt(f),
             RunError::Output(e) => e.fmt(f),
+            RunError::NoMatch(_, what) => f.write_str(what),
         }
     }
 }
