@@ -40,6 +40,7 @@ fn exit_now(tui: bool, why: &str) -> ! {
 fn main() -> ExitCode {
     alloc::tune();
     let cli = Cli::parse();
+    cli::set_color(cli.color);
     ExitCode::from(run(cli) as u8)
 }
 
@@ -62,6 +63,24 @@ fn run(cli: Cli) -> Exit {
         eprintln!("sipscope: no command (try --help)");
         return Exit::Usage;
     };
+    match &command {
+        Command::Completions { .. } | Command::Man => {
+            let mut out = std::io::stdout();
+            let written = match &command {
+                Command::Completions { shell } => cli::completions(*shell, &mut out),
+                _ => cli::man(&mut out),
+            };
+            return match written {
+                Ok(()) => Exit::Ok,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
+                Err(e) => {
+                    eprintln!("sipscope: {e}");
+                    Exit::Failure
+                }
+            };
+        }
+        _ => {}
+    }
     let (common, format) = match &command {
         Command::Messages(a) | Command::Registrations(a) => (&a.common, a.format),
         Command::Calls(a) => (&a.common, a.format),
@@ -73,6 +92,7 @@ fn run(cli: Cli) -> Exit {
         Command::Alerts(a) => (&a.common, a.format),
         Command::Report(a) => (&a.common, FormatArg::Table),
         Command::Tui(a) => (&a.common, FormatArg::Table),
+        Command::Completions { .. } | Command::Man => return Exit::Ok,
     };
     let calls_only = !matches!(
         command,
@@ -194,6 +214,7 @@ fn run(cli: Cli) -> Exit {
                 return Exit::Usage;
             }
         },
+        Command::Completions { .. } | Command::Man => return Exit::Ok,
         Command::Ladder(a) => match cli::ladder::LadderRequest::from_args(a) {
             Ok(req) => cli::ladder::ladder(&cfg, stop, &req),
             Err(e) => {

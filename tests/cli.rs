@@ -406,3 +406,83 @@ fn read_flag_bpf_and_count_work_on_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad BPF filter"));
 }
+
+/// Issue 15: shell completions and the manual page come from the clap definitions: every
+/// command is in them, and a closed pipe is not an error.
+#[test]
+fn completions_and_man_page_name_every_command() {
+    let run = |args: &[&str]| {
+        let out = sipscope().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let commands = [
+        "messages",
+        "calls",
+        "show",
+        "registrations",
+        "ladder",
+        "rtp",
+        "stats",
+        "monitor",
+        "alerts",
+        "report",
+        "tui",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        let s = run(&["completions", shell]);
+        for c in commands {
+            assert!(s.contains(c), "{shell} completion lacks {c}");
+        }
+        assert!(s.contains("call-id"), "{shell}: options too");
+    }
+    let man = run(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH sipscope"),
+        "roff"
+    );
+    for c in commands {
+        assert!(
+            man.contains(&format!(".SH \"SIPSCOPE {}\"", c.to_ascii_uppercase())),
+            "man page lacks {c}"
+        );
+    }
+    let mut child = sipscope()
+        .args(["man"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert!(
+        child.wait().unwrap().success(),
+        "a closed pipe is not an error"
+    );
+}
+
+/// Issue 15: colour only on a terminal and never with NO_COLOR; `--color always/never` decide
+/// (ladder ignored NO_COLOR before).
+#[test]
+fn colour_follows_color_and_no_color() {
+    let f = crate::support::repo().join("samples/sip_rtp.pcap");
+    let esc = |args: &[&str], no_color: bool| {
+        let mut c = sipscope();
+        c.args(["ladder", "--call-id", "1-7879@127.0.0.1", "--no-progress"])
+            .args(args)
+            .arg(&f);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success());
+        out.stdout.contains(&0x1b)
+    };
+    assert!(!esc(&[], false), "a pipe is not a terminal");
+    assert!(esc(&["--color", "always"], false));
+    assert!(
+        esc(&["--color", "always"], true),
+        "always wins over NO_COLOR"
+    );
+    assert!(!esc(&["--color", "never"], false));
+}

@@ -57,7 +57,7 @@ impl LadderRequest {
             },
             text: render::text::TextOptions {
                 ascii: a.ascii,
-                color: to_terminal,
+                color: super::colour_on(to_terminal),
                 verbose: a.verbose,
                 width: if to_terminal {
                     sipscope::output::terminal_width()

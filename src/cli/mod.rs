@@ -34,8 +34,36 @@ pub struct Cli {
     /// List the interfaces live capture can use, then exit.
     #[arg(long, global = true)]
     pub list_interfaces: bool,
+    /// Colour in terminal output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+static COLOR: std::sync::OnceLock<ColorArg> = std::sync::OnceLock::new();
+
+/// Sets the `--color` choice for the run (once, from main).
+pub fn set_color(c: ColorArg) {
+    let _ = COLOR.set(c);
+}
+
+/// Whether output to a stream may be coloured: `--color always` or `never` decide; `auto` colours
+/// a terminal unless `NO_COLOR` is set to anything non-empty (no-color.org). One rule for every
+/// command.
+pub fn colour_on(to_terminal: bool) -> bool {
+    match COLOR.get().copied().unwrap_or(ColorArg::Auto) {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,6 +95,47 @@ pub enum Command {
     /// Browse calls in the terminal, live (-i) or from captures: the call list as calls happen,
     /// the ladder and messages of a call, RTP, alerts, registrations and statistics.
     Tui(TuiArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output.
+    Man,
+}
+
+/// Writes the completion script for `shell`, generated from these definitions (built in memory
+/// first: clap_complete panics on a write error such as a closed pipe).
+pub fn completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "sipscope", &mut buf);
+    out.write_all(&buf)
+}
+
+/// Writes the manual page, generated from these definitions: sipscope(1) with every command's
+/// options.
+pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    clap_mangen::Man::new(cmd.clone()).render(out)?;
+    for sub in cmd.get_subcommands() {
+        if matches!(sub.get_name(), "completions" | "man" | "help") {
+            continue;
+        }
+        writeln!(
+            out,
+            ".SH \"SIPSCOPE {}\"",
+            sub.get_name().to_ascii_uppercase()
+        )?;
+        let page = clap_mangen::Man::new(sub.clone());
+        page.render_description_section(out)?;
+        page.render_options_section(out)?;
+    }
+    Ok(())
 }
 
 #[derive(Args, Debug, Clone)]

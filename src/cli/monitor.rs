@@ -429,11 +429,11 @@ pub fn monitor(
     } else {
         Box::new(io::stderr())
     };
-    let colour_on = if human_to_stdout {
+    let colour_on = super::colour_on(if human_to_stdout {
         io::stdout().is_terminal()
     } else {
         tty
-    };
+    });
     let mut sink = Monitor {
         interval: req.interval,
         metrics,

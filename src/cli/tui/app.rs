@@ -299,7 +299,7 @@ impl App {
             comparing: false,
             search: String::new(),
             status: String::new(),
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            color: crate::cli::colour_on(true),
             quit: false,
             page: 10,
         }
