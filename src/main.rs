@@ -229,7 +229,7 @@ fn run(cli: Cli) -> Exit {
                 eprintln!("sipscope: warning: {w}");
             }
             if cfg.stats {
-                commands::print_stats(&stats);
+                commands::print_stats(&stats, cfg.format);
             }
             if stats.run.interrupted {
                 match stats.run.last_ts {

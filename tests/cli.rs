@@ -486,3 +486,30 @@ fn colour_follows_color_and_no_color() {
     );
     assert!(!esc(&["--color", "never"], false));
 }
+
+/// Issue 15: `--stats` is a readable table of `stage.counter value` lines, and JSON with
+/// `--format json`, never Rust debug structs.
+#[test]
+fn stats_are_a_table_or_json() {
+    let f = crate::support::repo().join("samples/sip_rtp.pcap");
+    let err = |args: &[&str]| {
+        let out = sipscope()
+            .args(["calls", "--stats", "--no-progress"])
+            .args(args)
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let table = err(&[]);
+    let frames = table
+        .lines()
+        .find(|l| l.starts_with("capture.frames "))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert_eq!(frames.split_whitespace().nth(1), Some("507"));
+    assert!(!table.contains("Stats {"), "no debug structs: {table}");
+    let json: serde_json::Value = serde_json::from_str(err(&["--format", "json"]).trim()).unwrap();
+    assert_eq!(json["capture"]["frames"], 507);
+    assert_eq!(json["correlate"]["calls"], 1);
+}

@@ -363,7 +363,7 @@ fn dtmf_char(event: u8) -> Option<char> {
 }
 
 /// Counters of the tracker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RtpTrackerStats {
     pub packets: u64,
     pub streams: u64,

@@ -76,7 +76,7 @@ pub struct Frame {
 }
 
 /// What a source counted, reported at the end of a run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct CaptureStats {
     pub frames: u64,
     pub bytes: u64,

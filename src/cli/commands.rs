@@ -679,13 +679,66 @@ pub fn warnings(r: &Report) -> Vec<String> {
     r.warnings()
 }
 
-pub fn print_stats(r: &Report) {
+/// Every counter of the run as one JSON object by stage (`capture`, `decode`, `reassembly`,
+/// `correlate`, `rtp`, `session`, `run`).
+pub fn stats_json(r: &Report) -> serde_json::Value {
     let s = &r.run;
-    eprintln!("capture: {:?}", s.capture);
-    eprintln!("decode: {:?}", s.decode);
-    eprintln!("reassembly: {:?}", s.reassembly);
-    eprintln!("correlate: {:?}", s.correlate);
-    eprintln!("rtp: {:?}", s.rtp);
-    eprintln!("sip rejected: {}", s.sip_rejected);
-    eprintln!("session: {:?}", r.session);
+    let v = |x: serde_json::Result<serde_json::Value>| x.unwrap_or(serde_json::Value::Null);
+    let opt_ts = |t: Option<sipscope::time::Ts>| t.map(|t| t.to_string());
+    serde_json::json!({
+        "capture": v(serde_json::to_value(&s.capture)),
+        "decode": v(serde_json::to_value(&s.decode)),
+        "reassembly": v(serde_json::to_value(&s.reassembly)),
+        "correlate": v(serde_json::to_value(&s.correlate)),
+        "rtp": v(serde_json::to_value(&s.rtp)),
+        "session": v(serde_json::to_value(&r.session)),
+        "run": {
+            "sip_rejected": s.sip_rejected,
+            "first_time": opt_ts(s.first_ts),
+            "last_time": opt_ts(s.last_ts),
+            "interrupted": s.interrupted,
+            "ts_outliers": s.ts_outliers,
+            "bpf_rejected": s.bpf_rejected,
+            "bpf_uncompiled": s.bpf_uncompiled,
+        },
+    })
+}
+
+/// `--stats`: every counter of the run on stderr, as JSON with `--format json`, else as a table
+/// of `stage.counter  value` lines (nested counters joined with dots, lists one item a line).
+pub fn print_stats(r: &Report, format: Format) {
+    let v = stats_json(r);
+    if format == Format::Json {
+        eprintln!("{v}");
+        return;
+    }
+    fn flat(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flat(&key, v, out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    flat(&format!("{prefix}[{i}]"), v, out);
+                }
+            }
+            serde_json::Value::Null => out.push((prefix.to_string(), "-".into())),
+            serde_json::Value::String(s) => out.push((prefix.to_string(), escape(s))),
+            other => out.push((prefix.to_string(), other.to_string())),
+        }
+    }
+    let mut rows = Vec::new();
+    flat("", &v, &mut rows);
+    let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut err = io::stderr().lock();
+    for (k, v) in rows {
+        let _ = writeln!(err, "{k:<w$}  {v}");
+    }
 }

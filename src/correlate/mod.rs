@@ -128,7 +128,7 @@ impl Default for CorrelatorConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CorrelateStats {
     pub messages: u64,
     pub retransmissions: u64,

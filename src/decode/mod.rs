@@ -60,7 +60,7 @@ pub struct Packet {
 }
 
 /// Counters of the decode stage; they merge across worker threads.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DecodeStats {
     pub frames: u64,
     pub unknown_link: u64,

@@ -13,7 +13,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::sip::message::{looks_like_sip, parse_u32};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FramingStats {
     pub messages: u64,
     pub keepalives: u64,

@@ -102,7 +102,7 @@ impl Default for ReassemblyConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReassemblyStats {
     pub udp_sip: u64,
     pub udp_other: u64,

@@ -22,7 +22,7 @@ pub enum Chunk {
     Gap(u64),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TcpStats {
     pub segments: u64,
     pub retransmitted: u64,

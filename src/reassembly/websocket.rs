@@ -261,7 +261,7 @@ impl fmt::Display for WsError {
 impl std::error::Error for WsError {}
 
 /// Counters for one decoder (or, summed with `+=`, for many).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct WsStats {
     /// Complete frames of any kind.
     pub frames: u64,

@@ -179,7 +179,7 @@ impl Ended {
 }
 
 /// What the session counted: every cut it made is here, for the user's warnings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SessionStats {
     pub calls_closed: u64,
     /// Streams that ended after their call had left (not in its media figures).
