@@ -66,13 +66,33 @@ impl Ts {
         (y, m, d, sod / 3600, sod / 60 % 60, sod % 60, nanos)
     }
 
-    /// Parses `2026-01-01T10:00:00[.123456][Z]` (UTC) or a plain number of seconds since the epoch.
+    /// Parses RFC 3339 (`2026-01-01T10:00:00[.123456]` with `Z`, an offset such as `+02:00`, or
+    /// nothing, read as UTC) or a plain number of seconds since the epoch.
     pub fn parse(s: &str) -> Option<Ts> {
         if let Ok(f) = s.parse::<f64>() {
             return Some(Ts::from_secs_f64(f));
         }
-        let s = s.trim_end_matches('Z');
-        let (date, time) = s.split_once(['T', ' '])?;
+        let s = s.trim_end_matches(['Z', 'z']);
+        let (date, time) = s.split_once(['T', 't', ' '])?;
+        // An RFC 3339 offset (+02:00, -0530, +01): the time is local to it.
+        let (time, offset) = match time.rfind(['+', '-']) {
+            Some(i) => {
+                let (t, o) = time.split_at(i);
+                let sign = if o.starts_with('-') { -1 } else { 1 };
+                let o = &o[1..];
+                let (oh, om) = match o.split_once(':') {
+                    Some((h, m)) => (h, m),
+                    None if o.len() == 4 => o.split_at(2),
+                    None => (o, "0"),
+                };
+                let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                (t, sign * (oh * 3600 + om * 60))
+            }
+            None => (time, 0),
+        };
         let mut dp = date.split('-');
         let y: i64 = dp.next()?.parse().ok()?;
         let mo: i64 = dp.next()?.parse().ok()?;
@@ -103,7 +123,7 @@ impl Ts {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
         let days = era * 146_097 + doe - 719_468;
         Some(Ts::from_parts(
-            days * 86_400 + h * 3600 + mi * 60 + sec,
+            days * 86_400 + h * 3600 + mi * 60 + sec - offset,
             nanos,
         ))
     }
@@ -165,6 +185,20 @@ pub fn parse_interval(s: &str) -> Option<Nanos> {
 #[cfg(test)]
 mod interval_tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_offsets() {
+        let utc = Ts::parse("2024-05-01T10:00:00Z").unwrap();
+        assert_eq!(Ts::parse("2024-05-01T10:00:00"), Some(utc));
+        assert_eq!(Ts::parse("2024-05-01T12:00:00+02:00"), Some(utc));
+        assert_eq!(Ts::parse("2024-05-01T04:30:00-05:30"), Some(utc));
+        assert_eq!(Ts::parse("2024-05-01T12:00:00+0200"), Some(utc));
+        assert_eq!(
+            Ts::parse("2024-05-01t11:00:00.5+01"),
+            Some(Ts(utc.0 + 500_000_000))
+        );
+        assert_eq!(Ts::parse("2024-05-01T10:00:00+25:00"), None);
+    }
 
     #[test]
     fn intervals() {

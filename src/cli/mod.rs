@@ -448,7 +448,8 @@ pub struct CommonArgs {
     /// Only messages to or from this IP address (for calls: any message of the call).
     #[arg(long)]
     pub addr: Option<std::net::IpAddr>,
-    /// Only from this capture time on (RFC 3339 UTC, e.g. 2024-05-01T10:00:00, or epoch seconds).
+    /// Only from this capture time on (RFC 3339: 2024-05-01T10:00:00Z, 2024-05-01T12:00:00+02:00;
+    /// no offset means UTC; or epoch seconds).
     #[arg(long)]
     pub since: Option<String>,
     /// Only up to this capture time.
@@ -507,7 +508,7 @@ fn time(what: &str, s: &Option<String>) -> Result<Option<Ts>, UsageError> {
         .map(|t| {
             Ts::parse(t).ok_or_else(|| {
                 UsageError(format!(
-                    "bad {what} time {t:?}: use RFC 3339 UTC (2024-05-01T10:00:00) or epoch seconds"
+                    "bad {what} time {t:?}: use RFC 3339 (2024-05-01T10:00:00Z, 2024-05-01T12:00:00+02:00) or epoch seconds"
                 ))
             })
         })
