@@ -513,3 +513,29 @@ fn stats_are_a_table_or_json() {
     assert_eq!(json["capture"]["frames"], 507);
     assert_eq!(json["correlate"]["calls"], 1);
 }
+
+/// Issue 15: what could not be seen is said. The corpus' SIP over TLS 1.3 capture holds two TLS
+/// connections (tshark: ClientHellos to 5061 and 15081); sipscope cannot decrypt them and says
+/// so per port instead of printing an empty table without a word.
+#[test]
+fn tls_connections_not_decrypted_are_said() {
+    let Some(p) = capture("realjimmy_sample-captures/sip-tls-1.3-and-rtcp/sip.pcap") else {
+        eprintln!("SKIPPED: shared corpus not present");
+        return;
+    };
+    let out = sipscope()
+        .args(["calls", "--no-progress"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for port in [5061, 15081] {
+        assert!(
+            err.contains(&format!(
+                "1 TLS connection on port {port} was not decrypted"
+            )),
+            "{err}"
+        );
+    }
+}

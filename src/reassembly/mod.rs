@@ -121,6 +121,33 @@ pub struct ReassemblyStats {
     /// TCP directions whose partial message was dropped to keep within `stream_budget`.
     pub cut_by_budget: u64,
     pub cut_by_budget_bytes: u64,
+    /// TCP connections that carry TLS (a ClientHello, or application data toward the lower
+    /// port when the handshake was not captured), by server port: not decrypted, so any SIP in
+    /// them is not seen. At most [`TLS_PORTS`] ports; the rest are counted under port 0.
+    pub tls: std::collections::BTreeMap<u16, u64>,
+}
+
+/// Distinct server ports [`ReassemblyStats::tls`] keeps apart.
+pub const TLS_PORTS: usize = 64;
+
+impl ReassemblyStats {
+    fn tls_connection(&mut self, port: u16) {
+        let port = if self.tls.len() >= TLS_PORTS && !self.tls.contains_key(&port) {
+            0
+        } else {
+            port
+        };
+        *self.tls.entry(port).or_insert(0) += 1;
+    }
+}
+
+/// A TLS record header starting the stream: a handshake (22) or application data (23) record of
+/// TLS 1.0-1.3 (version 3.1-3.4; SSL 3.0 is 3.0). Returns the content type.
+fn tls_record(p: &[u8]) -> Option<u8> {
+    match p {
+        [t @ (22 | 23), 3, 0..=4, ..] => Some(*t),
+        _ => None,
+    }
 }
 
 impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
@@ -140,6 +167,14 @@ impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
         self.flows_expired += o.flows_expired;
         self.cut_by_budget += o.cut_by_budget;
         self.cut_by_budget_bytes += o.cut_by_budget_bytes;
+        for (p, n) in &o.tls {
+            let p = if self.tls.len() >= TLS_PORTS && !self.tls.contains_key(p) {
+                0
+            } else {
+                *p
+            };
+            *self.tls.entry(p).or_insert(0) += n;
+        }
     }
 }
 
@@ -881,8 +916,15 @@ fn feed(
                 // Bounded: the head is refused past MAX_HEAD_LEN bytes.
                 UpgradeHead::Incomplete => return,
                 _ => {
-                    // Perhaps we joined mid-message: a start line later in the data resyncs.
-                    if memchr::memmem::find(p, b"SIP/2.0").is_some() {
+                    // TLS: counted by server port (not decrypted), then ignored.
+                    if let Some(t) = tls_record(p) {
+                        let client_hello = t == 22 && p.get(5) == Some(&1);
+                        let to_server = t == 23 && ctx.dst.port() < ctx.src.port();
+                        if client_hello || to_server {
+                            stats.tls_connection(ctx.dst.port());
+                        }
+                        Some(Mode::NotSip)
+                    } else if memchr::memmem::find(p, b"SIP/2.0").is_some() {
                         let mut f = SipFramer::default();
                         f.gap(&mut stats.framing);
                         Some(Mode::Sip(f))

@@ -160,6 +160,21 @@ impl Report {
             ss.verdicts_dropped,
             "closed calls forgotten early (a later stream or alert of theirs is judged unfiltered)",
         );
+        // What could not be seen: TLS is not decrypted, so SIP over it is missing.
+        for (port, n) in &s.reassembly.tls {
+            let on = match port {
+                0 => "other ports".to_string(),
+                p => format!("port {p}"),
+            };
+            let (conns, were) = if *n == 1 {
+                ("connection", "was")
+            } else {
+                ("connections", "were")
+            };
+            w.push(format!(
+                "{n} TLS {conns} on {on} {were} not decrypted: any SIP in them is not in this output"
+            ));
+        }
         w
     }
 }
