@@ -59,7 +59,7 @@ fn run(cli: Cli) -> Exit {
             }
         };
     }
-    let Some(command) = cli.command else {
+    let Some(mut command) = cli.command else {
         eprintln!("sipscope: no command (try --help)");
         return Exit::Usage;
     };
@@ -80,6 +80,13 @@ fn run(cli: Cli) -> Exit {
             };
         }
         _ => {}
+    }
+    if let Command::Show(a) = &mut command {
+        // `show --call-id ID FILE…`, as `ladder` takes it: the first argument is a file too.
+        if a.common.call_id.is_some() {
+            let first = std::mem::take(&mut a.show_call_id);
+            a.common.files.insert(0, first.into());
+        }
     }
     let (common, format) = match &command {
         Command::Messages(a) | Command::Registrations(a) => (&a.common, a.format),
@@ -184,7 +191,11 @@ fn run(cli: Cli) -> Exit {
         },
         Command::Messages(_) => commands::messages(&cfg, stop),
         Command::Calls(a) => commands::calls(&cfg, stop, a.all, !a.no_rtp),
-        Command::Show(a) => commands::show(&cfg, stop, &a.show_call_id),
+        Command::Show(a) => commands::show(
+            &cfg,
+            stop,
+            a.common.call_id.as_ref().unwrap_or(&a.show_call_id),
+        ),
         Command::Registrations(_) => commands::registrations(&cfg, stop),
         Command::Rtp(a) => match a.series.as_deref().map(cli::stats::parse_interval) {
             Some(None) => {

@@ -539,3 +539,25 @@ fn tls_connections_not_decrypted_are_said() {
         );
     }
 }
+
+/// Issue 15: `show` takes the Call-ID as `ladder` does (`--call-id`), and still as its first
+/// argument: the same output either way.
+#[test]
+fn show_takes_the_call_id_as_ladder_does() {
+    let f = crate::support::repo().join("samples/sip_rtp.pcap");
+    let run = |args: &[&str]| {
+        let out = sipscope().args(args).arg(&f).output().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    let a = run(&["show", "1-7879@127.0.0.1"]);
+    let b = run(&["show", "--call-id", "1-7879@127.0.0.1"]);
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    let out = sipscope()
+        .args(["show", "--call-id", "nope"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -380,7 +380,8 @@ pub struct CallsArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ShowArgs {
-    /// The Call-ID to show.
+    /// The Call-ID to show; or give it with --call-id as `ladder` does, and every argument is a
+    /// capture file.
     pub show_call_id: String,
     #[command(flatten)]
     pub common: CommonArgs,
