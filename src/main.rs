@@ -8,6 +8,7 @@ use clap::Parser;
 
 mod alloc;
 mod cli;
+mod localtime;
 use cli::commands::{self, RunError};
 use cli::{Cli, Command, FormatArg};
 use sipscope::output::OutputError;
@@ -41,6 +42,9 @@ fn main() -> ExitCode {
     alloc::tune();
     let cli = Cli::parse();
     cli::set_color(cli.color);
+    if cli.local_time {
+        sipscope::time::set_local_display(localtime::local_offset);
+    }
     ExitCode::from(run(cli) as u8)
 }
 

@@ -129,9 +129,36 @@ impl Ts {
     }
 }
 
+/// The local zone's offset from UTC at an instant (seconds since the epoch → seconds east).
+pub type OffsetFn = fn(i64) -> i64;
+
+static LOCAL: std::sync::OnceLock<OffsetFn> = std::sync::OnceLock::new();
+
+/// Shows every time of the run in a local zone (`--local-time`), as RFC 3339 with the offset of
+/// that instant (`2026-11-22T12:12:04.822272+01:00`), so a time printed either way reads back as
+/// the same instant ([`Ts::parse`]). The binary gives the zone's offsets (the C library's, which
+/// follows `TZ`); the library itself stays free of unsafe code.
+pub fn set_local_display(offset: OffsetFn) {
+    let _ = LOCAL.set(offset);
+}
+
 impl fmt::Display for Ts {
-    /// RFC 3339 in UTC with microseconds: `2013-03-09T22:25:09.703901Z`.
+    /// RFC 3339 with microseconds: in UTC (`2013-03-09T22:25:09.703901Z`), or with the local
+    /// offset after [`set_local_display`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(offset) = LOCAL.get() {
+            let off = offset(self.0.div_euclid(NANOS_PER_SEC)).clamp(-86_399, 86_399);
+            let (y, mo, d, h, mi, s, ns) = Ts(self.0.saturating_add(off * NANOS_PER_SEC)).civil();
+            let sign = if off < 0 { '-' } else { '+' };
+            let a = off.abs();
+            return write!(
+                f,
+                "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}{sign}{:02}:{:02}",
+                ns / 1000,
+                a / 3600,
+                a / 60 % 60
+            );
+        }
         let (y, mo, d, h, mi, s, ns) = self.civil();
         write!(
             f,

@@ -561,3 +561,48 @@ fn show_takes_the_call_id_as_ladder_does() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Issue 15: `--local-time` prints times in TZ's zone with their offset (half-hour zones and
+/// daylight saving included), and `--since` takes an RFC 3339 offset: the same instant either way.
+#[test]
+fn local_time_and_offsets() {
+    let f = crate::support::repo().join("samples/sip_rtp.pcap");
+    let run = |tz: &str, args: &[&str]| {
+        let out = sipscope()
+            .env("TZ", tz)
+            .args(["calls", "--format", "csv", "--no-progress"])
+            .args(args)
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let utc = run("Asia/Kolkata", &[]);
+    assert!(utc.contains("2014-06-29T20:47:31.748166Z"), "{utc}");
+    let ist = run("Asia/Kolkata", &["--local-time"]);
+    assert!(ist.contains("2014-06-30T02:17:31.748166+05:30"), "{ist}");
+    let ny = run("America/New_York", &["--local-time"]);
+    assert!(
+        ny.contains("2014-06-29T16:47:31.748166-04:00"),
+        "summer time: {ny}"
+    );
+    // The call spans 20:47:31Z-20:47:41Z: a --since just after its end, written in another zone,
+    // leaves it out; one just before keeps it.
+    assert_eq!(
+        run("UTC", &["--since", "2014-06-29T22:47:40+02:00"])
+            .lines()
+            .count(),
+        2
+    );
+    assert_eq!(
+        run("UTC", &["--since", "2014-06-29T22:47:42+02:00"])
+            .lines()
+            .count(),
+        1
+    );
+}

@@ -37,6 +37,9 @@ pub struct Cli {
     /// Colour in terminal output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+    /// Print times in the local zone (the system's, or TZ's) with their offset, instead of UTC.
+    #[arg(long, global = true)]
+    pub local_time: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
