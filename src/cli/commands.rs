@@ -188,6 +188,9 @@ pub fn messages(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError>
         header_done: false,
     };
     let report = drive(cfg, stop, None, &mut sink)?;
+    if sink.format == Format::Csv && !sink.header_done {
+        write_csv_row(&mut sink.out, &schema::names(schema::MESSAGES))?;
+    }
     sink.out.flush()?;
     Ok(report)
 }
@@ -391,10 +394,16 @@ impl Records {
         Ok(())
     }
 
-    /// A table's rows so far (its widths are then fixed).
+    /// A table's rows so far (its widths are then fixed); a CSV's header even with no rows, so
+    /// an empty result still names its columns.
     fn flush(&mut self, out: &mut dyn Write) -> Result<(), OutputError> {
-        if self.format == Format::Table {
-            self.table.flush(out)?;
+        match self.format {
+            Format::Table => self.table.flush(out)?,
+            Format::Csv if !self.header_done => {
+                write_csv_row(out, &schema::names(self.fields))?;
+                self.header_done = true;
+            }
+            _ => {}
         }
         Ok(())
     }
