@@ -5,6 +5,27 @@
 //! pcapng files may hold several interfaces with their own link types, time resolutions and
 //! offsets; each packet is stamped with its interface's. A truncated or damaged file is analysed
 //! up to the damage and the place where it stopped is reported, never a panic.
+//!
+//! Contracts:
+//! - Memory follows the bytes that really arrive, not what a header claims: the read buffer
+//!   (1 MiB) grows, by doubling up to [`MAX_RECORD`], only once it is full of the input's bytes,
+//!   so a record header claiming 200 MiB followed by 100 bytes costs 1 MiB and ends with
+//!   "capture is truncated".
+//! - pcapng time stamps are converted by this module, not by pcap-parser: `if_tsresol` is read in
+//!   both its forms, 10^-n and 2^-n (pcap-parser 0.16 and 0.17 turn every 2^-n into `None`, see
+//!   docs/upstream/pcap-parser-tsresol.md), with integer arithmetic only (seconds = ts >> n,
+//!   nanoseconds = (ts & (2^n - 1)) * 10^9 >> n, truncated as Wireshark does), and `if_tsoffset`
+//!   (seconds added to every stamp) is read in the section's byte order. An `if_tsresol` that
+//!   cannot be represented (10^-20 and finer, 2^-64 and finer) is counted
+//!   ([`CaptureStats::bad_tsresol`]) and read as microseconds, the format's default.
+//! - A pcapng packet block naming an interface its section never declared is skipped and counted
+//!   ([`CaptureStats::unknown_interface`]): its link type is unknown, and guessing one (say, the
+//!   only interface's) would decode bytes of another medium as this one's.
+//! - A pcap record whose sub-second field is out of range (`ts_usec` ≥ 10^6, or ≥ 10^9 in a
+//!   nanosecond pcap) is kept, with the field clamped to the last instant of its second and the
+//!   frame counted ([`CaptureStats::bad_subsecond`]): carrying the excess into the following
+//!   seconds (up to 71 minutes for 0xffffffff µs) would stamp it silently wrong, and dropping it
+//!   would lose its message.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -34,8 +55,95 @@ impl<R: Read> Read for Counting<R> {
 
 struct Interface {
     link: LinkType,
-    resolution: u64,
+    resolution: TsResolution,
     offset: i64,
+}
+
+/// A pcapng interface's time unit (`if_tsresol`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TsResolution {
+    /// 10^-n seconds, n ≤ 19.
+    Decimal(u32),
+    /// 2^-n seconds, n ≤ 63.
+    Binary(u32),
+}
+
+impl TsResolution {
+    /// Reads an `if_tsresol` byte; None when the unit cannot be represented in 64 bits.
+    pub fn from_option(b: u8) -> Option<TsResolution> {
+        let n = u32::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            (n <= 19).then_some(TsResolution::Decimal(n))
+        } else {
+            (n <= 63).then_some(TsResolution::Binary(n))
+        }
+    }
+
+    /// A 64-bit pcapng time stamp in this unit, plus `offset` seconds, as a [`Ts`]; integer
+    /// arithmetic only, the fraction truncated to the nanosecond.
+    pub fn to_ts(self, raw: u64, offset: i64) -> Ts {
+        let (secs, nanos) = match self {
+            TsResolution::Decimal(n) => {
+                let unit = 10u64.pow(n);
+                let frac = u128::from(raw % unit) * 1_000_000_000 / u128::from(unit);
+                (raw / unit, frac as i64)
+            }
+            TsResolution::Binary(n) => {
+                let mask = (1u64 << n) - 1;
+                let frac = (u128::from(raw & mask) * 1_000_000_000) >> n;
+                (raw >> n, frac as i64)
+            }
+        };
+        let secs = i64::try_from(secs)
+            .unwrap_or(i64::MAX)
+            .saturating_add(offset);
+        Ts::from_parts(secs, nanos)
+    }
+}
+
+const MICROSECONDS: TsResolution = TsResolution::Decimal(6);
+
+/// `if_tsresol` and `if_tsoffset` of an IDB, read from its options in the section's byte order
+/// (pcap-parser's own reading drops every 2^-n unit and reads the offset as little-endian).
+fn idb_time(
+    idb: &pcap_parser::pcapng::InterfaceDescriptionBlock<'_>,
+    big_endian: bool,
+) -> (Option<TsResolution>, i64) {
+    use pcap_parser::pcapng::OptionCode;
+    let mut res = Some(MICROSECONDS);
+    let mut offset = 0i64;
+    for opt in &idb.options {
+        if opt.code == OptionCode::IfTsresol {
+            if let Some(&b) = opt.value.first() {
+                res = TsResolution::from_option(b);
+            }
+        } else if opt.code == OptionCode::IfTsoffset {
+            if let Some(v) = opt.value.get(..8).and_then(|v| <[u8; 8]>::try_from(v).ok()) {
+                offset = if big_endian {
+                    i64::from_be_bytes(v)
+                } else {
+                    i64::from_le_bytes(v)
+                };
+            }
+        }
+    }
+    (res, offset)
+}
+
+/// A pcap record's time: the sub-second field is clamped to its range (`Err` when it was out of
+/// it), never carried into the following seconds.
+fn legacy_ts(secs: u32, sub: u32, nano: bool) -> Result<Ts, Ts> {
+    let (max, scale) = if nano {
+        (999_999_999, 1)
+    } else {
+        (999_999, 1000)
+    };
+    let ts = |sub: u32| Ts::from_parts(i64::from(secs), i64::from(sub) * scale);
+    if sub > max {
+        Err(ts(max))
+    } else {
+        Ok(ts(sub))
+    }
 }
 
 pub struct FileSource {
@@ -44,6 +152,10 @@ pub struct FileSource {
     /// Legacy pcap: one link type and resolution for the whole file.
     legacy: Option<(LinkType, bool)>,
     interfaces: Vec<Interface>,
+    /// The current pcapng section is big-endian.
+    big_endian: bool,
+    /// The reader's buffer size now (it only grows).
+    capacity: usize,
     /// Bytes of the record lent by the last `next_frame`, consumed at the next call.
     lent: usize,
     stats: CaptureStats,
@@ -153,6 +265,8 @@ impl FileSource {
             reader,
             legacy: None,
             interfaces: Vec::new(),
+            big_endian: false,
+            capacity: BUFFER,
             lent: 0,
             stats: CaptureStats::default(),
             last_ts: Ts::ZERO,
@@ -160,6 +274,12 @@ impl FileSource {
             read_bytes,
             total_bytes: total,
         })
+    }
+
+    /// The size the reader's buffer has grown to: it follows the bytes that arrived, never a
+    /// record's claim (tests and the fuzz targets assert this bound).
+    pub fn buffer_capacity(&self) -> usize {
+        self.capacity
     }
 
     fn stop(&mut self, why: String) {
@@ -304,7 +424,6 @@ impl Source for FileSource {
             let n = std::mem::take(&mut self.lent);
             self.reader.get().consume(n);
         }
-        let mut grown = BUFFER;
         // Find the next packet record; remember where its bytes are in the reader's buffer, and
         // lend them after the loop (a borrow cannot leave a loop that may go round again).
         let (ts, link, orig, at, len) = loop {
@@ -325,49 +444,60 @@ impl Source for FileSource {
                         }
                         PcapBlockOwned::Legacy(b) => {
                             let (link, nano) = self.legacy.unwrap_or((LinkType::Ethernet, false));
-                            let sub = if nano {
-                                b.ts_usec as i64
-                            } else {
-                                b.ts_usec as i64 * 1000
-                            };
-                            let ts = Ts::from_parts(b.ts_sec as i64, sub);
+                            let ts = legacy_ts(b.ts_sec, b.ts_usec, nano).unwrap_or_else(|t| {
+                                self.stats.bad_subsecond += 1;
+                                t
+                            });
                             let n = (b.caplen as usize).min(b.data.len());
                             Some((ts, link, b.origlen, at(b.data), n))
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                             // A new section restarts interface numbering.
                             self.interfaces.clear();
+                            self.big_endian = shb.big_endian();
                             None
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                            let (res, offset) = idb_time(&idb, self.big_endian);
+                            if res.is_none() {
+                                self.stats.bad_tsresol += 1;
+                            }
                             self.interfaces.push(Interface {
                                 link: LinkType::from_linktype(idb.linktype.0 as u32),
-                                resolution: idb.ts_resolution().unwrap_or(1_000_000),
-                                offset: idb.ts_offset(),
+                                resolution: res.unwrap_or(MICROSECONDS),
+                                offset,
                             });
                             None
                         }
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                            self.interfaces.get(epb.if_id as usize).map(|iface| {
-                                let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                                let res = iface.resolution.max(1);
-                                let secs = (raw / res) as i64 + iface.offset;
-                                let frac = (raw % res) as i128 * 1_000_000_000 / res as i128;
-                                let ts = Ts::from_parts(secs, frac as i64);
-                                let n = (epb.caplen as usize).min(epb.data.len());
-                                (ts, iface.link, epb.origlen, at(epb.data), n)
-                            })
+                            match self.interfaces.get(epb.if_id as usize) {
+                                Some(iface) => {
+                                    let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+                                    let ts = iface.resolution.to_ts(raw, iface.offset);
+                                    let n = (epb.caplen as usize).min(epb.data.len());
+                                    Some((ts, iface.link, epb.origlen, at(epb.data), n))
+                                }
+                                None => {
+                                    self.stats.unknown_interface += 1;
+                                    None
+                                }
+                            }
                         }
                         PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                            self.interfaces.first().map(|iface| {
-                                (
+                            // A simple packet belongs to the section's first interface.
+                            match self.interfaces.first() {
+                                Some(iface) => Some((
                                     self.last_ts,
                                     iface.link,
                                     spb.origlen,
                                     at(spb.data),
                                     spb.data.len(),
-                                )
-                            })
+                                )),
+                                None => {
+                                    self.stats.unknown_interface += 1;
+                                    None
+                                }
+                            }
                         }
                         PcapBlockOwned::NG(_) => None,
                     };
@@ -406,14 +536,31 @@ impl Source for FileSource {
                     continue;
                 }
                 Err(PcapError::BufferTooSmall) => {
-                    grown *= 2;
-                    if grown > MAX_RECORD || !self.reader.get().grow(grown) {
+                    // The record claims more than the buffer holds. Believe the claim only as
+                    // far as the input backs it: fill the buffer first, and grow it only when
+                    // it is full of real bytes (a header claiming 200 MiB before 100 bytes and
+                    // the end of the file must not cost 200 MiB).
+                    if self.reader.get().data().len() < self.capacity {
+                        let refilled = self.reader.get().refill().map_err(|e| format!("{e:?}"));
+                        if let Err(e) = refilled {
+                            let msg = format!(
+                                "read error after byte {}: {e}",
+                                self.reader.get().consumed()
+                            );
+                            self.stop(msg);
+                            return Ok(None);
+                        }
+                        continue;
+                    }
+                    let next = self.capacity.saturating_mul(2).min(MAX_RECORD);
+                    if next <= self.capacity || !self.reader.get().grow(next) {
                         let pos = self.reader.get().consumed();
                         self.stop(format!(
                             "record at byte {pos} is larger than {MAX_RECORD} bytes"
                         ));
                         return Ok(None);
                     }
+                    self.capacity = next;
                     continue;
                 }
                 Err(e) => {

@@ -80,6 +80,18 @@ impl Report {
         );
         say(s.capture.truncated_frames, "frames cut by the snap length");
         say(
+            s.capture.unknown_interface,
+            "pcapng packets skipped: they name an interface the file never declared (link type unknown)",
+        );
+        say(
+            s.capture.bad_tsresol,
+            "pcapng interfaces with an unusable time resolution (if_tsresol; their times read as microseconds)",
+        );
+        say(
+            s.capture.bad_subsecond,
+            "frames with an out-of-range sub-second time field (clamped to the end of their second)",
+        );
+        say(
             s.decode.ip_frag_incomplete,
             "IP datagrams never completed (fragments missing)",
         );

@@ -1,0 +1,284 @@
+//! Hostile captures of ../shared/adversarial against the capture readers (pcap, pcapng, NetMon)
+//! and capture time: each once lost frames silently, stamped them wrong, or took memory on a
+//! header's word.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sipscope::capture::file::FileSource;
+use sipscope::capture::Source;
+
+/// A capture of ../shared/adversarial; None (skipped, said) only outside CI when the folder is
+/// absent.
+fn adversarial(name: &str) -> Option<PathBuf> {
+    let dir = crate::support::repo().join("../shared/adversarial");
+    if !dir.exists() {
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v != "true"),
+            "CI has ../shared beside the clone: {} is missing",
+            dir.display()
+        );
+        eprintln!("SKIPPED: ../shared/adversarial not present");
+        return None;
+    }
+    Some(dir.join(name))
+}
+
+/// Every frame of a capture file: (time in ns, length), and the source's statistics.
+fn frames(path: &Path) -> (Vec<(i64, usize)>, sipscope::capture::CaptureStats) {
+    let mut src = FileSource::open(path).unwrap();
+    let mut out = Vec::new();
+    while let Some(f) = src.next_frame().unwrap() {
+        out.push((f.ts.0, f.data.len()));
+    }
+    (out, src.stats())
+}
+
+/// ng_bad_ifid.pcapng: four EPBs naming interfaces 0, 1, 7 and 0 of a file that declares one.
+/// The two strays have no known link type: skipped, but counted and said (they vanished).
+#[test]
+fn pcapng_packets_of_undeclared_interfaces_are_counted_and_said() {
+    let Some(p) = adversarial("ng_bad_ifid.pcapng") else {
+        return;
+    };
+    let (f, st) = frames(&p);
+    assert_eq!(f.len(), 2);
+    assert_eq!(st.unknown_interface, 2);
+    let (out, err) = crate::support::sipscope_ok(&["messages", "--stats"], &p);
+    assert!(out.contains("ifid-0-frame1@x") && out.contains("ifid-0-frame4@x"));
+    assert!(!out.contains("ifid-1-frame2@x") && !out.contains("ifid-7-frame3@x"));
+    assert!(
+        err.contains("2 pcapng packets skipped: they name an interface the file never declared"),
+        "{err}"
+    );
+    assert!(err.contains("unknown_interface: 2"), "--stats: {err}");
+}
+
+/// ng_tsresol_pow2.pcapng: if_tsresol = 0x94 (2^-20 s). pcap-parser reads every 2^-n unit as
+/// None (docs/upstream/pcap-parser-tsresol.md), which was then taken for microseconds:
+/// 2026-06-27 and +1.048576 s. `tshark -T fields -e frame.time_epoch` says 1700000000.000000000
+/// and 1700000001.000000000.
+#[test]
+fn pcapng_binary_time_resolution_is_read_exactly() {
+    let Some(p) = adversarial("ng_tsresol_pow2.pcapng") else {
+        return;
+    };
+    let (f, st) = frames(&p);
+    let ts: Vec<i64> = f.iter().map(|x| x.0).collect();
+    assert_eq!(ts, [1_700_000_000_000_000_000, 1_700_000_001_000_000_000]);
+    assert_eq!(st.bad_tsresol, 0);
+    let (out, _) = crate::support::sipscope_ok(&["messages"], &p);
+    assert!(out.contains("2023-11-14T22:13:20.000000Z"), "{out}");
+    assert!(out.contains("2023-11-14T22:13:21.000000Z"), "{out}");
+}
+
+/// The pcapng units in both forms and if_tsoffset, in both byte orders, against values worked
+/// out by hand (and by tshark for the 2^-20 and 10^-9 cases).
+#[test]
+fn pcapng_time_units_and_offsets() {
+    use sipscope::capture::file::TsResolution as R;
+    let t = |r: R, raw: u64, off: i64| r.to_ts(raw, off).0;
+    assert_eq!(R::from_option(0x94), Some(R::Binary(20)));
+    assert_eq!(R::from_option(6), Some(R::Decimal(6)));
+    assert_eq!(R::from_option(20), None);
+    assert_eq!(R::from_option(0x80 | 64), None);
+    assert_eq!(R::from_option(0x80 | 63), Some(R::Binary(63)));
+    // 2^-20: 1.5 s and one tick (953.67431640625 ns, truncated).
+    assert_eq!(t(R::Binary(20), (3 << 19) + 1, 0), 1_500_000_953);
+    assert_eq!(t(R::Binary(0), 7, 0), 7_000_000_000);
+    assert_eq!(t(R::Binary(63), u64::MAX, 0), 1_999_999_999);
+    assert_eq!(
+        t(R::Decimal(9), 1_700_000_000_123_456_789, 0),
+        1_700_000_000_123_456_789
+    );
+    assert_eq!(t(R::Decimal(0), 5, -2), 3_000_000_000);
+    assert_eq!(t(R::Decimal(19), u64::MAX, 0), 1_844_674_407);
+
+    // One IDB with if_tsresol 2^-10 and if_tsoffset 100 s, in each byte order.
+    for be in [false, true] {
+        let u16b = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let u32b = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let block = |ty: u32, body: &[u8]| {
+            let mut body = body.to_vec();
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+            let len = 12 + body.len() as u32;
+            let mut b = u32b(ty).to_vec();
+            b.extend_from_slice(&u32b(len));
+            b.extend_from_slice(&body);
+            b.extend_from_slice(&u32b(len));
+            b
+        };
+        let mut shb = u32b(0x1A2B_3C4D).to_vec();
+        shb.extend_from_slice(&u16b(1));
+        shb.extend_from_slice(&u16b(0));
+        shb.extend_from_slice(&[0xff; 8]);
+        let mut idb = u16b(1).to_vec();
+        idb.extend_from_slice(&u16b(0));
+        idb.extend_from_slice(&u32b(65535));
+        idb.extend_from_slice(&u16b(9));
+        idb.extend_from_slice(&u16b(1));
+        idb.extend_from_slice(&[0x8a, 0, 0, 0]);
+        idb.extend_from_slice(&u16b(14));
+        idb.extend_from_slice(&u16b(8));
+        idb.extend_from_slice(&if be {
+            100i64.to_be_bytes()
+        } else {
+            100i64.to_le_bytes()
+        });
+        idb.extend_from_slice(&[0; 4]);
+        let frame = [0u8; 60];
+        let raw: u64 = (1_700_000_000 << 10) + 512; // + 0.5 s
+        let mut epb = u32b(0).to_vec();
+        epb.extend_from_slice(&u32b((raw >> 32) as u32));
+        epb.extend_from_slice(&u32b(raw as u32));
+        epb.extend_from_slice(&u32b(60));
+        epb.extend_from_slice(&u32b(60));
+        epb.extend_from_slice(&frame);
+        let mut file = block(0x0A0D_0D0A, &shb);
+        file.extend(block(1, &idb));
+        file.extend(block(6, &epb));
+        let mut src = FileSource::from_reader(
+            Path::new("mem.pcapng"),
+            Box::new(std::io::Cursor::new(file)),
+            0,
+        )
+        .unwrap();
+        let f = src.next_frame().unwrap().expect("one frame");
+        assert_eq!(f.ts.0, 1_700_000_100_500_000_000, "big-endian: {be}");
+    }
+}
+
+/// time_warp_ns.pcap: nanosecond pcap with sub-second fields 999,999,999 and 0xffffffff.
+/// time_warp.pcap: µs pcap with ts_usec 5,000,000 and 0xffffffff. The excess was carried into
+/// the following seconds (+4.29 s, +71 min); it is clamped to its second and counted.
+#[test]
+fn pcap_sub_second_fields_out_of_range_are_clamped_and_said() {
+    let Some(p) = adversarial("time_warp_ns.pcap") else {
+        return;
+    };
+    let (f, st) = frames(&p);
+    let ts: Vec<i64> = f.iter().map(|x| x.0).collect();
+    assert_eq!(
+        ts,
+        [
+            1_700_000_000_999_999_999,
+            1_700_000_000_999_999_999,
+            0x7fff_ffff * 1_000_000_000 + 999_999_999
+        ]
+    );
+    assert_eq!(st.bad_subsecond, 2);
+    let (_, err) = crate::support::sipscope_ok(&["messages"], &p);
+    assert!(
+        err.contains("2 frames with an out-of-range sub-second time field"),
+        "{err}"
+    );
+
+    let p = adversarial("time_warp.pcap").unwrap();
+    let (f, st) = frames(&p);
+    assert_eq!(st.bad_subsecond, 2);
+    assert_eq!(f[5].0, 1_700_000_001_999_999_000, "ACK, ts_usec 5,000,000");
+    assert_eq!(f[6].0, 1_700_000_000_999_999_000, "BYE, ts_usec 0xffffffff");
+}
+
+/// A pcap (and a pcapng) whose one record claims 200 MiB, followed by 100 bytes and the end:
+/// the buffer was grown and zero-filled to the claim before a byte of it arrived (265 MiB of
+/// RSS for a 140-byte file, the fuzz findings slow-bigrec-*). It now grows only when full of
+/// real bytes, and the run ends with "truncated".
+#[test]
+fn a_record_claiming_200_mib_costs_only_the_bytes_that_arrive() {
+    let claim: u32 = 200 << 20;
+    let mut pcap = Vec::new();
+    for v in [0xa1b2_c3d4u32] {
+        pcap.extend_from_slice(&v.to_le_bytes());
+    }
+    pcap.extend_from_slice(&2u16.to_le_bytes());
+    pcap.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, 262_144, 1, 1_700_000_000, 0, claim, claim] {
+        pcap.extend_from_slice(&v.to_le_bytes());
+    }
+    pcap.extend_from_slice(&[0u8; 100]);
+    assert_eq!(pcap.len(), 140);
+
+    let mut ng = Vec::new();
+    let le = |v: u32| v.to_le_bytes();
+    ng.extend_from_slice(&le(0x0A0D_0D0A));
+    ng.extend_from_slice(&le(28));
+    ng.extend_from_slice(&le(0x1A2B_3C4D));
+    ng.extend_from_slice(&[1, 0, 0, 0]);
+    ng.extend_from_slice(&[0xff; 8]);
+    ng.extend_from_slice(&le(28));
+    ng.extend_from_slice(&le(1));
+    ng.extend_from_slice(&le(20));
+    ng.extend_from_slice(&[1, 0, 0, 0, 0xff, 0xff, 0, 0]);
+    ng.extend_from_slice(&le(20));
+    ng.extend_from_slice(&le(6));
+    ng.extend_from_slice(&le(claim));
+    ng.extend_from_slice(&[0u8; 100]);
+
+    for (name, file) in [("bigrec.pcap", pcap), ("bigrec.pcapng", ng)] {
+        // A reader that hands out at most 7 bytes a call, as a pipe or a gzip stream may.
+        struct Trickle(std::io::Cursor<Vec<u8>>);
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(7);
+                self.0.read(&mut buf[..n])
+            }
+        }
+        for trickle in [false, true] {
+            let input: Box<dyn Read + Send> = if trickle {
+                Box::new(Trickle(std::io::Cursor::new(file.clone())))
+            } else {
+                Box::new(std::io::Cursor::new(file.clone()))
+            };
+            let mut src = FileSource::from_reader(Path::new(name), input, 0).unwrap();
+            assert!(src.next_frame().unwrap().is_none(), "{name}");
+            assert!(
+                src.buffer_capacity() <= 1 << 20,
+                "{name}: buffer grew to {} for 140 bytes",
+                src.buffer_capacity()
+            );
+            let st = src.stats();
+            assert_eq!(st.stopped_early.len(), 1, "{name}");
+            assert!(
+                st.stopped_early[0].contains("truncated"),
+                "{name}: {:?}",
+                st.stopped_early
+            );
+        }
+    }
+}
+
+/// A record that really is large still grows the buffer as far as it needs (and no further).
+#[test]
+fn a_large_record_that_is_there_is_read_whole() {
+    let len: u32 = 3 << 20;
+    let mut pcap = Vec::new();
+    pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    pcap.extend_from_slice(&2u16.to_le_bytes());
+    pcap.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, len, 1] {
+        pcap.extend_from_slice(&v.to_le_bytes());
+    }
+    for i in 0..2u32 {
+        for v in [1_700_000_000 + i, 0, len, len] {
+            pcap.extend_from_slice(&v.to_le_bytes());
+        }
+        pcap.extend(std::iter::repeat_n(i as u8 + 1, len as usize));
+    }
+    let mut src = FileSource::from_reader(
+        Path::new("big.pcap"),
+        Box::new(std::io::Cursor::new(pcap)),
+        0,
+    )
+    .unwrap();
+    for i in 0..2u8 {
+        let f = src.next_frame().unwrap().expect("frame");
+        assert_eq!(f.data.len(), len as usize);
+        assert!(f.data.iter().all(|&b| b == i + 1));
+    }
+    assert!(src.next_frame().unwrap().is_none());
+    assert!(src.stats().stopped_early.is_empty());
+    assert_eq!(src.buffer_capacity(), 4 << 20);
+}
