@@ -35,6 +35,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
+use super::netmon::{NetmonError, NetmonFile, Store};
 use super::{CaptureError, CaptureStats, FrameRef, LinkType, Source};
 use crate::time::Ts;
 
@@ -51,6 +52,58 @@ impl<R: Read> Read for Counting<R> {
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
+}
+
+impl<R: io::Seek> io::Seek for Counting<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// A NetMon file's bytes up to the end of its frame table are spooled into memory up to this
+/// size, into an unlinked temporary file beyond it.
+const SPOOL_IN_MEMORY: u64 = 8 << 20;
+
+/// Past the end of a NetMon frame table, this many bytes (or any byte when the table is empty)
+/// are absurd, and said.
+const NETMON_SKIP_SAID: u64 = 16 << 20;
+
+/// An unlinked temporary file, readable and writable by this process only.
+fn spool_file() -> io::Result<File> {
+    static SPOOLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::temp_dir();
+    loop {
+        let n = SPOOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = dir.join(format!("sipscope-{}-{n}.spool", std::process::id()));
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        match o.open(&p) {
+            Ok(f) => {
+                let _ = std::fs::remove_file(&p);
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1 << 20 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Copies the first `needed` bytes of a NetMon stream into a seekable store (memory or a
+/// spool file): (the store, the bytes it got).
+fn spool(input: &mut dyn Read, needed: u64) -> io::Result<(Box<dyn Store>, u64)> {
+    let mut part = input.take(needed);
+    if needed <= SPOOL_IN_MEMORY {
+        // Grows with the bytes that arrive, not with the header's claim.
+        let mut v = Vec::new();
+        part.read_to_end(&mut v)?;
+        let n = v.len() as u64;
+        return Ok((Box::new(io::Cursor::new(v)), n));
+    }
+    let mut f = spool_file()?;
+    let n = io::copy(&mut part, &mut f)?;
+    Ok((Box::new(f), n))
 }
 
 struct Interface {
@@ -179,10 +232,19 @@ impl FileSource {
         let (raw, total): (Box<dyn Read + Send>, u64) = if path == Path::new("-") {
             (Box::new(io::stdin()), 0)
         } else {
-            let f = File::open(path).map_err(err_open)?;
+            let mut f = File::open(path).map_err(err_open)?;
             let meta = f.metadata().map_err(err_open)?;
             if meta.is_dir() {
                 return Err(err_open(io::Error::other("is a directory")));
+            }
+            // A plain NetMon file is read in place, seeking to its frame table at the end.
+            if meta.is_file() {
+                let mut head = [0u8; 32];
+                let n = read_full(&mut f, &mut head).map_err(err_open)?;
+                if NetmonFile::is_netmon(&head[..n]) {
+                    return FileSource::netmon_in_place(path, f, &head[..n], meta.len());
+                }
+                io::Seek::seek(&mut f, io::SeekFrom::Start(0)).map_err(err_open)?;
             }
             (Box::new(f), meta.len())
         };
@@ -231,22 +293,19 @@ impl FileSource {
         let reader = match magic {
             // "GMBU" (Network Monitor 2.x) and "RTSS" (1.x).
             Some(0x474d_4255 | 0x5254_5353) => {
-                let mut data = Vec::new();
-                input
-                    .take(2 << 30)
-                    .read_to_end(&mut data)
-                    .map_err(|source| CaptureError::Read {
+                // Gzip'd or piped: spool what the header says the file needs (up to the end of
+                // its frame table), then count what follows without keeping it.
+                let needed = NetmonFile::needed_len(&head).map_err(|e| netmon_err(path, e))?;
+                let mut input = input;
+                let (store, got) = spool(&mut input, needed).map_err(read_err)?;
+                let rest = io::copy(&mut (&mut input).take(1 << 31), &mut io::sink()).map_err(
+                    |source| CaptureError::Read {
                         path: path.to_path_buf(),
                         source,
-                    })?;
-                let file = super::netmon::NetmonFile::parse(data).map_err(|_| not_capture())?;
-                let link = LinkType::from_linktype(file.linktype());
-                Reader::Netmon {
-                    file: Box::new(file),
-                    next: 0,
-                    link,
-                    empty: EmptyReader,
-                }
+                    },
+                )?;
+                let file = NetmonFile::open(store, got).map_err(|e| netmon_err(path, e))?;
+                return Ok(FileSource::netmon(path, file, rest, read_bytes, total));
             }
             Some(0x0a0d_0d0a) => {
                 Reader::Ng(PcapNGReader::new(BUFFER, input).map_err(|_| not_capture())?)
@@ -274,6 +333,64 @@ impl FileSource {
             read_bytes,
             total_bytes: total,
         })
+    }
+
+    /// A NetMon file read in place: `f` is a regular file of `total` bytes, `head` its start.
+    fn netmon_in_place(
+        path: &Path,
+        f: File,
+        head: &[u8],
+        total: u64,
+    ) -> Result<FileSource, CaptureError> {
+        let needed = NetmonFile::needed_len(head).map_err(|e| netmon_err(path, e))?;
+        let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counting = Counting {
+            inner: f,
+            count: read_bytes.clone(),
+        };
+        let file = NetmonFile::open(Box::new(counting), total).map_err(|e| netmon_err(path, e))?;
+        let rest = total.saturating_sub(needed);
+        Ok(FileSource::netmon(path, file, rest, read_bytes, total))
+    }
+
+    /// A source over a parsed NetMon file; `rest` bytes followed its frame table.
+    fn netmon(
+        path: &Path,
+        file: NetmonFile,
+        rest: u64,
+        read_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        total: u64,
+    ) -> FileSource {
+        let mut stats = CaptureStats::default();
+        if file.is_empty() {
+            stats.stopped_early.push(format!(
+                "{}: the NetMon frame table lists no frames",
+                path.display()
+            ));
+        }
+        if (file.is_empty() && rest > 0) || rest > NETMON_SKIP_SAID {
+            stats.skipped_bytes = rest;
+        }
+        let link = LinkType::from_linktype(file.linktype());
+        FileSource {
+            path: path.to_path_buf(),
+            reader: Reader::Netmon {
+                file: Box::new(file),
+                next: 0,
+                link,
+                empty: EmptyReader,
+            },
+            legacy: None,
+            interfaces: Vec::new(),
+            big_endian: false,
+            capacity: 0,
+            lent: 0,
+            stats,
+            last_ts: Ts::ZERO,
+            done: false,
+            read_bytes,
+            total_bytes: total,
+        }
     }
 
     /// The size the reader's buffer has grown to: it follows the bytes that arrived, never a
@@ -307,9 +424,9 @@ fn count(stats: &mut CaptureStats, last_ts: &mut Ts, ts: Ts, len: usize, orig_le
 enum Reader {
     Legacy(LegacyPcapReader<Input>),
     Ng(PcapNGReader<Input>),
-    /// Network Monitor files keep a frame table at the end: read whole, then walked.
+    /// Network Monitor files keep a frame table at the end: walked from a seekable store.
     Netmon {
-        file: Box<super::netmon::NetmonFile>,
+        file: Box<NetmonFile>,
         next: usize,
         link: LinkType,
         /// What `get` hands out for this variant: it reports end of input.
@@ -318,6 +435,33 @@ enum Reader {
 }
 
 type Input = Box<dyn Read + Send>;
+
+/// A NetMon error as the user sees it: not a capture at all, or a damaged one.
+fn netmon_err(path: &Path, e: NetmonError) -> CaptureError {
+    match e {
+        NetmonError::NotNetmon => CaptureError::NotACapture {
+            path: path.to_path_buf(),
+        },
+        e => CaptureError::Read {
+            path: path.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        },
+    }
+}
+
+/// Reads into `buf` until it is full or the input ends; the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
 
 /// Reads the first 64 KiB (less only at the end of input): enough for the magic and for the
 /// whole file header, which pcap-parser wants in its first read.

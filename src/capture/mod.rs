@@ -98,6 +98,10 @@ pub struct CaptureStats {
     /// pcapng interfaces whose `if_tsresol` cannot be represented (10^-n with n > 19, 2^-n with
     /// n > 63): their packets are read as microseconds, the pcapng default.
     pub bad_tsresol: u64,
+    /// Bytes past the end of a NetMon file's frame table, skipped unread, when that is absurd: the
+    /// table lists no frame, or more than 16 MiB follow it (a real file keeps only a few small
+    /// tables there).
+    pub skipped_bytes: u64,
     /// Where a damaged or truncated file stopped being readable.
     pub stopped_early: Vec<String>,
 }
@@ -114,6 +118,7 @@ impl std::ops::AddAssign<&CaptureStats> for CaptureStats {
         self.unknown_interface += o.unknown_interface;
         self.bad_subsecond += o.bad_subsecond;
         self.bad_tsresol += o.bad_tsresol;
+        self.skipped_bytes += o.skipped_bytes;
         self.stopped_early.extend(o.stopped_early.iter().cloned());
     }
 }

@@ -92,6 +92,10 @@ impl Report {
             "frames with an out-of-range sub-second time field (clamped to the end of their second)",
         );
         say(
+            s.capture.skipped_bytes,
+            "bytes past the end of a NetMon file's frame table skipped (nothing there is a frame)",
+        );
+        say(
             s.decode.ip_frag_incomplete,
             "IP datagrams never completed (fragments missing)",
         );
