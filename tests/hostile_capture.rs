@@ -440,3 +440,139 @@ fn gzipped_netmon_sample_matches_the_plain_file() {
     assert_eq!(a.len(), 39);
     assert_eq!(a, b);
 }
+
+/// `sipscope calls --format json FILE` as JSON values, with stderr.
+fn calls_json(file: &Path) -> (Vec<serde_json::Value>, String) {
+    let (out, err) = crate::support::sipscope_ok(&["calls", "--format", "json"], file);
+    let calls = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (calls, err)
+}
+
+/// time_warp.pcap: one call whose 100 Trying is stamped 10 years back, 180 in 1987, 183 at the
+/// epoch, 200 OK in 2106, RTP jumping 5 years back. It gave a PDD of −1,141,367,296 s, one
+/// INVITE split into two call records (ASR 50 %) and 30,000 empty daily load rows; only one
+/// warp was said. Now: one call, answered; what would be measured from a warped frame is absent;
+/// the messages keep their own stamps on display; every warp is said.
+#[test]
+fn time_warps_neither_split_a_call_nor_make_spans_wrong() {
+    let Some(p) = adversarial("time_warp.pcap") else {
+        return;
+    };
+    let (calls, err) = calls_json(&p);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let c = &calls[0];
+    assert_eq!(c["call_id"], "warp@x");
+    assert_eq!(c["outcome"], "answered");
+    assert_eq!(c["final_status"], 200);
+    assert!(c["pdd"].is_null(), "PDD from a warped 180: {}", c["pdd"]);
+    assert!(
+        c["setup_time"].is_null(),
+        "setup to a warped 200: {}",
+        c["setup_time"]
+    );
+    assert!(
+        c["talk_time"].is_null(),
+        "talk from a warped 200: {}",
+        c["talk_time"]
+    );
+    let d = c["duration"].as_f64().unwrap();
+    assert!((0.0..60.0).contains(&d), "duration {d}");
+    assert_eq!(c["start"], "2023-11-14T22:13:20.000000Z");
+    for said in [
+        "1 frames stamped more than an hour ahead of the rest",
+        "8 frames stamped more than an hour before the rest",
+        "10 frames stamped earlier than the frame before them (out of order)",
+        "2 frames with an out-of-range sub-second time field",
+    ] {
+        assert!(err.contains(said), "{said}: {err}");
+    }
+
+    // The messages keep their own stamps (tshark's frame.time_epoch, sub-second clamped).
+    let (out, _) = crate::support::sipscope_ok(&["messages"], &p);
+    for t in [
+        "2013-11-16T22:13:20.000000Z",
+        "1987-09-14T15:45:04.000000Z",
+        "1970-01-01T00:00:00.000000Z",
+        "2106-02-07T06:28:15.999999Z",
+    ] {
+        assert!(out.contains(t), "{t}: {out}");
+    }
+
+    // stats: one INVITE, answered; no negative delay; a load table of seconds, not of days.
+    let (out, _) = crate::support::sipscope_ok(&["stats"], &p);
+    let asr = out.lines().find(|l| l.starts_with("ASR ")).unwrap();
+    assert!(asr.contains("100.000  1          1"), "{asr}");
+    assert!(!out.contains("-1141367296") && !out.contains(" -"), "{out}");
+    assert!(out.lines().count() < 300, "{} lines", out.lines().count());
+}
+
+/// time_warp_ns.pcap: the BYE, last frame, is stamped in 2038; nothing follows to confirm it.
+#[test]
+fn a_lone_last_frame_far_ahead_is_a_glitch() {
+    let Some(p) = adversarial("time_warp_ns.pcap") else {
+        return;
+    };
+    let (calls, err) = calls_json(&p);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["outcome"], "answered");
+    assert!(calls[0]["duration"].as_f64().unwrap() < 1.0);
+    assert!(calls[0]["talk_time"].is_null());
+    assert!(
+        err.contains("1 frames stamped more than an hour ahead of the rest"),
+        "{err}"
+    );
+}
+
+/// A capture that resumes after two quiet hours is not a warp: the step is confirmed by the
+/// next frame, followed, said, and both calls are measured as stamped.
+#[test]
+fn a_confirmed_clock_step_is_followed() {
+    use crate::support::build::udp;
+    let (a, b) = (([192, 0, 2, 1], 5060), ([192, 0, 2, 2], 5060));
+    let invite = |id: &str| {
+        format!(
+            "INVITE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{id}\r\n\
+From: <sip:alice@192.0.2.1>;tag=a{id}\r\nTo: <sip:bob@192.0.2.2>\r\nCall-ID: {id}@x\r\n\
+CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let resp = |id: &str, st: &str| {
+        format!(
+            "SIP/2.0 {st}\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{id}\r\n\
+From: <sip:alice@192.0.2.1>;tag=a{id}\r\nTo: <sip:bob@192.0.2.2>;tag=b{id}\r\nCall-ID: {id}@x\r\n\
+CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let t0 = 1_700_000_000_000_000_000i64;
+    let ms = 1_000_000i64;
+    let mut frames = Vec::new();
+    for (base, id) in [(t0, "early"), (t0 + 7200 * 1000 * ms, "late")] {
+        frames.push((base, udp(a, b, invite(id).as_bytes())));
+        frames.push((
+            base + 250 * ms,
+            udp(b, a, resp(id, "180 Ringing").as_bytes()),
+        ));
+        frames.push((base + 1500 * ms, udp(b, a, resp(id, "200 OK").as_bytes())));
+    }
+    let dir = std::env::temp_dir().join(format!("sipscope-step-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("step.pcap");
+    crate::threads::write_pcap(&p, &frames);
+    let (calls, err) = calls_json(&p);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1]["call_id"], "late@x");
+    assert_eq!(calls[1]["start"], "2023-11-15T00:13:20.000000Z");
+    for c in &calls {
+        assert_eq!(c["pdd"].as_f64(), Some(0.25), "{c}");
+        assert_eq!(c["setup_time"].as_f64(), Some(1.5), "{c}");
+    }
+    assert!(
+        err.contains("1 steps of the capture's clock by more than an hour"),
+        "{err}"
+    );
+    assert!(!err.contains("glitch"), "{err}");
+}

@@ -663,6 +663,10 @@ pub fn warnings(r: &Report) -> Vec<String> {
 pub fn print_stats(r: &Report) {
     let s = &r.run;
     eprintln!("capture: {:?}", s.capture);
+    eprintln!(
+        "time: ts_outliers: {}, ts_behind: {}, ts_steps: {}",
+        s.ts_outliers, s.ts_behind, s.ts_steps
+    );
     eprintln!("decode: {:?}", s.decode);
     eprintln!("reassembly: {:?}", s.reassembly);
     eprintln!("correlate: {:?}", s.correlate);
