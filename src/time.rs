@@ -185,18 +185,23 @@ pub const TS_WARP: Nanos = 3600 * NANOS_PER_SEC;
 /// The capture clock: the time every timer and every measured span runs on.
 ///
 /// A frame's own time stamp is its time, except when it lies more than [`TS_WARP`] (an hour)
-/// ahead of or behind the clock: such a frame waits for the next one. When the next frame lies
-/// within an hour of it (and as far from the clock), the clock has stepped (a capture resumed
-/// after a quiet night, an NTP correction): the waiting frame keeps its time and the clock
-/// follows ([`CaptureClock::steps`]). Otherwise it was a glitch (a frame stamped 10 years back or
-/// in 2106): the frame keeps the clock's time for the analysis, is counted
-/// ([`CaptureClock::ahead`], [`CaptureClock::behind`]), and its own stamp is only displayed. So
-/// one frame cannot expire every call and stream, split a call, or make a span negative or years
-/// long. A frame still waiting at the end of the input is a glitch: nothing confirmed it.
-/// Between warps the clock never goes back (`now` is the latest time seen).
+/// ahead of or behind the frames before it: such a frame waits for the next one. When the next
+/// frame lies within an hour of it (and as far from the others), the capture's clock has stepped
+/// (a capture resumed after a quiet night, an NTP correction): the waiting frame keeps its time,
+/// and later frames are judged against it ([`CaptureClock::steps`]). Otherwise it was a glitch (a
+/// frame stamped 10 years back or in 2106): the frame is analysed at the time of the frames
+/// before it, is counted ([`CaptureClock::ahead`], [`CaptureClock::behind`]), and its own stamp
+/// is only displayed. So one frame cannot expire every call and stream, split a call, or make a
+/// span negative or years long. A frame still waiting at the end of the input is a glitch:
+/// nothing confirmed it. The timers' time ([`CaptureClock::now`]) never goes back, not even at
+/// a step back (timers then wait until the frames pass it again), so when a call or stream
+/// expires depends on the frames only, never on how they were batched.
 #[derive(Clone, Debug, Default)]
 pub struct CaptureClock {
-    now: Option<Ts>,
+    /// The latest time of the frames since the last step: what a frame is judged against.
+    base: Option<Ts>,
+    /// The timers' time: the latest time ever accepted.
+    now: Ts,
     /// The time stamp of the frame waiting for confirmation.
     pending: Option<Ts>,
     /// Frames stamped more than an hour ahead of the clock that nothing confirmed.
@@ -221,9 +226,9 @@ fn far(a: Ts, b: Ts) -> bool {
 }
 
 impl CaptureClock {
-    /// The clock's time (zero before the first frame).
+    /// The timers' time (zero before the first frame): it never goes back.
     pub fn now(&self) -> Ts {
-        self.now.unwrap_or(Ts::ZERO)
+        self.now
     }
 
     /// A frame is waiting for the next one to settle its time.
@@ -231,31 +236,35 @@ impl CaptureClock {
         self.pending.is_some()
     }
 
+    fn accept(&mut self, t: Ts) {
+        let b = self.base.map_or(t, |b| b.max(t));
+        self.base = Some(b);
+        self.now = self.now.max(b);
+    }
+
     /// Takes a frame stamped `ts`: what became of the frame that was waiting (if one was), and
     /// the time this frame is analysed at. When that time is not `ts`, the frame now waits
     /// itself (its time may still become `ts`, through the `Settled::Step` of a later call).
     pub fn frame(&mut self, ts: Ts) -> (Option<Settled>, Ts) {
         let settled = self.settle(ts);
-        let Some(now) = self.now else {
-            self.now = Some(ts);
-            return (settled, ts);
-        };
-        if far(ts, now) {
-            self.pending = Some(ts);
-            return (settled, now);
+        match self.base {
+            Some(base) if far(ts, base) => {
+                self.pending = Some(ts);
+                (settled, base)
+            }
+            _ => {
+                self.accept(ts);
+                (settled, ts)
+            }
         }
-        self.now = Some(now.max(ts));
-        (settled, ts)
     }
 
     /// No frame for a while, at time `t` (a live capture's wall clock): settles a waiting frame
     /// as a frame at `t` would, and moves the clock on unless `t` is itself far from it.
     pub fn idle(&mut self, t: Ts) -> Option<Settled> {
         let settled = self.settle(t);
-        if let Some(now) = self.now {
-            if !far(t, now) {
-                self.now = Some(now.max(t));
-            }
+        if self.base.is_some_and(|b| !far(t, b)) {
+            self.accept(t);
         }
         settled
     }
@@ -269,10 +278,11 @@ impl CaptureClock {
 
     fn settle(&mut self, next: Ts) -> Option<Settled> {
         let p = self.pending.take()?;
-        let now = self.now();
-        if far(next, now) && !far(next, p) {
+        let base = self.base.unwrap_or(p);
+        if far(next, base) && !far(next, p) {
             self.steps += 1;
-            self.now = Some(p);
+            self.base = Some(p);
+            self.now = self.now.max(p);
             Some(Settled::Step(p))
         } else {
             self.count_glitch(p);
@@ -281,7 +291,7 @@ impl CaptureClock {
     }
 
     fn count_glitch(&mut self, p: Ts) {
-        if p > self.now() {
+        if self.base.is_some_and(|b| p > b) {
             self.ahead += 1;
         } else {
             self.behind += 1;
@@ -321,15 +331,17 @@ mod clock_tests {
             (Some(Settled::Step(at(T + 7200))), at(T + 7201))
         );
         assert_eq!(c.now(), at(T + 7201));
-        // A clock set back by a day, confirmed: followed.
+        // A clock set back by a day, confirmed: followed, but the timers' time stays.
         assert_eq!(c.frame(at(T - 86_400)), (None, at(T + 7201)));
         assert_eq!(
             c.frame(at(T - 86_399)),
             (Some(Settled::Step(at(T - 86_400))), at(T - 86_399))
         );
         assert_eq!(c.steps, 2);
+        assert_eq!(c.now(), at(T + 7201));
+        assert_eq!(c.frame(at(T - 86_390)), (None, at(T - 86_390)));
         // A lone last frame far ahead is a glitch.
-        assert_eq!(c.frame(at(T + 10 * 86_400)), (None, at(T - 86_399)));
+        assert_eq!(c.frame(at(T + 10 * 86_400)), (None, at(T - 86_390)));
         assert_eq!(c.end(), Some(Settled::Glitch));
         assert_eq!(c.end(), None);
         assert_eq!((c.ahead, c.behind, c.steps), (2, 3, 2));

@@ -314,7 +314,7 @@ fn peak_rss_kib(args: &[&str], file: &Path) -> (i64, String) {
 }
 
 /// netmon_bomb (gen_captures.py): a gzip'd NetMon header with an empty frame table, followed
-/// by 64 MiB of zeros (the shared 913 KB one has 896 MiB: 969 MiB of RSS, said nothing). The
+/// by 192 MiB of zeros (the shared 913 KB one has 896 MiB: 969 MiB of RSS, said nothing). The
 /// file was inflated whole into memory; only what precedes the end of the frame table is kept
 /// now, and the absurd rest is counted and said.
 #[test]
@@ -324,27 +324,29 @@ fn gzipped_netmon_bomb_is_not_inflated_into_memory() {
     };
     let dir = std::env::temp_dir().join(format!("sipscope-netmon-bomb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let bomb = dir.join("bomb64.cap.gz");
+    let bomb = dir.join("bomb192.cap.gz");
     let ok = std::process::Command::new("python3")
         .arg(&gen)
         .args(["netmon_bomb"])
         .arg(&bomb)
-        .arg("1")
+        .arg("3")
         .status()
         .unwrap();
     assert!(ok.success());
     let (rss, err) = peak_rss_kib(&["calls"], &bomb);
     std::fs::remove_dir_all(&dir).ok();
+    // The debug binary alone takes ~30 MiB, and up to twice that when the allocator's
+    // segments land on huge pages; inflating the bomb whole took at least its 192 MiB more.
     assert!(
-        rss < 60 << 10,
-        "peak RSS {rss} KiB for a 64 MiB NetMon bomb"
+        rss < 128 << 10,
+        "peak RSS {rss} KiB for a 192 MiB NetMon bomb"
     );
     assert!(
         err.contains("the NetMon frame table lists no frames"),
         "{err}"
     );
     assert!(
-        err.contains("67108864 bytes past the end of a NetMon file's frame table skipped"),
+        err.contains("201326592 bytes past the end of a NetMon file's frame table skipped"),
         "{err}"
     );
 }
@@ -562,7 +564,6 @@ CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
     let p = dir.join("step.pcap");
     crate::threads::write_pcap(&p, &frames);
     let (calls, err) = calls_json(&p);
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[1]["call_id"], "late@x");
     assert_eq!(calls[1]["start"], "2023-11-15T00:13:20.000000Z");
@@ -570,9 +571,12 @@ CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
         assert_eq!(c["pdd"].as_f64(), Some(0.25), "{c}");
         assert_eq!(c["setup_time"].as_f64(), Some(1.5), "{c}");
     }
+    // Nothing was lost or doubted: no warning; --stats counts the step.
+    assert!(err.is_empty(), "{err}");
+    let (_, err) = crate::support::sipscope_ok(&["calls", "--stats"], &p);
     assert!(
-        err.contains("1 steps of the capture's clock by more than an hour"),
+        err.contains("ts_outliers: 0, ts_behind: 0, ts_steps: 1"),
         "{err}"
     );
-    assert!(!err.contains("glitch"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -146,10 +146,6 @@ impl Report {
             "frames stamped more than an hour before the rest (clock glitch; timers and durations ignore them)",
         );
         say(
-            s.ts_steps,
-            "steps of the capture's clock by more than an hour (confirmed by the next frame; followed)",
-        );
-        say(
             s.capture.out_of_order_ts,
             "frames stamped earlier than the frame before them (out of order)",
         );
