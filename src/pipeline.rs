@@ -22,7 +22,7 @@ use crate::correlate::{CorrelateStats, Correlator, CorrelatorConfig, Msg, Output
 use crate::decode::{self, DecodeStats, Decoder};
 use crate::reassembly::{Reassembler, ReassemblyConfig, ReassemblyStats, SipBytes};
 use crate::sip::SipMessage;
-use crate::time::Ts;
+use crate::time::{CaptureClock, Settled, Ts};
 
 #[derive(Clone, Debug)]
 pub struct PipelineConfig {
@@ -82,16 +82,21 @@ pub struct RunStats {
     /// the expression does not compile for.
     pub bpf_rejected: u64,
     pub bpf_uncompiled: u64,
+    /// Frames stamped more than an hour before the capture clock, with the next frame back on
+    /// it: analysed at the clock's time (`CaptureClock`), their own stamp only displayed.
+    pub ts_behind: u64,
+    /// Steps of the capture clock by more than an hour, confirmed by the next frame: followed.
+    pub ts_steps: u64,
 }
-
-/// A forward step of capture time this large must be confirmed by the next frame before the
-/// timers follow it.
-const TS_JUMP: crate::time::Nanos = 3600 * crate::time::NANOS_PER_SEC;
 
 /// Where one frame of a batch is, in the batch's byte buffer.
 struct FrameMeta {
     no: u64,
+    /// The time the frame is analysed at: its own stamp unless that was a time warp, then the
+    /// capture clock's (`crate::time::CaptureClock`).
     ts: Ts,
+    /// The frame's own time stamp, as the file has it (displayed).
+    raw: Ts,
     link: LinkType,
     orig_len: u32,
     start: usize,
@@ -252,18 +257,31 @@ pub fn run(
     thread::scope(|scope| {
         // Reader.
         let reader = scope.spawn(
-            move || -> (Result<(), CaptureError>, CaptureStats, bool, u64, (u64, u64)) {
+            move || -> (Result<(), CaptureError>, CaptureStats, bool, CaptureClock, (u64, u64)) {
                 let mut frame_no = 0u64;
                 let mut bpf = frame_filter
                     .as_deref()
                     .map(crate::capture::bpf::FrameFilter::new);
                 let mut bpf_rejected = 0u64;
                 let mut passed = 0u64;
-                let mut watermark = Ts::ZERO;
-                // A far jump forward waits for the next frame to confirm it (analysis of a capture
-                // whose clock blipped two frames into 2041 must not expire every call and stream).
-                let mut jump: Option<Ts> = None;
-                let mut outliers = 0u64;
+                // A frame far from the capture clock waits for the next one to confirm it
+                // (analysis of a capture whose clock blipped two frames into 2041 must not expire
+                // every call and stream). It waits in its batch, whose sending waits with it.
+                let mut clock = CaptureClock::default();
+                let mut waiting: Option<(usize, usize)> = None;
+                // What became of the waiting frame: a confirmed step keeps its own stamp.
+                let settle = |bufs: &mut Vec<Share>,
+                              waiting: &mut Option<(usize, usize)>,
+                              s: Option<Settled>| {
+                    if let (Some(Settled::Step(t)), Some((w, i))) = (s, *waiting) {
+                        if let Some(m) = bufs[w].frames.get_mut(i) {
+                            m.ts = t;
+                        }
+                    }
+                    if s.is_some() {
+                        *waiting = None;
+                    }
+                };
                 let mut result = Ok(());
                 let mut interrupted = false;
                 let mut bufs: Vec<Share> = (0..n).map(|_| Share::default()).collect();
@@ -319,9 +337,9 @@ pub fn run(
                         Ok(Next::Idle(now)) => {
                             // A quiet live link: flush what is pending and let the clocks move
                             // on (live capture time is the wall clock), so timers still fire.
-                            if jump.is_none() {
-                                watermark = watermark.max(now);
-                            }
+                            let s = clock.idle(now);
+                            settle(&mut bufs, &mut waiting, s);
+                            let watermark = clock.now();
                             let st = source.stats();
                             reader_drops.store(
                                 st.dropped_kernel + st.dropped_interface + behind.get(),
@@ -356,20 +374,9 @@ pub fn run(
                     if let Some(tap) = &tap {
                         tap.offer(f.to_owned(), live);
                     }
-                    if watermark != Ts::ZERO && f.ts.since(watermark) > TS_JUMP {
-                        if jump.take().is_some() {
-                            watermark = f.ts;
-                        } else {
-                            jump = Some(f.ts);
-                        }
-                    } else {
-                        if jump.take().is_some() {
-                            outliers += 1;
-                        }
-                        watermark = watermark.max(f.ts);
-                    }
-                    // An unconfirmed jump does not start a batch's clock either.
-                    start_ts.get_or_insert(if jump.is_some() { watermark } else { f.ts });
+                    let (s, ts) = clock.frame(f.ts);
+                    settle(&mut bufs, &mut waiting, s);
+                    start_ts.get_or_insert(ts);
                     let w = if n > 1 {
                         (decode::shard_hash(f.link, f.data) % n as u64) as usize
                     } else {
@@ -378,9 +385,13 @@ pub fn run(
                     let share = &mut bufs[w];
                     let start = share.data.len();
                     share.data.extend_from_slice(f.data);
+                    if clock.is_pending() {
+                        waiting = Some((w, share.frames.len()));
+                    }
                     share.frames.push(FrameMeta {
                         no: frame_no,
-                        ts: f.ts,
+                        ts,
+                        raw: f.ts,
                         link: f.link,
                         orig_len: f.orig_len,
                         start,
@@ -388,7 +399,9 @@ pub fn run(
                     });
                     count += 1;
                     // Live, a batch also goes when it is 100 ms old.
-                    if count >= batch_size || (live && batch_began.elapsed() >= flush_after) {
+                    let due = count >= batch_size || (live && batch_began.elapsed() >= flush_after);
+                    if due && waiting.is_none() {
+                        let watermark = clock.now();
                         batch_began = std::time::Instant::now();
                         if live {
                             let st = source.stats();
@@ -409,10 +422,10 @@ pub fn run(
                     }
                 }
                 reader_frames.store(frame_no, Ordering::Relaxed);
-                if let Some(j) = jump {
-                    // The last frame jumped: nothing follows to deny it.
-                    watermark = watermark.max(j);
-                }
+                // A frame still waiting: nothing confirmed it.
+                let s = clock.end();
+                settle(&mut bufs, &mut waiting, s);
+                let watermark = clock.now();
                 let _ = send(&mut bufs, start_ts.unwrap_or(watermark), watermark, true);
                 if let Some(p) = &mut progress {
                     p(None);
@@ -420,7 +433,7 @@ pub fn run(
                 let mut st = source.stats();
                 st.dropped_behind = behind.get();
                 let uncompiled = bpf.map_or(0, |b| b.uncompiled);
-                (result, st, interrupted, outliers, (bpf_rejected, uncompiled))
+                (result, st, interrupted, clock, (bpf_rejected, uncompiled))
             },
         );
 
@@ -440,8 +453,10 @@ pub fn run(
                 let mut last: Option<Ts> = None;
                 let mut units: Vec<SipBytes> = Vec::new();
                 let mut idx_of_frame: (u64, u16) = (0, 0);
+                // `warp`: the frame's (analysis time, own stamp) when these differ.
                 let mut to_msgs = |units: &mut Vec<SipBytes>,
                                    frame: u64,
+                                   warp: Option<(Ts, Ts)>,
                                    outs: &mut Vec<Vec<Msg>>,
                                    rejected: &mut u64| {
                     for u in units.drain(..) {
@@ -456,6 +471,8 @@ pub fn run(
                                     frame,
                                     idx: idx_of_frame.1,
                                     ts: u.ts,
+                                    // A message of this frame (not one a HEP header stamped).
+                                    raw_ts: warp.filter(|w| w.0 == u.ts).map(|w| w.1),
                                     src: u.src,
                                     dst: u.dst,
                                     carrier: u.carrier,
@@ -473,7 +490,7 @@ pub fn run(
                     let metas = batch.share.frames;
                     let first_frame = metas.first().map_or(0, |f| f.no);
                     reasm.tick(batch.start_ts, &mut units);
-                    to_msgs(&mut units, first_frame, &mut outs, &mut sip_rejected);
+                    to_msgs(&mut units, first_frame, None, &mut outs, &mut sip_rejected);
                     for meta in &metas {
                         first = Some(first.map_or(meta.ts, |t: Ts| t.min(meta.ts)));
                         last = Some(last.map_or(meta.ts, |t: Ts| t.max(meta.ts)));
@@ -487,14 +504,15 @@ pub fn run(
                             if let Some(p) = reasm.packet(p, &mut units) {
                                 media.packet(&p);
                             }
-                            to_msgs(&mut units, meta.no, &mut outs, &mut sip_rejected);
+                            let warp = (meta.raw != meta.ts).then_some((meta.ts, meta.raw));
+                            to_msgs(&mut units, meta.no, warp, &mut outs, &mut sip_rejected);
                         }
                     }
                     if batch.end {
                         decoder.finish();
                         reasm.finish(&mut units);
                         let lastf = metas.last().map_or(u64::MAX, |f| f.no);
-                        to_msgs(&mut units, lastf, &mut outs, &mut sip_rejected);
+                        to_msgs(&mut units, lastf, None, &mut outs, &mut sip_rejected);
                     }
                     let g = reasm.stats.tcp.gaps;
                     if g > gaps_said {
@@ -647,12 +665,14 @@ pub fn run(
             }
         }
         match reader.join() {
-            Ok((result, cap, interrupted, outliers, (rejected, uncompiled))) => {
+            Ok((result, cap, interrupted, clock, (rejected, uncompiled))) => {
                 stats.capture = cap;
                 stats.bpf_rejected = rejected;
                 stats.bpf_uncompiled = uncompiled;
                 stats.interrupted = interrupted;
-                stats.ts_outliers = outliers;
+                stats.ts_outliers = clock.ahead;
+                stats.ts_behind = clock.behind;
+                stats.ts_steps = clock.steps;
                 result.map(|_| stats)
             }
             Err(_) => Ok(stats),

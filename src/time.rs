@@ -239,3 +239,189 @@ mod interval_tests {
         }
     }
 }
+
+/// A step of capture time this large (either way) is a time warp until the next frame confirms it.
+pub const TS_WARP: Nanos = 3600 * NANOS_PER_SEC;
+
+/// The capture clock: the time every timer and every measured span runs on.
+///
+/// A frame's own time stamp is its time, except when it lies more than [`TS_WARP`] (an hour)
+/// ahead of or behind the frames before it: such a frame waits for the next one. When the next
+/// frame lies within an hour of it (and as far from the others), the capture's clock has stepped
+/// (a capture resumed after a quiet night, an NTP correction): the waiting frame keeps its time,
+/// and later frames are judged against it ([`CaptureClock::steps`]). Otherwise it was a glitch (a
+/// frame stamped 10 years back or in 2106): the frame is analysed at the time of the frames
+/// before it, is counted ([`CaptureClock::ahead`], [`CaptureClock::behind`]), and its own stamp
+/// is only displayed. So one frame cannot expire every call and stream, split a call, or make a
+/// span negative or years long. A frame still waiting at the end of the input is a glitch:
+/// nothing confirmed it. The timers' time ([`CaptureClock::now`]) never goes back, not even at
+/// a step back (timers then wait until the frames pass it again), so when a call or stream
+/// expires depends on the frames only, never on how they were batched.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureClock {
+    /// The latest time of the frames since the last step: what a frame is judged against.
+    base: Option<Ts>,
+    /// The timers' time: the latest time ever accepted.
+    now: Ts,
+    /// The time stamp of the frame waiting for confirmation.
+    pending: Option<Ts>,
+    /// Frames stamped more than an hour ahead of the clock that nothing confirmed.
+    pub ahead: u64,
+    /// Frames stamped more than an hour behind the clock that nothing confirmed.
+    pub behind: u64,
+    /// Confirmed steps of more than an hour, which the clock followed.
+    pub steps: u64,
+}
+
+/// What became of the frame that was waiting, when a later frame (or the end) settled it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// The clock stepped to its time: it keeps its own stamp.
+    Step(Ts),
+    /// A glitch: it keeps the clock's time.
+    Glitch,
+}
+
+fn far(a: Ts, b: Ts) -> bool {
+    a.since(b).unsigned_abs() > TS_WARP as u64
+}
+
+impl CaptureClock {
+    /// The timers' time (zero before the first frame): it never goes back.
+    pub fn now(&self) -> Ts {
+        self.now
+    }
+
+    /// A frame is waiting for the next one to settle its time.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn accept(&mut self, t: Ts) {
+        let b = self.base.map_or(t, |b| b.max(t));
+        self.base = Some(b);
+        self.now = self.now.max(b);
+    }
+
+    /// Takes a frame stamped `ts`: what became of the frame that was waiting (if one was), and
+    /// the time this frame is analysed at. When that time is not `ts`, the frame now waits
+    /// itself (its time may still become `ts`, through the `Settled::Step` of a later call).
+    pub fn frame(&mut self, ts: Ts) -> (Option<Settled>, Ts) {
+        let settled = self.settle(ts);
+        match self.base {
+            Some(base) if far(ts, base) => {
+                self.pending = Some(ts);
+                (settled, base)
+            }
+            _ => {
+                self.accept(ts);
+                (settled, ts)
+            }
+        }
+    }
+
+    /// No frame for a while, at time `t` (a live capture's wall clock): settles a waiting frame
+    /// as a frame at `t` would, and moves the clock on unless `t` is itself far from it.
+    pub fn idle(&mut self, t: Ts) -> Option<Settled> {
+        let settled = self.settle(t);
+        if self.base.is_some_and(|b| !far(t, b)) {
+            self.accept(t);
+        }
+        settled
+    }
+
+    /// The end of the input: a frame still waiting is a glitch.
+    pub fn end(&mut self) -> Option<Settled> {
+        let p = self.pending.take()?;
+        self.count_glitch(p);
+        Some(Settled::Glitch)
+    }
+
+    fn settle(&mut self, next: Ts) -> Option<Settled> {
+        let p = self.pending.take()?;
+        let base = self.base.unwrap_or(p);
+        if far(next, base) && !far(next, p) {
+            self.steps += 1;
+            self.base = Some(p);
+            self.now = self.now.max(p);
+            Some(Settled::Step(p))
+        } else {
+            self.count_glitch(p);
+            Some(Settled::Glitch)
+        }
+    }
+
+    fn count_glitch(&mut self, p: Ts) {
+        if self.base.is_some_and(|b| p > b) {
+            self.ahead += 1;
+        } else {
+            self.behind += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    const T: i64 = 1_700_000_000;
+    fn at(s: i64) -> Ts {
+        Ts::from_parts(s, 0)
+    }
+
+    #[test]
+    fn glitches_keep_the_clock_and_steps_move_it() {
+        let mut c = CaptureClock::default();
+        assert_eq!(c.frame(at(T)), (None, at(T)));
+        // 10 years back, then 1987, then the epoch: three glitches (none confirms another).
+        assert_eq!(c.frame(at(T - 315_360_000)), (None, at(T)));
+        assert_eq!(c.frame(at(558_632_704)), (Some(Settled::Glitch), at(T)));
+        assert_eq!(c.frame(at(0)), (Some(Settled::Glitch), at(T)));
+        // 2106, then back to normal: a glitch ahead.
+        assert_eq!(c.frame(at(0xffff_ffff)), (Some(Settled::Glitch), at(T)));
+        assert_eq!(c.frame(at(T + 2)), (Some(Settled::Glitch), at(T + 2)));
+        assert_eq!((c.ahead, c.behind, c.steps), (1, 3, 0));
+        // A small step back is out of order, not a warp; the clock does not go back.
+        assert_eq!(c.frame(at(T + 1)), (None, at(T + 1)));
+        assert_eq!(c.now(), at(T + 2));
+        // Two hours of silence, then traffic again: a step, confirmed by the next frame.
+        assert_eq!(c.frame(at(T + 7200)), (None, at(T + 2)));
+        assert!(c.is_pending());
+        assert_eq!(
+            c.frame(at(T + 7201)),
+            (Some(Settled::Step(at(T + 7200))), at(T + 7201))
+        );
+        assert_eq!(c.now(), at(T + 7201));
+        // A clock set back by a day, confirmed: followed, but the timers' time stays.
+        assert_eq!(c.frame(at(T - 86_400)), (None, at(T + 7201)));
+        assert_eq!(
+            c.frame(at(T - 86_399)),
+            (Some(Settled::Step(at(T - 86_400))), at(T - 86_399))
+        );
+        assert_eq!(c.steps, 2);
+        assert_eq!(c.now(), at(T + 7201));
+        assert_eq!(c.frame(at(T - 86_390)), (None, at(T - 86_390)));
+        // A lone last frame far ahead is a glitch.
+        assert_eq!(c.frame(at(T + 10 * 86_400)), (None, at(T - 86_390)));
+        assert_eq!(c.end(), Some(Settled::Glitch));
+        assert_eq!(c.end(), None);
+        assert_eq!((c.ahead, c.behind, c.steps), (2, 3, 2));
+    }
+
+    #[test]
+    fn idle_settles_a_waiting_frame() {
+        let mut c = CaptureClock::default();
+        c.frame(at(T));
+        c.frame(at(T + 7200));
+        assert_eq!(c.idle(at(T + 7200)), Some(Settled::Step(at(T + 7200))));
+        c.frame(at(T + 90_000));
+        assert_eq!(c.idle(at(T + 7201)), Some(Settled::Glitch));
+        assert_eq!(c.now(), at(T + 7201));
+        assert_eq!(c.idle(at(T + 50_000)), None);
+        assert_eq!(
+            c.now(),
+            at(T + 7201),
+            "a far idle time does not move the clock"
+        );
+    }
+}

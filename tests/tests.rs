@@ -8,6 +8,7 @@ mod filters;
 mod fuzz_replay;
 mod golden;
 mod grammar;
+mod hostile_capture;
 mod hostile_reassembly;
 mod ladder;
 mod live;

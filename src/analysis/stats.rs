@@ -87,21 +87,30 @@ impl Kpi {
         // §4.9 SCR: set up and torn down normally (the BYE answered 2xx).
         let bye_ok = matches!(d.bye_final, Some((_, 200..=299)));
         self.completed += u64::from(answered && bye_ok);
+        // A span from or to a milestone whose time stamp was a time warp, or a negative one
+        // (frames out of order), is not a sample: absent, never wrong.
+        let span = |from: Ts, fb: u8, to: Ts, tb: u8| {
+            let v = to.since(from);
+            (d.warped & (fb | tb) == 0 && v >= 0).then(|| secs(v))
+        };
+        use crate::correlate::record::warped as w;
         if let Some(inv) = d.invite {
             // §4.3 SRD: to the first non-100 provisional or the 2xx, whichever came first; for a
             // failed request, to the failure. A cancelled call's 487 measures the user, not the
             // network, and is left out.
             if answered {
                 let first = match (d.provisional, d.answer) {
-                    (Some(p), Some(a)) => Some(p.min(a)),
-                    (p, a) => p.or(a),
+                    (Some(p), Some(a)) if p <= a => Some((p, w::RING)),
+                    (Some(_), Some(a)) => Some((a, w::ANSWER)),
+                    (Some(p), None) => Some((p, w::RING)),
+                    (None, a) => a.map(|a| (a, w::ANSWER)),
                 };
-                if let Some(t) = first {
-                    self.srd_ok.push(secs(t.since(inv)));
+                if let Some(v) = first.and_then(|(t, b)| span(inv, w::INVITE, t, b)) {
+                    self.srd_ok.push(v);
                 }
             } else if matches!(status, Some(400..)) && outcome != Outcome::Cancelled {
-                if let Some(f) = d.final_at {
-                    self.srd_fail.push(secs(f.since(inv)));
+                if let Some(v) = d.final_at.and_then(|f| span(inv, w::INVITE, f, w::FINAL)) {
+                    self.srd_fail.push(v);
                 }
             }
             if let Some(p) = c.pdd {
@@ -114,17 +123,21 @@ impl Kpi {
         if answered {
             // §4.4 SDD: BYE → its final answer (the Timer F case is settled in `finish`).
             if let (Some(bye), Some((t, _))) = (d.bye, d.bye_final) {
-                self.sdd.push(secs(t.since(bye)));
+                if let Some(v) = span(bye, w::BYE, t, w::BYE_FINAL) {
+                    self.sdd.push(v);
+                }
             }
             if let Some(t) = c.talk_time {
                 self.talk.push(t);
             }
             // §4.5 SDT: BYE − 200 OK, apart for sessions whose BYE failed or went unanswered.
             if let (Some(bye), Some(ans)) = (d.bye, d.answer) {
-                if bye_ok {
-                    self.sdt_ok.push(secs(bye.since(ans)));
-                } else {
-                    self.sdt_fail.push(secs(bye.since(ans)));
+                if let Some(v) = span(ans, w::ANSWER, bye, w::BYE) {
+                    if bye_ok {
+                        self.sdt_ok.push(v);
+                    } else {
+                        self.sdt_fail.push(v);
+                    }
                 }
             }
         }

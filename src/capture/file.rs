@@ -5,6 +5,27 @@
 //! pcapng files may hold several interfaces with their own link types, time resolutions and
 //! offsets; each packet is stamped with its interface's. A truncated or damaged file is analysed
 //! up to the damage and the place where it stopped is reported, never a panic.
+//!
+//! Contracts:
+//! - Memory follows the bytes that really arrive, not what a header claims: the read buffer
+//!   (1 MiB) grows, by doubling up to [`MAX_RECORD`], only once it is full of the input's bytes,
+//!   so a record header claiming 200 MiB followed by 100 bytes costs 1 MiB and ends with
+//!   "capture is truncated".
+//! - pcapng time stamps are converted by this module, not by pcap-parser: `if_tsresol` is read in
+//!   both its forms, 10^-n and 2^-n (pcap-parser 0.16 and 0.17 turn every 2^-n into `None`, see
+//!   docs/upstream/pcap-parser-tsresol.md), with integer arithmetic only (seconds = ts >> n,
+//!   nanoseconds = (ts & (2^n - 1)) * 10^9 >> n, truncated as Wireshark does), and `if_tsoffset`
+//!   (seconds added to every stamp) is read in the section's byte order. An `if_tsresol` that
+//!   cannot be represented (10^-20 and finer, 2^-64 and finer) is counted
+//!   ([`CaptureStats::bad_tsresol`]) and read as microseconds, the format's default.
+//! - A pcapng packet block naming an interface its section never declared is skipped and counted
+//!   ([`CaptureStats::unknown_interface`]): its link type is unknown, and guessing one (say, the
+//!   only interface's) would decode bytes of another medium as this one's.
+//! - A pcap record whose sub-second field is out of range (`ts_usec` ≥ 10^6, or ≥ 10^9 in a
+//!   nanosecond pcap) is kept, with the field clamped to the last instant of its second and the
+//!   frame counted ([`CaptureStats::bad_subsecond`]): carrying the excess into the following
+//!   seconds (up to 71 minutes for 0xffffffff µs) would stamp it silently wrong, and dropping it
+//!   would lose its message.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -14,6 +35,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
+use super::netmon::{NetmonError, NetmonFile, Store};
 use super::{CaptureError, CaptureStats, FrameRef, LinkType, Source};
 use crate::time::Ts;
 
@@ -32,10 +54,149 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+impl<R: io::Seek> io::Seek for Counting<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// A NetMon file's bytes up to the end of its frame table are spooled into memory up to this
+/// size, into an unlinked temporary file beyond it.
+const SPOOL_IN_MEMORY: u64 = 8 << 20;
+
+/// Past the end of a NetMon frame table, this many bytes (or any byte when the table is empty)
+/// are absurd, and said.
+const NETMON_SKIP_SAID: u64 = 16 << 20;
+
+/// An unlinked temporary file, readable and writable by this process only.
+fn spool_file() -> io::Result<File> {
+    static SPOOLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::temp_dir();
+    loop {
+        let n = SPOOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = dir.join(format!("sipscope-{}-{n}.spool", std::process::id()));
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        match o.open(&p) {
+            Ok(f) => {
+                let _ = std::fs::remove_file(&p);
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1 << 20 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Copies the first `needed` bytes of a NetMon stream into a seekable store (memory or a
+/// spool file): (the store, the bytes it got).
+fn spool(input: &mut dyn Read, needed: u64) -> io::Result<(Box<dyn Store>, u64)> {
+    let mut part = input.take(needed);
+    if needed <= SPOOL_IN_MEMORY {
+        // Grows with the bytes that arrive, not with the header's claim.
+        let mut v = Vec::new();
+        part.read_to_end(&mut v)?;
+        let n = v.len() as u64;
+        return Ok((Box::new(io::Cursor::new(v)), n));
+    }
+    let mut f = spool_file()?;
+    let n = io::copy(&mut part, &mut f)?;
+    Ok((Box::new(f), n))
+}
+
 struct Interface {
     link: LinkType,
-    resolution: u64,
+    resolution: TsResolution,
     offset: i64,
+}
+
+/// A pcapng interface's time unit (`if_tsresol`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TsResolution {
+    /// 10^-n seconds, n ≤ 19.
+    Decimal(u32),
+    /// 2^-n seconds, n ≤ 63.
+    Binary(u32),
+}
+
+impl TsResolution {
+    /// Reads an `if_tsresol` byte; None when the unit cannot be represented in 64 bits.
+    pub fn from_option(b: u8) -> Option<TsResolution> {
+        let n = u32::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            (n <= 19).then_some(TsResolution::Decimal(n))
+        } else {
+            (n <= 63).then_some(TsResolution::Binary(n))
+        }
+    }
+
+    /// A 64-bit pcapng time stamp in this unit, plus `offset` seconds, as a [`Ts`]; integer
+    /// arithmetic only, the fraction truncated to the nanosecond.
+    pub fn to_ts(self, raw: u64, offset: i64) -> Ts {
+        let (secs, nanos) = match self {
+            TsResolution::Decimal(n) => {
+                let unit = 10u64.pow(n);
+                let frac = u128::from(raw % unit) * 1_000_000_000 / u128::from(unit);
+                (raw / unit, frac as i64)
+            }
+            TsResolution::Binary(n) => {
+                let mask = (1u64 << n) - 1;
+                let frac = (u128::from(raw & mask) * 1_000_000_000) >> n;
+                (raw >> n, frac as i64)
+            }
+        };
+        let secs = i64::try_from(secs)
+            .unwrap_or(i64::MAX)
+            .saturating_add(offset);
+        Ts::from_parts(secs, nanos)
+    }
+}
+
+const MICROSECONDS: TsResolution = TsResolution::Decimal(6);
+
+/// `if_tsresol` and `if_tsoffset` of an IDB, read from its options in the section's byte order
+/// (pcap-parser's own reading drops every 2^-n unit and reads the offset as little-endian).
+fn idb_time(
+    idb: &pcap_parser::pcapng::InterfaceDescriptionBlock<'_>,
+    big_endian: bool,
+) -> (Option<TsResolution>, i64) {
+    use pcap_parser::pcapng::OptionCode;
+    let mut res = Some(MICROSECONDS);
+    let mut offset = 0i64;
+    for opt in &idb.options {
+        if opt.code == OptionCode::IfTsresol {
+            if let Some(&b) = opt.value.first() {
+                res = TsResolution::from_option(b);
+            }
+        } else if opt.code == OptionCode::IfTsoffset {
+            if let Some(v) = opt.value.get(..8).and_then(|v| <[u8; 8]>::try_from(v).ok()) {
+                offset = if big_endian {
+                    i64::from_be_bytes(v)
+                } else {
+                    i64::from_le_bytes(v)
+                };
+            }
+        }
+    }
+    (res, offset)
+}
+
+/// A pcap record's time: the sub-second field is clamped to its range (`Err` when it was out of
+/// it), never carried into the following seconds.
+fn legacy_ts(secs: u32, sub: u32, nano: bool) -> Result<Ts, Ts> {
+    let (max, scale) = if nano {
+        (999_999_999, 1)
+    } else {
+        (999_999, 1000)
+    };
+    let ts = |sub: u32| Ts::from_parts(i64::from(secs), i64::from(sub) * scale);
+    if sub > max {
+        Err(ts(max))
+    } else {
+        Ok(ts(sub))
+    }
 }
 
 pub struct FileSource {
@@ -44,6 +205,10 @@ pub struct FileSource {
     /// Legacy pcap: one link type and resolution for the whole file.
     legacy: Option<(LinkType, bool)>,
     interfaces: Vec<Interface>,
+    /// The current pcapng section is big-endian.
+    big_endian: bool,
+    /// The reader's buffer size now (it only grows).
+    capacity: usize,
     /// Bytes of the record lent by the last `next_frame`, consumed at the next call.
     lent: usize,
     stats: CaptureStats,
@@ -67,10 +232,19 @@ impl FileSource {
         let (raw, total): (Box<dyn Read + Send>, u64) = if path == Path::new("-") {
             (Box::new(io::stdin()), 0)
         } else {
-            let f = File::open(path).map_err(err_open)?;
+            let mut f = File::open(path).map_err(err_open)?;
             let meta = f.metadata().map_err(err_open)?;
             if meta.is_dir() {
                 return Err(err_open(io::Error::other("is a directory")));
+            }
+            // A plain NetMon file is read in place, seeking to its frame table at the end.
+            if meta.is_file() {
+                let mut head = [0u8; 32];
+                let n = read_full(&mut f, &mut head).map_err(err_open)?;
+                if NetmonFile::is_netmon(&head[..n]) {
+                    return FileSource::netmon_in_place(path, f, &head[..n], meta.len());
+                }
+                io::Seek::seek(&mut f, io::SeekFrom::Start(0)).map_err(err_open)?;
             }
             (Box::new(f), meta.len())
         };
@@ -119,22 +293,19 @@ impl FileSource {
         let reader = match magic {
             // "GMBU" (Network Monitor 2.x) and "RTSS" (1.x).
             Some(0x474d_4255 | 0x5254_5353) => {
-                let mut data = Vec::new();
-                input
-                    .take(2 << 30)
-                    .read_to_end(&mut data)
-                    .map_err(|source| CaptureError::Read {
+                // Gzip'd or piped: spool what the header says the file needs (up to the end of
+                // its frame table), then count what follows without keeping it.
+                let needed = NetmonFile::needed_len(&head).map_err(|e| netmon_err(path, e))?;
+                let mut input = input;
+                let (store, got) = spool(&mut input, needed).map_err(read_err)?;
+                let rest = io::copy(&mut (&mut input).take(1 << 31), &mut io::sink()).map_err(
+                    |source| CaptureError::Read {
                         path: path.to_path_buf(),
                         source,
-                    })?;
-                let file = super::netmon::NetmonFile::parse(data).map_err(|_| not_capture())?;
-                let link = LinkType::from_linktype(file.linktype());
-                Reader::Netmon {
-                    file: Box::new(file),
-                    next: 0,
-                    link,
-                    empty: EmptyReader,
-                }
+                    },
+                )?;
+                let file = NetmonFile::open(store, got).map_err(|e| netmon_err(path, e))?;
+                return Ok(FileSource::netmon(path, file, rest, read_bytes, total));
             }
             Some(0x0a0d_0d0a) => {
                 Reader::Ng(PcapNGReader::new(BUFFER, input).map_err(|_| not_capture())?)
@@ -153,6 +324,8 @@ impl FileSource {
             reader,
             legacy: None,
             interfaces: Vec::new(),
+            big_endian: false,
+            capacity: BUFFER,
             lent: 0,
             stats: CaptureStats::default(),
             last_ts: Ts::ZERO,
@@ -160,6 +333,70 @@ impl FileSource {
             read_bytes,
             total_bytes: total,
         })
+    }
+
+    /// A NetMon file read in place: `f` is a regular file of `total` bytes, `head` its start.
+    fn netmon_in_place(
+        path: &Path,
+        f: File,
+        head: &[u8],
+        total: u64,
+    ) -> Result<FileSource, CaptureError> {
+        let needed = NetmonFile::needed_len(head).map_err(|e| netmon_err(path, e))?;
+        let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counting = Counting {
+            inner: f,
+            count: read_bytes.clone(),
+        };
+        let file = NetmonFile::open(Box::new(counting), total).map_err(|e| netmon_err(path, e))?;
+        let rest = total.saturating_sub(needed);
+        Ok(FileSource::netmon(path, file, rest, read_bytes, total))
+    }
+
+    /// A source over a parsed NetMon file; `rest` bytes followed its frame table.
+    fn netmon(
+        path: &Path,
+        file: NetmonFile,
+        rest: u64,
+        read_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        total: u64,
+    ) -> FileSource {
+        let mut stats = CaptureStats::default();
+        if file.is_empty() {
+            stats.stopped_early.push(format!(
+                "{}: the NetMon frame table lists no frames",
+                path.display()
+            ));
+        }
+        if (file.is_empty() && rest > 0) || rest > NETMON_SKIP_SAID {
+            stats.skipped_bytes = rest;
+        }
+        let link = LinkType::from_linktype(file.linktype());
+        FileSource {
+            path: path.to_path_buf(),
+            reader: Reader::Netmon {
+                file: Box::new(file),
+                next: 0,
+                link,
+                empty: EmptyReader,
+            },
+            legacy: None,
+            interfaces: Vec::new(),
+            big_endian: false,
+            capacity: 0,
+            lent: 0,
+            stats,
+            last_ts: Ts::ZERO,
+            done: false,
+            read_bytes,
+            total_bytes: total,
+        }
+    }
+
+    /// The size the reader's buffer has grown to: it follows the bytes that arrived, never a
+    /// record's claim (tests and the fuzz targets assert this bound).
+    pub fn buffer_capacity(&self) -> usize {
+        self.capacity
     }
 
     fn stop(&mut self, why: String) {
@@ -187,9 +424,9 @@ fn count(stats: &mut CaptureStats, last_ts: &mut Ts, ts: Ts, len: usize, orig_le
 enum Reader {
     Legacy(LegacyPcapReader<Input>),
     Ng(PcapNGReader<Input>),
-    /// Network Monitor files keep a frame table at the end: read whole, then walked.
+    /// Network Monitor files keep a frame table at the end: walked from a seekable store.
     Netmon {
-        file: Box<super::netmon::NetmonFile>,
+        file: Box<NetmonFile>,
         next: usize,
         link: LinkType,
         /// What `get` hands out for this variant: it reports end of input.
@@ -198,6 +435,33 @@ enum Reader {
 }
 
 type Input = Box<dyn Read + Send>;
+
+/// A NetMon error as the user sees it: not a capture at all, or a damaged one.
+fn netmon_err(path: &Path, e: NetmonError) -> CaptureError {
+    match e {
+        NetmonError::NotNetmon => CaptureError::NotACapture {
+            path: path.to_path_buf(),
+        },
+        e => CaptureError::Read {
+            path: path.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        },
+    }
+}
+
+/// Reads into `buf` until it is full or the input ends; the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
 
 /// Reads the first 64 KiB (less only at the end of input): enough for the magic and for the
 /// whole file header, which pcap-parser wants in its first read.
@@ -304,7 +568,6 @@ impl Source for FileSource {
             let n = std::mem::take(&mut self.lent);
             self.reader.get().consume(n);
         }
-        let mut grown = BUFFER;
         // Find the next packet record; remember where its bytes are in the reader's buffer, and
         // lend them after the loop (a borrow cannot leave a loop that may go round again).
         let (ts, link, orig, at, len) = loop {
@@ -325,49 +588,60 @@ impl Source for FileSource {
                         }
                         PcapBlockOwned::Legacy(b) => {
                             let (link, nano) = self.legacy.unwrap_or((LinkType::Ethernet, false));
-                            let sub = if nano {
-                                b.ts_usec as i64
-                            } else {
-                                b.ts_usec as i64 * 1000
-                            };
-                            let ts = Ts::from_parts(b.ts_sec as i64, sub);
+                            let ts = legacy_ts(b.ts_sec, b.ts_usec, nano).unwrap_or_else(|t| {
+                                self.stats.bad_subsecond += 1;
+                                t
+                            });
                             let n = (b.caplen as usize).min(b.data.len());
                             Some((ts, link, b.origlen, at(b.data), n))
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                             // A new section restarts interface numbering.
                             self.interfaces.clear();
+                            self.big_endian = shb.big_endian();
                             None
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                            let (res, offset) = idb_time(&idb, self.big_endian);
+                            if res.is_none() {
+                                self.stats.bad_tsresol += 1;
+                            }
                             self.interfaces.push(Interface {
                                 link: LinkType::from_linktype(idb.linktype.0 as u32),
-                                resolution: idb.ts_resolution().unwrap_or(1_000_000),
-                                offset: idb.ts_offset(),
+                                resolution: res.unwrap_or(MICROSECONDS),
+                                offset,
                             });
                             None
                         }
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                            self.interfaces.get(epb.if_id as usize).map(|iface| {
-                                let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                                let res = iface.resolution.max(1);
-                                let secs = (raw / res) as i64 + iface.offset;
-                                let frac = (raw % res) as i128 * 1_000_000_000 / res as i128;
-                                let ts = Ts::from_parts(secs, frac as i64);
-                                let n = (epb.caplen as usize).min(epb.data.len());
-                                (ts, iface.link, epb.origlen, at(epb.data), n)
-                            })
+                            match self.interfaces.get(epb.if_id as usize) {
+                                Some(iface) => {
+                                    let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+                                    let ts = iface.resolution.to_ts(raw, iface.offset);
+                                    let n = (epb.caplen as usize).min(epb.data.len());
+                                    Some((ts, iface.link, epb.origlen, at(epb.data), n))
+                                }
+                                None => {
+                                    self.stats.unknown_interface += 1;
+                                    None
+                                }
+                            }
                         }
                         PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                            self.interfaces.first().map(|iface| {
-                                (
+                            // A simple packet belongs to the section's first interface.
+                            match self.interfaces.first() {
+                                Some(iface) => Some((
                                     self.last_ts,
                                     iface.link,
                                     spb.origlen,
                                     at(spb.data),
                                     spb.data.len(),
-                                )
-                            })
+                                )),
+                                None => {
+                                    self.stats.unknown_interface += 1;
+                                    None
+                                }
+                            }
                         }
                         PcapBlockOwned::NG(_) => None,
                     };
@@ -406,14 +680,31 @@ impl Source for FileSource {
                     continue;
                 }
                 Err(PcapError::BufferTooSmall) => {
-                    grown *= 2;
-                    if grown > MAX_RECORD || !self.reader.get().grow(grown) {
+                    // The record claims more than the buffer holds. Believe the claim only as
+                    // far as the input backs it: fill the buffer first, and grow it only when
+                    // it is full of real bytes (a header claiming 200 MiB before 100 bytes and
+                    // the end of the file must not cost 200 MiB).
+                    if self.reader.get().data().len() < self.capacity {
+                        let refilled = self.reader.get().refill().map_err(|e| format!("{e:?}"));
+                        if let Err(e) = refilled {
+                            let msg = format!(
+                                "read error after byte {}: {e}",
+                                self.reader.get().consumed()
+                            );
+                            self.stop(msg);
+                            return Ok(None);
+                        }
+                        continue;
+                    }
+                    let next = self.capacity.saturating_mul(2).min(MAX_RECORD);
+                    if next <= self.capacity || !self.reader.get().grow(next) {
                         let pos = self.reader.get().consumed();
                         self.stop(format!(
                             "record at byte {pos} is larger than {MAX_RECORD} bytes"
                         ));
                         return Ok(None);
                     }
+                    self.capacity = next;
                     continue;
                 }
                 Err(e) => {

@@ -90,6 +90,19 @@ pub struct CaptureStats {
     pub dropped_behind: u64,
     /// Frames whose timestamp went backwards relative to the previous one.
     pub out_of_order_ts: u64,
+    /// pcapng packets naming an interface no IDB of their section declared: skipped, since their
+    /// link type (and time resolution) is unknown and is never guessed.
+    pub unknown_interface: u64,
+    /// Frames whose sub-second time field is out of range (pcap `ts_usec` ≥ 10^6, or ≥ 10^9 in a
+    /// nanosecond pcap): kept, with the field clamped to the last instant of their second.
+    pub bad_subsecond: u64,
+    /// pcapng interfaces whose `if_tsresol` cannot be represented (10^-n with n > 19, 2^-n with
+    /// n > 63): their packets are read as microseconds, the pcapng default.
+    pub bad_tsresol: u64,
+    /// Bytes past the end of a NetMon file's frame table, skipped unread, when that is absurd: the
+    /// table lists no frame, or more than 16 MiB follow it (a real file keeps only a few small
+    /// tables there).
+    pub skipped_bytes: u64,
     /// Where a damaged or truncated file stopped being readable.
     pub stopped_early: Vec<String>,
 }
@@ -103,6 +116,10 @@ impl std::ops::AddAssign<&CaptureStats> for CaptureStats {
         self.dropped_interface += o.dropped_interface;
         self.dropped_behind += o.dropped_behind;
         self.out_of_order_ts += o.out_of_order_ts;
+        self.unknown_interface += o.unknown_interface;
+        self.bad_subsecond += o.bad_subsecond;
+        self.bad_tsresol += o.bad_tsresol;
+        self.skipped_bytes += o.skipped_bytes;
         self.stopped_early.extend(o.stopped_early.iter().cloned());
     }
 }

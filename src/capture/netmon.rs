@@ -2,11 +2,15 @@
 //! and 2.x "GMBU"; tshark's `netmon1` / `netmon2`).
 //!
 //! Contract:
-//! - The whole file is held in memory: the frame table that locates every
-//!   record sits at the end of the file, so streaming is not natural.
-//!   Files over 2 GiB are refused with [`NetmonError::TooLarge`] (NetMon
-//!   offsets are 32-bit anyway); callers should check the size before
-//!   reading the file.
+//! - The file is read through a seekable store ([`Store`]): the capture file itself when it is
+//!   a plain file, or the inflated stream of a gzip'd one (or of standard input) spooled by
+//!   [`crate::capture::file`] up to the end of the frame table, in memory when small and in an
+//!   unlinked temporary file otherwise. Memory is one record and the frame table (4 bytes per
+//!   frame), never the file: the frame table that locates every record sits at the end of the
+//!   file, and a 1 MB gzip'd file may claim gigabytes.
+//! - Files over 2 GiB are refused with [`NetmonError::TooLarge`] (NetMon offsets are 32-bit
+//!   anyway), and a record over [`MAX_RECORD`] bytes with [`NetmonError::RecordTooLarge`]; every
+//!   length is checked against the bytes the store really holds before anything is allocated.
 //! - [`NetmonFile::parse`] validates the header and the frame table's
 //!   position/size. Individual records are only checked when
 //!   [`NetmonFile::frame`] reads them; a damaged record yields
@@ -47,6 +51,14 @@
 //! cut off before NetMon wrote the table is reported as truncated).
 
 use std::fmt;
+use std::io::{Read, Seek, SeekFrom};
+
+/// What a NetMon file is read from: the capture file, or a spooled copy of its inflated bytes.
+pub trait Store: Read + Seek + Send {}
+impl<T: Read + Seek + Send> Store for T {}
+
+/// The largest record read (frames are packets: NetMon writes at most a few hundred KiB).
+pub const MAX_RECORD: u32 = 256 << 20;
 
 /// NetMon offsets are 32-bit, and the brief caps memory use at 2 GiB.
 const MAX_FILE_LEN: u64 = 1 << 31;
@@ -72,9 +84,13 @@ const FILETIME_UNIX_OFFSET: i128 = 116_444_736_000_000_000;
 
 const NS_PER_SEC: i128 = 1_000_000_000;
 
-/// A parsed NetMon capture; owns the file bytes and hands out borrowed frames.
+/// A parsed NetMon capture; reads its records from its store and lends one frame at a time.
 pub struct NetmonFile {
-    data: Vec<u8>,
+    store: Box<dyn Store>,
+    /// Bytes the store holds.
+    len: u64,
+    /// The record read last (its data and trailer).
+    buf: Vec<u8>,
     major: u8,
     minor: u8,
     linktype: u32,
@@ -99,6 +115,10 @@ pub enum NetmonError {
     BadFrameTable,
     /// The file is larger than the 2 GiB this reader accepts.
     TooLarge { len: u64 },
+    /// The record at `offset` claims more than [`MAX_RECORD`] bytes.
+    RecordTooLarge { offset: u64, len: u32 },
+    /// The store could not be read (an I/O error of the file or of the spool).
+    Io,
 }
 
 impl fmt::Display for NetmonError {
@@ -114,6 +134,11 @@ impl fmt::Display for NetmonError {
                 f,
                 "NetMon capture is {len} bytes; files over 2 GiB are not supported"
             ),
+            NetmonError::RecordTooLarge { offset, len } => write!(
+                f,
+                "NetMon record at offset {offset} claims {len} bytes (more than {MAX_RECORD})"
+            ),
+            NetmonError::Io => f.write_str("NetMon capture could not be read (I/O error)"),
         }
     }
 }
@@ -213,16 +238,47 @@ impl NetmonFile {
         head.get(..4).is_some_and(|m| m == b"GMBU" || m == b"RTSS")
     }
 
-    /// Take ownership of a whole capture file and validate its header and
-    /// frame table.
+    /// Reads a whole capture held in memory (tests, small spools).
     pub fn parse(data: Vec<u8>) -> Result<NetmonFile, NetmonError> {
-        if !Self::is_netmon(&data) {
+        let len = data.len() as u64;
+        NetmonFile::open(Box::new(std::io::Cursor::new(data)), len)
+    }
+
+    /// What a NetMon header says about the file's extent: the end of its frame table, i.e. the
+    /// bytes a reader needs (none of the file past it is used). `head` is the file's start.
+    pub fn needed_len(head: &[u8]) -> Result<u64, NetmonError> {
+        if !Self::is_netmon(head) {
             return Err(NetmonError::NotNetmon);
         }
-        check_len(data.len() as u64)?;
-        let h = data
+        let h = head
             .get(..HEADER_LEN)
             .ok_or(NetmonError::Truncated { offset: 0 })?;
+        if !matches!(h.get(5), Some(1 | 2)) {
+            return Err(NetmonError::NotNetmon);
+        }
+        let ft_off = u64::from(le32(h, 24).unwrap_or(0));
+        let ft_len = u64::from(le32(h, 28).unwrap_or(0));
+        if !ft_len.is_multiple_of(4) || ft_off < HEADER_LEN as u64 {
+            return Err(NetmonError::BadFrameTable);
+        }
+        let end = ft_off + ft_len;
+        check_len(end)?;
+        Ok(end)
+    }
+
+    /// Validates the header and frame table of the `len` bytes of `store`.
+    pub fn open(mut store: Box<dyn Store>, len: u64) -> Result<NetmonFile, NetmonError> {
+        let mut h = [0u8; HEADER_LEN];
+        let n = len.min(HEADER_LEN as u64) as usize;
+        read_at(&mut *store, 0, len, &mut h[..n])?;
+        let h = &h[..n];
+        if !Self::is_netmon(h) {
+            return Err(NetmonError::NotNetmon);
+        }
+        check_len(len)?;
+        if h.len() < HEADER_LEN {
+            return Err(NetmonError::Truncated { offset: 0 });
+        }
         let field = |at| le16(h, at).unwrap_or(0);
         let (minor, major) = (h.get(4).copied(), h.get(5).copied());
         let (Some(minor), Some(major @ (1 | 2))) = (minor, major) else {
@@ -244,19 +300,27 @@ impl NetmonFile {
         if !ft_len.is_multiple_of(4) || (ft_off as usize) < HEADER_LEN {
             return Err(NetmonError::BadFrameTable);
         }
-        let table = (ft_off as usize)
-            .checked_add(ft_len as usize)
-            .and_then(|end| data.get(ft_off as usize..end))
-            .ok_or(NetmonError::Truncated {
+        // Checked against the bytes there are before the table is allocated.
+        if u64::from(ft_off) + u64::from(ft_len) > len {
+            return Err(NetmonError::Truncated {
                 offset: u64::from(ft_off),
-            })?;
+            });
+        }
+        let mut table = vec![0u8; ft_len as usize];
+        read_at(&mut *store, u64::from(ft_off), len, &mut table).map_err(|_| {
+            NetmonError::Truncated {
+                offset: u64::from(ft_off),
+            }
+        })?;
         let frames: Vec<u32> = table
             .chunks_exact(4)
             .filter_map(|c| c.try_into().ok().map(u32::from_le_bytes))
             .collect();
 
         let mut file = NetmonFile {
-            data,
+            store,
+            len,
+            buf: Vec::new(),
             major,
             minor,
             linktype: match header_media {
@@ -288,13 +352,14 @@ impl NetmonFile {
         self.frames.is_empty()
     }
 
-    /// Frame i: (seconds since the Unix epoch, nanoseconds, original length, captured bytes). A frame whose record is damaged returns Err(Truncated) and the caller stops there.
-    pub fn frame(&self, i: usize) -> Result<(i64, u32, u32, &[u8]), NetmonError> {
+    /// Frame i: (seconds since the Unix epoch, nanoseconds, original length, captured bytes). A
+    /// frame whose record is damaged returns Err(Truncated) and the caller stops there.
+    pub fn frame(&mut self, i: usize) -> Result<(i64, u32, u32, &[u8]), NetmonError> {
         let off = *self.frames.get(i).ok_or(NetmonError::BadFrameTable)?;
-        let rec = self.record(off)?;
+        let rec = self.record(off, true)?;
         let bytes = self
-            .data
-            .get(rec.start..rec.end)
+            .buf
+            .get(..rec.end - rec.start)
             .ok_or(NetmonError::Truncated {
                 offset: u64::from(off),
             })?;
@@ -344,9 +409,13 @@ impl NetmonFile {
     fn apply_frame_media(&mut self) {
         let mut counts: Vec<(u32, usize)> = Vec::new();
         let mut kept = Vec::with_capacity(self.frames.len());
-        for &off in &self.frames {
+        for off in std::mem::take(&mut self.frames) {
             // Damaged records stay so frame() can report them in order.
-            let m = self.record(off).ok().and_then(|r| r.network).map(media);
+            let m = self
+                .record(off, false)
+                .ok()
+                .and_then(|r| r.network)
+                .map(media);
             if m == Some(Media::Hidden) {
                 continue;
             }
@@ -371,45 +440,64 @@ impl NetmonFile {
         self.frames = kept;
     }
 
-    fn record(&self, off: u32) -> Result<Record, NetmonError> {
+    /// Locates the record at `off`; with `data`, its bytes (and trailer) are read into `buf`,
+    /// else only its header and trailer are read.
+    fn record(&mut self, off: u32, data: bool) -> Result<Record, NetmonError> {
         let trunc = NetmonError::Truncated {
             offset: u64::from(off),
         };
-        // Offsets near u32::MAX must not wrap on 32-bit targets, hence the
-        // saturating adds below: a saturated offset simply fails the read.
-        let at = off as usize;
-        let d = &self.data;
-        let (ts_ns, orig_len, incl_len, start) = if self.major == 1 {
-            let ms = le32(d, at).ok_or(trunc)?;
-            let orig = le16(d, at.saturating_add(4)).ok_or(trunc)?;
-            let incl = le16(d, at.saturating_add(6)).ok_or(trunc)?;
+        let at = u64::from(off);
+        let hlen = if self.major == 1 { 8 } else { 16 };
+        let mut h = [0u8; 16];
+        read_at(&mut *self.store, at, self.len, &mut h[..hlen]).map_err(|_| trunc)?;
+        let (ts_ns, orig_len, incl_len) = if self.major == 1 {
+            let ms = le32(&h, 0).ok_or(trunc)?;
+            let orig = le16(&h, 4).ok_or(trunc)?;
+            let incl = le16(&h, 6).ok_or(trunc)?;
             let ts = self.start_ns + i128::from(ms) * 1_000_000;
-            (ts, u32::from(orig), u32::from(incl), at.saturating_add(8))
+            (ts, u32::from(orig), u32::from(incl))
         } else {
-            let us = le64(d, at).ok_or(trunc)?;
-            let orig = le32(d, at.saturating_add(8)).ok_or(trunc)?;
-            let incl = le32(d, at.saturating_add(12)).ok_or(trunc)?;
+            let us = le64(&h, 0).ok_or(trunc)?;
+            let orig = le32(&h, 8).ok_or(trunc)?;
+            let incl = le32(&h, 12).ok_or(trunc)?;
             // Documented as unsigned µs, but writers store frames before the
             // nominal start as a negative 100 ns count; Wireshark's ×10 then
             // signed reading is the one tshark's times come from.
             let ticks = us.wrapping_mul(10) as i64;
             let ts = self.start_ns + i128::from(ticks) * 100;
-            (ts, orig, incl, at.saturating_add(16))
+            (ts, orig, incl)
         };
-        let end = start
-            .checked_add(incl_len as usize)
-            .filter(|&e| e <= d.len())
-            .ok_or(trunc)?;
+        let tlen = self.trailer_len();
+        let start = at + hlen as u64;
+        let end = start + u64::from(incl_len);
+        // Checked against the bytes there are before anything is allocated.
+        if end + tlen as u64 > self.len {
+            return Err(trunc);
+        }
+        if incl_len > MAX_RECORD {
+            return Err(NetmonError::RecordTooLarge {
+                offset: at,
+                len: incl_len,
+            });
+        }
+        let mut t = [0u8; 15];
+        let t = &mut t[..tlen];
+        if data {
+            self.buf.clear();
+            self.buf.resize(incl_len as usize + tlen, 0);
+            read_at(&mut *self.store, start, self.len, &mut self.buf).map_err(|_| trunc)?;
+            t.copy_from_slice(&self.buf[incl_len as usize..]);
+        } else if tlen > 0 {
+            read_at(&mut *self.store, end, self.len, t).map_err(|_| trunc)?;
+        }
         let mut rec = Record {
             ts_ns,
             orig_len,
-            start,
-            end,
+            start: start as usize,
+            end: end as usize,
             network: None,
         };
-        let tlen = self.trailer_len();
         if tlen > 0 {
-            let t = d.get(end..end.saturating_add(tlen)).ok_or(trunc)?;
             rec.network = le16(t, 0);
             if let Some(ft) = le64(t, 6) {
                 // 2.3+: a per-frame UTC FILETIME, more exact than start+offset.
@@ -418,6 +506,18 @@ impl NetmonFile {
         }
         Ok(rec)
     }
+}
+
+/// Reads `buf.len()` bytes at `at` of a store of `len` bytes; an error when they are not all
+/// there.
+fn read_at(store: &mut dyn Store, at: u64, len: u64, buf: &mut [u8]) -> Result<(), NetmonError> {
+    if at.checked_add(buf.len() as u64).is_none_or(|e| e > len) {
+        return Err(NetmonError::Truncated { offset: at });
+    }
+    store
+        .seek(SeekFrom::Start(at))
+        .map_err(|_| NetmonError::Io)?;
+    store.read_exact(buf).map_err(|_| NetmonError::Io)
 }
 
 /// Drop NetMon's 802.11 radio header (its length is the u16 at byte 1) so the
@@ -510,7 +610,7 @@ mod tests {
     fn sample_matches_tshark() {
         let Some(data) = sample() else { return };
         assert!(NetmonFile::is_netmon(&data));
-        let f = NetmonFile::parse(data).expect("parse sample");
+        let mut f = NetmonFile::parse(data).expect("parse sample");
         assert_eq!(f.linktype(), 1);
         assert_eq!(f.len(), TRUTH.len());
         assert!(!f.is_empty());
@@ -573,7 +673,7 @@ mod tests {
 
     #[test]
     fn netmon1_millisecond_offsets() {
-        let f = NetmonFile::parse(build(
+        let mut f = NetmonFile::parse(build(
             b"RTSS",
             1,
             1,
@@ -596,7 +696,7 @@ mod tests {
     fn netmon2_negative_offset() {
         // -1000 µs: (raw × 10) wraps to -10_000 ticks, i.e. 1 ms before start.
         let raw = (-1000i64) as u64;
-        let f = NetmonFile::parse(build(b"GMBU", 2, 0, 1, &[(raw, 4, b"abcd", &[])])).unwrap();
+        let mut f = NetmonFile::parse(build(b"GMBU", 2, 0, 1, &[(raw, 4, b"abcd", &[])])).unwrap();
         assert_eq!(f.frame(0).unwrap(), (START, 501_000_000, 4, &b"abcd"[..]));
     }
 
@@ -625,7 +725,7 @@ mod tests {
             (0, 20, &ip, &raw_ip),
         ];
         // Header says Ethernet, as NetMon 3 always writes.
-        let f = NetmonFile::parse(build(b"GMBU", 2, 3, 1, &recs)).unwrap();
+        let mut f = NetmonFile::parse(build(b"GMBU", 2, 3, 1, &recs)).unwrap();
         assert_eq!(f.linktype(), 101);
         assert_eq!(f.len(), 4, "DNS-cache record is hidden like tshark does");
         assert_eq!(
@@ -643,7 +743,7 @@ mod tests {
         for (minor, trailer) in [(1u8, vec![1u8, 0]), (2, vec![1, 0, 9, 9, 9, 9])] {
             let recs: [(u64, u32, &[u8], &[u8]); 2] =
                 [(0, 4, b"abcd", &trailer), (1_000_000, 2, b"ef", &trailer)];
-            let f = NetmonFile::parse(build(b"GMBU", 2, minor, 1, &recs)).unwrap();
+            let mut f = NetmonFile::parse(build(b"GMBU", 2, minor, 1, &recs)).unwrap();
             assert_eq!(f.linktype(), 1);
             assert_eq!(f.frame(0).unwrap(), (START, 502_000_000, 4, &b"abcd"[..]));
             assert_eq!(f.frame(1).unwrap(), (START + 1, 502_000_000, 2, &b"ef"[..]));
@@ -655,7 +755,7 @@ mod tests {
         let mut frame = vec![2u8, 32, 0];
         frame.resize(32, 0);
         frame.extend_from_slice(b"80211");
-        let f = NetmonFile::parse(build(b"GMBU", 2, 0, 6, &[(0, 37, &frame, &[])])).unwrap();
+        let mut f = NetmonFile::parse(build(b"GMBU", 2, 0, 6, &[(0, 37, &frame, &[])])).unwrap();
         assert_eq!(f.linktype(), 105);
         assert_eq!(f.frame(0).unwrap().2, 5);
         assert_eq!(f.frame(0).unwrap().3, b"80211");
@@ -685,7 +785,7 @@ mod tests {
         let mut bad_entry = build(b"GMBU", 2, 0, 1, &[(0, 1, b"x", &[])]);
         let n = bad_entry.len();
         bad_entry[n - 4..].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
-        let f = NetmonFile::parse(bad_entry).unwrap();
+        let mut f = NetmonFile::parse(bad_entry).unwrap();
         assert_eq!(
             f.frame(0).err(),
             Some(NetmonError::Truncated {
@@ -706,7 +806,7 @@ mod tests {
     /// invariants matter.
     fn exercise(data: Vec<u8>) {
         let total = data.len();
-        if let Ok(f) = NetmonFile::parse(data) {
+        if let Ok(mut f) = NetmonFile::parse(data) {
             for i in 0..f.len() + 1 {
                 if let Ok((_, ns, _, bytes)) = f.frame(i) {
                     assert!(ns < 1_000_000_000);
@@ -734,7 +834,7 @@ mod tests {
             let mut m = data[..cut].to_vec();
             m.extend_from_slice(table);
             m[24..28].copy_from_slice(&(cut as u32).to_le_bytes());
-            let f = NetmonFile::parse(m.clone()).expect("header and table intact");
+            let mut f = NetmonFile::parse(m.clone()).expect("header and table intact");
             let good = (0..f.len()).take_while(|&i| f.frame(i).is_ok()).count();
             assert!(good < f.len(), "cut at {cut} must damage some frame");
             exercise(m);

@@ -707,6 +707,8 @@ pub fn stats_json(r: &Report) -> serde_json::Value {
             "last_time": opt_ts(s.last_ts),
             "interrupted": s.interrupted,
             "ts_outliers": s.ts_outliers,
+            "ts_behind": s.ts_behind,
+            "ts_steps": s.ts_steps,
             "bpf_rejected": s.bpf_rejected,
             "bpf_uncompiled": s.bpf_uncompiled,
         },

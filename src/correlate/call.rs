@@ -80,6 +80,9 @@ pub struct CallState {
     tx: FxHashMap<TxKey, TxSeen>,
     /// When the call reached a state after which only stragglers are expected.
     pub done_ts: Option<Ts>,
+    /// Milestones set by a message whose time stamp was a time warp ([`super::record::warped`]
+    /// bits): what is measured from them is absent, not guessed.
+    warped: u8,
     pub link_keys: Vec<(String, String)>,
     pub regs: Registrations,
     /// The last non-INVITE request seen with no final answer yet (Timer F bookkeeping).
@@ -228,6 +231,7 @@ impl CallState {
             dialogs: Vec::new(),
             tx: FxHashMap::default(),
             done_ts: None,
+            warped: 0,
             link_keys: Vec::new(),
             regs: Registrations::default(),
             open_requests: 0,
@@ -269,7 +273,46 @@ impl CallState {
     }
 
     /// Takes one message of this Call-ID; returns whether it is a retransmission.
+    /// `timed`: the message's time stamp is its own (false for a time warp: `ts` is then the
+    /// capture clock's, and the milestones it sets are not measured from).
     pub fn on_message(
+        &mut self,
+        msg: &SipMessage,
+        ts: Ts,
+        timed: bool,
+        src: SocketAddr,
+        dst: SocketAddr,
+        link_headers: &[String],
+    ) -> bool {
+        let before = self.milestones();
+        let retrans = self.take_message(msg, ts, src, dst, link_headers);
+        let after = self.milestones();
+        for (bit, (b, a)) in before.iter().zip(after.iter()).enumerate() {
+            if b != a {
+                let bit = 1u8 << bit;
+                if timed {
+                    self.warped &= !bit;
+                } else {
+                    self.warped |= bit;
+                }
+            }
+        }
+        retrans
+    }
+
+    /// The milestones in [`super::record::warped`] bit order.
+    fn milestones(&self) -> [Option<Ts>; 6] {
+        [
+            self.attempts.first().filter(|a| a.seen).map(|a| a.ts),
+            self.ring_ts,
+            self.answer_ts,
+            self.final_ts,
+            self.bye_ts,
+            self.bye_final.map(|b| b.0),
+        ]
+    }
+
+    fn take_message(
         &mut self,
         msg: &SipMessage,
         ts: Ts,
@@ -584,22 +627,32 @@ impl CallState {
     }
 
     pub fn record(&self, now: Ts) -> CallRecord {
+        use super::record::warped as w;
         let secs = |d: Nanos| d as f64 / NANOS_PER_SEC as f64;
+        // A span is measured only between milestones whose time stamps are their own, and only
+        // when it is not negative (frames out of order): else it is absent, never wrong.
+        let span = |from: Ts, fb: u8, to: Ts, tb: u8| {
+            let d = to.since(from);
+            (self.warped & (fb | tb) == 0 && d >= 0).then(|| secs(d))
+        };
         // Delays are measured from the INVITE, so only when it was captured.
         let invite_ts = self.attempts.first().filter(|a| a.seen).map(|a| a.ts);
-        let pdd = invite_ts.and_then(|i| {
-            self.ring_ts.map(|r| secs(r.since(i))).or_else(|| {
-                // No ringing: the delay to the final failure (METRICS.md, PDD).
-                match (self.answer_ts, self.final_ts) {
-                    (None, Some(f)) => Some(secs(f.since(i))),
-                    _ => None,
-                }
-            })
+        let pdd = invite_ts.and_then(|i| match self.ring_ts {
+            Some(r) => span(i, w::INVITE, r, w::RING),
+            // No ringing: the delay to the final failure (METRICS.md, PDD).
+            None => match (self.answer_ts, self.final_ts) {
+                (None, Some(f)) => span(i, w::INVITE, f, w::FINAL),
+                _ => None,
+            },
         });
-        let talk_time = self.answer_ts.map(|a| {
-            let end = self.bye_ts.unwrap_or(self.last_ts);
-            secs(end.since(a).max(0))
+        let talk_time = self.answer_ts.and_then(|a| match self.bye_ts {
+            Some(b) => span(a, w::ANSWER, b, w::BYE),
+            None => span(a, w::ANSWER, self.last_ts, 0),
         });
+        let setup_time = match (invite_ts, self.answer_ts) {
+            (Some(i), Some(a)) => span(i, w::INVITE, a, w::ANSWER),
+            _ => None,
+        };
         CallRecord {
             call_id: self.call_id.clone(),
             kind: self.kind,
@@ -615,10 +668,7 @@ impl CallState {
             final_status: self.final_status,
             reason: self.reason.clone(),
             pdd,
-            setup_time: match (invite_ts, self.answer_ts) {
-                (Some(i), Some(a)) => Some(secs(a.since(i))),
-                _ => None,
-            },
+            setup_time,
             messages: self.messages,
             retransmissions: self.retransmissions,
             invite_attempts: self.attempts.iter().filter(|a| a.seen).count() as u32,
@@ -649,6 +699,7 @@ impl CallState {
                     challenged: self.challenged,
                     transactions,
                     untimed: self.untracked_tx,
+                    warped: self.warped,
                     counts: c.by_kind.clone(),
                     uncounted: c.uncounted,
                     senders: c.senders.clone(),

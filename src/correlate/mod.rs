@@ -30,7 +30,11 @@ pub struct Msg {
     pub frame: u64,
     /// 1-based message number within its frame.
     pub idx: u16,
+    /// The time the message is analysed at (the capture clock's, `crate::time::CaptureClock`).
     pub ts: Ts,
+    /// The frame's own time stamp when it was a time warp (`ts` is then the clock's): displayed,
+    /// never measured from.
+    pub raw_ts: Option<Ts>,
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub carrier: Carrier,
@@ -317,7 +321,14 @@ impl Correlator {
                 } else {
                     None
                 };
-                retrans = call.on_message(&m.sip, m.ts, m.src, m.dst, &self.cfg.link_headers);
+                retrans = call.on_message(
+                    &m.sip,
+                    m.ts,
+                    m.raw_ts.is_none(),
+                    m.src,
+                    m.dst,
+                    &self.cfg.link_headers,
+                );
                 if self.cfg.want_changes {
                     let after = call.phase();
                     if let Some(phase) = after.filter(|_| after != before) {
@@ -377,7 +388,7 @@ impl Correlator {
         MsgRow {
             frame: m.frame,
             msg_in_frame: m.idx,
-            ts: m.ts,
+            ts: m.raw_ts.unwrap_or(m.ts),
             src: m.src,
             dst: m.dst,
             transport: m.carrier,

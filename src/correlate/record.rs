@@ -293,10 +293,23 @@ pub struct CallDetail {
     pub transactions: Vec<TxTiming>,
     /// Transactions beyond the per-call bound, not timed.
     pub untimed: u32,
+    /// Milestones above set by a message whose time stamp was a time warp ([`warped`] bits):
+    /// their time is the capture clock's, and no span is measured from them.
+    pub warped: u8,
     pub counts: Vec<MsgCount>,
     /// Messages left out of `counts` or `senders` because a per-call bound was reached.
     pub uncounted: u32,
     pub senders: Vec<SenderCount>,
+}
+
+/// The milestones of a call, as bits of [`CallDetail::warped`].
+pub mod warped {
+    pub const INVITE: u8 = 1;
+    pub const RING: u8 = 1 << 1;
+    pub const ANSWER: u8 = 1 << 2;
+    pub const FINAL: u8 = 1 << 3;
+    pub const BYE: u8 = 1 << 4;
+    pub const BYE_FINAL: u8 = 1 << 5;
 }
 
 /// One transaction hop's timing (METRICS.md, per transaction).

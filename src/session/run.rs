@@ -84,6 +84,22 @@ impl Report {
         );
         say(s.capture.truncated_frames, "frames cut by the snap length");
         say(
+            s.capture.unknown_interface,
+            "pcapng packets skipped: they name an interface the file never declared (link type unknown)",
+        );
+        say(
+            s.capture.bad_tsresol,
+            "pcapng interfaces with an unusable time resolution (if_tsresol; their times read as microseconds)",
+        );
+        say(
+            s.capture.bad_subsecond,
+            "frames with an out-of-range sub-second time field (clamped to the end of their second)",
+        );
+        say(
+            s.capture.skipped_bytes,
+            "bytes past the end of a NetMon file's frame table skipped (nothing there is a frame)",
+        );
+        say(
             s.decode.ip_frag_incomplete,
             "IP datagrams never completed (fragments missing)",
         );
@@ -127,7 +143,15 @@ impl Report {
         );
         say(
             s.ts_outliers,
-            "frames stamped more than an hour ahead of the rest (clock glitch; timers ignore them)",
+            "frames stamped more than an hour ahead of the rest (clock glitch; timers and durations ignore them)",
+        );
+        say(
+            s.ts_behind,
+            "frames stamped more than an hour before the rest (clock glitch; timers and durations ignore them)",
+        );
+        say(
+            s.capture.out_of_order_ts,
+            "frames stamped earlier than the frame before them (out of order)",
         );
         say(
             s.correlate.calls_evicted,
