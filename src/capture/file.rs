@@ -463,12 +463,14 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-/// Reads the first 64 KiB (less only at the end of input): enough for the magic and for the
-/// whole file header, which pcap-parser wants in its first read.
+/// Reads the start of the input: the magic and the whole file header, which pcap-parser wants
+/// in its first read, and no more than has come (at most 64 KiB). A pipe fed as packets arrive
+/// (`tcpdump -U -w - | sipscope messages -`) is read as it comes: waiting for a full buffer
+/// would hold the first message back, and a stop request with it.
 fn read_head(r: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut head = vec![0u8; 1 << 16];
     let mut got = 0;
-    while got < head.len() {
+    while got < head.len() && got < head_needs(&head[..got]) {
         match r.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
@@ -478,6 +480,35 @@ fn read_head(r: &mut impl Read) -> io::Result<Vec<u8>> {
     }
     head.truncate(got);
     Ok(head)
+}
+
+/// How many bytes the head must hold before the format can be told and its header parsed:
+/// 4 for the magic, then the pcap file header (24), or the pcapng section header block (its
+/// length, read from it); other formats (gzip, NetMon, not a capture) need only the magic.
+fn head_needs(h: &[u8]) -> usize {
+    const PCAP: [[u8; 4]; 6] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x34, 0xcd, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xcd, 0x34],
+    ];
+    let Some(magic) = h.get(..4) else { return 4 };
+    if PCAP.iter().any(|m| m == magic) {
+        return 24;
+    }
+    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
+        let Some(b) = h.get(4..12) else { return 12 };
+        let len = [b[0], b[1], b[2], b[3]];
+        // The byte-order magic tells how the length is written.
+        let n = match [b[4], b[5], b[6], b[7]] {
+            [0x4d, 0x3c, 0x2b, 0x1a] => u32::from_le_bytes(len),
+            _ => u32::from_be_bytes(len),
+        };
+        return (n as usize).max(28);
+    }
+    4
 }
 
 /// Stands in for a pcap reader where the file is not pcap (Netmon frames are served before the
@@ -741,5 +772,64 @@ impl Source for FileSource {
             self.read_bytes.load(std::sync::atomic::Ordering::Relaxed),
             self.total_bytes,
         ))
+    }
+}
+
+#[cfg(test)]
+mod head_tests {
+    use super::*;
+
+    /// A reader that gives `chunk` bytes per read and then blocks for good (a pipe whose writer
+    /// waits): reading past what the header needs would never return.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            assert!(
+                !self.data.is_empty(),
+                "read past what was sent: it would block"
+            );
+            let n = self.chunk.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_head_of_a_pipe_is_read_as_it_comes() {
+        let mut pcap = vec![0xd4, 0xc3, 0xb2, 0xa1];
+        pcap.extend_from_slice(&[
+            2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+        ]);
+        let head = read_head(&mut Trickle {
+            data: &pcap,
+            chunk: 5,
+        })
+        .unwrap();
+        assert_eq!(head, pcap);
+        // pcapng: the section header block's length (here 32, little-endian) decides.
+        let mut ng = vec![0x0a, 0x0d, 0x0d, 0x0a, 32, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
+        ng.extend_from_slice(&[1, 0, 0, 0]);
+        ng.extend_from_slice(&[0xff; 8]);
+        ng.extend_from_slice(&[0, 0, 0, 0, 32, 0, 0, 0]);
+        let head = read_head(&mut Trickle {
+            data: &ng,
+            chunk: 3,
+        })
+        .unwrap();
+        assert_eq!(head, ng);
+        let gz = [0x1f, 0x8b, 8, 0];
+        assert_eq!(
+            read_head(&mut Trickle {
+                data: &gz,
+                chunk: 1
+            })
+            .unwrap(),
+            gz
+        );
     }
 }
