@@ -398,8 +398,10 @@ pub fn run(
                         len: f.data.len(),
                     });
                     count += 1;
-                    // Live, a batch also goes when it is 100 ms old.
-                    let due = count >= batch_size || (live && batch_began.elapsed() >= flush_after);
+                    // A batch also goes when it is 100 ms old: live, and from a pipe fed as packets
+                    // come (`tcpdump -U -w - | sipscope …`), whose frames would otherwise wait for
+                    // a full batch. A file read at full speed fills its batches long before.
+                    let due = count >= batch_size || batch_began.elapsed() >= flush_after;
                     if due && waiting.is_none() {
                         let watermark = clock.now();
                         batch_began = std::time::Instant::now();
@@ -626,10 +628,14 @@ pub fn run(
                 }
             }
             sort_outputs(&mut merged);
+            let had_outputs = !merged.is_empty();
             for o in merged {
                 sink(o);
             }
-            if wm > ticked {
+            // A tick when capture time moved, and after any output: an idle pipe's batch
+            // (`FileSource::next_or_idle`) keeps the time but its messages must reach the
+            // user now (sinks flush on ticks).
+            if wm > ticked || (had_outputs && wm == ticked && wm != Ts::ZERO) {
                 ticked = wm;
                 sink(Output::Tick(
                     wm,

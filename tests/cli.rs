@@ -168,9 +168,10 @@ fn rtp_csv_rows_have_as_many_cells_as_the_header() {
     assert_eq!(digits, ["123456789*0#5", "54321#"]);
 }
 
-/// Starts `sipscope messages` on a FIFO that holds a pcap header and then nothing, with the
-/// writer kept open: the reader blocks in read(2) and never sees the stop flag (a stuck stage,
-/// as in ../shared/adversarial's F1 row). Returns the child, and the writer to keep it blocked.
+/// Starts `sipscope messages` on a FIFO that holds the start of a gzip stream and then nothing,
+/// with the writer kept open: the gzip decoder blocks in read(2) (a plain pcap pipe would go idle
+/// and see the stop flag; a gzip'd one cannot) and never sees the stop flag (a stuck stage, as in
+/// ../shared/adversarial's F1 row). Returns the child, and the writer to keep it blocked.
 fn sipscope_on_a_silent_pipe(dir: &std::path::Path) -> (std::process::Child, std::fs::File) {
     let fifo = dir.join("silent.pcap");
     let ok = std::process::Command::new("mkfifo")
@@ -189,17 +190,8 @@ fn sipscope_on_a_silent_pipe(dir: &std::path::Path) -> (std::process::Child, std
         .write(true)
         .open(&fifo)
         .expect("open the FIFO");
-    let mut head = Vec::new();
-    for v in [
-        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
-        &2u16.to_le_bytes(),
-        &4u16.to_le_bytes(),
-    ] {
-        head.extend_from_slice(v);
-    }
-    head.extend_from_slice(&[0u8; 8]);
-    head.extend_from_slice(&65535u32.to_le_bytes());
-    head.extend_from_slice(&1u32.to_le_bytes());
+    // A gzip member header (deflate, no flags), and no compressed data yet.
+    let head = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
     std::io::Write::write_all(&mut w, &head).expect("write the header");
     std::thread::sleep(std::time::Duration::from_millis(700));
     (child, w)
@@ -605,4 +597,52 @@ fn local_time_and_offsets() {
             .count(),
         1
     );
+}
+
+/// Live is a first-class mode, also through a pipe: with `tcpdump -U -w - | sipscope messages -`
+/// the first messages are printed while the writer still holds the pipe open with nothing more
+/// to say (before, the reader waited for 64 KiB of head and then for a full batch of frames).
+#[test]
+fn a_pipe_is_read_as_packets_come() {
+    use std::io::{BufRead, Write};
+    let sample = std::fs::read(crate::support::repo().join("samples/sipp-faults.pcap")).unwrap();
+    // The pcap header and the first three records only.
+    let mut at = 24;
+    for _ in 0..3 {
+        let len = u32::from_le_bytes(sample[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + len;
+    }
+    let mut child = sipscope()
+        .args(["messages", "--no-progress", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&sample[..at]).unwrap();
+    stdin.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines() {
+            if tx.send(l.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // The header line and the first message, with the pipe still open.
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(l) => got.push(l),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("nothing printed while the pipe stayed open: {got:?}");
+            }
+        }
+    }
+    assert!(got[1].contains("refused-1-1543@faults.test"), "{got:?}");
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
 }

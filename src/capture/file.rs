@@ -36,7 +36,7 @@ use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
 use super::netmon::{NetmonError, NetmonFile, Store};
-use super::{CaptureError, CaptureStats, FrameRef, LinkType, Source};
+use super::{CaptureError, CaptureStats, FrameRef, LinkType, Next, Source};
 use crate::time::Ts;
 
 /// Counts bytes as the parser pulls them, for the progress bar.
@@ -216,6 +216,10 @@ pub struct FileSource {
     done: bool,
     read_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     total_bytes: u64,
+    /// Read from a pipe as packets come (standard input, a FIFO; not gzip'd): the reader can wait
+    /// with a timeout and say it is idle ([`super::pipe`]).
+    pipe: Option<std::sync::Arc<super::pipe::PipeState>>,
+    gzip: bool,
 }
 
 const BUFFER: usize = 1 << 20;
@@ -230,12 +234,15 @@ impl FileSource {
             source,
         };
         let (raw, total): (Box<dyn Read + Send>, u64) = if path == Path::new("-") {
-            (Box::new(io::stdin()), 0)
+            return FileSource::from_pipe(path, Box::new(io::stdin()));
         } else {
             let mut f = File::open(path).map_err(err_open)?;
             let meta = f.metadata().map_err(err_open)?;
             if meta.is_dir() {
                 return Err(err_open(io::Error::other("is a directory")));
+            }
+            if std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) {
+                return FileSource::from_pipe(path, Box::new(f));
             }
             // A plain NetMon file is read in place, seeking to its frame table at the end.
             if meta.is_file() {
@@ -249,6 +256,22 @@ impl FileSource {
             (Box::new(f), meta.len())
         };
         FileSource::from_reader(path, raw, total)
+    }
+
+    /// Reads a capture from a pipe through [`super::pipe::PipeReader`], so that a quiet pipe makes
+    /// the source idle (`next_or_idle`) instead of holding the frames it has.
+    fn from_pipe(path: &Path, raw: Box<dyn Read + Send>) -> Result<FileSource, CaptureError> {
+        let (reader, state) =
+            super::pipe::PipeReader::new(raw).map_err(|source| CaptureError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut s = FileSource::from_reader(path, Box::new(reader), 0)?;
+        // Gzip'd input goes through a decoder that cannot resume after a read gives up.
+        if matches!(s.reader, Reader::Legacy(_) | Reader::Ng(_)) && !s.gzip {
+            s.pipe = Some(state);
+        }
+        Ok(s)
     }
 
     /// Reads a capture from `raw` (of `total` bytes if known, else 0), named `path` in what it
@@ -276,7 +299,8 @@ impl FileSource {
             });
         }
         let plain = io::Cursor::new(head.clone()).chain(counting);
-        let (input, head): (Input, Vec<u8>) = if head.starts_with(&[0x1f, 0x8b]) {
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let (input, head): (Input, Vec<u8>) = if gzip {
             let mut gz =
                 flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, plain));
             let inner = read_head(&mut gz).map_err(read_err)?;
@@ -332,6 +356,8 @@ impl FileSource {
             done: false,
             read_bytes,
             total_bytes: total,
+            pipe: None,
+            gzip,
         })
     }
 
@@ -390,6 +416,8 @@ impl FileSource {
             done: false,
             read_bytes,
             total_bytes: total,
+            pipe: None,
+            gzip: false,
         }
     }
 
@@ -701,6 +729,9 @@ impl Source for FileSource {
                     }
                     let refilled = self.reader.get().refill().map_err(|e| format!("{e:?}"));
                     if let Err(e) = refilled {
+                        if self.pipe.as_ref().is_some_and(|p| p.timed_out()) {
+                            return Ok(None);
+                        }
                         let msg = format!(
                             "read error after byte {}: {e}",
                             self.reader.get().consumed()
@@ -718,6 +749,9 @@ impl Source for FileSource {
                     if self.reader.get().data().len() < self.capacity {
                         let refilled = self.reader.get().refill().map_err(|e| format!("{e:?}"));
                         if let Err(e) = refilled {
+                            if self.pipe.as_ref().is_some_and(|p| p.timed_out()) {
+                                return Ok(None);
+                            }
                             let msg = format!(
                                 "read error after byte {}: {e}",
                                 self.reader.get().consumed()
@@ -761,6 +795,27 @@ impl Source for FileSource {
             data,
             orig_len: orig,
         }))
+    }
+
+    /// From a pipe, a read that waits more than `pipe::WAIT` for bytes makes the source idle
+    /// (at the last frame's time: capture time does not move) so the frames read so far are
+    /// analysed and printed now, and a stop request is seen.
+    fn next_or_idle(&mut self) -> Result<Next<'_>, CaptureError> {
+        let Some(pipe) = self.pipe.clone() else {
+            return Ok(match self.next_frame()? {
+                Some(f) => Next::Frame(f),
+                None => Next::End,
+            });
+        };
+        let idle_at = self.last_ts;
+        pipe.set_impatient(true);
+        let r = self.next_frame();
+        pipe.set_impatient(false);
+        match r? {
+            Some(f) => Ok(Next::Frame(f)),
+            None if pipe.timed_out() => Ok(Next::Idle(idle_at)),
+            None => Ok(Next::End),
+        }
     }
 
     fn stats(&self) -> CaptureStats {

@@ -11,6 +11,7 @@ pub mod file;
 pub mod live;
 pub mod merge;
 pub mod netmon;
+pub mod pipe;
 pub mod writer;
 
 use std::fmt;
