@@ -1,4 +1,8 @@
+use super::registration::MAX_AORS;
 use super::*;
+use crate::analysis::rtp::StreamStats;
+use crate::correlate::record::CallRecord;
+use crate::correlate::MediaInfo;
 
 fn at(s: f64) -> Ts {
     Ts::from_secs_f64(1_000.0 + s)
