@@ -37,7 +37,7 @@ fn lossy(b: &[u8]) -> String {
 }
 
 /// Expires of the (first) Contact, else the Expires header.
-fn expires_of(msg: &SipMessage) -> Option<u32> {
+pub(crate) fn expires_of(msg: &SipMessage) -> Option<u32> {
     if let Some(c) = msg.header(HeaderName::Contact) {
         if let Some(na) = crate::sip::nameaddr::NameAddr::parse(c) {
             if let Some(e) = na.param("expires") {

@@ -5,9 +5,10 @@
 //! `MAX_WATCHED` of them (more is table-full), at most 64 pending requests per call; every
 //! deadline is a capture time, so `tick` fires them the same live and on replay.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
-use super::{first_line, ns, secs, Alert, Engine, Severity, State};
+use super::{first_line, ns, secs, Alert, Engine, Severity, Source, State};
 use crate::correlate::record::MsgRow;
 use crate::time::{Nanos, Ts};
 
@@ -25,12 +26,16 @@ pub(super) struct Pending {
     dst: SocketAddr,
     line: String,
     fired: bool,
+    /// Its timer ran out, unsaid: a scanner's request.
+    quiet: bool,
 }
 
 /// What the engine follows of one open call.
 #[derive(Debug, Default)]
 pub(super) struct Watch {
     pub(super) invite: Option<(Ts, u64)>,
+    /// Who sent that INVITE.
+    pub(super) invite_src: Option<IpAddr>,
     /// The first non-100 provisional or final answer to an INVITE: what PDD waits for.
     pub(super) first_answer: Option<Ts>,
     pub(super) answered: Option<Ts>,
@@ -73,6 +78,7 @@ impl Engine {
                 match method.as_str() {
                     "INVITE" if m.to_tag.is_none() && w.invite.is_none() => {
                         w.invite = Some((m.ts, m.frame));
+                        w.invite_src = Some(m.src.ip());
                     }
                     "ACK" if w.ok_cseq.is_some() && w.ok_cseq == m.cseq && !w.acked => {
                         w.acked = true;
@@ -105,6 +111,7 @@ impl Engine {
                                 dst: m.dst,
                                 line: first_line(m),
                                 fired: false,
+                                quiet: false,
                             });
                         }
                     }
@@ -137,7 +144,8 @@ impl Engine {
                     }) {
                         let mut p = w.pending.remove(i);
                         let late = m.ts.since(p.ts) >= ns(self.cfg.transaction_timeout_s);
-                        if late && !p.fired {
+                        let width = ns(self.cfg.window_s);
+                        if late && !p.fired && !scanner(&self.sources, p.src.ip(), p.ts, width) {
                             // Its timer ran out before this answer, whether or not a tick saw it.
                             p.fired = true;
                             let a = p_alert(&cid, &p, ns(self.cfg.transaction_timeout_s));
@@ -183,10 +191,15 @@ impl Engine {
         let t_ack = ns(self.cfg.ack_timeout_s);
         let t_pdd = ns(self.cfg.long_pdd_s);
         let max_call = ns(self.cfg.max_call_s);
+        let width = ns(self.cfg.window_s);
         let mut raise: Vec<(String, Alert)> = Vec::new();
         for (cid, w) in self.calls.iter_mut() {
-            for p in w.pending.iter_mut().filter(|p| !p.fired) {
+            for p in w.pending.iter_mut().filter(|p| !p.fired && !p.quiet) {
                 if now.since(p.ts) >= t_tx {
+                    if scanner(&self.sources, p.src.ip(), p.ts, width) {
+                        p.quiet = true;
+                        continue;
+                    }
                     p.fired = true;
                     let a = p_alert(cid, p, t_tx);
                     if w.fired.iter().any(|f| f.0 == a.code) {
@@ -206,7 +219,13 @@ impl Engine {
             if let Some((inv, frame)) = w.invite {
                 // Decided by when the first answer came, not by when this tick runs.
                 let waited = w.first_answer.unwrap_or(now).since(inv);
-                if waited >= t_pdd && !w.has("long-pdd") {
+                let quiet = w
+                    .invite_src
+                    .is_some_and(|ip| scanner(&self.sources, ip, inv, width));
+                if waited >= t_pdd && quiet && !w.has("long-pdd") {
+                    // Not said: marked so that it is not judged again.
+                    w.fired.push(("long-pdd", false));
+                } else if waited >= t_pdd && !w.has("long-pdd") {
                     w.fired.push(("long-pdd", false));
                     raise.push((
                         cid.clone(),
@@ -320,4 +339,10 @@ fn ack_alert(cid: &str, ok_ts: Ts, frame: u64, again: u32, t_ack: Nanos) -> Aler
         message: None,
         hint: "the caller never confirmed: NAT or Record-Route trouble on the ACK's path; the callee will hang up",
     }
+}
+
+/// A request sent at `ts` by `ip` while it was scanning: its timers are not the network's
+/// trouble (most addresses a sweep tries have nothing listening).
+fn scanner(sources: &HashMap<IpAddr, Source>, ip: IpAddr, ts: Ts, width: Nanos) -> bool {
+    sources.get(&ip).is_some_and(|s| s.scanning_at(ts, width))
 }

@@ -15,7 +15,7 @@
 //! This file is the engine: the tables, raising and clearing, and the dispatch of each input to
 //! the detectors, one file each: `calls` (transaction and dialog timers), `media` (no-rtp,
 //! one-way-audio, rtp-stopped, missing-bye from media), `quality`, `nat`, `malformed`,
-//! `retransmission`, `scanner`, `auth`, `registration`, `error_spike`; `window` holds the
+//! `retransmission`, `scanner` and `sweep`, `auth`, `registration`, `error_spike`; `window` holds the
 //! sliding windows they count in.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -37,6 +37,7 @@ mod quality;
 mod registration;
 mod retransmission;
 mod scanner;
+mod sweep;
 mod window;
 
 pub use media::{MEDIA_DECIDE, MEDIA_PROGRESS};
@@ -45,7 +46,7 @@ pub use model::{Alert, Severity, State, Thresholds};
 use calls::Watch;
 use error_spike::Peer;
 use media::{Settle, StreamBrief};
-use registration::AorPeriod;
+use registration::AorState;
 use window::{Distinct, Window};
 
 fn ns(s: f64) -> Nanos {
@@ -70,6 +71,17 @@ struct Source {
     /// The run of consecutive numeric users among those refusals (a sweep of extensions):
     /// the last one, and how long the run is.
     sequence: (u64, u32),
+    /// Out-of-dialog OPTIONS/REGISTER/INVITE it sent: the addresses and the users they went
+    /// to, within the window; how many requests, how many were answered (final), how many 2xx.
+    sweep_hosts: Distinct<IpAddr>,
+    sweep_users: Distinct,
+    sweep_asked: Window<3>,
+    /// The run of consecutive addresses among those (an address sweep): the last, its length.
+    host_sequence: (u128, u32),
+    /// The current scanner episode: when it fired, and when the source last showed scanner
+    /// activity (a new target, a scanner's User-Agent). A new episode begins after a window
+    /// without any.
+    scan: Option<(Ts, Ts)>,
     /// REGISTERs in the current second.
     reg_second: (i64, u64),
     /// REGISTERs it sent, and how many of them began a new AOR window (distinct AORs).
@@ -97,7 +109,7 @@ pub struct Engine {
     sources: HashMap<IpAddr, Source>,
     peers: HashMap<IpAddr, Peer>,
     /// REGISTER periods per (source, AOR), and their order of starting (for expiry).
-    aors: HashMap<(IpAddr, Box<str>), AorPeriod>,
+    aors: HashMap<(IpAddr, Box<str>), AorState>,
     aor_order: VecDeque<(Ts, (IpAddr, Box<str>))>,
     /// Media lines per call: the addresses each side wants RTP at, and who announced them.
     media: HashMap<String, Vec<(SocketAddr, SocketAddr)>>,
@@ -260,6 +272,7 @@ impl Engine {
         if let Some(method) = &m.method {
             if !m.retransmission {
                 self.scanner_agent(m, method, &line);
+                self.sweep_request(m, method, &line);
                 if method == "REGISTER" {
                     self.registration_flood(m, &line);
                 }
@@ -278,7 +291,15 @@ impl Engine {
             c.last = ts;
             self.auth_failures(client, status, ts, &line);
             self.scanner_refusals(m, client, status, &line);
-            if status >= 200 {
+            self.sweep_answer(m, client, status);
+            self.registration_answer(m, client, status);
+            // Answers to a scanner (refusals, mostly) say nothing about the peer's health.
+            let width = ns(self.cfg.window_s);
+            let to_scanner = self
+                .sources
+                .get(&client)
+                .is_some_and(|c| c.scanning_at(ts, width));
+            if status >= 200 && !to_scanner {
                 self.error_rate(m.src.ip(), ts, status, &line);
             }
         }

@@ -1,13 +1,19 @@
 //! scanner: a source with a known scanner's User-Agent, or one refused (401/403/404/407/484) for
 //! `scanner_targets` distinct users within the window while at most `scanner_success_pct` of the
 //! final answers to it succeed (a trunk that also completes thousands of calls is no scanner). A
-//! run of consecutive numeric users among the refusals is named in the evidence. At most
-//! `MAX_REFUSED` users are remembered per source.
+//! run of consecutive numeric users among the refusals is named in the evidence; `sweep` adds
+//! address and user sweeps. At most `MAX_REFUSED` users are remembered per source.
+//!
+//! A source is said to be a scanner once per episode, whichever of these finds it first: an
+//! episode lasts while the source keeps showing scanner activity (a new target refused or swept,
+//! a scanner's User-Agent) with less than a window between two signs of it, so a sweep of 900
+//! extensions that takes two minutes is one alert, and a scanner back the next day is another.
 
 use std::net::IpAddr;
 
-use super::{armed, ns, Engine, Severity};
+use super::{ns, Engine, Severity, Source};
 use crate::correlate::record::MsgRow;
+use crate::time::{Nanos, Ts};
 
 /// The most distinct users a source's refusals are remembered for (bounds scanner_targets).
 pub(super) const MAX_REFUSED: usize = 1024;
@@ -27,7 +33,7 @@ impl Engine {
             .scanner_agents
             .iter()
             .any(|a| lower.contains(&a.to_ascii_lowercase()))
-            && armed(&mut s.fired, "scanner", m.ts, width)
+            && s.scan_episode(m.ts, width)
         {
             self.raise(
                 "scanner",
@@ -69,7 +75,8 @@ impl Engine {
         }
         let Some(user) = &m.to_user else { return };
         let cap = (self.cfg.scanner_targets as usize).clamp(1, MAX_REFUSED);
-        if c.refused.see(ts, user, width, cap) {
+        let new = c.refused.see(ts, user, width, cap);
+        if new {
             c.sequence = match (user.parse::<u64>(), c.sequence) {
                 (Ok(n), (last, run)) if run > 0 && n == last.wrapping_add(1) => (n, run + 1),
                 (Ok(n), _) => (n, 1),
@@ -79,10 +86,15 @@ impl Engine {
         let n = c.refused.len() as u64;
         let [finals, ok] = c.answers.sum();
         let ok_pct = ok as f64 * 100.0 / finals.max(1) as f64;
-        if n >= (self.cfg.scanner_targets).min(cap as u64)
-            && ok_pct <= self.cfg.scanner_success_pct
-            && armed(&mut c.fired, "scanner", ts, width)
+        if !(n >= (self.cfg.scanner_targets).min(cap as u64)
+            && ok_pct <= self.cfg.scanner_success_pct)
         {
+            if new {
+                c.scan_active(ts, width);
+            }
+            return;
+        }
+        if c.scan_episode(ts, width) {
             let run = c.sequence.1;
             let seq = if run >= 3 {
                 format!(
@@ -106,6 +118,42 @@ impl Engine {
                 Some(line.clone()),
                 "someone is probing for extensions: block the source",
             );
+        }
+    }
+}
+
+impl Source {
+    /// Whether something it sent at `ts` belongs to a scanner episode (sent within a window of
+    /// one: the requests before the scanner was recognised are part of it too). What a scanner
+    /// gets (timeouts from empty addresses, refusals) says nothing about the network's health.
+    pub(super) fn scanning_at(&self, ts: Ts, width: Nanos) -> bool {
+        self.scan.is_some_and(|(start, last)| {
+            ts.saturating_add(width) >= start && ts <= last.saturating_add(width)
+        })
+    }
+
+    /// Scanner activity at `ts` that does not fire: it keeps the current episode going, if one
+    /// is (an episode over stays over: the next one is said).
+    pub(super) fn scan_active(&mut self, ts: Ts, width: Nanos) {
+        if let Some((_, last)) = &mut self.scan {
+            if ts.since(*last) <= width {
+                *last = (*last).max(ts);
+            }
+        }
+    }
+
+    /// A scanner alert is due at `ts`: true (a new episode begun) when no episode is going on,
+    /// else the current one goes on and nothing is said.
+    pub(super) fn scan_episode(&mut self, ts: Ts, width: Nanos) -> bool {
+        match &mut self.scan {
+            Some((_, last)) if ts.since(*last) <= width => {
+                *last = (*last).max(ts);
+                false
+            }
+            _ => {
+                self.scan = Some((ts, ts));
+                true
+            }
         }
     }
 }
