@@ -36,12 +36,14 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Expires of the (first) Contact, else the Expires header.
+/// Expires of the (first) Contact, else the Expires header (RFC 3261 §10.2.1.1).
 pub(crate) fn expires_of(msg: &SipMessage) -> Option<u32> {
     if let Some(c) = msg.header(HeaderName::Contact) {
         if let Some(na) = crate::sip::nameaddr::NameAddr::parse(c) {
             if let Some(e) = na.param("expires") {
-                return crate::sip::message::parse_u32(e);
+                // A header listing several contacts: the first one's parameter ends at the comma.
+                let e = e.split(|c| *c == b',').next().unwrap_or(e);
+                return crate::sip::message::parse_u32(crate::sip::message::trim(e));
             }
         }
     }
