@@ -41,9 +41,9 @@ pub(crate) fn expires_of(msg: &SipMessage) -> Option<u32> {
     if let Some(c) = msg.header(HeaderName::Contact) {
         if let Some(na) = crate::sip::nameaddr::NameAddr::parse(c) {
             if let Some(e) = na.param("expires") {
-                // A header listing several contacts: the first one's parameter ends at the comma.
-                let e = e.split(|c| *c == b',').next().unwrap_or(e);
-                return crate::sip::message::parse_u32(crate::sip::message::trim(e));
+                // A header listing several contacts (a registrar's 2xx lists every binding of
+                // the AOR, the first one often not this client's) says no one expiry: None.
+                return crate::sip::message::parse_u32(e);
             }
         }
     }
