@@ -40,6 +40,7 @@ pub fn msg_row() -> crate::correlate::record::MsgRow {
         via_count: 1,
         user_agent: None,
         contact_ip: None,
+        expires: None,
         retransmission: false,
         ip_reassembled: false,
         anomalies: Vec::new(),

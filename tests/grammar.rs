@@ -54,13 +54,13 @@ fn anomalies(m: &Value) -> BTreeSet<String> {
 
 /// Frame by frame: the anomalies each break must carry (and no other), as gen_grammar.py orders
 /// them.
-const BREAKS: [(&str, &[&str]); 15] = [
+const BREAKS: [(&str, &[&str]); 21] = [
     ("bigcode", &["bad-status-code"]),
     ("lowcode", &["bad-status-code"]),
     ("mismatch01", &["cseq-method-mismatch"]),
     ("mismatch02", &["cseq-method-mismatch"]),
     ("quotbal", &["unterminated-quote"]),
-    ("badinv01", &["bad-via"]),
+    ("badinv01", &["bad-contact", "bad-via"]),
     ("ltgtruri", &["bad-request-uri"]),
     (
         "multi01",
@@ -78,6 +78,12 @@ const BREAKS: [(&str, &[&str]); 15] = [
     ("from-ipv6", &["ipv6-without-brackets"]),
     ("scalar02", &["bad-cseq"]),
     ("ncl", &["content-length-invalid"]),
+    ("contact-emptyparam", &["bad-contact"]),
+    ("contact-expires-empty", &["bad-contact"]),
+    ("contact-expires-word", &["bad-contact"]),
+    ("contact-quotparam", &["unterminated-quote"]),
+    ("contact-nogt", &["bad-contact"]),
+    ("ruri-headers", &["uri-headers-in-request-uri"]),
 ];
 
 #[test]
@@ -124,12 +130,15 @@ fn each_grammar_break_is_its_named_anomaly_and_no_value_is_guessed() {
     assert_eq!(by("dupsame")["call_id"], "dupsame.fhn2323orihaw");
     // The empty Via parameters leave the readable part: no branch, one Via entry before `;,`.
     assert!(by("badinv01")["branch"].is_null());
+    // A broken Contact or a Request-URI with headers is still the request it says it is.
+    assert_eq!(by("contact-nogt")["method"], "REGISTER");
+    assert_eq!(by("ruri-headers")["to_user"], "user");
 }
 
 #[test]
 fn odd_but_valid_messages_have_no_anomaly() {
     let (rows, _) = messages(&fixture("grammar-clean.pcap"));
-    assert_eq!(rows.len(), 33, "every torture message is listed");
+    assert_eq!(rows.len(), 36, "every torture message is listed");
     for m in &rows {
         assert!(anomalies(m).is_empty(), "{m}");
     }
@@ -161,6 +170,12 @@ fn odd_but_valid_messages_have_no_anomaly() {
     assert_eq!(by("unreason.1234ksdfak3j2erwedfsASdf")["status"], 200);
     // Unusual transports, many Vias.
     assert_eq!(by("transports.kijh4akdnaqjkwendsasfdj")["via_count"], 5);
+    // What a Contact and URI headers may be: `*`, escaped quotes, expires=0, several contacts,
+    // URI headers in a Contact and a Refer-To; the requested expiry is read.
+    assert_eq!(by("contact-star.cc01")["expires"], 0);
+    assert!(by("uri-headers-allowed.cc03")["refer_to"]
+        .as_str()
+        .is_some_and(|r| r.contains("?Replaces=")));
     let long = rows
         .iter()
         .find(|m| {
@@ -186,8 +201,10 @@ fn stats_count_malformed_messages_by_anomaly() {
     assert_eq!(count("cseq-method-mismatch"), Some(2));
     assert_eq!(count("ipv6-without-brackets"), Some(3));
     assert_eq!(count("duplicate-call-id"), Some(2));
+    assert_eq!(count("bad-contact"), Some(5));
+    assert_eq!(count("unterminated-quote"), Some(2));
+    assert_eq!(count("uri-headers-in-request-uri"), Some(1));
     for code in [
-        "unterminated-quote",
         "bad-via",
         "bad-request-uri",
         "duplicate-cseq",
@@ -224,6 +241,24 @@ fn the_ladder_and_the_report_say_the_anomaly() {
         text.contains("OPTIONS [malformed:") && text.contains("cseq-method-mismatch]"),
         "{text}"
     );
+    // The new breaks too: a Request-URI with headers, a broken Contact.
+    for (cid, code) in [
+        ("ruri-headers.rh01", "uri-headers-in-request-uri"),
+        ("contact-nogt.ct05", "bad-contact"),
+    ] {
+        let out = sipscope()
+            .args(["ladder", "--call-id", cid, "--no-progress"])
+            .arg(fixture("grammar-breaks.pcap"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        // A long label wraps under its arrow, between the lifelines.
+        let flat: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect();
+        assert!(flat.contains(code), "{cid}: {text}");
+    }
     let dir = std::env::temp_dir().join(format!("sipscope-grammar-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = sipscope()
@@ -243,6 +278,7 @@ fn the_ladder_and_the_report_say_the_anomaly() {
     assert!(page.contains("by anomaly: "), "summary lists the codes");
     assert!(page.contains("bad-status-code 2"));
     assert!(page.contains("cseq-method-mismatch 2"));
+    assert!(page.contains("bad-contact 5") && page.contains("uri-headers-in-request-uri 1"));
     let csv = std::fs::read_to_string(dir.join("data/stats/anomalies.csv")).unwrap();
     assert!(csv.contains("duplicate-content-length"), "{csv}");
     let _ = std::fs::remove_dir_all(&dir);

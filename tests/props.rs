@@ -1459,9 +1459,9 @@ fn odd() -> impl Strategy<Value = Odd> {
         prop::collection::vec(lws(), 16),
         any::<bool>(),
         user(),
-        1usize..4,
+        (1usize..4, 0usize..5),
     )
-        .prop_map(|((method, status, third), transport, (cid, pad), (tag, cseq), w, quoted, to_user, vias)| {
+        .prop_map(|((method, status, third), transport, (cid, pad), (tag, cseq), w, quoted, to_user, (vias, form))| {
             let cseq_method = method.clone().unwrap_or_else(|| "INVITE".into());
             let call_id = format!("{cid}{}@host", "x".repeat(pad));
             let branch = format!("z9hG4bK{tag}");
@@ -1482,12 +1482,29 @@ fn odd() -> impl Strategy<Value = Odd> {
             } else {
                 format!("{tag} Person{}", w[10])
             };
+            // A Contact in one of the forms its grammar allows (RFC 3261 §20.10): `*`, a quoted
+            // display name with escapes, URI headers inside the `<>`, expires=0, several
+            // contacts, LWS around every `;` and `=`, a quoted parameter value.
+            let contact = match form {
+                0 => "*".to_string(),
+                1 => format!(
+                    "\"J \\\"{tag}\\\"\"{}<sip:{to_user}@192.0.2.9:5070;transport=tcp?Subject=x&Route=%3Csip:p%3E>{};{}expires{}={}0",
+                    w[4], w[5], w[6], w[7], w[8]
+                ),
+                2 => format!(
+                    "<sip:{to_user}@example.org>{};{}q=0.5{};+sip.instance=\"<urn:uuid:{tag}>\"{},{}sip:{to_user}@[2001:db8::2]",
+                    w[9], w[10], w[11], w[12], w[13]
+                ),
+                3 => format!("sip:{to_user}@example.net;expires=3600;ob"),
+                _ => format!("{tag} <sips:{to_user}@example.com>"),
+            };
             let body = "v=0\r\n";
             // LWS is optional around `:`, `;`, `=` and `/`, required between the CSeq number
             // and method.
             let sep = if w[15].is_empty() { " " } else { w[15] };
             let text = format!(
-                "{start}\r\nVia:{w11}{via}\r\nFrom:{w12}{display}<sip:{to_user}@example.net>{w13};{w14}tag{w0}={w1}{tag}\r\nTo: sip:{to_user}@example.com\r\nCall-ID:{w2}{call_id}\r\nCSeq:{w3}{cseq}{sep}{cseq_method}\r\nX-Long: {long}\r\nContent-Length: {len}\r\n\r\n{body}",
+                "{start}\r\nVia:{w11}{via}\r\nFrom:{w12}{display}<sip:{to_user}@example.net>{w13};{w14}tag{w0}={w1}{tag}\r\nTo: sip:{to_user}@example.com\r\nCall-ID:{w2}{call_id}\r\nCSeq:{w3}{cseq}{sep}{cseq_method}\r\nX-Long: {long}\r\nContact:{w4}{contact}\r\nContent-Length: {len}\r\n\r\n{body}",
+                w4 = w[4],
                 w11 = w[11],
                 w12 = w[12],
                 w13 = w[13],
@@ -1606,6 +1623,44 @@ proptest! {
         let text = swap(&o.text, ";rport", &format!("{junk};rport"));
         let m = parse(&text);
         prop_assert!(has(&m, Anomaly::BadVia), "{}", String::from_utf8_lossy(&text));
+    }
+
+    #[test]
+    fn contact_parameter_breaks_are_a_bad_contact(
+        o in odd(),
+        junk in prop::sample::select(vec![";;", ";", ";=x", ";x=", ";expires=", ";expires", ";expires=soon", " junk", ",", "<"]),
+    ) {
+        let text = swap(&o.text, "\r\nContent-Length", &format!("{junk}\r\nContent-Length"));
+        let m = parse(&text);
+        prop_assert!(has(&m, Anomaly::BadContact), "{}", String::from_utf8_lossy(&text));
+        // Still read where its meaning is clear.
+        reads_as(&m, &o);
+    }
+
+    #[test]
+    fn a_contact_without_its_closing_angle_bracket_is_a_bad_contact(o in odd(), u in user()) {
+        let at = find(&o.text, b"\r\nContact:").unwrap() + 2;
+        let end = at + find(&o.text[at..], b"\r\nContent-Length").unwrap();
+        let text = [&o.text[..at], format!("Contact: \"X\" <sip:{u}@example.org;expires=60").as_bytes(), &o.text[end..]].concat();
+        let m = parse(&text);
+        prop_assert!(has(&m, Anomaly::BadContact), "{}", String::from_utf8_lossy(&text));
+    }
+
+    #[test]
+    fn uri_headers_in_a_request_uri_are_an_anomaly(
+        o in odd(),
+        headers in prop::sample::select(vec!["?Subject=x", "?a=b&c=%20d", "?"]),
+    ) {
+        let Some(method) = o.method.clone() else { return Ok(()) };
+        let sp = method.len() + 1;
+        let uri_end = sp + find(&o.text[sp..], b" SIP/2.0").unwrap();
+        let uri = String::from_utf8_lossy(&o.text[sp..uri_end]).into_owned();
+        let text = [format!("{method} {uri}{headers}").as_bytes(), &o.text[uri_end..]].concat();
+        let m = parse(&text);
+        // sip and sips only: other schemes are opaque.
+        let sip = uri.starts_with("sip:") || uri.starts_with("sips:");
+        prop_assert_eq!(has(&m, Anomaly::UriHeadersInRequestUri), sip, "{}", String::from_utf8_lossy(&text));
+        reads_as(&m, &o);
     }
 
     #[test]

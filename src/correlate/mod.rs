@@ -385,6 +385,13 @@ impl Correlator {
         let to = s.to();
         let via = s.top_via();
         let cseq = s.cseq();
+        // Only a REGISTER and a 2xx to one say an expiry the detectors read: no parse for the
+        // rest.
+        let register = s.method() == Some(&crate::sip::Method::Register)
+            || (s.status().is_some_and(|c| (200..300).contains(&c))
+                && cseq
+                    .as_ref()
+                    .is_some_and(|c| c.1 == crate::sip::Method::Register));
         MsgRow {
             frame: m.frame,
             msg_in_frame: m.idx,
@@ -412,6 +419,7 @@ impl Correlator {
                 .header(crate::sip::HeaderName::Contact)
                 .and_then(crate::sip::nameaddr::NameAddr::parse)
                 .and_then(|c| contact_host(c.uri_text)),
+            expires: register.then(|| registration::expires_of(s)).flatten(),
             retransmission: retrans,
             ip_reassembled: m.ip_reassembled,
             anomalies: s.anomalies.iter().map(|a| a.code()).collect(),

@@ -36,6 +36,11 @@ pub struct MsgRow {
     /// The host of the Contact URI, when it is an IP address (for NAT checks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_ip: Option<std::net::IpAddr>,
+    /// A REGISTER's requested expiry, or the expiry a 2xx to a REGISTER granted, in seconds:
+    /// the first Contact's `expires` parameter, else the Expires header (RFC 3261 §10.2.1.1).
+    /// None for other messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u32>,
     /// Seen before on the same hop (same transaction, same link).
     pub retransmission: bool,
     pub ip_reassembled: bool,

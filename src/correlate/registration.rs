@@ -36,11 +36,13 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Expires of the (first) Contact, else the Expires header.
-fn expires_of(msg: &SipMessage) -> Option<u32> {
+/// Expires of the (first) Contact, else the Expires header (RFC 3261 §10.2.1.1).
+pub(crate) fn expires_of(msg: &SipMessage) -> Option<u32> {
     if let Some(c) = msg.header(HeaderName::Contact) {
         if let Some(na) = crate::sip::nameaddr::NameAddr::parse(c) {
             if let Some(e) = na.param("expires") {
+                // A header listing several contacts (a registrar's 2xx lists every binding of
+                // the AOR, the first one often not this client's) says no one expiry: None.
                 return crate::sip::message::parse_u32(e);
             }
         }

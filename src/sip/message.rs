@@ -110,6 +110,13 @@ pub enum Anomaly {
     BadRequestUri,
     /// An IPv6 address without `[]` as the host of the Request-URI, From, To or a Via.
     Ipv6WithoutBrackets,
+    /// A Contact that breaks its grammar: an empty parameter (`;;`), `expires` without
+    /// delta-seconds (`expires=`, `expires=soon`), a `<` without its `>`, text that is neither a
+    /// parameter nor the next contact.
+    BadContact,
+    /// A Request-URI with URI headers (`sip:bob@host?Subject=x`): RFC 3261 §19.1.5 allows them
+    /// in a Contact or Refer-To, never in a Request-URI.
+    UriHeadersInRequestUri,
     DuplicateCallId,
     DuplicateCSeq,
     DuplicateFrom,
@@ -140,6 +147,8 @@ impl Anomaly {
             Anomaly::BadVia => "bad-via",
             Anomaly::BadRequestUri => "bad-request-uri",
             Anomaly::Ipv6WithoutBrackets => "ipv6-without-brackets",
+            Anomaly::BadContact => "bad-contact",
+            Anomaly::UriHeadersInRequestUri => "uri-headers-in-request-uri",
             Anomaly::DuplicateCallId => "duplicate-call-id",
             Anomaly::DuplicateCSeq => "duplicate-cseq",
             Anomaly::DuplicateFrom => "duplicate-from",
@@ -148,7 +157,7 @@ impl Anomaly {
         }
     }
 
-    pub const ALL: [Anomaly; 25] = [
+    pub const ALL: [Anomaly; 27] = [
         Anomaly::ContentLengthTooLarge,
         Anomaly::ContentLengthTooSmall,
         Anomaly::ContentLengthMissing,
@@ -169,6 +178,8 @@ impl Anomaly {
         Anomaly::BadVia,
         Anomaly::BadRequestUri,
         Anomaly::Ipv6WithoutBrackets,
+        Anomaly::BadContact,
+        Anomaly::UriHeadersInRequestUri,
         Anomaly::DuplicateCallId,
         Anomaly::DuplicateCSeq,
         Anomaly::DuplicateFrom,
@@ -368,6 +379,9 @@ impl SipMessage {
                         anomalies.insert(Anomaly::VersionNot20);
                     }
                     match super::uri::check(uri) {
+                        Ok(()) if super::uri::has_headers(uri) => {
+                            anomalies.insert(Anomaly::UriHeadersInRequestUri)
+                        }
                         Ok(()) => {}
                         Err(super::uri::UriFault::NotAUri) => {
                             anomalies.insert(Anomaly::BadRequestUri)
@@ -686,8 +700,13 @@ fn check_headers(data: &[u8], headers: &[Header], anomalies: &mut Anomalies) -> 
                     }
                 }
             }
-            HeaderName::Contact if !super::nameaddr::quotes_closed(value(h)) => {
-                anomalies.insert(Anomaly::UnterminatedQuote);
+            HeaderName::Contact => {
+                let v = value(h);
+                if !super::nameaddr::quotes_closed(v) {
+                    anomalies.insert(Anomaly::UnterminatedQuote);
+                } else if super::nameaddr::check_contact(v).is_err() {
+                    anomalies.insert(Anomaly::BadContact);
+                }
             }
             _ => {}
         }

@@ -32,6 +32,160 @@ pub fn quotes_closed(v: &[u8]) -> bool {
     !quoted
 }
 
+/// Why a Contact value breaks RFC 3261 §20.10 / §25.1 (`Contact: ( STAR / contact-param *(COMMA
+/// contact-param) )`, `contact-param = (name-addr / addr-spec) *(SEMI contact-params)`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ContactFault {
+    /// An empty parameter (`;;`, a trailing `;`), a parameter without a name (`;=x`) or with
+    /// `=` and no value, `expires` without delta-seconds (`expires=`, `expires=soon`), text
+    /// after a contact that is neither a parameter nor the next contact, an empty entry, an
+    /// addr-spec that is no URI.
+    BadParam,
+    /// A `<` without its `>`: where the URI ends cannot be told.
+    Unclosed,
+}
+
+/// token characters (RFC 3261 §25.1), and what a host or an IPv6 reference adds (`:`, `[`, `]`):
+/// a generic-param value is a token, a host or a quoted string.
+const PARAM_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'!'
+                    | b'%'
+                    | b'*'
+                    | b'_'
+                    | b'+'
+                    | b'`'
+                    | b'\''
+                    | b'~'
+                    | b':'
+                    | b'['
+                    | b']'
+            );
+        c += 1;
+    }
+    t
+};
+
+/// Checks a Contact header value in one pass, without allocating. A quoted string never closed
+/// is not judged here (it is `UnterminatedQuote`): the check stops there, clean. `*` alone is
+/// fine, as are URI headers (`?`) inside the `<>` and any parameter with a token, host or quoted
+/// value; `expires` must be digits.
+pub fn check_contact(v: &[u8]) -> Result<(), ContactFault> {
+    let v = trim(v);
+    if v == b"*" {
+        return Ok(());
+    }
+    let ws = |i: &mut usize| {
+        while v
+            .get(*i)
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            *i += 1;
+        }
+    };
+    // The end of a quoted string starting at `i` (after its closing quote), None when unclosed.
+    let quoted = |mut i: usize| -> Option<usize> {
+        i += 1;
+        while i < v.len() {
+            match v[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    };
+    let mut i = 0;
+    loop {
+        ws(&mut i);
+        // name-addr (an optional display name, then `<URI>`) or addr-spec.
+        if v.get(i) == Some(&b'"') {
+            let Some(end) = quoted(i) else {
+                return Ok(());
+            };
+            i = end;
+            ws(&mut i);
+        }
+        let start = i;
+        while i < v.len() && !matches!(v[i], b'<' | b';' | b',' | b'"') {
+            i += 1;
+        }
+        match v.get(i) {
+            Some(b'<') => match memchr::memchr(b'>', &v[i..]) {
+                Some(gt) => i += gt + 1,
+                None => return Err(ContactFault::Unclosed),
+            },
+            Some(b'"') => return Ok(()),
+            // An addr-spec: a URI, so a scheme's colon and no white space in it.
+            _ => {
+                let spec = trim(&v[start..i]);
+                if memchr::memchr(b':', spec).is_none()
+                    || spec.iter().any(|c| c.is_ascii_whitespace())
+                {
+                    return Err(ContactFault::BadParam);
+                }
+            }
+        }
+        // contact-params
+        loop {
+            ws(&mut i);
+            if v.get(i) != Some(&b';') {
+                break;
+            }
+            i += 1;
+            ws(&mut i);
+            let name_at = i;
+            while v.get(i).is_some_and(|c| PARAM_CHAR[*c as usize]) {
+                i += 1;
+            }
+            let name = &v[name_at..i];
+            if name.is_empty() {
+                return Err(ContactFault::BadParam);
+            }
+            let expires = name.eq_ignore_ascii_case(b"expires");
+            ws(&mut i);
+            if v.get(i) != Some(&b'=') {
+                if expires {
+                    return Err(ContactFault::BadParam);
+                }
+                continue;
+            }
+            i += 1;
+            ws(&mut i);
+            if v.get(i) == Some(&b'"') {
+                let Some(end) = quoted(i) else {
+                    return Ok(());
+                };
+                if expires {
+                    return Err(ContactFault::BadParam);
+                }
+                i = end;
+                continue;
+            }
+            let value_at = i;
+            while v.get(i).is_some_and(|c| PARAM_CHAR[*c as usize]) {
+                i += 1;
+            }
+            let value = &v[value_at..i];
+            if value.is_empty() || (expires && !value.iter().all(u8::is_ascii_digit)) {
+                return Err(ContactFault::BadParam);
+            }
+        }
+        match v.get(i) {
+            None => return Ok(()),
+            Some(b',') => i += 1,
+            Some(_) => return Err(ContactFault::BadParam),
+        }
+    }
+}
+
 impl<'a> NameAddr<'a> {
     /// None when nothing can be read: an empty value, a display name whose quote is never closed
     /// (`"Mr. J. User <sip:…>`: where the name ends and the URI starts cannot be told), a `<`
@@ -133,5 +287,49 @@ mod tests {
         assert_eq!(NameAddr::parse(v), None);
         assert!(quotes_closed(b"\"a \\\" b\" <sip:x@y>"));
         assert!(quotes_closed(b"sip:x@y;tag=1"));
+    }
+
+    #[test]
+    fn contact_grammar() {
+        for ok in [
+            &b"*"[..],
+            b" * ",
+            b"<sip:a@b>",
+            b"sip:a@b;expires=60",
+            b"\"J \\\"Bob\\\" Smith\" <sip:a@b>;expires=0",
+            b"Bob <sip:a@b?Subject=x&Route=%3Csip:p%3E>;q=0.5",
+            b"<sip:a@b>;expires=0, <sip:a@[2001:db8::1]:5070>\r\n ; expires = 3600 ;q=1",
+            b"<sip:a@b>;+sip.instance=\"<urn:uuid:1>\";reg-id=1;ob",
+            b"<name:John_Smith>",
+            b"<sip:a@b>;maddr=[2001:db8::2]",
+            // An unclosed quote is UnterminatedQuote's, not judged here.
+            b"<sip:a@b>;x=\"open",
+        ] {
+            assert_eq!(check_contact(ok), Ok(()), "{}", String::from_utf8_lossy(ok));
+        }
+        for (bad, why) in [
+            (&b"<sip:a@b>;;expires=60"[..], ContactFault::BadParam),
+            (b"<sip:a@b>;", ContactFault::BadParam),
+            (b"<sip:a@b>;=x", ContactFault::BadParam),
+            (b"<sip:a@b>;x=", ContactFault::BadParam),
+            (b"<sip:a@b>;expires=", ContactFault::BadParam),
+            (b"<sip:a@b>;expires", ContactFault::BadParam),
+            (b"<sip:a@b>;expires=soon", ContactFault::BadParam),
+            (b"<sip:a@b>;expires=\"60\"", ContactFault::BadParam),
+            (b"<sip:a@b> junk", ContactFault::BadParam),
+            (b"<sip:a@b>,", ContactFault::BadParam),
+            (b"* junk", ContactFault::BadParam),
+            (b"*;;", ContactFault::BadParam),
+            (b"sip:a@b junk", ContactFault::BadParam),
+            (b"\"Joe\" <sip:joe@example.org>;;;;", ContactFault::BadParam),
+            (b"\"Ct\" <sip:a@b;expires=60", ContactFault::Unclosed),
+        ] {
+            assert_eq!(
+                check_contact(bad),
+                Err(why),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

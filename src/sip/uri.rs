@@ -59,6 +59,25 @@ pub fn check(s: &[u8]) -> Result<(), UriFault> {
     Ok(())
 }
 
+/// Whether a sip or sips URI carries headers (`?name=value` after the host part, RFC 3261
+/// §19.1.1): allowed in a Contact or Refer-To, never in a Request-URI (§19.1.5). A `?` in the
+/// user part (before the last `@`) is no header.
+pub fn has_headers(s: &[u8]) -> bool {
+    let Some(colon) = memchr::memchr(b':', s) else {
+        return false;
+    };
+    let scheme = &s[..colon];
+    if !(scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips")) {
+        return false;
+    }
+    let rest = &s[colon + 1..];
+    let after_user = match memchr::memrchr(b'@', rest) {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    memchr::memchr(b'?', after_user).is_some()
+}
+
 /// host[:port] of the part after `scheme:` — after the last `@` (no `@` can stand unescaped in
 /// the parameters or headers that follow, RFC 3261 §25.1), up to the first `;` or `?`.
 fn host_part(rest: &[u8]) -> &[u8] {
@@ -142,5 +161,16 @@ mod tests {
         assert_eq!(s.user, None);
         assert_eq!(s.host, b"[2001:db8::1]");
         assert!(Uri::parse(b"nonsense").is_none());
+    }
+
+    #[test]
+    fn uri_headers() {
+        assert!(has_headers(b"sip:bob@example.com?Subject=hi"));
+        assert!(has_headers(b"SIPS:example.com?x=1"));
+        // A `?` in the user part is no header; other schemes are opaque.
+        assert!(!has_headers(b"sip:a?b@example.com;lr"));
+        assert!(!has_headers(b"sip:bob@example.com"));
+        assert!(!has_headers(b"tel:+1234?x"));
+        assert!(!has_headers(b"http://example.com/?q"));
     }
 }

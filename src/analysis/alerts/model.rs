@@ -134,6 +134,13 @@ pub struct Thresholds {
     pub scanner_targets: u64,
     /// ...while at most this share of the final answers to it were successes, %.
     pub scanner_success_pct: f64,
+    /// scanner by sweep: out-of-dialog OPTIONS/REGISTER/INVITE from one source to this many
+    /// distinct addresses, or for this many distinct users, within the window, while at most
+    /// `scanner_success_pct` of them succeed...
+    pub sweep_targets: u64,
+    /// ...and at most this many requests per distinct target on average (a sweep asks each
+    /// target about once; a keepalive asks the same ones again and again).
+    pub sweep_repeat: f64,
     /// User-Agent substrings of known scanners (case-insensitive).
     pub scanner_agents: Vec<String>,
     /// registration-flood by source: more REGISTER requests than this in one second...
@@ -141,11 +148,12 @@ pub struct Thresholds {
     /// ...and more than this many per distinct AOR over the window (a front-end that registers
     /// many users sends about two per user: the challenge and the answer to it).
     pub registration_per_aor: f64,
-    /// registration-flood by AOR: more REGISTERs than this for one AOR from one source within
-    /// the window (20 in 60 s, challenges included: a refresh every 6 s or faster, far under
-    /// any registrar's minimum expiry; even a UA that refreshes every 15 s through a NAT sends
-    /// 8).
-    pub registration_aor_max: u64,
+    /// registration-flood by AOR: more refreshes than this of one AOR from one source within a
+    /// quarter of its expiry (granted, else requested, else 3600 s); a challenge's retry is no
+    /// refresh. A UA refreshes once or twice per expiry.
+    pub registration_refreshes: u64,
+    /// ...the quarter being at least this long, seconds (tiny expiries).
+    pub registration_min_span_s: f64,
     /// The sliding window of the rate detectors, seconds.
     pub window_s: f64,
 }
@@ -172,6 +180,8 @@ impl Default for Thresholds {
             auth_failures: 5,
             scanner_targets: 10,
             scanner_success_pct: 10.0,
+            sweep_targets: 30,
+            sweep_repeat: 2.0,
             scanner_agents: [
                 "friendly-scanner",
                 "sipvicious",
@@ -184,7 +194,8 @@ impl Default for Thresholds {
             .to_vec(),
             registration_rate: 20,
             registration_per_aor: 4.0,
-            registration_aor_max: 20,
+            registration_refreshes: 3,
+            registration_min_span_s: 10.0,
             window_s: 60.0,
         }
     }

@@ -1,4 +1,8 @@
+use super::registration::MAX_AORS;
 use super::*;
+use crate::analysis::rtp::StreamStats;
+use crate::correlate::record::CallRecord;
+use crate::correlate::MediaInfo;
 
 fn at(s: f64) -> Ts {
     Ts::from_secs_f64(1_000.0 + s)
@@ -538,20 +542,86 @@ fn a_front_end_registering_thousands_of_users_is_no_flood() {
     assert!(a.is_empty(), "{:?}", &a[..a.len().min(3)]);
 }
 
+/// A phone at `src` registering the AOR `user` at `t` asking for `expires`: REGISTER, 401,
+/// REGISTER with credentials, 200 granting `granted`.
+fn register(e: &mut Engine, t: f64, src: &str, user: &str, expires: u32, granted: u32, i: u32) {
+    for (k, (dt, status)) in [(0.0, 401), (0.01, 200)].into_iter().enumerate() {
+        let mut m = M::req(
+            t + dt,
+            "REGISTER",
+            src,
+            B,
+            &format!("p{i}"),
+            &format!("b{i}{k}"),
+        )
+        .0;
+        m.to_user = Some(user.into());
+        m.expires = Some(expires);
+        e.on_msg(&m);
+        let mut a = answer(t + dt + 0.005, status, "REGISTER", B, src, user, i);
+        a.expires = (status == 200).then_some(granted);
+        e.on_msg(&a);
+    }
+}
+
 #[test]
 fn an_aor_registering_far_faster_than_its_expiry_is_a_flood_once() {
-    // One phone re-registering every 2 s (challenge and answer each time): 60 REGISTERs a
-    // minute for one AOR, at a rate far under registration_rate.
+    // One phone re-registering every second for two minutes with Expires 3600 (a challenge and
+    // the answer to it each time: one registration, not two). Four registrations within 3 s
+    // while a quarter of the expiry is 900 s: a flood, said once while it lasts.
     let mut e = Engine::new(Thresholds::default());
-    for i in 0..60u32 {
-        let mut m = M::req(f64::from(i), "REGISTER", A, B, &format!("p{i}"), "b").0;
-        m.to_user = Some("1001".into());
+    for i in 0..120u32 {
+        register(&mut e, f64::from(i), A, "1001", 3600, 3600, i);
+    }
+    let a = fired(&mut e, "registration-flood");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].ts, at(3.0), "the fourth registration");
+    assert!(
+        a[0].evidence.contains(
+            "4 registrations of the AOR \"1001\" from 192.0.2.1 in 3 s (one every 1.0 s), with an expiry of 3600 s (granted)"
+        ),
+        "{}",
+        a[0].evidence
+    );
+    // It stops, and a day later starts again: another episode.
+    for i in 0..10u32 {
+        register(
+            &mut e,
+            86_400.0 + f64::from(i),
+            A,
+            "1001",
+            3600,
+            3600,
+            200 + i,
+        );
+    }
+    assert_eq!(fired(&mut e, "registration-flood").len(), 1);
+
+    // What is no flood: a phone behind NAT asking for 60 s and refreshing every 20 s; one
+    // asking for 3600 s, granted 120, refreshing every 50 s; one asking for 10 s and refreshing
+    // every 5 s (the floor: a quarter of 10 s is under registration_min_span_s); and a phone
+    // answering every challenge (the retries are no refreshes).
+    let mut e = Engine::new(Thresholds::default());
+    for i in 0..30u32 {
+        register(&mut e, f64::from(i) * 20.0, A, "nat", 60, 60, i);
+        register(&mut e, f64::from(i) * 50.0, A, "short", 3600, 120, 100 + i);
+        register(&mut e, f64::from(i) * 5.0, A, "tiny", 10, 10, 200 + i);
+    }
+    let a = e.take();
+    assert!(a.is_empty(), "{a:?}");
+    // Without answers (a one-sided capture), the requested expiry is what counts: every 20 s
+    // while asking for 3600 s is a flood.
+    let mut e = Engine::new(Thresholds::default());
+    for i in 0..10u32 {
+        let mut m = M::req(f64::from(i) * 20.0, "REGISTER", A, B, &format!("q{i}"), "b").0;
+        m.to_user = Some("1002".into());
+        m.expires = Some(3600);
         e.on_msg(&m);
     }
     let a = fired(&mut e, "registration-flood");
     assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(a[0].ts, at(20.0), "the 21st REGISTER of the AOR in 60 s");
-    assert!(a[0].evidence.contains("21 REGISTERs for the AOR \"1001\""));
+    assert!(a[0].evidence.contains("(requested)"), "{}", a[0].evidence);
+
     // A source flooding a few AORs: 30 a second over 3 AORs.
     let mut e = Engine::new(Thresholds::default());
     for i in 0..300u32 {
@@ -630,7 +700,12 @@ fn the_registering_aor_table_is_bounded_and_its_evictions_counted() {
     let mut e = Engine::new(Thresholds::default());
     let ip: IpAddr = "192.0.2.9".parse().unwrap();
     for i in 0..(MAX_AORS as u32 + 5) {
-        e.registration(ip, Some(&format!("u{i}")), at(f64::from(i) * 1e-5));
+        e.registration(
+            ip,
+            Some(&format!("u{i}")),
+            at(f64::from(i) * 1e-5),
+            Some(60),
+        );
     }
     assert_eq!((e.aors.len(), e.aor_order.len()), (MAX_AORS, MAX_AORS));
     assert_eq!(e.stats.evicted, 5);
@@ -639,7 +714,134 @@ fn the_registering_aor_table_is_bounded_and_its_evictions_counted() {
         1,
         "said once, counted each time"
     );
-    // A window later the periods are over and forgotten.
-    e.registration(ip, Some("u0"), at(100.0));
-    assert_eq!(e.aors.len(), 1);
+    // Kept a window (a quarter of 60 s is less): a window later they are forgotten.
+    e.registration(ip, Some("u0"), at(100.0), Some(60));
+    assert_eq!((e.aors.len(), e.aor_order.len()), (1, 1));
+    // An AOR refreshing often leaves stale order entries behind a long-kept one: the order
+    // stays within a bound of the table.
+    e.registration(ip, Some("long"), at(100.0), Some(86_400));
+    for i in 0..10_000u32 {
+        e.registration(ip, Some("busy"), at(101.0 + f64::from(i) * 0.001), Some(60));
+    }
+    assert!(e.aor_order.len() <= 2 * e.aors.len() + 1024 + 1);
+}
+
+/// An out-of-dialog `method` from `src` to `dst` for `user`, its Call-ID and branch from `i`.
+fn asked(t: f64, method: &str, src: &str, dst: &str, user: &str, i: u32) -> MsgRow {
+    let mut m = M::req(t, method, src, dst, &format!("s{i}"), &format!("sb{i}")).0;
+    m.to_user = Some(user.into());
+    m
+}
+
+#[test]
+fn an_address_sweep_is_a_scanner_once() {
+    // svmap: OPTIONS to every address of 192.0.2.0/24, 50 a second; two of them are SIP hosts
+    // and answer 200, the rest have nothing listening.
+    let mut e = Engine::new(Thresholds::default());
+    let scan = "203.0.113.50:5060";
+    for i in 1..=254u32 {
+        let t = f64::from(i) * 0.02;
+        let host = format!("192.0.2.{i}:5060");
+        e.on_msg(&asked(t, "OPTIONS", scan, &host, "100", i));
+        if i == 10 || i == 200 {
+            let mut a = answer(t + 0.001, 200, "OPTIONS", &host, scan, "100", i);
+            a.call_id = Some(format!("s{i}"));
+            e.on_msg(&a);
+        }
+    }
+    let a = fired(&mut e, "scanner");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].endpoint.as_deref(), Some("203.0.113.50"));
+    assert_eq!(a[0].ts, at(0.6), "the 30th address");
+    assert!(
+        a[0].evidence.contains(
+            "OPTIONS requests to 30 different addresses in 60 s, the last 30 in sequence (192.0.2.1-192.0.2.30)"
+        ) && a[0].evidence.contains("1 of its 30 requests succeeded"),
+        "{}",
+        a[0].evidence
+    );
+}
+
+#[test]
+fn a_user_sweep_is_a_scanner_once_however_long_it_lasts() {
+    // svwar: INVITE to extensions 100..999, 5 a second (three minutes), every one answered 480
+    // (no refusal code, so only the sweep can tell). One episode, one alert.
+    let mut e = Engine::new(Thresholds::default());
+    let scan = "203.0.113.51:5060";
+    for i in 0..900u32 {
+        let t = f64::from(i) * 0.2;
+        let user = format!("{}", 100 + i);
+        e.on_msg(&asked(t, "INVITE", scan, B, &user, i));
+        e.on_msg(&answer(t + 0.01, 480, "INVITE", B, scan, &user, i));
+    }
+    let a = fired(&mut e, "scanner");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(
+        a[0].evidence
+            .contains("INVITE requests for 30 different users in 60 s; 0 of its 30 requests"),
+        "{}",
+        a[0].evidence
+    );
+    // The same, refused 401: the refusal trigger finds it first; still one alert for the whole
+    // sweep (it used to be said again every window).
+    let mut e = Engine::new(Thresholds::default());
+    for i in 0..900u32 {
+        let t = f64::from(i) * 0.2;
+        let user = format!("{}", 100 + i);
+        e.on_msg(&asked(t, "REGISTER", scan, B, &user, i));
+        e.on_msg(&answer(t + 0.01, 401, "REGISTER", B, scan, &user, i));
+    }
+    assert_eq!(fired(&mut e, "scanner").len(), 1);
+    // Back a window after it stopped: a new episode.
+    for i in 0..40u32 {
+        let t = 300.0 + f64::from(i) * 0.2;
+        e.on_msg(&asked(
+            t,
+            "REGISTER",
+            scan,
+            B,
+            &format!("{}", 2000 + i),
+            1000 + i,
+        ));
+        e.on_msg(&answer(
+            t + 0.01,
+            401,
+            "REGISTER",
+            B,
+            scan,
+            &format!("{}", 2000 + i),
+            1000 + i,
+        ));
+    }
+    assert_eq!(fired(&mut e, "scanner").len(), 1);
+}
+
+#[test]
+fn keepalives_and_a_dead_registrar_are_no_sweep() {
+    let mut e = Engine::new(Thresholds::default());
+    // A proxy pinging 40 gateways every 10 s for 5 minutes, all answering.
+    let proxy = "192.0.2.5:5060";
+    let mut i = 0;
+    for round in 0..30 {
+        for g in 0..40u32 {
+            let t = f64::from(round) * 10.0 + f64::from(g) * 0.01;
+            let gw = format!("198.51.100.{}:5060", 10 + g);
+            e.on_msg(&asked(t, "OPTIONS", proxy, &gw, "", i));
+            e.on_msg(&answer(t + 0.001, 200, "OPTIONS", &gw, proxy, "", i));
+            i += 1;
+        }
+    }
+    // A front-end registering 600 users whose registrar never answers.
+    let fe = "192.0.2.6:5060";
+    for u in 0..600u32 {
+        e.on_msg(&asked(
+            f64::from(u) * 0.1,
+            "REGISTER",
+            fe,
+            B,
+            &format!("u{u}"),
+            10_000 + u,
+        ));
+    }
+    assert!(fired(&mut e, "scanner").is_empty());
 }

@@ -548,6 +548,7 @@ mod tests {
             via_count: 1,
             user_agent: None,
             contact_ip: None,
+            expires: None,
             retransmission: false,
             ip_reassembled: false,
             anomalies: Vec::new(),

@@ -237,6 +237,76 @@ Content-Type: application/sdp
 Content-Length: -999
 
 """ + SDP),
+
+    # Contact parameter breaks (RFC 3261 §20.10, §25.1 contact-params): an empty
+    # parameter, expires without delta-seconds, a quoted parameter never closed, a < without >
+    msg(b"""
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.61;branch=z9hG4bKct01
+Max-Forwards: 70
+From: <sip:ct@example.com>;tag=ct01
+To: <sip:ct@example.com>
+Call-ID: contact-emptyparam.ct01
+CSeq: 1 REGISTER
+Contact: <sip:ct@192.0.2.61>;;expires=60
+Content-Length: 0
+"""),
+    msg(b"""
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.61;branch=z9hG4bKct02
+Max-Forwards: 70
+From: <sip:ct@example.com>;tag=ct02
+To: <sip:ct@example.com>
+Call-ID: contact-expires-empty.ct02
+CSeq: 2 REGISTER
+Contact: <sip:ct@192.0.2.61>;expires=
+Content-Length: 0
+"""),
+    msg(b"""
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.61;branch=z9hG4bKct03
+Max-Forwards: 70
+From: <sip:ct@example.com>;tag=ct03
+To: <sip:ct@example.com>
+Call-ID: contact-expires-word.ct03
+CSeq: 3 REGISTER
+Contact: <sip:ct@192.0.2.61>;q=0.7;expires=soon
+Content-Length: 0
+"""),
+    msg(b"""
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.61;branch=z9hG4bKct04
+Max-Forwards: 70
+From: <sip:ct@example.com>;tag=ct04
+To: <sip:ct@example.com>
+Call-ID: contact-quotparam.ct04
+CSeq: 4 REGISTER
+Contact: <sip:ct@192.0.2.61>;+sip.instance="<urn:uuid:f81d4fae-7dec-11d0-a765>;expires=60
+Content-Length: 0
+"""),
+    msg(b"""
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.61;branch=z9hG4bKct05
+Max-Forwards: 70
+From: <sip:ct@example.com>;tag=ct05
+To: <sip:ct@example.com>
+Call-ID: contact-nogt.ct05
+CSeq: 5 REGISTER
+Contact: "Ct" <sip:ct@192.0.2.61;transport=udp;expires=60
+Content-Length: 0
+"""),
+    # URI headers in a Request-URI (RFC 3261 §19.1.5: not allowed there)
+    msg(b"""
+INVITE sip:user@example.com?Subject=hello&Priority=urgent SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.62;branch=z9hG4bKrh01
+Max-Forwards: 70
+From: <sip:caller@example.net>;tag=rh01
+To: <sip:user@example.com>
+Call-ID: ruri-headers.rh01
+CSeq: 1 INVITE
+Contact: <sip:caller@192.0.2.62>
+Content-Length: 0
+"""),
 ]
 
 # ---------------------------------------------------------------------------- clean
@@ -695,6 +765,46 @@ Via: SIP/2.0/UDP lab1.east.example.com;branch=z9hG4bKas3-111
 Call-ID: G9559905523997077@hlau_4100-2colons
 CSeq: 689 OPTIONS
 Max-Forwards: 70
+Content-Length: 0
+"""),
+    # What a Contact and URI headers may be: `*` (with Expires: 0), a display name with escaped
+    # quotes, expires=0, several contacts with parameters around LWS, URI headers in a Contact
+    # and in a Refer-To (RFC 3261 §10.2.2, §19.1.5, §20.10; RFC 3515)
+    msg(b"""
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.63;branch=z9hG4bKcc01
+Max-Forwards: 70
+From: <sip:cc@example.com>;tag=cc01
+To: <sip:cc@example.com>
+Call-ID: contact-star.cc01
+CSeq: 9 REGISTER
+Contact: *
+Expires: 0
+Content-Length: 0
+"""),
+    msg(b"""
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.63;branch=z9hG4bKcc02
+Max-Forwards: 70
+From: <sip:cc@example.com>;tag=cc02
+To: <sip:cc@example.com>
+Call-ID: contact-forms.cc02
+CSeq: 10 REGISTER
+Contact: "J \\"Bob\\" Smith" <sip:cc@192.0.2.63>;expires=0, <sip:cc@[2001:db8::63]:5070>
+  ; expires = 3600 ; q=0.5 ;+sip.instance="<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>"
+Contact: sip:cc@192.0.2.64;expires=120
+Content-Length: 0
+"""),
+    msg(b"""
+REFER sip:bob@192.0.2.65 SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.66;branch=z9hG4bKcc03
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=cc03
+To: <sip:bob@example.com>;tag=cc03b
+Call-ID: uri-headers-allowed.cc03
+CSeq: 2 REFER
+Contact: <sip:alice@192.0.2.66?Subject=transfer>
+Refer-To: <sip:carol@example.com?Replaces=abc%40192.0.2.9%3Bto-tag%3D1%3Bfrom-tag%3D2>
 Content-Length: 0
 """),
 ]
