@@ -95,7 +95,13 @@ impl Report {
             s.decode.ip_frag_bad,
             "IP datagrams dropped: fragments contradict each other or are too many",
         );
-        say(s.reassembly.tcp.gaps, "gaps in TCP streams (capture loss)");
+        say(
+            s.reassembly.tcp.gaps,
+            &format!(
+                "gaps in TCP streams ({} bytes never seen: lost by the capture, or a hole given up when its direction's out-of-order buffer filled)",
+                s.reassembly.tcp.gap_bytes
+            ),
+        );
         say(
             s.reassembly.framing.cut_by_gap,
             "SIP messages cut by a TCP gap (lost)",
