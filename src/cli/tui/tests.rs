@@ -364,3 +364,24 @@ fn filter_matches_are_highlighted() {
     let sipp = text.find("sipp").unwrap();
     assert!(!row[sipp].1, "sipp underlined: {text}");
 }
+
+/// Every bound of the screen that let something go is said at the end of the run, once each.
+#[test]
+fn screen_losses_are_said_at_the_end() {
+    let c = super::store::Counters {
+        calls_evicted: 1,
+        texts_evicted: 2,
+        msgs_dropped: 3,
+        streams_dropped: 4,
+        regs_dropped: 5,
+        alerts_dropped: 6,
+        ..Default::default()
+    };
+    let w = c.losses();
+    assert_eq!(w.len(), 6, "{w:?}");
+    for (i, l) in w.iter().enumerate() {
+        assert!(l.starts_with(&format!("{} ", i + 1)), "{l}");
+    }
+    assert!(w[0].contains("--max-calls") && w[1].contains("--text-memory"));
+    assert!(super::store::Counters::default().losses().is_empty());
+}
