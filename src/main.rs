@@ -246,13 +246,8 @@ fn run(cli: Cli) -> Exit {
             if cfg.stats {
                 commands::print_stats(&stats, cfg.format);
             }
+            // Said among the warnings above, with the capture time reached.
             if stats.run.interrupted {
-                match stats.run.last_ts {
-                    Some(t) => eprintln!(
-                        "sipscope: interrupted: the output is partial, up to capture time {t}"
-                    ),
-                    None => eprintln!("sipscope: interrupted before any frame was read"),
-                }
                 return Exit::Interrupted;
             }
             match (fail_on, alerted) {

@@ -256,8 +256,13 @@ fn bounds_cut_the_page_not_the_tables_and_say_so() {
         "problem calls take the list's places first"
     );
     assert!(
-        page.contains("17 calls not in the list below"),
+        page.contains("17 calls not in the page's list"),
         "the cut is said"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("17 calls not in the page's list"),
+        "summary.md says it too: {summary}"
     );
     // The tables still hold every call and message.
     assert_eq!(table(&dir, "calls").height(), 26);
@@ -315,6 +320,18 @@ fn sections_read_again_equal_sections_held() {
     assert!(
         page.contains("2 call sections without their messages"),
         "the cut is said"
+    );
+    // Also at the end of the run and in summary.md, with the flag that raises the bound.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: 2 call sections without their messages")
+            && err.contains("--hold-memory"),
+        "{err}"
+    );
+    let summary = std::fs::read_to_string(dir.join("stdin/summary.md")).unwrap();
+    assert!(
+        summary.contains("2 call sections without their messages"),
+        "{summary}"
     );
 }
 

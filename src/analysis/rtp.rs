@@ -370,6 +370,11 @@ pub struct RtpTrackerStats {
     /// Streams finished early because the table was full (their figures are still reported,
     /// but a later packet of theirs starts a new stream).
     pub evicted: u64,
+    /// RTCP reports not kept because the table of reported streams was full (their streams
+    /// show no RTCP figures).
+    pub rtcp_evicted: u64,
+    /// Points of `--series` beyond [`crate::analysis::series::MAX_POINTS`] per stream, not kept.
+    pub series_dropped: u64,
 }
 
 impl std::ops::AddAssign<&RtpTrackerStats> for RtpTrackerStats {
@@ -377,6 +382,8 @@ impl std::ops::AddAssign<&RtpTrackerStats> for RtpTrackerStats {
         self.packets += o.packets;
         self.streams += o.streams;
         self.evicted += o.evicted;
+        self.rtcp_evicted += o.rtcp_evicted;
+        self.series_dropped += o.series_dropped;
     }
 }
 
@@ -427,7 +434,8 @@ impl RtpTracker {
     }
 
     /// A stream's final figures, with what RTCP reported about it.
-    fn close(&self, s: Stream) -> StreamStats {
+    fn close(&mut self, s: Stream) -> StreamStats {
+        self.stats.series_dropped += s.series.as_ref().map_or(0, |x| x.dropped);
         let mut st = s.finish();
         st.rtcp = self.rtcp.report(st.ssrc, st.src.ip(), st.dst.ip());
         if let Some(r) = &mut st.rtcp {
@@ -677,6 +685,7 @@ impl RtpTracker {
         let live: Vec<Stream> = self.streams.drain().map(|(_, s)| s).collect();
         let mut rest: Vec<StreamStats> = live.into_iter().map(|s| self.close(s)).collect();
         rest.sort_by_key(|a| (a.first, a.src, a.dst, a.ssrc));
+        self.stats.rtcp_evicted = self.rtcp.stats.evicted;
         let mut out = std::mem::take(&mut self.done);
         out.extend(rest);
         out

@@ -217,6 +217,29 @@ impl Stats {
         }
     }
 
+    /// What the tables left out within their bounds, as end-of-run warnings (the bounds row
+    /// of the summary table has the same figures).
+    pub fn losses(&self) -> Vec<String> {
+        [
+            (
+                self.untimed,
+                "transaction messages beyond the per-call bound, not timed in the delay statistics",
+            ),
+            (
+                self.uncounted,
+                "messages beyond a per-call counting bound, not counted in the statistics",
+            ),
+            (
+                self.dropped,
+                "records beyond a statistics table's bound (endpoints, bindings, load buckets), not counted",
+            ),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect()
+    }
+
     fn seen(&mut self, t: Ts) {
         self.first = Some(self.first.map_or(t, |f| f.min(t)));
         self.last = Some(self.last.map_or(t, |l| l.max(t)));
@@ -888,4 +911,22 @@ fn kpi_ratios(a: &Kpi) -> [(&'static str, u64, u64, &'static str); 7] {
             "INVITEs challenged 401/407 and sent again ÷ INVITEs",
         ),
     ]
+}
+
+#[cfg(test)]
+mod losses_tests {
+    use super::*;
+
+    /// Each bound of the tables that left something out is said once, with its figure.
+    #[test]
+    fn every_table_bound_is_said() {
+        let mut s = Stats::default();
+        assert!(s.losses().is_empty());
+        s.untimed = 3;
+        s.uncounted = 4;
+        s.dropped = 5;
+        let w = s.losses();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].starts_with("3 ") && w[1].starts_with("4 ") && w[2].starts_with("5 "));
+    }
 }

@@ -497,13 +497,8 @@ pub fn calls(
         }),
         printed: session::Ended::default(),
     };
+    // Streams that ended after their call was listed are said with the run's warnings.
     let report = drive(cfg, stop, None, &mut sink)?;
-    if report.session.late_streams > 0 {
-        eprintln!(
-            "sipscope: warning: {} RTP streams ended after their call was listed (not in its mos/loss)",
-            report.session.late_streams
-        );
-    }
     sink.rows.flush(&mut sink.out)?;
     sink.out.flush()?;
     Ok(report)

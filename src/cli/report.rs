@@ -179,7 +179,7 @@ pub fn report(
         col: Collector::new(req.opts.clone())?,
         outcome: DetectorOutcome::default(),
     };
-    let report = drive(cfg, stop.clone(), Some(&req.alerts.thresholds), &mut sink)?;
+    let mut report = drive(cfg, stop.clone(), Some(&req.alerts.thresholds), &mut sink)?;
     let run = &report.run;
     let ReportSink { mut col, outcome } = sink;
     // Messages without a Call-ID belong to no call: a filter cannot place them.
@@ -191,6 +191,14 @@ pub fn report(
     col.counts.waiting_cut = report.session.waiting_dropped;
     let mut fin = col.finish(run.last_ts)?;
     refetch(cfg, stop, &mut fin)?;
+    let mut notes = fin.stats.losses();
+    if fin.counts.sections_without_messages > 0 {
+        notes.push(format!(
+            "{} call sections without their messages: over --hold-memory ({} MiB) and the input cannot be read twice (raise --hold-memory; the messages table has them)",
+            fin.counts.sections_without_messages,
+            req.opts.pending_bytes >> 20
+        ));
+    }
     let mut tabs = std::mem::take(&mut fin.stats).tables().map_err(polars)?;
     let stats_dir = req.opts.dir.join("data/stats");
     frame::write_dir(&stats_dir, &mut tabs, FileFormat::Parquet)?;
@@ -217,7 +225,9 @@ pub fn report(
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
+    report.notes.extend(notes);
     let warnings = super::commands::warnings(&report);
+    let run = &report.run;
     let cx = html::Context {
         fin: &fin,
         run,

@@ -94,7 +94,7 @@ impl Sink for StatsSink {
 
 pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<Report, RunError> {
     let mut sink = StatsSink(Stats::new(req.cuts));
-    let report = drive(cfg, stop, None, &mut sink)?;
+    let mut report = drive(cfg, stop, None, &mut sink)?;
     let run = &report.run;
     let mut st = sink.0;
     // Messages without a Call-ID belong to no call: a filter cannot place them.
@@ -103,6 +103,7 @@ pub fn stats(cfg: &Config, stop: Arc<AtomicBool>, req: StatsRequest) -> Result<R
     }
     st.add_anomalies(&run.correlate.anomalies);
     st.finish(run.last_ts);
+    report.notes.extend(st.losses());
     let polars = |e: polars::prelude::PolarsError| OutputError::Io(io::Error::other(e));
     let mut tabs = st.tables().map_err(polars)?;
     let stdout = io::stdout();

@@ -9,8 +9,9 @@
 //!
 //! Bounded: at most `max_flows` TCP connections are tracked (the least recently used is evicted
 //! in O(1) amortised and counted when full), idle connections leave after `flow_idle` of capture
-//! time, and each direction buffers at most `tcp_max_buffered` out-of-order bytes before skipping
-//! a hole. Over all connections of one reassembler (one per worker thread) the bytes held —
+//! time, and each direction holds at most `tcp_max_buffered` of out-of-order segments (their bytes
+//! and a fixed cost per segment, [`tcp::ISLAND_COST`]): past it, holes are skipped from the first
+//! on until the rest fits, each counted as a gap. Over all connections of one reassembler (one per worker thread) the bytes held —
 //! out-of-order segments, undecided probes, partial SIP messages, WebSocket messages, HEP
 //! packets — stay within `stream_budget`: past it the directions holding the most are cut
 //! (largest first, down to three quarters of the budget, so the scan is amortised over a

@@ -230,6 +230,35 @@ fn by_anomaly(r: &crate::pipeline::RunStats) -> String {
     }
 }
 
+/// What the page leaves out to stay readable (the data tables have it all), said under the
+/// summary with the run's warnings; `summary.md` says the same.
+pub fn page_cuts(cx: &Context) -> Vec<String> {
+    let f = cx.fin;
+    let c = &f.counts;
+    [
+        (
+            c.list_cut,
+            "calls not in the page's list (the calls table has every call; --max-list raises it)",
+        ),
+        (
+            c.alerts_cut,
+            "alerts not listed on the page (the alerts table has them all)",
+        ),
+        (
+            c.msgs_cut,
+            "messages beyond a section's limit (in the messages table)",
+        ),
+        (
+            f.netmap.hosts_cut + f.netmap.pairs_cut,
+            "hosts or host pairs beyond the network map's bounds",
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect()
+}
+
 fn summary(cx: &Context) -> String {
     let f = cx.fin;
     let c = &f.counts;
@@ -258,37 +287,12 @@ fn summary(cx: &Context) -> String {
         let _ = write!(out, "<tr><th>{k}</th><td>{v}</td></tr>");
     }
     out.push_str("</table>");
-    let mut notes: Vec<String> = cx.warnings.iter().map(|s| w(s)).collect();
-    let mut say = |n: u64, what: &str| {
-        if n > 0 {
-            notes.push(format!("{n} {what}"));
-        }
-    };
-    say(
-        c.list_cut,
-        "calls not in the list below (the calls table has every call)",
-    );
-    say(
-        c.alerts_cut,
-        "alerts not listed here (the alerts table has them all)",
-    );
-    say(
-        c.msgs_cut,
-        "messages beyond a section's limit (in the messages table)",
-    );
-    say(c.sections_without_messages, "call sections without their messages (over the memory budget, and the input cannot be read twice; the messages table has them)");
-    say(
-        c.waiting_cut,
-        "streams or alerts that found no room to wait for their call",
-    );
-    say(
-        c.late_streams,
-        "RTP streams that ended after their call was written (not in its figures)",
-    );
-    say(
-        f.netmap.hosts_cut + f.netmap.pairs_cut,
-        "hosts or host pairs beyond the network map's bounds",
-    );
+    let notes: Vec<String> = cx
+        .warnings
+        .iter()
+        .chain(page_cuts(cx).iter())
+        .map(|s| w(s))
+        .collect();
     if !notes.is_empty() {
         out.push_str("<ul class=\"cut\">");
         for n in notes {

@@ -147,6 +147,14 @@ pub fn render(cx: &Context) -> String {
             );
         }
     }
+    let cuts = super::html::page_cuts(cx);
+    if !cx.warnings.is_empty() || !cuts.is_empty() {
+        // What the run lost and what the page leaves out, as the page and stderr say it.
+        let _ = writeln!(out, "\n## Warnings\n");
+        for n in cx.warnings.iter().chain(cuts.iter()) {
+            let _ = writeln!(out, "- {}", md(n));
+        }
+    }
     let _ = writeln!(
         out,
         "\nFull report: `index.html`; data tables (Parquet, CSV): `data/`."

@@ -196,6 +196,9 @@ pub struct SessionStats {
     /// Calls released before their hold was up because too many were held (a later stream or
     /// leg of theirs no longer joins them).
     pub held_released_early: u64,
+    /// Entries the alert detectors dropped from their own full tables (calls watched, sources,
+    /// peers, AORs): alerts about them may be missed.
+    pub detector_evicted: u64,
 }
 
 /// The session's options.
@@ -646,6 +649,8 @@ impl Session {
                 0,
                 run.reassembly.tcp.gaps,
             );
+            // The detectors' own evictions, before the pipeline's are added to the same count.
+            self.stats.detector_evicted = e.stats.evicted;
             e.table_limits(
                 end,
                 &[

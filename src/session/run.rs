@@ -50,10 +50,18 @@ impl From<std::io::Error> for RunError {
 }
 
 /// What a run counted: the pipeline's stages and the session.
+///
+/// Contract: every counter of data lost, dropped, skipped, evicted, truncated or left unparsed,
+/// here or in a struct it holds, yields a line of [`Report::warnings`] when it is not zero; the
+/// test `every_loss_counter_is_said` fails when a counter is added without being said there (or
+/// listed, with its reason, as not a loss).
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     pub run: RunStats,
     pub session: SessionStats,
+    /// What the command itself had to leave out within its own bounds (the report's message
+    /// hold, the statistics tables' bounds), each a whole sentence, said with the rest.
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -83,6 +91,10 @@ impl Report {
             "live packets dropped because the analysis was behind (capture loss)",
         );
         say(s.capture.truncated_frames, "frames cut by the snap length");
+        say(
+            s.bpf_uncompiled,
+            "frames left out: the --bpf filter does not compile for their link type",
+        );
         say(
             s.capture.unknown_interface,
             "pcapng packets skipped: they name an interface the file never declared (link type unknown)",
@@ -115,7 +127,13 @@ impl Report {
             s.decode.ip_frag_bad,
             "IP datagrams dropped: fragments contradict each other or are too many",
         );
-        say(s.reassembly.tcp.gaps, "gaps in TCP streams (capture loss)");
+        say(
+            s.reassembly.tcp.gaps,
+            &format!(
+                "gaps in TCP streams ({} bytes never seen: lost by the capture, or a hole given up when its direction's out-of-order buffer filled)",
+                s.reassembly.tcp.gap_bytes
+            ),
+        );
         say(
             s.reassembly.framing.cut_by_gap,
             "SIP messages cut by a TCP gap (lost)",
@@ -139,7 +157,10 @@ impl Report {
         );
         say(
             s.reassembly.cut_by_budget,
-            "partial TCP messages dropped to keep stream buffers within their byte budget",
+            &format!(
+                "partial TCP messages dropped to keep stream buffers within their byte budget ({} bytes held let go)",
+                s.reassembly.cut_by_budget_bytes
+            ),
         );
         say(
             s.ts_outliers,
@@ -163,7 +184,36 @@ impl Report {
         );
         say(s.sip_rejected, "SIP-looking payloads that did not parse");
         say(s.decode.unknown_link, "frames of an unknown link type");
+        // Decode, reassembly and media losses not said above.
+        say(
+            s.decode.malformed,
+            "frames with a broken link-layer, IP or transport header (not decoded)",
+        );
+        say(
+            s.decode.too_deep,
+            "frames inside more tunnels or tags than are unwrapped (not decoded)",
+        );
+        say(
+            s.reassembly.framing.skipped_bytes,
+            "bytes of TCP streams skipped while looking for a SIP start line (after a gap, or not SIP)",
+        );
+        say(
+            s.rtp.rtcp_evicted,
+            "RTCP reports not kept: the table of reported streams was full (those streams show no RTCP figures)",
+        );
+        say(
+            s.rtp.series_dropped,
+            "points of --series beyond its bound per stream, not kept (use a longer --series interval)",
+        );
         let ss = &r.session;
+        say(
+            ss.late_streams,
+            "RTP streams ended after their call was written (not in its MOS/loss figures)",
+        );
+        say(
+            ss.detector_evicted,
+            "entries the alert detectors dropped from their full tables (alerts about them may be missed)",
+        );
         say(
             ss.waiting_dropped,
             "RTP streams or alerts that found no room to wait for their call (not joined to it)",
@@ -199,6 +249,15 @@ impl Report {
                 "{n} TLS {conns} on {on} {were} not decrypted: any SIP in them is not in this output"
             ));
         }
+        if s.interrupted {
+            w.push(match s.last_ts {
+                Some(t) => format!(
+                    "interrupted: the output is partial, up to capture time {t} (the rest of the input was not read)"
+                ),
+                None => "interrupted before any frame was read".into(),
+            });
+        }
+        w.extend(r.notes.iter().cloned());
         w
     }
 }
@@ -234,5 +293,249 @@ pub fn run(
     Ok(Report {
         run,
         session: session.stats.clone(),
+        notes: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The leaves of `{:#?}` of a report, as paths (`run.capture.frames`): every field of every
+    /// stats struct, found without a list to keep up to date.
+    fn leaves(r: &Report) -> Vec<String> {
+        let mut path: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for line in format!("{r:#?}").lines().skip(1) {
+            let t = line.trim();
+            if t.starts_with('}') {
+                path.pop();
+            } else if let Some((name, value)) = t.split_once(": ") {
+                if value.ends_with('{') {
+                    path.push(name.to_string());
+                } else {
+                    let mut p = path.clone();
+                    p.push(name.to_string());
+                    out.push(p.join("."));
+                }
+            }
+        }
+        out
+    }
+
+    /// `path = value;` entries: the path as text and a setter.
+    macro_rules! fields {
+        ($($($f:ident).+ = $v:expr;)*) => {
+            vec![$((
+                concat!($(stringify!($f), "."),+).trim_end_matches('.'),
+                Box::new(|r: &mut Report| r.$($f).+ = $v) as Box<dyn Fn(&mut Report)>,
+            )),*]
+        };
+    }
+
+    /// Each counter of a loss, alone at 7 (or set), says a line of its own; the counters said
+    /// inside another's line show their figure there; every other field is listed as not a
+    /// loss, with its reason. A field added to any stats struct lands in none of the lists
+    /// and fails here until it is said in `Report::warnings` or listed below.
+    #[test]
+    fn every_loss_counter_is_said() {
+        let losses = fields! {
+            run.capture.stopped_early = vec!["record 9 cut short".into()];
+            run.capture.dropped_kernel = 7;
+            run.capture.dropped_interface = 7;
+            run.capture.dropped_behind = 7;
+            run.capture.truncated_frames = 7;
+            run.decode.unknown_link = 7;
+            run.decode.malformed = 7;
+            run.decode.too_deep = 7;
+            run.decode.ip_frag_incomplete = 7;
+            run.decode.ip_frag_evicted = 7;
+            run.decode.ip_frag_too_large = 7;
+            run.decode.ip_frag_bad = 7;
+            run.reassembly.tcp.gaps = 7;
+            run.reassembly.framing.skipped_bytes = 7;
+            run.reassembly.framing.cut_by_gap = 7;
+            run.reassembly.framing.oversized = 7;
+            run.reassembly.framing.incomplete_at_end = 7;
+            run.reassembly.flows_evicted = 7;
+            run.reassembly.hep_errors = 7;
+            run.reassembly.ws_errors = 7;
+            run.reassembly.cut_by_budget = 7;
+            run.correlate.calls_evicted = 7;
+            run.rtp.evicted = 7;
+            run.rtp.rtcp_evicted = 7;
+            run.rtp.series_dropped = 7;
+            run.sip_rejected = 7;
+            run.ts_outliers = 7;
+            run.ts_behind = 7;
+            run.capture.out_of_order_ts = 7;
+            run.capture.unknown_interface = 7;
+            run.capture.bad_tsresol = 7;
+            run.capture.bad_subsecond = 7;
+            run.capture.skipped_bytes = 7;
+            run.bpf_uncompiled = 7;
+            run.reassembly.tls = [(5061, 7)].into_iter().collect();
+            run.interrupted = true;
+            session.late_streams = 7;
+            session.waiting_dropped = 7;
+            session.legs_capped = 7;
+            session.media_dropped = 7;
+            session.verdicts_dropped = 7;
+            session.held_released_early = 7;
+            session.detector_evicted = 7;
+            notes = vec!["7 call sections without their messages".into()];
+        };
+        // (field, the loss whose line says it): set with its owner at 7, its figure (12345)
+        // must show in the warnings, or the owner's line must stand for the same event.
+        let said_with = fields! {
+            run.reassembly.tcp.gap_bytes = 12345;
+            run.reassembly.cut_by_budget_bytes = 12345;
+            // The same frames as ws_errors (summed at the end of a connection).
+            run.reassembly.ws.errors = 12345;
+            // Parts of the cuts counted by reassembly.cut_by_budget.
+            run.reassembly.framing.cut_by_budget = 12345;
+            run.reassembly.ws.cut = 12345;
+        };
+        let owners = [
+            (
+                "run.reassembly.tcp.gap_bytes",
+                "run.reassembly.tcp.gaps",
+                true,
+            ),
+            (
+                "run.reassembly.cut_by_budget_bytes",
+                "run.reassembly.cut_by_budget",
+                true,
+            ),
+            (
+                "run.reassembly.ws.errors",
+                "run.reassembly.ws_errors",
+                false,
+            ),
+            (
+                "run.reassembly.framing.cut_by_budget",
+                "run.reassembly.cut_by_budget",
+                false,
+            ),
+            (
+                "run.reassembly.ws.cut",
+                "run.reassembly.cut_by_budget",
+                false,
+            ),
+        ];
+        let not_losses = [
+            // Volumes.
+            "run.capture.frames",
+            "run.capture.bytes",
+            "run.decode.frames",
+            "run.decode.ipv4",
+            "run.decode.ipv6",
+            "run.decode.vlan_tagged",
+            "run.decode.tunnelled",
+            "run.decode.udp",
+            "run.decode.tcp",
+            "run.decode.icmp",
+            "run.decode.ip_fragments",
+            "run.decode.ip_reassembled",
+            "run.reassembly.udp_sip",
+            "run.reassembly.tcp.segments",
+            "run.reassembly.framing.messages",
+            "run.reassembly.framing.keepalives",
+            "run.reassembly.ws.frames",
+            "run.reassembly.ws.control_frames",
+            "run.reassembly.ws.close_frames",
+            "run.reassembly.ws.masked_frames",
+            "run.reassembly.ws.messages",
+            "run.reassembly.ws.bytes",
+            "run.reassembly.hep_packets",
+            "run.reassembly.flows",
+            "run.correlate.messages",
+            "run.correlate.calls",
+            "run.correlate.calls_finished",
+            "run.correlate.peak_live_calls",
+            "run.rtp.packets",
+            "run.rtp.streams",
+            "session.calls_closed",
+            "run.first_ts",
+            "run.last_ts",
+            // Traffic that is not SIP or not for us: nothing of SIP lost.
+            "run.decode.non_ip",
+            "run.decode.other_ip_proto",
+            "run.decode.icmp_quoting_sip",
+            "run.reassembly.udp_other",
+            "run.reassembly.hep_not_sip",
+            "run.reassembly.flows_not_sip",
+            // Left out on purpose: frames the user's --bpf filter does not match.
+            "run.bpf_rejected",
+            // Followed, not lost: a capture's clock stepping (confirmed by the next frame).
+            "run.ts_steps",
+            // Read and used anyway: copies dropped once their bytes were had, order restored,
+            // odd but readable encodings.
+            "run.decode.ip_frag_overlaps",
+            "run.decode.ip_frag_duplicates",
+            "run.reassembly.tcp.retransmitted",
+            "run.reassembly.tcp.out_of_order",
+            "run.reassembly.tcp.overlaps",
+            "run.reassembly.framing.missing_content_length",
+            "run.reassembly.ws.reserved_bits",
+            "run.reassembly.ws.non_minimal_lengths",
+            "run.correlate.retransmissions",
+            // Closed normally (idle connections flush what they hold, idle calls are listed).
+            "run.reassembly.flows_expired",
+            "run.correlate.calls_idle",
+            // Messages without a Call-ID are listed (messages, stats), only in no call; the
+            // anomalies are counted on the messages and in stats.
+            "run.correlate.without_call_id",
+            "run.correlate.without_call_id_by_kind",
+            "run.correlate.anomalies",
+        ];
+        let base = Report::default();
+        assert!(base.warnings().is_empty(), "{:?}", base.warnings());
+        let all = leaves(&base);
+        let mut listed: Vec<&str> = losses.iter().map(|(p, _)| *p).collect();
+        listed.extend(said_with.iter().map(|(p, _)| *p));
+        listed.extend(not_losses);
+        for f in &all {
+            assert!(
+                listed.contains(&f.as_str()),
+                "{f}: a new counter: say it in Report::warnings() when it counts a loss (and list \
+                 it in `losses` here), or list it in `not_losses` with its reason"
+            );
+        }
+        for l in &listed {
+            assert!(all.iter().any(|f| f == l), "{l} is listed but is no field");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (path, set) in &losses {
+            let mut r = Report::default();
+            set(&mut r);
+            assert_ne!(
+                format!("{r:?}"),
+                format!("{base:?}"),
+                "{path}: the setter changes nothing"
+            );
+            let w = r.warnings();
+            assert_eq!(w.len(), 1, "{path}: {w:?}");
+            assert!(
+                seen.insert(w[0].clone()),
+                "{path}: same line as another: {w:?}"
+            );
+            if !matches!(*path, "run.interrupted" | "run.capture.stopped_early") {
+                assert!(w[0].contains('7'), "{path}: {w:?}");
+            }
+        }
+        for (path, set) in &said_with {
+            let (_, owner, figure) = owners.iter().find(|(p, _, _)| p == path).unwrap();
+            let (_, set_owner) = losses.iter().find(|(p, _)| p == owner).unwrap();
+            let mut r = Report::default();
+            set_owner(&mut r);
+            let alone = r.warnings();
+            set(&mut r);
+            let w = r.warnings();
+            assert_eq!(w.len(), alone.len(), "{path}: {w:?}");
+            if *figure {
+                assert!(w.iter().any(|l| l.contains("12345")), "{path}: {w:?}");
+            }
+        }
+    }
 }

@@ -259,7 +259,7 @@ pub fn tui(
     if let Some(e) = app.feed.error.take() {
         return Err(RunError::Output(OutputError::Io(std::io::Error::other(e))));
     }
-    for w in &app.feed.warnings {
+    for w in app.feed.warnings.iter().chain(&app.store.counters.losses()) {
         eprintln!("sipscope: warning: {w}");
     }
     Ok(Report::default())

@@ -130,6 +130,45 @@ pub struct Counters {
     pub codes: BTreeMap<u16, u64>,
 }
 
+impl Counters {
+    /// What the screen's own bounds let go, for the end of the run (the header shows the same
+    /// figures while it runs).
+    pub fn losses(&self) -> Vec<String> {
+        [
+            (
+                self.calls_evicted,
+                "calls let go from the screen: --max-calls of them were kept (raise it)"
+                    .to_string(),
+            ),
+            (
+                self.texts_evicted,
+                "message texts let go from finished calls to stay within --text-memory (raise it)"
+                    .to_string(),
+            ),
+            (
+                self.msgs_dropped,
+                format!("messages not kept: a call's first {MSGS_PER_CALL} are kept"),
+            ),
+            (
+                self.streams_dropped,
+                format!("RTP stream rows let go: the latest {MAX_STREAMS} are kept"),
+            ),
+            (
+                self.regs_dropped,
+                format!("registration rows let go: the latest {MAX_REGS} are kept"),
+            ),
+            (
+                self.alerts_dropped,
+                format!("alert rows let go: the latest {MAX_ALERTS} are kept"),
+            ),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect()
+    }
+}
+
 /// Per-interval counts for the live statistics (one bucket per `interval`).
 #[derive(Clone, Debug, Default)]
 pub struct Interval {

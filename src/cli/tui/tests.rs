@@ -287,7 +287,7 @@ fn tcp_gaps_show_in_the_header() {
         app.feed
             .warnings
             .iter()
-            .any(|w| *w == format!("{gaps} gaps in TCP streams (capture loss)")),
+            .any(|w| w.starts_with(&format!("{gaps} gaps in TCP streams ("))),
         "{:?}",
         app.feed.warnings
     );
@@ -363,4 +363,25 @@ fn filter_matches_are_highlighted() {
     assert!(row[at].1, "noanswer not underlined: {text}");
     let sipp = text.find("sipp").unwrap();
     assert!(!row[sipp].1, "sipp underlined: {text}");
+}
+
+/// Every bound of the screen that let something go is said at the end of the run, once each.
+#[test]
+fn screen_losses_are_said_at_the_end() {
+    let c = super::store::Counters {
+        calls_evicted: 1,
+        texts_evicted: 2,
+        msgs_dropped: 3,
+        streams_dropped: 4,
+        regs_dropped: 5,
+        alerts_dropped: 6,
+        ..Default::default()
+    };
+    let w = c.losses();
+    assert_eq!(w.len(), 6, "{w:?}");
+    for (i, l) in w.iter().enumerate() {
+        assert!(l.starts_with(&format!("{} ", i + 1)), "{l}");
+    }
+    assert!(w[0].contains("--max-calls") && w[1].contains("--text-memory"));
+    assert!(super::store::Counters::default().losses().is_empty());
 }
