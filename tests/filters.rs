@@ -16,6 +16,19 @@ fn run(args: &[&str], file: &Path) -> (String, String) {
     crate::support::sipscope_ok(args, file)
 }
 
+/// `sipscope ARGS FILE` that must find nothing: exit 1 (issue 15), and its stderr.
+fn run_nothing(args: &[&str], file: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(args)
+        .arg(file)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    err
+}
+
 /// The JSON objects a command printed, one a line.
 fn json(args: &[&str], file: &Path) -> Vec<serde_json::Value> {
     let mut a = args.to_vec();
@@ -71,7 +84,7 @@ fn a_filter_that_matches_nothing_yields_nothing_in_every_command() {
                     cmd.join(" ")
                 );
             }
-            let (_, err) = run(
+            let err = run_nothing(
                 &with(&["ladder", "--all", "-o", "/nonexistent-dir-never"]),
                 &f,
             );
@@ -145,7 +158,7 @@ fn a_named_call_keeps_its_own_streams_and_alerts_and_nothing_else() {
     }
     // The issue's case: the clean call has no alert of its own, so none is listed.
     assert!(json(&["alerts", "--call-id", "clean-1-1543@faults.test"], &f).is_empty());
-    let (_, err) = run(&["show", "NOSUCH"], &f);
+    let err = run_nothing(&["show", "NOSUCH"], &f);
     assert!(err.contains("no message with Call-ID"), "{err}");
 }
 

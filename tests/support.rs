@@ -297,3 +297,11 @@ pub fn sipscope_ok(args: &[&str], file: &Path) -> (String, String) {
         String::from_utf8(out.stderr).expect("UTF-8 on stderr"),
     )
 }
+
+/// A counter's value in `--stats` output (the `stage.counter  value` table on stderr).
+pub fn stat(stderr: &str, key: &str) -> Option<String> {
+    stderr.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next() == Some(key)).then(|| it.next().unwrap_or("").to_string())
+    })
+}

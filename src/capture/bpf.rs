@@ -19,7 +19,13 @@ pub fn check(expr: &str) -> Result<(), String> {
 }
 
 fn compile(expr: &str, link: LinkType) -> Result<BpfProgram, String> {
-    let dead = Capture::dead(Linktype(link.to_linktype() as i32)).map_err(|e| e.to_string())?;
+    // libpcap takes DLT numbers; they equal the LINKTYPE ones but for raw IP (LINKTYPE 101 is
+    // DLT_RAW, 12 on Linux).
+    let dlt = match link {
+        LinkType::Raw => 12,
+        l => l.to_linktype() as i32,
+    };
+    let dead = Capture::dead(Linktype(dlt)).map_err(|e| e.to_string())?;
     dead.compile(expr, true)
         .map_err(|e| format!("bad BPF filter {expr:?}: {e}"))
 }

@@ -512,7 +512,8 @@ fn read_head(r: &mut impl Read) -> io::Result<Vec<u8>> {
 
 /// How many bytes the head must hold before the format can be told and its header parsed:
 /// 4 for the magic, then the pcap file header (24), or the pcapng section header block (its
-/// length, read from it); other formats (gzip, NetMon, not a capture) need only the magic.
+/// length, read from it); NetMon as much as there is (64 KiB); other formats (gzip, not a
+/// capture) need only the magic.
 fn head_needs(h: &[u8]) -> usize {
     const PCAP: [[u8; 4]; 6] = [
         [0xd4, 0xc3, 0xb2, 0xa1],
@@ -535,6 +536,11 @@ fn head_needs(h: &[u8]) -> usize {
             _ => u32::from_be_bytes(len),
         };
         return (n as usize).max(28);
+    }
+    // NetMon ("GMBU", "RTSS"): its header and what it points to are read from the head (the
+    // format is never fed live); up to the whole 64 KiB.
+    if magic == b"GMBU" || magic == b"RTSS" {
+        return usize::MAX;
     }
     4
 }
