@@ -142,6 +142,34 @@ pub fn set_local_display(offset: OffsetFn) {
     let _ = LOCAL.set(offset);
 }
 
+impl Ts {
+    /// Civil time as the run shows it ([`Ts::civil`] in UTC, or in the local zone after
+    /// [`set_local_display`]), with that zone's offset in seconds.
+    pub fn display_civil(self) -> ((i64, u32, u32, u32, u32, u32, u32), i64) {
+        match LOCAL.get() {
+            Some(offset) => {
+                let off = offset(self.0.div_euclid(NANOS_PER_SEC)).clamp(-86_399, 86_399);
+                (Ts(self.0.saturating_add(off * NANOS_PER_SEC)).civil(), off)
+            }
+            None => (self.civil(), 0),
+        }
+    }
+
+    /// `2014-06-29 UTC` (or `2014-06-30 +05:30` in a local zone): the date and zone a ladder's
+    /// rows, which show the time of day only, are in.
+    pub fn date_and_zone(self) -> String {
+        let ((y, mo, d, ..), off) = self.display_civil();
+        let zone = if LOCAL.get().is_none() {
+            "UTC".to_string()
+        } else {
+            let a = off.abs();
+            let sign = if off < 0 { '-' } else { '+' };
+            format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
+        };
+        format!("{y:04}-{mo:02}-{d:02} {zone}")
+    }
+}
+
 impl fmt::Display for Ts {
     /// RFC 3339 with microseconds: in UTC (`2013-03-09T22:25:09.703901Z`), or with the local
     /// offset after [`set_local_display`].

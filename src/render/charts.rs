@@ -88,7 +88,7 @@ pub fn time_lines(title: &str, y_label: &str, lines: &[Line], step: bool) -> Str
         let t = Ts(
             (origin + (v * 1e9).round() as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64,
         );
-        let (y, mo, d, h, mi, s, ns) = t.civil();
+        let ((y, mo, d, h, mi, s, ns), _) = t.display_civil();
         match tick {
             _ if tick < 1e-3 => super::time_of_day(t),
             _ if tick < 1.0 => format!("{h:02}:{mi:02}:{s:02}.{:03}", ns / 1_000_000),

@@ -437,9 +437,9 @@ fn infer_roles(columns: &mut [Column], rows: &[Row]) {
     }
 }
 
-/// `HH:MM:SS.ffffff` of a capture time (UTC).
+/// `HH:MM:SS.ffffff` of a capture time (UTC, or local with `--local-time`).
 pub fn time_of_day(t: Ts) -> String {
-    let (_, _, _, h, m, s, ns) = t.civil();
+    let ((_, _, _, h, m, s, ns), _) = t.display_civil();
     format!("{h:02}:{m:02}:{s:02}.{:06}", ns / 1000)
 }
 

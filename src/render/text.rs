@@ -176,13 +176,18 @@ pub fn lines(l: &Ladder, o: &TextOptions) -> Lines {
     let center = |i: usize| GUTTER + gap / 2 + i * gap;
     let line_width = center(n - 1) + gap / 2 + 1;
     let mut out = Lines::default();
+    // The rows show the time of day: the date and zone are said once, here.
     out.heading.push(format!(
-        "Call-ID: {}",
+        "Call-ID: {}{}",
         l.call_ids
             .iter()
             .map(|c| escape(c))
             .collect::<Vec<_>>()
-            .join(" + ")
+            .join(" + "),
+        l.rows
+            .first()
+            .map(|r| format!("  ·  {}", r.ts.date_and_zone()))
+            .unwrap_or_default()
     ));
     // Column headings: address, then name, each centred on its column.
     for which in 0..2 {
