@@ -112,6 +112,8 @@ pub struct Ladder {
     pub call_ids: Vec<String>,
     pub columns: Vec<Column>,
     pub rows: Vec<Row>,
+    /// How the call ended (`busy · 486`), when the caller knows it: shown in image titles.
+    pub outcome: Option<String>,
 }
 
 fn fnv(s: &str, h: u64) -> u64 {
@@ -264,6 +266,7 @@ impl Ladder {
             call_ids,
             columns,
             rows,
+            outcome: None,
         }
     }
 
@@ -434,6 +437,24 @@ fn infer_roles(columns: &mut [Column], rows: &[Row]) {
         } else {
             None
         };
+    }
+}
+
+impl Ladder {
+    /// The title an image of the ladder carries: the Call-ID(s), the date and zone of its first
+    /// row (the rows show the time of day), and the outcome when known. Wire text unescaped: each
+    /// backend escapes it its own way.
+    pub fn title(&self) -> String {
+        let mut t = format!("Call-ID: {}", self.call_ids.join(" + "));
+        if let Some(r) = self.rows.first() {
+            t.push_str(" · ");
+            t.push_str(&r.ts.date_and_zone());
+        }
+        if let Some(o) = &self.outcome {
+            t.push_str(" · ");
+            t.push_str(o);
+        }
+        t
     }
 }
 

@@ -18,6 +18,8 @@ pub const HEADING: i32 = 56;
 pub const ROW: i32 = 30;
 pub const SDP_ROW: i32 = 16;
 pub const REPEAT_HEADINGS: usize = 40;
+/// The title band at the top (Call-ID, date and zone, outcome).
+pub const TITLE: i32 = 34;
 
 /// Where everything goes; computed once, used by the SVG and HTML backends alike.
 pub struct Layout {
@@ -33,7 +35,7 @@ impl Layout {
     pub fn of(l: &Ladder) -> Layout {
         let n = l.columns.len().max(1) as i32;
         let width = GUTTER + n * SPACING + 120;
-        let mut y = 0;
+        let mut y = TITLE;
         let mut row_top = Vec::with_capacity(l.rows.len());
         let mut headings = Vec::new();
         for (i, r) in l.rows.iter().enumerate() {
@@ -45,7 +47,7 @@ impl Layout {
             y += ROW + if r.sdp.is_some() { SDP_ROW } else { 0 };
         }
         if headings.is_empty() {
-            headings.push(0);
+            headings.push(TITLE);
             y += HEADING;
         }
         Layout {
@@ -98,11 +100,16 @@ pub fn draw<DB: DrawingBackend>(
         let font = |size: f64| ("monospace", size).into_font();
         let centered = Pos::new(HPos::Center, VPos::Bottom);
         let grey = RGBColor(110, 110, 110);
+        let _ = root.draw(&Text::new(
+            cut(&l.title(), ((lay.width - 20) / 9).max(20) as usize),
+            (10, 24),
+            font(16.0).color(&BLACK),
+        ));
         // Lifelines.
         for i in 0..l.columns.len() {
             let x = Layout::center(i);
             let _ = root.draw(&PathElement::new(
-                vec![(x, HEADING - 6), (x, lay.height - 10)],
+                vec![(x, TITLE + HEADING - 6), (x, lay.height - 10)],
                 RGBColor(190, 190, 190).stroke_width(1),
             ));
         }
