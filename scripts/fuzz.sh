@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh build              build every target only
 #   scripts/fuzz.sh run TARGET SECONDS run a target already built (no build, no seeding)
 #   scripts/fuzz.sh seeds              (re)write the seed corpora only
+#   scripts/fuzz.sh merge TARGET...   minimise a run's corpus into the committed fuzz/corpus/TARGET
 #   scripts/fuzz.sh afl SECONDS        build the AFL++ pipeline harness (fuzz/afl/), seed, run
 #   scripts/fuzz.sh afl-build          build it only
 #
@@ -149,6 +150,28 @@ run_one() {
     summary "$t"
 }
 
+# The committed corpus (replayed by `cargo test`): the committed inputs and the run's corpus merged
+# on edge coverage alone (no counters, no compare operands), each cut to 8 KB; capture and
+# pipeline inputs slower than 60 ms here are dropped (the replay runs unoptimised).
+merge_one() {
+    local t=$1
+    local bin=$FUZZ_TARGET_DIR/$triple/release/$t out=$repo/fuzz/corpus/$t new=$work/merge/$t
+    [ -x "$bin" ] || { echo "no binary $bin: run scripts/fuzz.sh build" >&2; exit 2; }
+    rm -rf "$new" && mkdir -p "$new" "$out"
+    "$bin" -merge=1 -use_counters=0 -use_cmp=0 -timeout="$timeout" -rss_limit_mb="$rss" \
+        -max_len=8192 "$new" "$out" "$work/corpus/$t" >"$work/merge-$t.log" 2>&1
+    local slow=0 f ms
+    if [ "$t" = capture ] || [ "$t" = pipeline ]; then
+        for f in "$new"/*; do
+            ms=$("$bin" "$f" 2>&1 | sed -n 's/^Executed .* in \([0-9]*\) ms$/\1/p')
+            if [ "${ms:-0}" -gt 60 ]; then rm "$f"; slow=$((slow + 1)); fi
+        done
+    fi
+    rm -rf "$out" && mv "$new" "$out"
+    echo "$t: committed corpus $(find "$out" -type f | wc -l) files," \
+        "$(cat "$out"/* | wc -c) bytes ($slow slower than 60 ms left out)"
+}
+
 summary() {
     local t=$1 log=$work/$1.log
     local execs rate cov ft corpus
@@ -172,6 +195,10 @@ case ${1:-} in
     build) build ;;
     run) run_one "${2:?target}" "${3:?seconds}" ;;
     seeds) seeds ;;
+    merge)
+        shift
+        for t in "${@:?target}"; do merge_one "$t"; done
+        ;;
     afl-build) afl_build ;;
     afl)
         afl_build
