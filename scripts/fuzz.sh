@@ -6,6 +6,9 @@
 #   scripts/fuzz.sh build              build every target only
 #   scripts/fuzz.sh run TARGET SECONDS run a target already built (no build, no seeding)
 #   scripts/fuzz.sh seeds              (re)write the seed corpora only
+#   scripts/fuzz.sh merge TARGET...   minimise a run's corpus into the committed fuzz/corpus/TARGET
+#   scripts/fuzz.sh afl SECONDS        build the AFL++ pipeline harness (fuzz/afl/), seed, run
+#   scripts/fuzz.sh afl-build          build it only
 #
 # The targets are libFuzzer binaries (libfuzzer-sys) built with SanitizerCoverage codegen flags,
 # which stable rustc accepts (`cargo fuzz` passes -Z flags that need nightly). Each run uses a
@@ -18,7 +21,8 @@
 # FUZZ_RSS_MB (default 2048), FUZZ_TIMEOUT (seconds per input, default 2),
 # FUZZ_SEED_DIRS (captures to seed from; default tests/data, ../shared/adversarial and
 # ../shared/corpus),
-# FUZZ_JOBS (cargo build jobs).
+# FUZZ_JOBS (cargo build jobs), AFL_RT (AFL++'s compiler runtime object; default the Debian
+# afl++ package's /usr/lib/afl/afl-compiler-rt.o).
 set -euo pipefail
 
 repo=${FUZZ_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -49,6 +53,67 @@ build() {
     RUSTFLAGS="${flags[*]}" CARGO_TARGET_DIR=$FUZZ_TARGET_DIR \
         cargo build --release --manifest-path "$repo/fuzz/Cargo.toml" --target $triple \
         ${FUZZ_JOBS:+-j $FUZZ_JOBS} "$@"
+}
+
+# AFL++ (Debian's afl++): the same entry as the pipeline target, in its own crate (fuzz/afl/)
+# that does not link libFuzzer; edges by SanitizerCoverage trace-pc-guard, whose callbacks come
+# from AFL++'s runtime linked in. Its own build dir: the flags differ from the libFuzzer build.
+afl_rt=${AFL_RT:-/usr/lib/afl/afl-compiler-rt.o}
+afl_flags=(
+    --cfg fuzzing
+    -C passes=sancov-module
+    -C llvm-args=-sanitizer-coverage-level=3
+    -C llvm-args=-sanitizer-coverage-trace-pc-guard
+    -C panic=abort
+    -C overflow-checks
+    -C debug-assertions
+    -C link-arg="$afl_rt"
+)
+afl_bin=$FUZZ_TARGET_DIR/afl/$triple/release/pipeline-afl
+
+afl_build() {
+    command -v afl-fuzz >/dev/null && [ -f "$afl_rt" ] ||
+        { echo "AFL++ not found (apt-get install afl++, or set AFL_RT)" >&2; exit 2; }
+    RUSTFLAGS="${afl_flags[*]}" CARGO_TARGET_DIR=$FUZZ_TARGET_DIR/afl \
+        cargo build --release --manifest-path "$repo/fuzz/afl/Cargo.toml" --target $triple \
+        ${FUZZ_JOBS:+-j $FUZZ_JOBS}
+}
+
+afl_run() {
+    local secs=$1 dir=$work/afl
+    # The map holds one byte per instrumented edge: the runtime numbers the guards at start-up
+    # and says how many with AFL_DEBUG (__afl_final_loc); afl-fuzz needs AFL_MAP_SIZE when the
+    # count is above its 64 KiB default, and a map no bigger than needed is faster to scan.
+    local edges
+    edges=$(AFL_DEBUG=1 "$afl_bin" /dev/null 2>&1 |
+        sed -n 's/.*__afl_final_loc = \([0-9]*\).*/\1/p' | head -1)
+    [ -n "$edges" ] || { echo "cannot read the edge count of $afl_bin" >&2; exit 2; }
+    export AFL_MAP_SIZE=$(((edges + 64) / 64 * 64))
+    export AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_AUTORESUME=1 AFL_NO_UI=1
+    local t_ms=$((timeout * 1000))
+    mkdir -p "$dir"
+    if [ ! -d "$dir/in" ]; then
+        # Seeds: the pipeline target's corpora and seeds up to 64 KB, minimised on edges.
+        rm -rf "$dir/in-all" && mkdir -p "$dir/in-all"
+        find "$work/corpus/pipeline" "$work/seeds/pipeline" "$repo/fuzz/corpus/pipeline" \
+            -type f -size -64k -exec cp {} "$dir/in-all/" \; 2>/dev/null || true
+        afl-cmin -i "$dir/in-all" -o "$dir/in" -t $((t_ms * 2)) -m "$rss" -- "$afl_bin" \
+            >"$dir/cmin.log" 2>&1
+    fi
+    echo "== afl pipeline: ${secs}s, $edges edges (AFL_MAP_SIZE=$AFL_MAP_SIZE), log $dir/afl.log"
+    set +e
+    # No @@: the harness reads stdin in persistent mode (fuzz/afl/src/main.rs).
+    afl-fuzz -i "$dir/in" -o "$dir/out" -V "$secs" -t "$t_ms" -m "$rss" -- "$afl_bin" \
+        >"$dir/afl.log" 2>&1
+    echo "   afl-fuzz exit $?" | tee -a "$dir/afl.log"
+    set -e
+    local st=$dir/out/default/fuzzer_stats
+    [ -f "$st" ] || { echo "no $st (see $dir/afl.log)" >&2; exit 1; }
+    field() { sed -n "s/^$1 *: //p" "$st"; }
+    echo "afl pipeline: run $(field run_time)s, execs $(field execs_done)," \
+        "execs/s $(field execs_per_sec), edges $(field edges_found)/$(field total_edges)" \
+        "(map $(field bitmap_cvg)), stability $(field stability), corpus $(field corpus_count)," \
+        "crashes $(field saved_crashes), hangs $(field saved_hangs)" | tee -a "$work/summary.txt"
 }
 
 seeds() {
@@ -85,6 +150,28 @@ run_one() {
     summary "$t"
 }
 
+# The committed corpus (replayed by `cargo test`): the committed inputs and the run's corpus merged
+# on edge coverage alone (no counters, no compare operands), each cut to 8 KB; capture and
+# pipeline inputs slower than 60 ms here are dropped (the replay runs unoptimised).
+merge_one() {
+    local t=$1
+    local bin=$FUZZ_TARGET_DIR/$triple/release/$t out=$repo/fuzz/corpus/$t new=$work/merge/$t
+    [ -x "$bin" ] || { echo "no binary $bin: run scripts/fuzz.sh build" >&2; exit 2; }
+    rm -rf "$new" && mkdir -p "$new" "$out"
+    "$bin" -merge=1 -use_counters=0 -use_cmp=0 -timeout="$timeout" -rss_limit_mb="$rss" \
+        -max_len=8192 "$new" "$out" "$work/corpus/$t" >"$work/merge-$t.log" 2>&1
+    local slow=0 f ms
+    if [ "$t" = capture ] || [ "$t" = pipeline ]; then
+        for f in "$new"/*; do
+            ms=$("$bin" "$f" 2>&1 | sed -n 's/^Executed .* in \([0-9]*\) ms$/\1/p')
+            if [ "${ms:-0}" -gt 60 ]; then rm "$f"; slow=$((slow + 1)); fi
+        done
+    fi
+    rm -rf "$out" && mv "$new" "$out"
+    echo "$t: committed corpus $(find "$out" -type f | wc -l) files," \
+        "$(cat "$out"/* | wc -c) bytes ($slow slower than 60 ms left out)"
+}
+
 summary() {
     local t=$1 log=$work/$1.log
     local execs rate cov ft corpus
@@ -108,6 +195,16 @@ case ${1:-} in
     build) build ;;
     run) run_one "${2:?target}" "${3:?seconds}" ;;
     seeds) seeds ;;
+    merge)
+        shift
+        for t in "${@:?target}"; do merge_one "$t"; done
+        ;;
+    afl-build) afl_build ;;
+    afl)
+        afl_build
+        [ -d "$work/seeds" ] || seeds
+        afl_run "${2:?seconds}"
+        ;;
     all)
         build
         seeds
