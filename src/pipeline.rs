@@ -564,7 +564,8 @@ pub fn run(
         // Correlators.
         let mut correlators = Vec::new();
         for (rxs, tx) in corr_rx.into_iter().zip(sink_tx) {
-            let ccfg = cfg.correlator.clone();
+            let mut ccfg = cfg.correlator.clone();
+            ccfg.max_calls = (ccfg.max_calls / m).max(1);
             correlators.push(scope.spawn(move || {
                 let mut c = Correlator::new(ccfg);
                 'batches: loop {

@@ -11,6 +11,9 @@ use std::fmt;
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ts(pub i64);
 
+/// Civil time: (year, month, day, hour, minute, second, nanosecond).
+pub type Civil = (i64, u32, u32, u32, u32, u32, u32);
+
 /// A span of capture time in nanoseconds (may be negative when frames are out of order).
 pub type Nanos = i64;
 
@@ -47,7 +50,7 @@ impl Ts {
     }
 
     /// UTC civil time (year, month, day, hour, minute, second, nanosecond).
-    pub fn civil(self) -> (i64, u32, u32, u32, u32, u32, u32) {
+    pub fn civil(self) -> Civil {
         let secs = self.0.div_euclid(NANOS_PER_SEC);
         let nanos = self.0.rem_euclid(NANOS_PER_SEC) as u32;
         let days = secs.div_euclid(86_400);
@@ -145,7 +148,7 @@ pub fn set_local_display(offset: OffsetFn) {
 impl Ts {
     /// Civil time as the run shows it ([`Ts::civil`] in UTC, or in the local zone after
     /// [`set_local_display`]), with that zone's offset in seconds.
-    pub fn display_civil(self) -> ((i64, u32, u32, u32, u32, u32, u32), i64) {
+    pub fn display_civil(self) -> (Civil, i64) {
         match LOCAL.get() {
             Some(offset) => {
                 let off = offset(self.0.div_euclid(NANOS_PER_SEC)).clamp(-86_399, 86_399);

@@ -427,6 +427,10 @@ pub struct CommonArgs {
     /// Stop after this many frames (that pass --bpf), live or from files.
     #[arg(short = 'c', long)]
     pub count: Option<u64>,
+    /// Live calls held at most (default 100000, about 3 KB each): past it the least recently
+    /// active call is finished early, still reported, and the eviction is said.
+    #[arg(long, value_name = "N")]
+    pub max_live_calls: Option<usize>,
     /// Threads for decoding (correlation uses half as many); the output is the same for any count.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -596,6 +600,12 @@ impl CommonArgs {
             }
             pipeline.workers = t;
             pipeline.correlators = t.div_ceil(2);
+        }
+        if let Some(n) = self.max_live_calls {
+            if n == 0 {
+                return Err(UsageError("--max-live-calls must be at least 1".into()));
+            }
+            pipeline.correlator.max_calls = n;
         }
         if !self.hep_ports.is_empty() {
             pipeline.reassembly.hep_ports = self.hep_ports.clone();

@@ -95,6 +95,9 @@ pub struct CorrelatorConfig {
     pub grace: Nanos,
     /// A call with no message for this long is finished (as it stands).
     pub idle: Nanos,
+    /// Live calls at most. A pipeline gives each of its correlators an equal share of this
+    /// (`--max-live-calls`); a call state costs about 3 KB, so the default bounds them near
+    /// 300 MB (../shared/adversarial F7: 2M Call-IDs took 1.8 GiB under a 500,000 bound).
     pub max_calls: usize,
     pub want_messages: bool,
     /// Keep each message's full text in its row (for `show`).
@@ -121,7 +124,7 @@ impl Default for CorrelatorConfig {
             ],
             grace: call::TIMER_B,
             idle: 3600 * NANOS_PER_SEC,
-            max_calls: 500_000,
+            max_calls: 100_000,
             want_messages: false,
             want_text: false,
             want_media: false,

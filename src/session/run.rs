@@ -176,7 +176,7 @@ impl Report {
         );
         say(
             s.correlate.calls_evicted,
-            "calls evicted early from a full table (still reported)",
+            "calls evicted early from a full table of live calls (still reported; --max-live-calls raises the bound)",
         );
         say(
             s.rtp.evicted,
