@@ -1,5 +1,5 @@
 //! Call quality by the ITU-T G.107 E-model, in the simplified form in wide use
-//! (../shared/reference/METRICS.md, "MOS").
+//! (docs/METRICS.md, "MOS by the E-model").
 //!
 //! R = 93.2 − Id − Ie_eff; Id = 0.024·d + 0.11·(d − 177.3)·H(d − 177.3) for a one-way delay d
 //! in ms; Ie_eff = Ie + (95 − Ie)·Ppl / (Ppl/BurstR + Bpl) for a packet loss Ppl in %;

@@ -1,4 +1,4 @@
-//! Signalling statistics (../shared/reference/METRICS.md): the RFC 6076 metrics, the operator KPIs
+//! Signalling statistics (docs/METRICS.md): the RFC 6076 metrics, the operator KPIs
 //! (ASR, NER, ACD, PDD), calls by outcome, messages by method and status, transaction response
 //! times, retransmissions per endpoint, load over time, registrations, and malformed messages by
 //! anomaly (what the SIP parser found wrong, whole capture).

@@ -1,5 +1,5 @@
 //! Correlation: SIP messages into transactions, dialogs, calls and registrations
-//! (../shared/reference/TRANSACTIONS.md, RFC 3261 §12 and §17).
+//! (docs/CORRELATION.md, RFC 3261 §12 and §17).
 //!
 //! A [`Correlator`] owns one shard of the Call-ID space and takes that shard's messages in capture
 //! order. It marks retransmissions per hop, follows each call to its outcome, and hands finished

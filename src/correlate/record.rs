@@ -62,7 +62,7 @@ pub struct MsgRow {
     pub sip: Option<crate::sip::SipMessage>,
 }
 
-/// How a call ended, from the caller's side (../shared/reference/METRICS.md, outcome taxonomy).
+/// How a call ended, from the caller's side (docs/METRICS.md, outcomes).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {

@@ -1,4 +1,4 @@
-//! Anomaly detectors (../shared/reference/ALERTS.md), all on capture time, so a live run and a
+//! Anomaly detectors (docs/ALERTS.md), all on capture time, so a live run and a
 //! replay of its capture raise the same alerts at the same instants.
 //!
 //! The engine sits at the sink: it sees every SIP message (with its retransmission mark, from
