@@ -591,3 +591,51 @@ CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// F7 (many_callids): distinct Call-IDs of one INVITE each. Live calls stay within
+/// `--max-live-calls` over all correlators (the default was 500,000 per correlator: 2M Call-IDs
+/// took 1.8 GiB), every call is still reported, and the evictions are counted; with the whole
+/// capture under the bound nothing is evicted.
+#[test]
+fn live_calls_stay_within_their_bound() {
+    let Some(gen) = adversarial("gen_captures.py") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("sipscope-many-calls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("many.pcap");
+    let ok = std::process::Command::new("python3")
+        .arg(&gen)
+        .args(["many_callids"])
+        .arg(&p)
+        .args(["5000", "1"])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    for (threads, bound) in [(1usize, 500usize), (4, 500), (2, 10_000)] {
+        let mut cfg = sipscope::pipeline::PipelineConfig {
+            workers: threads,
+            correlators: threads.div_ceil(2),
+            ..Default::default()
+        };
+        cfg.correlator.max_calls = bound;
+        let r = crate::support::run_with(&[&p], cfg);
+        let c = &r.stats.correlate;
+        assert_eq!(
+            r.calls.len(),
+            5000,
+            "every call is reported ({threads} threads)"
+        );
+        assert!(
+            c.peak_live_calls <= bound as u64,
+            "{} live calls with a bound of {bound} ({threads} threads)",
+            c.peak_live_calls
+        );
+        if bound < 5000 {
+            assert!(c.calls_evicted >= (5000 - bound) as u64, "{c:?}");
+        } else {
+            assert_eq!(c.calls_evicted, 0);
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
