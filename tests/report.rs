@@ -183,7 +183,9 @@ fn report_opens_offline_in_chromium_filters_and_shows_a_ladder() {
     };
     assert_eq!(v["errors"], serde_json::json!([]), "page errors or fetches");
     assert_eq!(v["all"], 22, "every call listed");
-    assert_eq!(v["charts"], 7, "seven charts drawn");
+    // Signalling only: attempts, concurrent calls, status codes and PDD; no empty MOS, loss or
+    // jitter box (issue 15).
+    assert_eq!(v["charts"], 4, "four charts drawn");
     assert_eq!(
         v["filtered"], timeouts,
         "the outcome filter keeps the timeouts"
@@ -426,5 +428,53 @@ fn committed_example_reports_are_what_the_script_makes() {
                 "reports/{name}/{file} is stale: run scripts/example-reports.sh"
             );
         }
+    }
+}
+
+/// Issue 15: the report has no empty chart box (a signalling-only capture has no MOS or loss
+/// chart at all), and axes that count (calls, responses, histogram bins) are labelled in whole
+/// steps: no "0.2 calls".
+#[test]
+fn charts_are_never_empty_and_counts_are_whole() {
+    for sample in ["kamailio-sipp-outcomes.pcap", "sipp-faults.pcap"] {
+        let dir =
+            std::env::temp_dir().join(format!("sipscope-charts-{}-{sample}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        crate::support::sipscope_ok(
+            &["report", "-o", dir.to_str().unwrap()],
+            &crate::support::repo().join("samples").join(sample),
+        );
+        let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut charts = 0;
+        for fig in page.split("<figure>").skip(1) {
+            let fig = &fig[..fig.find("</figure>").unwrap_or(fig.len())];
+            let texts: Vec<&str> = fig
+                .split("<text")
+                .skip(1)
+                .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].trim()))
+                .collect();
+            if !fig.contains("<svg") || texts.len() < 2 {
+                continue;
+            }
+            charts += 1;
+            assert!(
+                !texts.contains(&"no data"),
+                "{sample}: an empty chart: {:?}",
+                texts[0]
+            );
+            if ["count", "calls", "responses"].contains(&texts[1]) {
+                let fractional: Vec<&&str> = texts
+                    .iter()
+                    .filter(|t| t.contains('.') && t.parse::<f64>().is_ok_and(|v| v.fract() != 0.0))
+                    .collect();
+                assert!(
+                    fractional.is_empty(),
+                    "{sample} {:?}: {fractional:?}",
+                    texts[0]
+                );
+            }
+        }
+        assert!(charts >= 3, "{sample}: {charts} charts");
     }
 }

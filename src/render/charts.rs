@@ -267,13 +267,31 @@ fn builder<'a, 'b>(
 }
 
 /// The axes, y grid lines and y labels; `x_labels` numeric x labels (0: the caller draws them).
+/// Y axes that count things (calls, responses, histogram bins): labelled in whole steps only.
+const COUNT_AXES: [&str; 4] = ["count", "calls", "responses", "messages"];
+
 fn axes(chart: &mut Chart<'_, '_>, x_desc: &str, y_desc: &str, x_labels: usize) -> Drawn {
+    let whole = COUNT_AXES.contains(&y_desc);
+    // A count axis up to 1 or 2 gets a label per whole number, never 0.5.
+    let top = chart.y_range().end;
+    let y_labels = if whole {
+        (top.floor() as usize + 1).clamp(2, 6)
+    } else {
+        6
+    };
+    let y_label = |v: &f64| {
+        if whole && (v - v.round()).abs() > 1e-9 {
+            String::new()
+        } else {
+            num(*v)
+        }
+    };
     let mut mesh = chart.configure_mesh();
     mesh.disable_x_mesh()
         .x_labels(x_labels)
         .x_label_formatter(&|v| num(*v))
-        .y_labels(6)
-        .y_label_formatter(&|v| num(*v))
+        .y_labels(y_labels)
+        .y_label_formatter(&y_label)
         .y_desc(clean(y_desc, 40))
         .label_style(font(12.0))
         .light_line_style(TRANSPARENT);

@@ -144,10 +144,12 @@ fn code_colour(label: &str) -> (u8, u8, u8) {
     }
 }
 
+/// The report's charts: only those with something to show (a signalling-only capture has no
+/// MOS histogram, a capture without bad streams no loss chart), never an empty box.
 fn charts(cx: &Context) -> Vec<String> {
     let f = cx.fin;
     let mut out = Vec::new();
-    if let Some(load) = tab(cx.tabs, "load") {
+    if let Some(load) = tab(cx.tabs, "load").filter(|t| t.frame.height() > 0) {
         out.push(charts::time_lines(
             "Call attempts and answers per interval",
             "calls",
@@ -166,18 +168,27 @@ fn charts(cx: &Context) -> Vec<String> {
         .iter()
         .map(|(c, n)| (c.to_string(), *n as f64))
         .collect();
-    out.push(charts::bars(
-        "Responses by status code (retransmissions not counted)",
-        "responses",
-        &codes,
-        &code_colour,
-    ));
-    out.push(charts::histogram(
-        "Post-dial delay (PDD)",
-        "seconds",
-        &f.pdd,
-    ));
-    out.push(charts::histogram("MOS of RTP streams", "MOS", &f.mos));
+    if !codes.is_empty() {
+        out.push(charts::bars(
+            "Responses by status code (retransmissions not counted)",
+            "responses",
+            &codes,
+            &code_colour,
+        ));
+    }
+    if f.pdd.iter().any(|b| b.2 > 0) {
+        out.push(charts::histogram(
+            "Post-dial delay (PDD)",
+            "seconds",
+            &f.pdd,
+        ));
+    }
+    if f.mos.iter().any(|b| b.2 > 0) {
+        out.push(charts::histogram("MOS of RTP streams", "MOS", &f.mos));
+    }
+    if f.bad_streams.is_empty() {
+        return out;
+    }
     // One line per bad stream, of one figure of its points.
     let lines = |y: &dyn Fn(&crate::analysis::series::SeriesPoint) -> Option<f64>| -> Vec<Line> {
         f.bad_streams
