@@ -623,6 +623,25 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// Reads more input into the reader's buffer: false when the run must stop here, because the
+    /// read failed (said, the source ends) or a pipe stayed quiet (`next_or_idle` goes idle).
+    fn refill(&mut self) -> bool {
+        let Err(e) = self.reader.get().refill().map_err(|e| format!("{e:?}")) else {
+            return true;
+        };
+        if self.pipe.as_ref().is_some_and(|p| p.timed_out()) {
+            return false;
+        }
+        let msg = format!(
+            "read error after byte {}: {e}",
+            self.reader.get().consumed()
+        );
+        self.stop(msg);
+        false
+    }
+}
+
 impl Source for FileSource {
     fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
         if matches!(self.reader, Reader::Netmon { .. }) {
@@ -733,16 +752,7 @@ impl Source for FileSource {
                         ));
                         return Ok(None);
                     }
-                    let refilled = self.reader.get().refill().map_err(|e| format!("{e:?}"));
-                    if let Err(e) = refilled {
-                        if self.pipe.as_ref().is_some_and(|p| p.timed_out()) {
-                            return Ok(None);
-                        }
-                        let msg = format!(
-                            "read error after byte {}: {e}",
-                            self.reader.get().consumed()
-                        );
-                        self.stop(msg);
+                    if !self.refill() {
                         return Ok(None);
                     }
                     continue;
@@ -753,16 +763,7 @@ impl Source for FileSource {
                     // it is full of real bytes (a header claiming 200 MiB before 100 bytes and
                     // the end of the file must not cost 200 MiB).
                     if self.reader.get().data().len() < self.capacity {
-                        let refilled = self.reader.get().refill().map_err(|e| format!("{e:?}"));
-                        if let Err(e) = refilled {
-                            if self.pipe.as_ref().is_some_and(|p| p.timed_out()) {
-                                return Ok(None);
-                            }
-                            let msg = format!(
-                                "read error after byte {}: {e}",
-                                self.reader.get().consumed()
-                            );
-                            self.stop(msg);
+                        if !self.refill() {
                             return Ok(None);
                         }
                         continue;
