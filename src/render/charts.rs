@@ -275,7 +275,8 @@ fn axes(chart: &mut Chart<'_, '_>, x_desc: &str, y_desc: &str, x_labels: usize) 
     // A count axis up to 1 or 2 gets a label per whole number, never 0.5.
     let top = chart.y_range().end;
     let y_labels = if whole {
-        (top.floor() as usize + 1).clamp(2, 6)
+        // NaN and huge tops (odd inputs) saturate to 6 labels.
+        (top.floor().clamp(1.0, 5.0) as usize + 1).clamp(2, 6)
     } else {
         6
     };
