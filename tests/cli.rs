@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-use crate::support::capture;
+use crate::support::{capture, run_ok};
 
 fn sipscope() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sipscope"))
@@ -350,22 +350,16 @@ fn a_call_id_that_matches_nothing_exits_1() {
 fn read_flag_bpf_and_count_work_on_files() {
     let f = crate::support::repo().join("samples/sipp-faults.pcap");
     let csv = |extra: &[&str]| -> Vec<String> {
-        let out = sipscope()
-            .args(["messages", "--format", "csv", "--no-progress"])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(str::to_string)
-            .collect()
+        run_ok(
+            sipscope()
+                .args(["messages", "--format", "csv", "--no-progress"])
+                .args(extra),
+        )
+        .0
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
     };
     let fs = f.to_str().unwrap();
     let all = csv(&["-r", fs]);
@@ -403,11 +397,7 @@ fn read_flag_bpf_and_count_work_on_files() {
 /// command is in them, and a closed pipe is not an error.
 #[test]
 fn completions_and_man_page_name_every_command() {
-    let run = |args: &[&str]| {
-        let out = sipscope().args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| run_ok(sipscope().args(args)).0;
     let commands = [
         "messages",
         "calls",
@@ -466,9 +456,7 @@ fn colour_follows_color_and_no_color() {
         } else {
             c.env_remove("NO_COLOR");
         }
-        let out = c.output().unwrap();
-        assert!(out.status.success());
-        out.stdout.contains(&0x1b)
+        run_ok(&mut c).0.contains('\x1b')
     };
     assert!(!esc(&[], false), "a pipe is not a terminal");
     assert!(esc(&["--color", "always"], false));
@@ -485,14 +473,13 @@ fn colour_follows_color_and_no_color() {
 fn stats_are_a_table_or_json() {
     let f = crate::support::repo().join("samples/sip_rtp.pcap");
     let err = |args: &[&str]| {
-        let out = sipscope()
-            .args(["calls", "--stats", "--no-progress"])
-            .args(args)
-            .arg(&f)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stderr).unwrap()
+        run_ok(
+            sipscope()
+                .args(["calls", "--stats", "--no-progress"])
+                .args(args)
+                .arg(&f),
+        )
+        .1
     };
     let table = err(&[]);
     let frames = table
@@ -537,11 +524,7 @@ fn tls_connections_not_decrypted_are_said() {
 #[test]
 fn show_takes_the_call_id_as_ladder_does() {
     let f = crate::support::repo().join("samples/sip_rtp.pcap");
-    let run = |args: &[&str]| {
-        let out = sipscope().args(args).arg(&f).output().unwrap();
-        assert!(out.status.success());
-        out.stdout
-    };
+    let run = |args: &[&str]| run_ok(sipscope().args(args).arg(&f)).0;
     let a = run(&["show", "1-7879@127.0.0.1"]);
     let b = run(&["show", "--call-id", "1-7879@127.0.0.1"]);
     assert!(!a.is_empty());
@@ -560,19 +543,14 @@ fn show_takes_the_call_id_as_ladder_does() {
 fn local_time_and_offsets() {
     let f = crate::support::repo().join("samples/sip_rtp.pcap");
     let run = |tz: &str, args: &[&str]| {
-        let out = sipscope()
-            .env("TZ", tz)
-            .args(["calls", "--format", "csv", "--no-progress"])
-            .args(args)
-            .arg(&f)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        run_ok(
+            sipscope()
+                .env("TZ", tz)
+                .args(["calls", "--format", "csv", "--no-progress"])
+                .args(args)
+                .arg(&f),
+        )
+        .0
     };
     let utc = run("Asia/Kolkata", &[]);
     assert!(utc.contains("2014-06-29T20:47:31.748166Z"), "{utc}");

@@ -278,17 +278,21 @@ pub mod build {
 /// Runs `sipscope ARGS FILE --no-progress` and returns (stdout, stderr); fails unless it exits
 /// 0. Stdout is a pipe, so tables are not fitted to a terminal's width.
 pub fn sipscope_ok(args: &[&str], file: &Path) -> (String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
-        .args(args)
-        .arg(file)
-        .arg("--no-progress")
-        .output()
-        .unwrap();
+    run_ok(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+            .args(args)
+            .arg(file)
+            .arg("--no-progress"),
+    )
+}
+
+/// Runs a prepared command and returns (stdout, stderr); fails, with its stderr, unless it exits
+/// 0.
+pub fn run_ok(cmd: &mut std::process::Command) -> (String, String) {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "sipscope {} {}: {}\n{}",
-        args.join(" "),
-        file.display(),
+        "{cmd:?}: {}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );

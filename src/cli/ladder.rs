@@ -243,7 +243,7 @@ pub fn ladder(
                 .iter()
                 .filter_map(|id| closed.get(id))
                 .next()
-                .and_then(|c| outcome_label(&c.call));
+                .and_then(|c| Ladder::outcome_of(&c.call));
             let mut mine = Vec::new();
             let mut owners = BTreeMap::new();
             for c in ids.iter().filter_map(|id| closed.get(id)) {
@@ -294,13 +294,4 @@ fn write_out(path: Option<&Path>, text: &str) -> Result<(), RunError> {
 /// rather than a panic.
 fn unreachable_png() -> PathBuf {
     PathBuf::from("ladder.png")
-}
-
-/// `busy · 486` for an image's title (none for a call without an outcome).
-fn outcome_label(c: &CallRecord) -> Option<String> {
-    let o = c.outcome?.as_str();
-    Some(match c.final_status {
-        Some(st) => format!("{o} · {st}"),
-        None => o.to_string(),
-    })
 }

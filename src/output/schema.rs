@@ -432,12 +432,15 @@ mod tests {
         t.packet(Ts(1), a1, a2, &h, &[]);
         let st = t.finish().remove(0);
         check(RTP_STREAMS, &stream_row(&st));
-        let c = crate::testutil::call_record("x");
+        let mut c = crate::testutil::call_record("x");
+        c.legs.push(crate::correlate::record::Leg {
+            call_id: "y".into(),
+            via: "x-call-id".into(),
+        });
         check(CALLS, &call_row(&c));
-        check(
-            LEGS,
-            &leg_rows(&c).next().unwrap_or(vec![s(""), s(""), s("")]),
-        );
+        let legs: Vec<Vec<Value>> = leg_rows(&c).collect();
+        assert_eq!(legs.len(), 1);
+        check(LEGS, &legs[0]);
         let r = RegRecord {
             start: Ts(1),
             call_id: "r".into(),

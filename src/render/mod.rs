@@ -441,6 +441,16 @@ fn infer_roles(columns: &mut [Column], rows: &[Row]) {
 }
 
 impl Ladder {
+    /// `busy · 486`: a call's outcome and final status, for [`Ladder::outcome`] (none for a call
+    /// without an outcome).
+    pub fn outcome_of(c: &crate::correlate::record::CallRecord) -> Option<String> {
+        let o = c.outcome?.as_str();
+        Some(match c.final_status {
+            Some(st) => format!("{o} · {st}"),
+            None => o.to_string(),
+        })
+    }
+
     /// The title an image of the ladder carries: the Call-ID(s), the date and zone of its first
     /// row (the rows show the time of day), and the outcome when known. Wire text unescaped: each
     /// backend escapes it its own way.

@@ -454,6 +454,7 @@ pub fn section(s: &Section, id: &str) -> String {
         out.push_str("</ul>");
     }
     let mut ladder = Ladder::build(&s.msgs, &LadderOptions::default());
+    ladder.outcome = Ladder::outcome_of(&s.call);
     ladder.add_streams(&s.streams, &s.owners);
     let _ = write!(
         out,
