@@ -38,7 +38,12 @@ impl LadderRequest {
                 "--all writes one file per call: give -o DIR (a directory)".into(),
             ));
         }
-        if a.format == LadderFormat::Png && a.output.is_none() {
+        // `-o call.svg` means SVG, as the terminal UI's save does; --format wins when given.
+        let format = a.format.unwrap_or_else(|| match &a.output {
+            Some(o) if !a.all => format_of(o),
+            _ => LadderFormat::Text,
+        });
+        if format == LadderFormat::Png && a.output.is_none() {
             return Err(UsageError(
                 "--format png writes a file: give -o FILE.png".into(),
             ));
@@ -46,7 +51,7 @@ impl LadderRequest {
         let aliases = aliases(&a.aliases, &a.alias_file)?;
         let to_terminal = a.output.is_none() && io::stdout().is_terminal();
         Ok(LadderRequest {
-            format: a.format,
+            format,
             output: a.output.clone(),
             all: a.all,
             legs: a.legs,
@@ -265,6 +270,22 @@ pub fn ladder(
         r?;
     }
     Ok(stats)
+}
+
+/// The format a file name asks for by its extension; text for any other name.
+fn format_of(path: &std::path::Path) -> LadderFormat {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "svg" => LadderFormat::Svg,
+        "png" => LadderFormat::Png,
+        "html" | "htm" => LadderFormat::Html,
+        "mmd" | "mermaid" => LadderFormat::Mermaid,
+        _ => LadderFormat::Text,
+    }
 }
 
 fn extension(format: LadderFormat) -> &'static str {

@@ -337,9 +337,9 @@ pub enum LadderFormat {
 pub struct LadderArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Ladder format.
-    #[arg(long, value_enum, default_value_t = LadderFormat::Text)]
-    pub format: LadderFormat,
+    /// Ladder format [default: from -o FILE's extension (.svg, .png, .html, .mmd), else text].
+    #[arg(long, value_enum)]
+    pub format: Option<LadderFormat>,
     /// Write to this file (with --all: into this directory, one file per call).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,

@@ -20,6 +20,18 @@ pub const SDP_ROW: i32 = 16;
 pub const REPEAT_HEADINGS: usize = 40;
 /// The title band at the top (Call-ID, date and zone, outcome).
 pub const TITLE: i32 = 34;
+/// The widest a drawing grows to fit its text (a longer title is cut, with `…`).
+pub const MAX_WIDTH: i32 = 4000;
+/// Characters of an SDP summary drawn under its arrow (the rest is cut, with `…`).
+pub const SDP_CHARS: usize = 120;
+
+/// Pixels `s` takes at plotters font size `size` in the monospace font, rounded up. DejaVu
+/// Sans Mono advances 1233/2048 em. Plotters writes SVG text at `size / 1.24` px (0.486 ×
+/// size a character, in a browser's monospace font) and scales bitmap glyphs to a height of
+/// `size` (an em of 2048/2384 × size: 0.517 × size a character); the wider of the two.
+pub fn text_px(s: &str, size: f64) -> i32 {
+    (s.chars().count() as f64 * size * 0.52).ceil() as i32
+}
 
 /// Where everything goes; computed once, used by the SVG and HTML backends alike.
 pub struct Layout {
@@ -34,7 +46,26 @@ pub struct Layout {
 impl Layout {
     pub fn of(l: &Ladder) -> Layout {
         let n = l.columns.len().max(1) as i32;
-        let width = GUTTER + n * SPACING + 120;
+        // Wide enough for the columns and for every label and SDP line drawn whole: text
+        // that ran past the last column was clipped by the image's edge.
+        let mut width = GUTTER + n * SPACING + 120;
+        for r in &l.rows {
+            let (a, b) = (Layout::center(r.from), Layout::center(r.to));
+            let label = text_px(&row_label(l, r), 14.0);
+            let right = if a == b {
+                a + 36 + label
+            } else {
+                (a + b) / 2 + label / 2
+            };
+            width = width.max(right + 20);
+            if let Some(sdp) = &r.sdp {
+                let x = Layout::center(r.from.min(r.to)) + 6;
+                width = width.max(x + text_px(&sdp_label(sdp), 12.0) + 20);
+            }
+        }
+        width = width
+            .max(10 + text_px(&l.title(), 16.0) + 20)
+            .min(MAX_WIDTH);
         let mut y = TITLE;
         let mut row_top = Vec::with_capacity(l.rows.len());
         let mut headings = Vec::new();
@@ -76,6 +107,23 @@ fn cut(s: &str, max: usize) -> String {
     crate::output::fit(&crate::output::escape(s), max)
 }
 
+/// The text above a row's arrow: its label, the repeat count, the leg of a multi-leg ladder.
+fn row_label(l: &Ladder, r: &super::Row) -> String {
+    let mut label = crate::output::escape(&r.label);
+    if r.count > 1 {
+        label.push_str(&format!(" ×{}", r.count));
+    }
+    if l.call_ids.len() > 1 {
+        label.push_str(&format!(" [leg {}]", r.leg + 1));
+    }
+    label
+}
+
+/// The line under an arrow that carried SDP.
+fn sdp_label(sdp: &str) -> String {
+    format!("SDP {}", cut(sdp, SDP_CHARS))
+}
+
 /// Renders the ladder as an SVG document.
 pub fn render(l: &Ladder) -> String {
     let lay = Layout::of(l);
@@ -101,7 +149,7 @@ pub fn draw<DB: DrawingBackend>(
         let centered = Pos::new(HPos::Center, VPos::Bottom);
         let grey = RGBColor(110, 110, 110);
         let _ = root.draw(&Text::new(
-            cut(&l.title(), ((lay.width - 20) / 9).max(20) as usize),
+            cut(&l.title(), ((lay.width - 30) * 100 / 832).max(20) as usize),
             (10, 24),
             font(16.0).color(&BLACK),
         ));
@@ -160,13 +208,7 @@ pub fn draw<DB: DrawingBackend>(
                     .pos(Pos::new(HPos::Left, VPos::Bottom)),
             ));
             let (a, b) = (Layout::center(r.from), Layout::center(r.to));
-            let mut label = crate::output::escape(&r.label);
-            if r.count > 1 {
-                label.push_str(&format!(" ×{}", r.count));
-            }
-            if l.call_ids.len() > 1 {
-                label.push_str(&format!(" [leg {}]", r.leg + 1));
-            }
+            let label = row_label(l, r);
             if a == b {
                 let _ = root.draw(&PathElement::new(
                     vec![(a, y - 8), (a + 30, y - 8), (a + 30, y), (a + 4, y)],
@@ -200,7 +242,7 @@ pub fn draw<DB: DrawingBackend>(
             if let Some(sdp) = &r.sdp {
                 let x = Layout::center(r.from.min(r.to)) + 6;
                 let _ = root.draw(&Text::new(
-                    format!("SDP {}", cut(sdp, 120)),
+                    sdp_label(sdp),
                     (x, y + SDP_ROW),
                     font(12.0)
                         .color(&grey)

@@ -904,7 +904,8 @@ fn header_value<'h>(headers: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
 }
 
 /// A one-line summary of the SDP in a message body, for ladders and tables:
-/// `audio 10.0.0.1:4000 PCMU,PCMA,telephone-event sendrecv` per media line, joined by `; `.
+/// `audio 10.0.0.1:4000 PCMU,PCMA,telephone-event sendrecv` per media line (an IPv6 address
+/// in brackets: `audio [2001:db8::1]:4000 …`), joined by `; `.
 /// None when the body carries no SDP.
 pub fn summary(content_type: &[u8], body: &[u8]) -> Option<String> {
     let mut out: Vec<String> = Vec::new();
@@ -915,6 +916,12 @@ pub fn summary(content_type: &[u8], body: &[u8]) -> Option<String> {
                 .effective_connection(&sdp)
                 .map(|c| String::from_utf8_lossy(c.addr).into_owned())
                 .unwrap_or_else(|| "?".into());
+            // An IPv6 address in brackets, so its port reads apart from it (RFC 3986 style).
+            let addr = if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                addr
+            };
             let codecs: Vec<String> = m
                 .formats
                 .iter()
@@ -943,6 +950,22 @@ pub fn summary(content_type: &[u8], body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn summary_brackets_an_ipv6_address() {
+        // irontec_sngrep/ipv6frag.pcap's INVITE: "fd17:…:1521:15062" read as one address.
+        let body = b"v=0\r\no=- 1 1 IN IP6 fd17:625c:f037:2:a00:27ff:feb9:1521\r\ns=-\r\n\
+            c=IN IP6 fd17:625c:f037:2:a00:27ff:feb9:1521\r\nt=0 0\r\n\
+            m=audio 15062 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        assert_eq!(
+            summary(b"application/sdp", body).as_deref(),
+            Some("audio [fd17:625c:f037:2:a00:27ff:feb9:1521]:15062 PCMU sendrecv")
+        );
+        assert_eq!(
+            summary(b"application/sdp", PJMEDIA_200_SPEEX).as_deref(),
+            Some("audio 192.168.8.138:4000 speex,speex,speex,iLBC,GSM,PCMU,PCMA,G722,telephone-event sendrecv")
+        );
+    }
 
     // Bodies below are copied byte for byte from captures in the project
     // corpus (shared/corpus/pcaps/...), so the assertions check the parser
