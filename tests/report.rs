@@ -286,14 +286,16 @@ fn sections_read_again_equal_sections_held() {
         let b = page.find("<section id=\"data\">").unwrap();
         page[a..b].to_string()
     };
-    // The capture's 3 problem calls (no ACK, no BYE) are more than the 2 allowed.
+    // The capture's 3 problem calls (no RTP) fail the same way: one incident, and two good
+    // calls sampled.
     let args = ["--max-calls", "2", "--sample-good", "2"];
     report(&[&pcap], &dir.join("held"), &args);
     let mut zero = args.to_vec();
     zero.extend(["--hold-memory", "0"]);
     report(&[&pcap], &dir.join("reread"), &zero);
     let held = sections(&dir.join("held"));
-    assert_eq!(held.matches("<section class=\"call\"").count(), 4);
+    assert_eq!(held.matches("<section class=\"call\"").count(), 3);
+    assert!(held.contains("2 more calls failed the same way"));
     assert!(!held.contains("(message text not kept)"));
     assert!(held == sections(&dir.join("reread")), "sections differ");
     // Standard input cannot be read twice: the sections are drawn without their messages, and
@@ -308,7 +310,7 @@ fn sections_read_again_equal_sections_held() {
             "--max-calls",
             "2",
             "--sample-good",
-            "0",
+            "1",
         ])
         .stdin(std::fs::File::open(&pcap).unwrap())
         .output()
@@ -476,5 +478,108 @@ fn charts_are_never_empty_and_counts_are_whole() {
             }
         }
         assert!(charts >= 3, "{sample}: {charts} charts");
+    }
+}
+
+#[test]
+fn a_burst_of_identical_failures_is_one_incident() {
+    // samples/sipp-faults.pcap: 25 INVITEs refused with 503 by the same server in one burst,
+    // and three calls that each fail their own way. The page draws the burst once and names
+    // the other 24 calls in that section; each of the 25 links there from the call list.
+    let dir = artefacts("report-incidents");
+    report(&[&repo().join("samples/sipp-faults.pcap")], &dir, &[]);
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let sections: Vec<&str> = page.split("<section class=\"call\"").skip(1).collect();
+    let refused: Vec<&&str> = sections
+        .iter()
+        .filter(|s| s.contains("badge o-server-failure"))
+        .collect();
+    assert_eq!(refused.len(), 1, "one section for the 503 burst");
+    assert!(
+        refused[0].contains("24 more calls failed the same way"),
+        "{:.600}",
+        refused[0]
+    );
+    let named = refused[0].matches("@faults.test</code>").count();
+    assert_eq!(
+        named,
+        1 + 20,
+        "the drawn call and the first 20 others are named"
+    );
+    assert!(refused[0].contains("and 4 more (the call list"));
+    let problems = sections
+        .iter()
+        .filter(|s| s.contains("Why it is here"))
+        .count();
+    assert_eq!(problems, 4, "the burst and the three single faults");
+    let anchors = page
+        .split("<script type=\"application/json\" id=\"anchors-data\">")
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .unwrap();
+    let anchors: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(anchors).unwrap();
+    let to_burst = anchors
+        .iter()
+        .filter(|(k, _)| k.starts_with("refused-"))
+        .map(|(_, v)| v.as_str().unwrap())
+        .collect::<BTreeSet<_>>();
+    assert_eq!(
+        to_burst.len(),
+        1,
+        "every named call of the burst links to its section"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    let burst = summary
+        .lines()
+        .find(|l| l.contains("| server-failure | 503 |"))
+        .unwrap();
+    assert!(
+        burst.contains("| 25 |"),
+        "summary.md counts the burst once: {burst}"
+    );
+    // The tables keep every call.
+    assert_eq!(
+        strings(&table(&dir, "calls"), "final_status")
+            .iter()
+            .filter(|s| *s == "503")
+            .count(),
+        25
+    );
+}
+
+#[test]
+fn the_page_fits_1400_pixels_without_scrolling_sideways() {
+    // Measured by chromium at a 1400 px window: the page is no wider than the window, no text of
+    // a chart or ladder lies outside its drawing, and the only boxes that scroll on their own
+    // are ladders with more columns than fit (the call list wraps its Call-IDs and names).
+    for sample in ["kamailio-sipp-outcomes.pcap", "sipp-faults.pcap"] {
+        let dir = artefacts(&format!("report-1400-{sample}"));
+        report(&[&repo().join("samples").join(sample)], &dir, &[]);
+        let shot = dir.join("top-1400.png");
+        let Some(v) = crate::support::browser_check(
+            "layout.mjs",
+            &[
+                dir.join("index.html").as_os_str(),
+                "1400".as_ref(),
+                shot.as_os_str(),
+            ],
+        ) else {
+            return;
+        };
+        assert_eq!(v["errors"], serde_json::json!([]), "{sample}");
+        assert_eq!(
+            v["scrollWidth"], v["viewport"],
+            "{sample}: the page scrolls sideways"
+        );
+        assert_eq!(v["wide"], serde_json::json!([]), "{sample}");
+        assert_eq!(v["clipped"], serde_json::json!([]), "{sample}");
+        for s in v["scrollers"].as_array().unwrap() {
+            let s = s.as_str().unwrap();
+            assert!(
+                s.starts_with("div.ladder "),
+                "{sample}: {s} scrolls sideways"
+            );
+        }
     }
 }

@@ -174,7 +174,8 @@ pub struct ReportArgs {
     /// The page's title (default: the capture file names).
     #[arg(long)]
     pub title: Option<String>,
-    /// Problem calls drawn with a section of their own, the worst first.
+    /// Incidents drawn with a section of their own, the worst first (an incident: problem
+    /// calls that failed the same way, drawn once).
     #[arg(long, default_value_t = 100)]
     pub max_calls: usize,
     /// Good calls drawn as a sample.

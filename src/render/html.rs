@@ -39,7 +39,7 @@ fn js_string(s: &str) -> String {
 /// The styles of ladder blocks.
 pub const STYLE: &str = r#"
 .lwrap { display: flex; align-items: flex-start; }
-.lwrap .ladder { position: relative; flex: none; }
+.lwrap .ladder { position: relative; flex: 0 1 auto; min-width: 0; overflow-x: auto; }
 .lwrap .ladder a.m { position: absolute; display: block; left: GUTTERpx; height: ROWpx; }
 .lwrap .ladder a.m:hover, .lwrap .ladder a.m.sel { background: rgba(255, 200, 0, 0.18); outline: 1px solid #e0b000; }
 .lwrap .panel { position: sticky; top: 0; flex: 1; min-width: 320px; max-height: 100vh; overflow: auto;

@@ -12,7 +12,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Ladder;
 
-pub const GUTTER: i32 = 300;
+pub const GUTTER: i32 = 250;
 pub const SPACING: i32 = 240;
 pub const HEADING: i32 = 56;
 pub const ROW: i32 = 30;
@@ -48,7 +48,7 @@ impl Layout {
         let n = l.columns.len().max(1) as i32;
         // Wide enough for the columns and for every label and SDP line drawn whole: text
         // that ran past the last column was clipped by the image's edge.
-        let mut width = GUTTER + n * SPACING + 120;
+        let mut width = GUTTER + n * SPACING + 40;
         for r in &l.rows {
             let (a, b) = (Layout::center(r.from), Layout::center(r.to));
             let label = text_px(&row_label(l, r), 14.0);

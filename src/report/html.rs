@@ -43,6 +43,8 @@ nav a { color: #fff; margin-right: 16px; text-decoration: none; font-weight: 600
 main { padding: 8px 16px 40px; max-width: 1900px; }
 h1 { font-size: 22px; margin: 10px 0; } h2 { margin-top: 28px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
 table { border-collapse: collapse; margin: 6px 0 12px; }
+/* A table wider than the window scrolls in its own box; the page never scrolls sideways. */
+table { display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: left; vertical-align: top; }
 th { background: #f0f4fa; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -58,7 +60,12 @@ code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size:
 #filters input, #filters select { padding: 3px 6px; font-size: 14px; }
 #calls-table th { cursor: pointer; user-select: none; white-space: nowrap; }
 #calls-table th.asc::after { content: " ▲"; } #calls-table th.desc::after { content: " ▼"; }
-#calls-table td { white-space: nowrap; max-width: 320px; overflow: hidden; text-overflow: ellipsis; }
+#calls-table { font-size: 13px; }
+#calls-table th, #calls-table td { padding: 2px 5px; }
+#calls-table td { white-space: nowrap; }
+/* Names, addresses and Call-IDs are shown whole: they wrap rather than being cut. */
+#calls-table td.wrap { white-space: normal; overflow-wrap: break-word; }
+#calls-table td.id { overflow-wrap: anywhere; min-width: 24ch; }
 section.call { border: 1px solid var(--line); border-radius: 6px; margin: 18px 0; padding: 6px 12px; }
 section.call h3 { margin: 6px 0; }
 section.call .ladder-scroll { overflow-x: auto; max-width: 100%; }
@@ -386,6 +393,38 @@ fn netmap(cx: &Context) -> String {
 
 /// One call's block: why it is here, its figures, alerts, ladder (click an arrow for the
 /// message) and RTP streams.
+/// The other calls of the section's incident: how many, over what time, which.
+fn similar(s: &Section) -> String {
+    let m = &s.similar;
+    if m.count == 0 {
+        return String::new();
+    }
+    let mut out = format!(
+        "<p class=\"similar\"><b>{} more call{} failed the same way</b> (outcome, status, reasons, caller host and callee) between {} and {}:",
+        m.count,
+        if m.count == 1 { "" } else { "s" },
+        m.first.unwrap_or(s.call.start),
+        m.last.unwrap_or(s.call.start),
+    );
+    for (i, id) in m.call_ids.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{} <code>{}</code>",
+            if i == 0 { "" } else { "," },
+            w(id)
+        );
+    }
+    let more = m.count.saturating_sub(m.call_ids.len() as u64);
+    if more > 0 {
+        let _ = write!(
+            out,
+            " and {more} more (the call list and the calls table have them all)"
+        );
+    }
+    out.push_str(".</p>");
+    out
+}
+
 pub fn section(s: &Section, id: &str) -> String {
     let c = &s.call;
     let outcome = c.outcome.map_or("unknown", |o| o.as_str());
@@ -403,6 +442,7 @@ pub fn section(s: &Section, id: &str) -> String {
             "<p><b>Why it is here:</b> {}</p>",
             esc(&s.reasons.join(", "))
         );
+        out.push_str(&similar(s));
     } else {
         out.push_str("<p class=\"muted\">A sample of the good calls.</p>");
     }
@@ -504,8 +544,10 @@ const LIST_SCRIPT: &str = r#"
   }
   let key = 'start', dir = 1;
   const SHOWN = 1000;
+  const WRAP = new Set(['from', 'to', 'call_id']);
   const fmt = (k, v) => v === null || v === undefined ? '' :
-    (typeof v === 'number' && !Number.isInteger(v)) ? v.toFixed(k === 'duration' || k === 'pdd' ? 3 : 2) : String(v);
+    (k === 'duration' || k === 'pdd') && typeof v === 'number' ? v.toFixed(3) :
+    (typeof v === 'number' && !Number.isInteger(v)) ? v.toFixed(2) : String(v);
   function draw() {
     const outcome = f('f-outcome').value, user = f('f-user').value.toLowerCase(),
           addr = f('f-addr').value.toLowerCase(), text = f('f-text').value.toLowerCase(),
@@ -541,7 +583,7 @@ const LIST_SCRIPT: &str = r#"
           td.textContent = fmt(k, c[k]);
         }
         if (typeof c[k] === 'number') td.className = 'n';
-        td.title = td.textContent;
+        else if (WRAP.has(k)) td.className = k === 'call_id' ? 'wrap id' : 'wrap';
         tr.appendChild(td);
       }
       body.appendChild(tr);
@@ -593,11 +635,16 @@ pub fn partial(r: &crate::pipeline::RunStats) -> Option<String> {
 
 pub fn page(cx: &Context, sections: &[(String, String)]) -> String {
     let f = cx.fin;
+    // A call of an incident links to the incident's section, as its drawn call does.
     let anchors: BTreeMap<&str, String> = f
         .sections
         .iter()
         .zip(sections)
-        .map(|(s, (id, _))| (s.call.call_id.as_str(), id.clone()))
+        .flat_map(|(s, (id, _))| {
+            std::iter::once(s.call.call_id.as_str())
+                .chain(s.similar.call_ids.iter().map(String::as_str))
+                .map(move |c| (c, id.clone()))
+        })
         .collect();
     let mut out = String::with_capacity(1 << 20);
     let _ = write!(
@@ -666,9 +713,14 @@ pub fn page(cx: &Context, sections: &[(String, String)]) -> String {
     }
     let _ = write!(
         out,
-        "</tr></thead><tbody></tbody></table></section>\n<section id=\"sections\"><h2>Call details</h2><p class=\"muted\">{} problem calls (worst first, at most {}) and a sample of {} good ones. Click an arrow of a ladder to read the message.</p>\n",
+        "</tr></thead><tbody></tbody></table></section>\n<section id=\"sections\"><h2>Call details</h2><p class=\"muted\">{} incidents (worst first, at most {}; the calls that failed the same way are one incident, drawn once) covering {} problem calls, and a sample of {} good calls. Click an arrow of a ladder to read the message.</p>\n",
         f.sections.iter().filter(|s| s.score > 0).count(),
         f.opts.max_calls,
+        f.sections
+            .iter()
+            .filter(|s| s.score > 0)
+            .map(|s| 1 + s.similar.count)
+            .sum::<u64>(),
         f.sections.iter().filter(|s| s.score == 0).count(),
     );
     for (_, html) in sections {

@@ -123,27 +123,29 @@ pub fn render(cx: &Context) -> String {
             );
         }
     }
-    let mut worst: Vec<&super::ListRow> = f.list.iter().filter(|r| r.score > 0).collect();
-    worst.sort_by(|a, b| b.score.cmp(&a.score).then(a.start.cmp(&b.start)));
-    let _ = writeln!(out, "\n## Worst calls\n");
+    // One row per incident: a burst of calls failing the same way is one line, with its count.
+    let worst: Vec<&super::Section> = f.sections.iter().filter(|s| s.score > 0).collect();
+    let _ = writeln!(out, "\n## Worst incidents\n");
     if worst.is_empty() {
         let _ = writeln!(out, "No problem call.");
     } else {
         let _ = writeln!(
             out,
-            "| start | from | to | outcome | status | why | Call-ID |\n|---|---|---|---|---:|---|---|"
+            "| start | calls | from | to | outcome | status | why | Call-ID |\n|---|---:|---|---|---|---:|---|---|"
         );
-        for r in worst.into_iter().take(10) {
+        for s in worst.into_iter().take(10) {
+            let c = &s.call;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                r.start,
-                md(&r.from),
-                md(&r.to),
-                r.outcome,
-                r.status.map(|s| s.to_string()).unwrap_or_default(),
-                r.reasons.join(", "),
-                md(&r.call_id)
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                s.similar.first.unwrap_or(c.start).min(c.start),
+                1 + s.similar.count,
+                md(&c.from),
+                md(&c.to),
+                c.outcome.map_or("unknown", |o| o.as_str()),
+                c.final_status.map(|s| s.to_string()).unwrap_or_default(),
+                s.reasons.join(", "),
+                md(&c.call_id)
             );
         }
     }

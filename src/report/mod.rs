@@ -6,9 +6,13 @@
 //!   ([`tables`]), in batches;
 //! - a call's messages wait in [`Collector`] only until its record leaves the call window
 //!   (a few minutes of capture time), with a byte budget beyond which texts are not kept;
-//! - sections are kept for the worst `max_calls` problem calls (a bounded heap by score) and a
+//! - sections are kept for the worst `max_calls` incidents (a bounded heap by score) and a
 //!   sample of `sample_good` good ones (the lowest hashes of their Call-IDs, so the sample is the
-//!   same on every run);
+//!   same on every run). An incident is a run of problem calls that fail the same way: the same
+//!   outcome, final status and reason phrase, the same reasons, from the same caller host to the
+//!   same callee address, each starting within [`INCIDENT_GAP`] of the run. Its first call is
+//!   drawn; the others are counted, and the first [`SIMILAR_LISTED`] named, in its section (a
+//!   burst of 25 identical 503s is one section, not 25);
 //! - the call list keeps at most `max_list` rows, problem calls first.
 //!
 //! Every cut is counted and said on the page.
@@ -107,6 +111,23 @@ fn held_size(m: &MsgRow) -> usize {
         + m.anomalies.capacity() * std::mem::size_of::<&str>()
 }
 
+/// Calls of an incident that start further apart than this are two incidents.
+pub const INCIDENT_GAP: crate::time::Nanos = 600 * NANOS_PER_SEC;
+/// Call-IDs named in an incident's section (all of its calls are in the call list and tables).
+pub const SIMILAR_LISTED: usize = 20;
+
+/// The other calls of an incident: those that failed as the drawn one did.
+#[derive(Clone, Debug, Default)]
+pub struct Similar {
+    /// How many (besides the drawn call).
+    pub count: u64,
+    /// The earliest and latest start among the incident's calls, the drawn one included.
+    pub first: Option<Ts>,
+    pub last: Option<Ts>,
+    /// The first [`SIMILAR_LISTED`] of their Call-IDs, in the order they closed.
+    pub call_ids: Vec<String>,
+}
+
 /// One call drawn in the page.
 pub struct Section {
     pub call: CallRecord,
@@ -119,6 +140,34 @@ pub struct Section {
     pub alerts: Vec<Alert>,
     pub score: u32,
     pub reasons: Vec<&'static str>,
+    /// The incident this call stands for (empty for a good call or a one-call incident).
+    pub similar: Similar,
+    /// The hash of how the call failed (see the module doc); 0 for a good call.
+    pub signature: u64,
+}
+
+/// How a problem call failed, as a hash: calls with the same one belong to one incident.
+fn signature(c: &CallRecord, reasons: &[&'static str]) -> u64 {
+    use crate::decode::{fnv, FNV_OFFSET};
+    let mut h = FNV_OFFSET;
+    h = fnv(c.outcome.map_or("unknown", Outcome::as_str).as_bytes(), h);
+    h = fnv(&c.final_status.unwrap_or(0).to_be_bytes(), h);
+    h = fnv(c.reason.as_deref().unwrap_or("").as_bytes(), h);
+    for r in reasons {
+        h = fnv(r.as_bytes(), fnv(b"|", h));
+    }
+    h = fnv(
+        c.caller
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+        fnv(b"|", h),
+    );
+    let callee = c.detail.as_ref().and_then(|d| d.callee);
+    fnv(
+        callee.map(|a| a.to_string()).unwrap_or_default().as_bytes(),
+        fnv(b"|", h),
+    )
 }
 
 /// One row of the call list.
@@ -176,6 +225,8 @@ pub struct Collector {
     pending_bytes: usize,
     problems: BinaryHeap<Reverse<(u32, Reverse<u64>)>>,
     problem_sections: HashMap<u64, Section>,
+    /// The open incident of each failure signature: its section's sequence number.
+    incidents: HashMap<u64, u64>,
     good: BTreeMap<(u64, String), Section>,
     seq: u64,
     /// The call list: problem calls, and good ones (which give way to problems when full).
@@ -202,6 +253,8 @@ pub struct Counts {
     pub registrations: u64,
     pub rtp_streams: u64,
     pub problem_calls: u64,
+    /// Problem calls folded into the section of an earlier call that failed the same way.
+    pub folded_calls: u64,
     pub alerts_fired: u64,
     /// Sections whose messages did not fit the memory budget during the pass and could not be
     /// read again (standard input, live capture).
@@ -281,6 +334,7 @@ impl Collector {
             pending_bytes: 0,
             problems: BinaryHeap::new(),
             problem_sections: HashMap::new(),
+            incidents: HashMap::new(),
             good: BTreeMap::new(),
             seq: 0,
             list: Vec::new(),
@@ -417,6 +471,14 @@ impl Collector {
         let (score, reasons) = assess(&c, &alerts);
         self.counts.problem_calls += u64::from(score > 0);
         self.list_row(&c, alerts.len() as u32, score, &reasons);
+        let sig = if score > 0 {
+            signature(&c, &reasons)
+        } else {
+            0
+        };
+        if score > 0 && self.fold(sig, &c) {
+            return Ok(());
+        }
         let section = Section {
             msgs: pending.msgs,
             msgs_cut: pending.cut,
@@ -426,6 +488,8 @@ impl Collector {
             alerts,
             score,
             reasons,
+            similar: Similar::default(),
+            signature: sig,
             call: c,
         };
         self.seq += 1;
@@ -443,19 +507,52 @@ impl Collector {
         Ok(())
     }
 
+    /// Adds a problem call to the open incident of its signature when it starts within
+    /// [`INCIDENT_GAP`] of it; false when it opens a new one.
+    fn fold(&mut self, sig: u64, c: &CallRecord) -> bool {
+        let Some(s) = self
+            .incidents
+            .get(&sig)
+            .and_then(|seq| self.problem_sections.get_mut(seq))
+        else {
+            return false;
+        };
+        let first = s.similar.first.unwrap_or(s.call.start);
+        let last = s.similar.last.unwrap_or(s.call.start);
+        let near = c.start.0 >= first.0.saturating_sub(INCIDENT_GAP)
+            && c.start.0 <= last.0.saturating_add(INCIDENT_GAP);
+        if !near {
+            return false;
+        }
+        s.similar.count += 1;
+        s.similar.first = Some(first.min(c.start));
+        s.similar.last = Some(last.max(c.start));
+        if s.similar.call_ids.len() < SIMILAR_LISTED {
+            s.similar.call_ids.push(c.call_id.clone());
+        }
+        self.counts.folded_calls += 1;
+        true
+    }
+
     fn keep_problem(&mut self, s: Section) {
         let key = (s.score, Reverse(self.seq));
         if self.problems.len() < self.opts.max_calls {
             self.problems.push(Reverse(key));
+            self.incidents.insert(s.signature, self.seq);
             self.problem_sections.insert(self.seq, s);
             return;
         }
         match self.problems.peek() {
             Some(Reverse(min)) if key > *min => {
                 if let Some(Reverse((_, Reverse(old)))) = self.problems.pop() {
-                    self.problem_sections.remove(&old);
+                    if let Some(gone) = self.problem_sections.remove(&old) {
+                        if self.incidents.get(&gone.signature) == Some(&old) {
+                            self.incidents.remove(&gone.signature);
+                        }
+                    }
                 }
                 self.problems.push(Reverse(key));
+                self.incidents.insert(s.signature, self.seq);
                 self.problem_sections.insert(self.seq, s);
             }
             _ => {}

@@ -39,7 +39,16 @@ try {
         }
       }
     }
-    return { viewport: vw, scrollWidth: doc.scrollWidth, wide: wide.slice(0, 20), clipped: clipped.slice(0, 20) };
+    // Boxes that scroll sideways on their own (a table wider than the window): named, so a
+    // caller can allow some (a ladder with many columns) and refuse others.
+    const scrollers = [];
+    for (const e of document.body ? document.body.querySelectorAll('*') : []) {
+      const o = getComputedStyle(e).overflowX;
+      if ((o === 'auto' || o === 'scroll') && e.scrollWidth > e.clientWidth + 1) {
+        scrollers.push(`${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className && typeof e.className === 'string' ? '.' + e.className.split(' ')[0] : ''} ${e.scrollWidth}>${e.clientWidth}`);
+      }
+    }
+    return { viewport: vw, scrollWidth: doc.scrollWidth, wide: wide.slice(0, 20), clipped: clipped.slice(0, 20), scrollers: scrollers.slice(0, 40) };
   });
   await page.screenshot({ path: shot, fullPage: false });
   out.errors = errors;
