@@ -38,7 +38,11 @@ pub fn open_source(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Box<dyn Source
     }
 }
 
-fn progress_bar(cfg: &Config, src: &dyn Source) -> Option<Progress> {
+/// The progress bar of a file run (on a terminal, for inputs of 64 MiB or more): bytes read
+/// while the reader runs; once the input is read, a spinner that says the run is finishing
+/// (the correlator, detectors and writers still at work), until [`drive`] returns. The bar
+/// never vanishes while the run goes on.
+fn progress_bar(cfg: &Config, src: &dyn Source) -> Option<(Progress, indicatif::ProgressBar)> {
     if !cfg.progress {
         return None;
     }
@@ -47,16 +51,30 @@ fn progress_bar(cfg: &Config, src: &dyn Source) -> Option<Progress> {
         return None;
     }
     let pb = indicatif::ProgressBar::new(total);
+    Some((reader_progress(pb.clone()), pb))
+}
+
+/// The reader's side of the bar: positions as bytes are read; at the end, the spinner.
+fn reader_progress(pb: indicatif::ProgressBar) -> Progress {
     pb.set_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    Some(Box::new(move |done| match done {
+    Box::new(move |done| match done {
         Some(d) => pb.set_position(d),
-        None => pb.finish_and_clear(),
-    }))
+        None => {
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bytes} of {total_bytes} read; {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            pb.set_message("finishing: calls, detectors and outputs");
+            pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
+    })
 }
 
 /// Runs the captures (or the live interface) through the pipeline and a session into `sink`,
@@ -68,13 +86,18 @@ pub fn drive(
     sink: &mut dyn Sink,
 ) -> Result<Report, RunError> {
     let source = open_source(cfg, stop.clone())?;
-    let progress = progress_bar(cfg, source.as_ref());
+    let (progress, bar) = progress_bar(cfg, source.as_ref()).unzip();
     let scfg = SessionConfig {
         filter: cfg.filter.clone(),
         thresholds: thresholds.cloned().unwrap_or_default(),
         hold: session::HOLD,
     };
-    session::run(source, &cfg.pipeline, scfg, stop, progress, sink)
+    let r = session::run(source, &cfg.pipeline, scfg, stop, progress, sink);
+    // Cleared only now: the run's last output and its warnings come after.
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    r
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
@@ -746,5 +769,25 @@ pub fn print_stats(r: &Report, format: Format) {
     let mut err = io::stderr().lock();
     for (k, v) in rows {
         let _ = writeln!(err, "{k:<w$}  {v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bar_outlives_the_reader() {
+        // The reader's end is not the run's end: the bar turns into a "finishing" spinner and
+        // only drive() clears it (it was cleared at the reader's end, leaving seconds of
+        // correlation and writing with nothing on screen).
+        let pb = indicatif::ProgressBar::with_draw_target(
+            Some(100),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        let mut p = super::reader_progress(pb.clone());
+        p(Some(40));
+        assert_eq!(pb.position(), 40);
+        p(None);
+        assert!(!pb.is_finished(), "the reader's end does not end the bar");
+        assert!(pb.message().contains("finishing"), "{}", pb.message());
     }
 }
