@@ -16,7 +16,9 @@ pub struct TextOptions {
     pub ascii: bool,
     pub color: bool,
     pub verbose: bool,
-    /// Total width to fit in (the terminal's), if any.
+    /// Total width to fit in (the terminal's), if any. Without one (a file, a pipe) nothing is
+    /// cut: columns widen to their longest heading and labels wrap onto as many lines as they
+    /// need.
     pub width: Option<usize>,
     /// What the time gutter shows.
     pub time: TimeMode,
@@ -88,6 +90,8 @@ const ASCII: Glyphs = Glyphs {
 const GUTTER: usize = 26;
 const MAX_GAP: usize = 30;
 const MIN_GAP: usize = 14;
+/// The widest a column grows, without a terminal, to show its heading whole.
+const WHOLE_GAP: usize = 120;
 
 fn fit(s: &str, w: usize) -> String {
     crate::output::fit(s, w)
@@ -171,8 +175,19 @@ pub fn lines(l: &Ladder, o: &TextOptions) -> Lines {
     let n = l.columns.len().max(1);
     let gap = match o.width {
         Some(w) if n > 1 => ((w.saturating_sub(GUTTER + 24)) / (n - 1)).clamp(MIN_GAP, MAX_GAP),
-        _ => MAX_GAP,
+        Some(_) => MAX_GAP,
+        // Whole values outside a terminal: as wide as the longest address or name.
+        None => (0..l.columns.len())
+            .map(|i| {
+                let (addr, name) = l.column_title(i);
+                let name = name.map_or(0, |n| escape(&n).chars().count());
+                addr.chars().count().max(name) + 2
+            })
+            .max()
+            .unwrap_or(0)
+            .clamp(MAX_GAP, WHOLE_GAP),
     };
+    let label_lines = if o.width.is_some() { 3 } else { usize::MAX };
     let center = |i: usize| GUTTER + gap / 2 + i * gap;
     let line_width = center(n - 1) + gap / 2 + 1;
     let mut out = Lines::default();
@@ -265,7 +280,7 @@ pub fn lines(l: &Ladder, o: &TextOptions) -> Lines {
             }
             let room = hi - lo - 3;
             let width = room.saturating_sub(2).max(1);
-            let parts = wrap(&label, width, 3);
+            let parts = wrap(&label, width, label_lines);
             let first: Vec<char> = parts.first().map_or(Vec::new(), |p| p.chars().collect());
             let start = lo + 2 + (room - first.len()) / 2;
             for (k, c) in first.into_iter().enumerate() {
