@@ -192,6 +192,11 @@ pub struct ReportArgs {
     /// its messages read again from the files if it gets a section.
     #[arg(long, default_value_t = 32)]
     pub hold_memory: usize,
+    /// Problem calls (the worst first) given their frames in a capture of their own,
+    /// calls/NAME.pcapng, linked from their section (as `sipscope export` writes them); 0 for
+    /// none. Only from files (they are read again).
+    #[arg(long, default_value_t = 50)]
+    pub call_captures: usize,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]

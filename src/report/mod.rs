@@ -46,6 +46,9 @@ pub struct ReportOptions {
     pub max_list: usize,
     /// Messages kept per call section.
     pub max_msgs: usize,
+    /// Problem calls (the worst first) given a capture of their own, `calls/NAME.pcapng` beside
+    /// the page ([`crate::export`]); only when the captures can be read again.
+    pub call_captures: usize,
     /// Bytes of messages waiting for their call at most; calls beyond it have their messages
     /// read again if they get a section.
     pub pending_bytes: usize,
@@ -61,6 +64,7 @@ impl Default for ReportOptions {
             sample_good: 20,
             max_list: 20_000,
             max_msgs: 400,
+            call_captures: 50,
             pending_bytes: 32 << 20,
             title: "sipscope report".into(),
             files: Vec::new(),
@@ -119,6 +123,23 @@ pub struct Section {
     pub alerts: Vec<Alert>,
     pub score: u32,
     pub reasons: Vec<&'static str>,
+    /// Its frames, written beside the page: the path relative to it.
+    pub capture: Option<String>,
+}
+
+impl Section {
+    /// What finds this call's frames in the captures ([`crate::export`]): its messages and
+    /// streams as the section holds them; None when some of its messages are not held.
+    pub fn frames(&self) -> Option<crate::export::CallFrames> {
+        if self.msgs.is_empty() || self.msgs_cut > 0 {
+            return None;
+        }
+        Some(crate::export::CallFrames {
+            call_id: self.call.call_id.clone(),
+            msgs: self.msgs.iter().map(crate::export::MsgAt::from).collect(),
+            media: self.streams.iter().map(crate::export::MediaAt::from).collect(),
+        })
+    }
 }
 
 /// One row of the call list.
@@ -426,6 +447,7 @@ impl Collector {
             alerts,
             score,
             reasons,
+            capture: None,
             call: c,
         };
         self.seq += 1;
