@@ -94,7 +94,11 @@ fn out_err(e: ExportError) -> RunError {
     }
 }
 
-pub fn export(cfg: &Config, stop: Arc<AtomicBool>, req: &ExportRequest) -> Result<Report, RunError> {
+pub fn export(
+    cfg: &Config,
+    stop: Arc<AtomicBool>,
+    req: &ExportRequest,
+) -> Result<Report, RunError> {
     let Input::Files(files) = &cfg.input else {
         return Err(RunError::Output(OutputError::Io(io::Error::other(
             "export needs capture files",

@@ -135,7 +135,10 @@ impl PcapngFile {
 pub enum WriteError {
     Io(std::io::Error),
     /// A pcap file holds one link type: this frame has another.
-    SecondLinkType { first: LinkType, next: LinkType },
+    SecondLinkType {
+        first: LinkType,
+        next: LinkType,
+    },
 }
 
 /// One output file of either format, created at its first frame.
@@ -166,8 +169,12 @@ impl CaptureFile {
         let out = match &mut self.out {
             Some(o) => o,
             None => self.out.insert(match self.container {
-                Container::Pcap => Out::Pcap(PcapFile::create(&self.path, f.link).map_err(WriteError::Io)?),
-                Container::Pcapng => Out::Pcapng(PcapngFile::create(&self.path).map_err(WriteError::Io)?),
+                Container::Pcap => {
+                    Out::Pcap(PcapFile::create(&self.path, f.link).map_err(WriteError::Io)?)
+                }
+                Container::Pcapng => {
+                    Out::Pcapng(PcapngFile::create(&self.path).map_err(WriteError::Io)?)
+                }
             }),
         };
         match out {
@@ -237,7 +244,10 @@ mod tests {
         }
         assert_eq!(got.len(), 3);
         for (a, b) in got.iter().zip(&frames) {
-            assert_eq!((a.ts, a.link, &a.data, a.orig_len), (b.ts, b.link, &b.data, b.orig_len));
+            assert_eq!(
+                (a.ts, a.link, &a.data, a.orig_len),
+                (b.ts, b.link, &b.data, b.orig_len)
+            );
         }
         std::fs::remove_file(&p).ok();
     }

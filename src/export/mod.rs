@@ -288,9 +288,7 @@ fn add(to: &mut Vec<u32>, groups: &[u32]) {
 }
 
 fn next_port(a: SocketAddr) -> Option<SocketAddr> {
-    a.port()
-        .checked_add(1)
-        .map(|p| SocketAddr::new(a.ip(), p))
+    a.port().checked_add(1).map(|p| SocketAddr::new(a.ip(), p))
 }
 
 type Spans = FxHashMap<(SocketAddr, SocketAddr), Vec<(Ts, Ts, u32)>>;
@@ -353,10 +351,9 @@ impl Index {
                         }
                         Carrier::Udp | Carrier::HepUdp | Carrier::HepTcp => match locate {
                             Locate::Frames => add(ix.by_frame.entry(m.frame).or_default(), &[g]),
-                            Locate::Times => add(
-                                ix.by_time.entry((m.ts.0, m.src, m.dst)).or_default(),
-                                &[g],
-                            ),
+                            Locate::Times => {
+                                add(ix.by_time.entry((m.ts.0, m.src, m.dst)).or_default(), &[g])
+                            }
                         },
                     }
                 }

@@ -183,12 +183,10 @@ impl DirTrack {
             if i == 0 {
                 start = start.min(before);
             }
-            let groups = SipMessage::parse(m.clone(), false)
-                .ok()
-                .and_then(|s| {
-                    s.call_id()
-                        .and_then(|c| ids.get(String::from_utf8_lossy(c).as_ref()).cloned())
-                });
+            let groups = SipMessage::parse(m.clone(), false).ok().and_then(|s| {
+                s.call_id()
+                    .and_then(|c| ids.get(String::from_utf8_lossy(c).as_ref()).cloned())
+            });
             if let Some(g) = groups {
                 self.mark(start, end, &g);
                 if self.recent.len() >= RECENT {

@@ -137,7 +137,11 @@ impl Section {
         Some(crate::export::CallFrames {
             call_id: self.call.call_id.clone(),
             msgs: self.msgs.iter().map(crate::export::MsgAt::from).collect(),
-            media: self.streams.iter().map(crate::export::MediaAt::from).collect(),
+            media: self
+                .streams
+                .iter()
+                .map(crate::export::MediaAt::from)
+                .collect(),
         })
     }
 }
