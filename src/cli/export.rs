@@ -107,6 +107,13 @@ pub fn export(
     let mut chooser = Chooser::new(req.choice.clone());
     let mut report = drive(cfg, stop.clone(), None, &mut chooser)?;
     let mut chosen = chooser.finish();
+    if report.run.interrupted {
+        // The files are not read again: what was chosen is incomplete (exit 130).
+        report
+            .notes
+            .push("export: interrupted before the frames were written; no file made".into());
+        return Ok(report);
+    }
     if chosen.groups.is_empty() {
         let what = match cfg.filter.call_id.as_deref() {
             Some(id) => format!("no call with Call-ID {}", sipscope::output::escape(id)),

@@ -166,7 +166,11 @@ fn call_captures(
         return Ok(Vec::new());
     };
     let max = fin.opts.call_captures;
-    if max == 0 || files.iter().any(|p| p.as_os_str() == "-") {
+    // Interrupted: the files are not read again (the output is partial; a pipe cannot be).
+    if max == 0
+        || files.iter().any(|p| p.as_os_str() == "-")
+        || stop.load(std::sync::atomic::Ordering::Relaxed)
+    {
         return Ok(Vec::new());
     }
     let dir = fin.opts.dir.join("calls");
