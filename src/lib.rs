@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod capture;
 pub mod correlate;
 pub mod decode;
+pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;

@@ -103,6 +103,7 @@ fn run(cli: Cli) -> Exit {
         Command::Alerts(a) => (&a.common, a.format),
         Command::Report(a) => (&a.common, FormatArg::Table),
         Command::Tui(a) => (&a.common, FormatArg::Table),
+        Command::Export(a) => (&a.common, FormatArg::Table),
         Command::Completions { .. } | Command::Man => return Exit::Ok,
     };
     let calls_only = !matches!(
@@ -230,6 +231,13 @@ fn run(cli: Cli) -> Exit {
             }
         },
         Command::Completions { .. } | Command::Man => return Exit::Ok,
+        Command::Export(a) => match cli::export::ExportRequest::from_args(a, &cfg) {
+            Ok(req) => cli::export::export(&cfg, stop, &req),
+            Err(e) => {
+                eprintln!("sipscope: {e}");
+                return Exit::Usage;
+            }
+        },
         Command::Ladder(a) => match cli::ladder::LadderRequest::from_args(a) {
             Ok(req) => cli::ladder::ladder(&cfg, stop, &req),
             Err(e) => {

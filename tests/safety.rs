@@ -85,7 +85,7 @@ fn text_files(dir: &Path) -> Vec<PathBuf> {
                 todo.push(p);
             } else if !matches!(
                 p.extension().and_then(|e| e.to_str()),
-                Some("parquet" | "png")
+                Some("parquet" | "png" | "pcapng")
             ) {
                 out.push(p);
             }

@@ -2,6 +2,7 @@
 //! leaks past this module.
 
 pub mod commands;
+pub mod export;
 pub mod ladder;
 pub mod monitor;
 pub mod report;
@@ -95,6 +96,10 @@ pub enum Command {
     /// network map, call list, ladders of the problem calls), summary.md, and the data tables
     /// in Parquet and CSV.
     Report(ReportArgs),
+    /// The frames of chosen calls to a pcap or pcapng file, as read: the SIP of every hop (with
+    /// the IP fragments and whole TCP segments that carry it) and the RTP/RTCP tied to the calls
+    /// by their SDP, with their original times and link types.
+    Export(ExportArgs),
     /// Browse calls in the terminal, live (-i) or from captures: the call list as calls happen,
     /// the ladder and messages of a call, RTP, alerts, registrations and statistics.
     Tui(TuiArgs),
@@ -186,6 +191,51 @@ pub struct ReportArgs {
     pub max_list: usize,
     /// Memory, in MiB, for messages held until their call ends; a call that does not fit has
     /// its messages read again from the files if it gets a section.
+    #[arg(long, default_value_t = 32)]
+    pub hold_memory: usize,
+    /// Problem calls (the worst first) given their frames in a capture of their own,
+    /// calls/NAME.pcapng, linked from their section (as `sipscope export` writes them); 0 for
+    /// none. Only from files (they are read again).
+    #[arg(long, default_value_t = 50)]
+    pub call_captures: usize,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// pcapng: one interface per link type.
+    Pcapng,
+    /// pcap: one link type per file (a call whose frames have two fails).
+    Pcap,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The file to write: OUT.pcap (one link type) or OUT.pcapng (any); every chosen call goes
+    /// into it.
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "split")]
+    pub output: Option<PathBuf>,
+    /// One file per chosen call (with the legs it brought) in this directory, named from the
+    /// Call-ID with a hash, as `ladder --all` names its files.
+    #[arg(long, value_name = "DIR")]
+    pub split: Option<PathBuf>,
+    /// The format of the files --split writes (with -o the name's extension decides).
+    #[arg(long, value_enum, default_value_t = ExportFormat::Pcapng, requires = "split")]
+    pub format: ExportFormat,
+    /// Also the B2BUA legs linked to each chosen call (by X-Call-ID, Session-ID ..., see
+    /// --link-header).
+    #[arg(long)]
+    pub legs: bool,
+    /// Signalling only: leave the calls' RTP and RTCP out.
+    #[arg(long)]
+    pub no_rtp: bool,
+    /// Calls of every kind (REGISTER, OPTIONS, SUBSCRIBE ...), not only INVITE calls, as
+    /// `calls --all` lists them (a Call-ID given with --call-id is taken whatever its kind).
+    #[arg(long)]
+    pub all: bool,
+    /// Memory, in MiB, for where the messages of open calls were; a chosen call that does not
+    /// fit has its messages found by reading the files once more.
     #[arg(long, default_value_t = 32)]
     pub hold_memory: usize,
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use sipscope::export::{self, Container, ExportError, Target};
 use sipscope::output::frame::{self, FileFormat};
+use sipscope::output::names::FileNames;
 use sipscope::output::OutputError;
 use sipscope::report::{html, markdown, Collector, Finished, ReportOptions};
 use sipscope::session::{Event, Needs, Report, Sink};
@@ -73,6 +75,7 @@ impl ReportRequest {
                 sample_good: a.sample_good,
                 max_list: a.max_list,
                 pending_bytes: a.hold_memory.saturating_mul(1 << 20),
+                call_captures: a.call_captures,
                 title,
                 files,
                 ..ReportOptions::default()
@@ -151,6 +154,79 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
     Ok(())
 }
 
+/// Writes the frames of the worst problem calls to `calls/NAME.pcapng` beside the page, one
+/// reading of the files for all of them, and links each section to its file. Returns what the
+/// user must be told.
+fn call_captures(
+    cfg: &Config,
+    stop: &AtomicBool,
+    fin: &mut Finished,
+) -> Result<Vec<String>, RunError> {
+    let Input::Files(files) = &cfg.input else {
+        return Ok(Vec::new());
+    };
+    let max = fin.opts.call_captures;
+    // Interrupted: the files are not read again (the output is partial; a pipe cannot be).
+    if max == 0
+        || files.iter().any(|p| p.as_os_str() == "-")
+        || stop.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(Vec::new());
+    }
+    let dir = fin.opts.dir.join("calls");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut names = FileNames::new();
+    let mut targets: Vec<(usize, Target)> = Vec::new();
+    let mut without = 0u64;
+    for (i, s) in fin.sections.iter().enumerate() {
+        if s.score == 0 || targets.len() >= max {
+            continue;
+        }
+        let Some(cf) = s.frames() else {
+            without += 1;
+            continue;
+        };
+        let name = names.name(&s.call.call_id, Container::Pcapng.extension());
+        targets.push((
+            i,
+            Target {
+                path: dir.join(name),
+                container: Container::Pcapng,
+                calls: vec![cf],
+            },
+        ));
+    }
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| RunError::Output(OutputError::from(e)))?;
+    let opts = export::Options {
+        frame_filter: cfg.pipeline.frame_filter.clone(),
+        max_frames: cfg.pipeline.max_frames,
+        ..export::Options::default()
+    };
+    let only: Vec<Target> = targets.iter().map(|(_, t)| t.clone()).collect();
+    let st = export::write(files, &only, &opts, stop).map_err(|e| match e {
+        ExportError::Capture(c) => RunError::Capture(c),
+        e => RunError::Output(OutputError::Io(io::Error::other(e.to_string()))),
+    })?;
+    let written: std::collections::HashSet<&PathBuf> = st.files.iter().map(|(p, _)| p).collect();
+    for (i, t) in &targets {
+        if written.contains(&t.path) {
+            if let (Some(s), Some(name)) = (fin.sections.get_mut(*i), t.path.file_name()) {
+                s.capture = Some(format!("calls/{}", name.to_string_lossy()));
+            }
+        }
+    }
+    let mut notes = st.warnings();
+    if without > 0 {
+        notes.push(format!(
+            "{without} problem call sections without a capture of their own: some of their messages are not held (over the section's message limit)"
+        ));
+    }
+    Ok(notes)
+}
+
 /// The report's collector, with the alerts counted for the exit status.
 struct ReportSink {
     col: Collector,
@@ -190,8 +266,9 @@ pub fn report(
     col.counts.late_streams = report.session.late_streams;
     col.counts.waiting_cut = report.session.waiting_dropped;
     let mut fin = col.finish(run.last_ts)?;
-    refetch(cfg, stop, &mut fin)?;
+    refetch(cfg, stop.clone(), &mut fin)?;
     let mut notes = fin.stats.losses();
+    notes.extend(call_captures(cfg, &stop, &mut fin)?);
     if fin.counts.sections_without_messages > 0 {
         notes.push(format!(
             "{} call sections without their messages: over --hold-memory ({} MiB) and the input cannot be read twice (raise --hold-memory; the messages table has them)",

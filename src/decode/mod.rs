@@ -149,6 +149,10 @@ const ETH_IPV6: u16 = 0x86dd;
 pub struct Decoder {
     pub defrag: IpDefrag,
     pub stats: DecodeStats,
+    /// The datagram the frame last decoded was an IP fragment of, whether it completed it or
+    /// not (None for a whole datagram): how the per-call export ([`crate::export`]) finds the
+    /// other fragments of a datagram it wants.
+    pub fragment_of: Option<FragKey>,
 }
 
 impl Default for Decoder {
@@ -162,12 +166,14 @@ impl Decoder {
         Decoder {
             defrag,
             stats: DecodeStats::default(),
+            fragment_of: None,
         }
     }
 
     /// Decodes one frame. Returns the UDP/TCP packet it carries, if any.
     pub fn decode(&mut self, frame: &Frame) -> Option<Packet> {
         self.stats.frames += 1;
+        self.fragment_of = None;
         let d = &frame.data;
         let next = match frame.link {
             LinkType::Ethernet => Next::Ethernet(0),
@@ -468,6 +474,7 @@ impl Decoder {
             id,
             proto,
         };
+        self.fragment_of = Some(key);
         let whole = self.defrag.push(ts, key, offset, more, payload);
         self.sync_defrag_stats();
         let whole = whole?;

@@ -478,6 +478,13 @@ pub fn section(s: &Section, id: &str) -> String {
             String::new()
         },
     );
+    if let Some(p) = &s.capture {
+        let _ = write!(
+            out,
+            "<p class=\"capture\"><a href=\"{}\" download>The frames of this call (pcapng)</a>: its SIP on every hop and its RTP, for Wireshark or a vendor.</p>",
+            w(p)
+        );
+    }
     if !s.alerts.is_empty() {
         out.push_str("<ul>");
         for a in &s.alerts {

@@ -50,6 +50,9 @@ pub struct ReportOptions {
     pub max_list: usize,
     /// Messages kept per call section.
     pub max_msgs: usize,
+    /// Problem calls (the worst first) given a capture of their own, `calls/NAME.pcapng` beside
+    /// the page ([`crate::export`]); only when the captures can be read again.
+    pub call_captures: usize,
     /// Bytes of messages waiting for their call at most; calls beyond it have their messages
     /// read again if they get a section.
     pub pending_bytes: usize,
@@ -65,6 +68,7 @@ impl Default for ReportOptions {
             sample_good: 20,
             max_list: 20_000,
             max_msgs: 400,
+            call_captures: 50,
             pending_bytes: 32 << 20,
             title: "sipscope report".into(),
             files: Vec::new(),
@@ -144,6 +148,8 @@ pub struct Section {
     pub similar: Similar,
     /// The hash of how the call failed (see the module doc); 0 for a good call.
     pub signature: u64,
+    /// Its frames, written beside the page: the path relative to it.
+    pub capture: Option<String>,
 }
 
 /// How a problem call failed, as a hash: calls with the same one belong to one incident.
@@ -168,6 +174,25 @@ fn signature(c: &CallRecord, reasons: &[&'static str]) -> u64 {
         callee.map(|a| a.to_string()).unwrap_or_default().as_bytes(),
         fnv(b"|", h),
     )
+}
+
+impl Section {
+    /// What finds this call's frames in the captures ([`crate::export`]): its messages and
+    /// streams as the section holds them; None when some of its messages are not held.
+    pub fn frames(&self) -> Option<crate::export::CallFrames> {
+        if self.msgs.is_empty() || self.msgs_cut > 0 {
+            return None;
+        }
+        Some(crate::export::CallFrames {
+            call_id: self.call.call_id.clone(),
+            msgs: self.msgs.iter().map(crate::export::MsgAt::from).collect(),
+            media: self
+                .streams
+                .iter()
+                .map(crate::export::MediaAt::from)
+                .collect(),
+        })
+    }
 }
 
 /// One row of the call list.
@@ -490,6 +515,7 @@ impl Collector {
             reasons,
             similar: Similar::default(),
             signature: sig,
+            capture: None,
             call: c,
         };
         self.seq += 1;

@@ -147,7 +147,7 @@ pub const KEYMAP: &[KeyHelp] = &[
     },
     KeyHelp {
         keys: "F2 w",
-        what: "save: .pcap, .txt, .svg, .html, .mmd ladder, .csv/.json list",
+        what: "save: .pcap/.pcapng, .txt, .svg, .html, .mmd ladder, .csv/.json list",
         screen: "list, call",
     },
     KeyHelp {

@@ -1,28 +1,23 @@
 //! F2: the chosen calls as a capture, the open ladder as a drawing, the list as CSV or JSON.
 //!
-//! The name's extension chooses: `.pcap` the frames of the calls (the marked ones, else the open
-//! or selected one); `.txt`, `.svg`, `.html`, `.mmd`, `.png` the ladder of the open call; `.csv`
+//! The name's extension chooses: `.pcap` or `.pcapng` the frames of the calls (the marked ones,
+//! else the open or selected one); `.txt`, `.svg`, `.html`, `.mmd`, `.png` the ladder of the open call; `.csv`
 //! and `.json` the calls listed (the marked ones, else every call the filter shows), with the
 //! columns and field names of `sipscope calls`.
 //!
-//! The frames come from reading the capture again (files) or the UI's spool of the live capture:
-//! every frame that carried one of the calls' messages (same capture time and addresses), the
-//! frames of a TCP connection of the call from 2 s before its first message on that connection to
-//! its last, and the packets of the calls' RTP streams between their first and last packet.
+//! The frames come from reading the capture again (files) or the UI's spool of the live capture,
+//! chosen by [`sipscope::export`] as `sipscope export` chooses them: the frames of the calls'
+//! messages (by frame number, or by time and addresses in the spool), their IP fragments and
+//! whole TCP segments, and their RTP/RTCP. A `.pcap` holds one link type: calls whose frames
+//! have two are saved as `.pcapng`.
 
-use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
-use sipscope::capture::file::FileSource;
-use sipscope::capture::writer::PcapFile;
-use sipscope::capture::Source;
-use sipscope::decode::Decoder;
+use sipscope::export::{self, CallFrames, Container, Locate, MediaAt, MsgAt, Target};
 use sipscope::output::{schema, write_csv_row};
-use sipscope::reassembly::Carrier;
 use sipscope::render;
-use sipscope::time::{Ts, NANOS_PER_SEC};
 
 use super::app::{App, Screen};
 
@@ -38,11 +33,12 @@ pub fn save(app: &App, name: &str) -> Result<String, String> {
         .unwrap_or("")
         .to_ascii_lowercase();
     match ext.as_str() {
-        "pcap" => pcap(app, path),
+        "pcap" => pcap(app, path, Container::Pcap),
+        "pcapng" => pcap(app, path, Container::Pcapng),
         "csv" | "json" => list(app, path, &ext),
         "txt" | "svg" | "html" | "mmd" | "png" => ladder(app, path, &ext),
         _ => Err(format!(
-            "unknown extension {ext:?}: .pcap, .txt, .svg, .html, .mmd, .png, .csv or .json"
+            "unknown extension {ext:?}: .pcap, .pcapng, .txt, .svg, .html, .mmd, .png, .csv or .json"
         )),
     }
 }
@@ -110,63 +106,6 @@ fn ladder(app: &App, path: &Path, ext: &str) -> Result<String, String> {
     Ok(format!("ladder written to {}", path.display()))
 }
 
-/// What picks a call's frames out of a capture.
-#[derive(Default)]
-pub struct Wanted {
-    /// (capture time, source, destination) of every message.
-    msgs: HashSet<(i64, SocketAddr, SocketAddr)>,
-    /// TCP connections (either direction, lower address first) and the time span to take.
-    tcp: HashMap<(SocketAddr, SocketAddr), (Ts, Ts)>,
-    /// RTP: (source, destination) and the stream's span.
-    rtp: Vec<(SocketAddr, SocketAddr, Ts, Ts)>,
-}
-
-fn ordered(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
-    if a <= b {
-        (a, b)
-    } else {
-        (b, a)
-    }
-}
-
-impl Wanted {
-    pub fn of(app: &App, ids: &[String]) -> Wanted {
-        let mut w = Wanted::default();
-        for id in ids {
-            let Some(e) = app.store.calls.get(id) else {
-                continue;
-            };
-            for m in &e.msgs {
-                w.msgs.insert((m.ts.0, m.src, m.dst));
-                if !matches!(m.transport, Carrier::Udp) {
-                    let span = w.tcp.entry(ordered(m.src, m.dst)).or_insert((m.ts, m.ts));
-                    span.0 = span.0.min(m.ts);
-                    span.1 = span.1.max(m.ts);
-                }
-            }
-            for s in &e.streams {
-                w.rtp.push((s.src, s.dst, s.first, s.last));
-            }
-        }
-        for span in w.tcp.values_mut() {
-            span.0 = Ts(span.0 .0 - 2 * NANOS_PER_SEC);
-        }
-        w
-    }
-
-    pub fn wants(&self, ts: Ts, src: SocketAddr, dst: SocketAddr) -> bool {
-        self.msgs.contains(&(ts.0, src, dst))
-            || self
-                .tcp
-                .get(&ordered(src, dst))
-                .is_some_and(|(a, b)| ts >= *a && ts <= *b)
-            || self
-                .rtp
-                .iter()
-                .any(|(s, d, a, b)| *s == src && *d == dst && ts >= *a && ts <= *b)
-    }
-}
-
 /// Where the frames are: the capture files, or the live spool.
 fn inputs(app: &App) -> Vec<PathBuf> {
     let Some(dir) = &app.spool else {
@@ -184,61 +123,56 @@ fn inputs(app: &App) -> Vec<PathBuf> {
     v
 }
 
-fn pcap(app: &App, path: &Path) -> Result<String, String> {
+fn pcap(app: &App, path: &Path, container: Container) -> Result<String, String> {
     let ids = chosen(app);
     if ids.is_empty() {
         return Err("no call selected".into());
     }
-    let wanted = Wanted::of(app, &ids);
-    if wanted.msgs.is_empty() {
+    let calls: Vec<CallFrames> = ids
+        .iter()
+        .filter_map(|id| app.store.calls.get(id).map(|e| (id, e)))
+        .filter(|(_, e)| !e.msgs.is_empty())
+        .map(|(id, e)| CallFrames {
+            call_id: id.clone(),
+            msgs: e.msgs.iter().map(MsgAt::from).collect(),
+            media: e.streams.iter().map(MediaAt::from).collect(),
+        })
+        .collect();
+    if calls.is_empty() {
         return Err("none of these calls' messages is held (let go for memory)".into());
     }
     let files = inputs(app);
     if files.is_empty() || files.iter().any(|f| f.as_os_str() == "-") {
         return Err("the capture cannot be read again (standard input)".into());
     }
-    let mut out: Option<PcapFile> = None;
-    let (mut n, mut other_link) = (0u64, 0u64);
-    for f in &files {
-        let mut src = FileSource::open(f).map_err(|e| e.to_string())?;
-        let mut dec = Decoder::default();
-        while let Some(fr) = src.next_frame().map_err(|e| e.to_string())? {
-            let frame = fr.to_owned();
-            let Some(p) = dec.decode(&frame) else {
-                continue;
-            };
-            let (s, d) = (
-                SocketAddr::new(p.src, p.sport),
-                SocketAddr::new(p.dst, p.dport),
-            );
-            if !wanted.wants(frame.ts, s, d) {
-                continue;
-            }
-            let w = match &mut out {
-                Some(w) => w,
-                None => out.insert(PcapFile::create(path, frame.link).map_err(|e| e.to_string())?),
-            };
-            if w.link != frame.link {
-                other_link += 1;
-                continue;
-            }
-            w.write(&frame).map_err(|e| e.to_string())?;
-            n += 1;
-        }
-    }
-    let Some(mut w) = out else {
+    let opts = export::Options {
+        // The spool's files are not numbered as the live capture was: messages by time.
+        locate: if app.spool.is_some() {
+            Locate::Times
+        } else {
+            Locate::Frames
+        },
+        ..export::Options::default()
+    };
+    let target = Target {
+        path: path.to_path_buf(),
+        container,
+        calls,
+    };
+    let st = export::write(&files, &[target], &opts, &AtomicBool::new(false))
+        .map_err(|e| e.to_string())?;
+    let Some((_, n)) = st.files.first() else {
         return Err("no frame of these calls was found in the capture".into());
     };
-    w.flush().map_err(|e| e.to_string())?;
     let mut msg = format!(
         "{n} frames of {} call(s) written to {}",
         ids.len(),
         path.display()
     );
-    if other_link > 0 {
-        msg.push_str(&format!(
-            " ({other_link} frames of another link type left out)"
-        ));
+    for w in st.warnings() {
+        msg.push_str(" (");
+        msg.push_str(&w);
+        msg.push(')');
     }
     Ok(msg)
 }

@@ -190,7 +190,7 @@ fn save_writes_the_call_pcap_the_ladder_and_the_list() {
     key(&mut app, KeyCode::Enter);
     let id = app.call_id.clone().unwrap();
     let msgs = app.store.calls[&id].msgs.len();
-    for ext in ["pcap", "txt", "svg", "html", "mmd", "csv", "json"] {
+    for ext in ["pcap", "pcapng", "txt", "svg", "html", "mmd", "csv", "json"] {
         let p = dir.join(format!("out.{ext}"));
         key(&mut app, KeyCode::F(2));
         assert!(matches!(app.prompt, Prompt::Save(_)));
