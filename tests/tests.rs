@@ -3,6 +3,7 @@
 mod cli;
 mod corpus;
 mod correlation;
+mod dataset;
 mod fields;
 mod filters;
 mod fuzz_replay;
