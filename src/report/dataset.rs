@@ -299,13 +299,25 @@ impl Dataset {
     /// Closes every part and publishes it; returns the parts this run wrote, in the order they
     /// were published.
     pub fn finish(mut self) -> Result<Vec<PathBuf>, OutputError> {
+        let mut first_err = None;
         for t in &mut self.tables {
-            t.open.sort_by_key(|p| p.day);
-            for part in t.open.drain(..) {
-                self.published.push(close(part)?);
+            let mut open = std::mem::take(&mut t.open);
+            open.sort_by_key(|p| p.day);
+            // Every part is closed (and a failed one's temporary file removed), even after an
+            // error; the first error is the run's.
+            for part in open {
+                match close(part) {
+                    Ok(p) => self.published.push(p),
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                }
             }
         }
-        Ok(std::mem::take(&mut self.published))
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(std::mem::take(&mut self.published)),
+        }
     }
 
     /// What the user should know about the run's parts.
@@ -362,5 +374,134 @@ impl Drop for Dataset {
                 let _ = std::fs::remove_file(&part.tmp);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sipscope-ds-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn opts(dir: &Path) -> DatasetOptions {
+        DatasetOptions {
+            dir: dir.to_path_buf(),
+            capture: "a b.pcap".into(),
+            sensor: Some("s1".into()),
+            stem: "../a b".into(),
+        }
+    }
+
+    fn all_files(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.push(e.path());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    const DAY: i64 = 86_400 * crate::time::NANOS_PER_SEC;
+
+    #[test]
+    fn dates_are_utc_days_and_names_are_safe() {
+        assert_eq!(date_of(0), "1970-01-01");
+        assert_eq!(day_of(Ts(-1)), -1);
+        assert_eq!(date_of(day_of(Ts(-1))), "1969-12-31");
+        let t = Ts::parse("2024-02-29T23:59:59.999999999Z").unwrap();
+        assert_eq!(date_of(day_of(t)), "2024-02-29");
+        assert_eq!(date_of(day_of(Ts(t.0 + 1))), "2024-03-01");
+        assert_eq!(sanitise("../a b\u{202e}"), ".._a_b_");
+        assert_eq!(sanitise(".."), "capture");
+        assert_eq!(sanitise(&"x".repeat(100)).len(), 48);
+    }
+
+    /// Rows of six dates interleaved: never more than MAX_OPEN parts open, every row in a
+    /// published part of its date, the early closings said, no temporary file left.
+    #[test]
+    fn interleaved_dates_keep_at_most_max_open_parts_and_lose_no_row() {
+        let dir = tmp("lru");
+        let cols = vec![("n", Kind::U64), ("time", Kind::Time)];
+        let mut ds = Dataset::open(&opts(&dir), vec![("t", cols)]).unwrap();
+        let mut want: BTreeMap<String, u64> = BTreeMap::new();
+        for n in 0..120u64 {
+            let ts = Ts((n % 6) as i64 * DAY + n as i64);
+            ds.row(0, ts, vec![Value::U64(Some(n)), Value::Time(Some(ts))])
+                .unwrap();
+            assert!(ds.tables[0].open.len() <= MAX_OPEN);
+            *want.entry(date_of(day_of(ts))).or_default() += 1;
+        }
+        assert_eq!(want.len(), 6);
+        let notes = ds.notes();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let parts = ds.finish().unwrap();
+        let files = all_files(&dir);
+        let mut sorted = parts.clone();
+        sorted.sort();
+        assert_eq!(files, sorted, "every file is a published part");
+        let mut got: BTreeMap<String, u64> = BTreeMap::new();
+        let mut seen = Vec::new();
+        for p in &parts {
+            let date = p.parent().unwrap().file_name().unwrap().to_string_lossy();
+            let date = date.strip_prefix("date=").unwrap().to_string();
+            assert!(p.to_string_lossy().contains("table=t/"), "{}", p.display());
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name.starts_with("part-.._a_b-"), "{name}");
+            let df = ParquetReader::new(std::fs::File::open(p).unwrap())
+                .finish()
+                .unwrap();
+            let names: Vec<&str> = df.get_column_names().iter().map(|c| c.as_str()).collect();
+            assert_eq!(names, ["n", "time", "capture", "sensor"]);
+            *got.entry(date).or_default() += df.height() as u64;
+            seen.extend(df.column("n").unwrap().u64().unwrap().into_no_null_iter());
+            let cap = df.column("capture").unwrap().str().unwrap();
+            assert!(cap.iter().all(|c| c == Some("a b.pcap")));
+        }
+        assert_eq!(got, want);
+        seen.sort();
+        assert!(seen.into_iter().eq(0..120));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn publishing_never_replaces_a_file() {
+        let dir = tmp("publish");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (tmp_file, dst) = (dir.join(".x.tmp"), dir.join("x"));
+        std::fs::write(&tmp_file, b"new").unwrap();
+        std::fs::write(&dst, b"old").unwrap();
+        let e = publish(&tmp_file, &dst).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&dst).unwrap(), b"old");
+        std::fs::remove_file(&dst).unwrap();
+        publish(&tmp_file, &dst).unwrap();
+        assert_eq!(std::fs::read(&dst).unwrap(), b"new");
+        assert!(!tmp_file.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A run that stops on an error (the dataset dropped unfinished) leaves no temporary file.
+    #[test]
+    fn an_unfinished_run_leaves_no_temporary_file() {
+        let dir = tmp("drop");
+        let mut ds = Dataset::open(&opts(&dir), vec![("t", vec![("n", Kind::U64)])]).unwrap();
+        ds.row(0, Ts(0), vec![Value::U64(Some(1))]).unwrap();
+        ds.row(0, Ts(DAY), vec![Value::U64(Some(2))]).unwrap();
+        assert_eq!(all_files(&dir).len(), 2);
+        drop(ds);
+        assert_eq!(all_files(&dir), Vec::<PathBuf>::new());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
