@@ -409,6 +409,7 @@ fn completions_and_man_page_name_every_command() {
         "monitor",
         "alerts",
         "report",
+        "tables",
         "tui",
     ];
     for shell in ["bash", "zsh", "fish"] {

@@ -198,7 +198,7 @@ pub struct ReportArgs {
 /// Where `report` and `tables` append their tables as a dataset.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DatasetArgs {
-    /// Also append the tables to this Hive-partitioned Parquet dataset
+    /// Append the tables to this Hive-partitioned Parquet dataset
     /// (DIR/table=NAME/date=YYYY-MM-DD/part-….parquet; created if new; parts are added, never
     /// replaced; a dataset of another schema is refused).
     #[arg(long, value_name = "DIR")]
