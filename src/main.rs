@@ -102,6 +102,7 @@ fn run(cli: Cli) -> Exit {
         Command::Monitor(a) => (&a.common, FormatArg::Table),
         Command::Alerts(a) => (&a.common, a.format),
         Command::Report(a) => (&a.common, FormatArg::Table),
+        Command::Tables(a) => (&a.common, FormatArg::Table),
         Command::Tui(a) => (&a.common, FormatArg::Table),
         Command::Export(a) => (&a.common, FormatArg::Table),
         Command::Completions { .. } | Command::Man => return Exit::Ok,
@@ -185,6 +186,19 @@ fn run(cli: Cli) -> Exit {
             Ok(req) => {
                 fail_on = req.alerts.fail_on;
                 cli::report::report(&cfg, stop, &req).map(|(r, o)| {
+                    alerted = o.worst;
+                    r
+                })
+            }
+            Err(e) => {
+                eprintln!("sipscope: {e}");
+                return Exit::Usage;
+            }
+        },
+        Command::Tables(a) => match cli::report::TablesRequest::from_args(a) {
+            Ok(req) => {
+                fail_on = req.alerts.fail_on;
+                cli::report::tables(&cfg, stop, &req).map(|(r, o)| {
                     alerted = o.worst;
                     r
                 })

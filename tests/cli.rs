@@ -409,6 +409,8 @@ fn completions_and_man_page_name_every_command() {
         "monitor",
         "alerts",
         "report",
+        "export",
+        "tables",
         "tui",
     ];
     for shell in ["bash", "zsh", "fish"] {

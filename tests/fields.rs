@@ -1,7 +1,8 @@
 //! One name per field (issue 15): for every command that lists records, the CSV header is the
 //! record's field list, every CSV column is a key of the same record's JSON (at any depth: a call's
 //! media figures sit under `media`), and the report's Parquet table of the same records has the
-//! same columns in the same order (the report's calls add `alerts`).
+//! same columns in the same order (the report's calls add `alerts`); a dataset's parts of the
+//! same table add `capture` and `sensor` after them.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -32,12 +33,43 @@ fn parquet_columns(dir: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The columns of the (first) part of a dataset's table.
+fn dataset_columns(ds: &Path, table: &str) -> Vec<String> {
+    let date = std::fs::read_dir(ds.join(format!("table={table}")))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap_or_else(|| panic!("no {table} partition"));
+    let part = std::fs::read_dir(date.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
+    let df = ParquetReader::new(std::fs::File::open(part.path()).unwrap())
+        .finish()
+        .unwrap();
+    df.get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
 #[test]
 fn every_format_names_a_field_the_same_way() {
     let faults = repo().join("samples/sipp-faults.pcap");
     let report = std::env::temp_dir().join(format!("sipscope-fields-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&report);
-    sipscope_ok(&["report", "-o", report.to_str().unwrap()], &faults);
+    let dataset = report.join("dataset");
+    sipscope_ok(
+        &[
+            "report",
+            "-o",
+            report.to_str().unwrap(),
+            "--dataset",
+            dataset.to_str().unwrap(),
+        ],
+        &faults,
+    );
     // (command args, report table, columns the report adds)
     let cases: [(&[&str], &str, &[&str]); 5] = [
         (&["calls"], "calls", &["alerts"]),
@@ -83,6 +115,12 @@ fn every_format_names_a_field_the_same_way() {
             parquet_columns(&report, table),
             want,
             "{what}: the report's {table}.parquet and the CLI's CSV"
+        );
+        want.extend(["capture".to_string(), "sensor".to_string()]);
+        assert_eq!(
+            dataset_columns(&dataset, table),
+            want,
+            "{what}: the dataset's {table} parts"
         );
     }
     let _ = std::fs::remove_dir_all(&report);

@@ -3,6 +3,7 @@
 mod cli;
 mod corpus;
 mod correlation;
+mod dataset;
 mod export;
 mod fields;
 mod filters;

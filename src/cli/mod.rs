@@ -100,6 +100,10 @@ pub enum Command {
     /// the IP fragments and whole TCP segments that carry it) and the RTP/RTCP tied to the calls
     /// by their SDP, with their original times and link types.
     Export(ExportArgs),
+    /// The report's data tables only (calls, legs, transactions, messages, registrations,
+    /// rtp_streams, alerts): appended to a partitioned Parquet dataset (--dataset) for DuckDB,
+    /// polars or Spark, and/or written to a directory in Parquet and CSV (-o).
+    Tables(TablesArgs),
     /// Browse calls in the terminal, live (-i) or from captures: the call list as calls happen,
     /// the ladder and messages of a call, RTP, alerts, registrations and statistics.
     Tui(TuiArgs),
@@ -198,6 +202,35 @@ pub struct ReportArgs {
     /// none. Only from files (they are read again).
     #[arg(long, default_value_t = 50)]
     pub call_captures: usize,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+}
+
+/// Where `report` and `tables` append their tables as a dataset.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DatasetArgs {
+    /// Append the tables to this Hive-partitioned Parquet dataset
+    /// (DIR/table=NAME/date=YYYY-MM-DD/part-….parquet; created if new; parts are added, never
+    /// replaced; a dataset of another schema is refused).
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
+    /// The sensor (capture node) that took the captures: the dataset's `sensor` column.
+    #[arg(long, value_name = "NAME", requires = "dataset")]
+    pub sensor: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TablesArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub alert: AlertOptions,
+    /// Write the tables to this directory as NAME.parquet and NAME.csv (files in it are
+    /// replaced).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! `sipscope report FILE… -o DIR`: one pass over the captures with the detectors and every
 //! table, then the page (sections rendered in parallel), summary.md and the statistics tables.
+//! `sipscope tables FILE… (--dataset DIR | -o DIR)`: the same tables alone.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -13,12 +14,72 @@ use sipscope::export::{self, Container, ExportError, Target};
 use sipscope::output::frame::{self, FileFormat};
 use sipscope::output::names::FileNames;
 use sipscope::output::OutputError;
+use sipscope::report::dataset::DatasetOptions;
+use sipscope::report::tables::Tables;
 use sipscope::report::{html, markdown, Collector, Finished, ReportOptions};
 use sipscope::session::{Event, Needs, Report, Sink};
 
 use super::commands::{drive, RunError};
 use super::monitor::{AlertRequest, DetectorOutcome};
-use super::{Config, Input, ReportArgs, UsageError};
+use super::{CommonArgs, Config, DatasetArgs, Input, ReportArgs, TablesArgs, UsageError};
+
+/// The inputs by name, as the page and the dataset's `capture` column show them: a file's name,
+/// never the path on the engineer's disk (the report goes to customers, the dataset to many
+/// machines).
+fn input_names(common: &CommonArgs) -> Vec<String> {
+    let paths = common.all_files();
+    if paths.is_empty() {
+        return vec![format!(
+            "live capture on {}",
+            common.interface.as_deref().unwrap_or("?")
+        )];
+    }
+    paths
+        .iter()
+        .map(|p| match p.file_name() {
+            _ if p.as_os_str() == "-" => "standard input".to_string(),
+            Some(n) => n.to_string_lossy().into_owned(),
+            None => p.display().to_string(),
+        })
+        .collect()
+}
+
+/// The dataset to append to, if `--dataset` was given: `capture` names the run's input (the
+/// names joined by ` + ` when several files are read as one run), the parts are named after
+/// the first file's stem.
+fn dataset_options(
+    common: &CommonArgs,
+    a: &DatasetArgs,
+) -> Result<Option<DatasetOptions>, UsageError> {
+    let Some(dir) = &a.dataset else {
+        return Ok(None);
+    };
+    if dir.is_file() {
+        return Err(UsageError(format!(
+            "--dataset {} is a file: a dataset is a directory",
+            dir.display()
+        )));
+    }
+    if a.sensor.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(UsageError("--sensor needs a name".into()));
+    }
+    let files = common.all_files();
+    let stem = match (files.first(), &common.interface) {
+        (Some(p), _) if p.as_os_str() == "-" => "stdin".to_string(),
+        (Some(p), _) => p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        (None, Some(i)) => format!("live-{i}"),
+        (None, None) => String::new(),
+    };
+    Ok(Some(DatasetOptions {
+        dir: dir.clone(),
+        capture: input_names(common).join(" + "),
+        sensor: a.sensor.clone(),
+        stem,
+    }))
+}
 
 /// A validated `report` command line.
 #[derive(Clone, Debug)]
@@ -36,22 +97,7 @@ impl ReportRequest {
             )));
         }
         let paths = a.common.all_files();
-        let files: Vec<String> = if paths.is_empty() {
-            vec![format!(
-                "live capture on {}",
-                a.common.interface.as_deref().unwrap_or("?")
-            )]
-        } else {
-            // The file's name, not the path on the engineer's disk: the report goes to customers.
-            paths
-                .iter()
-                .map(|p| match p.file_name() {
-                    _ if p.as_os_str() == "-" => "standard input".to_string(),
-                    Some(n) => n.to_string_lossy().into_owned(),
-                    None => p.display().to_string(),
-                })
-                .collect()
-        };
+        let files = input_names(&a.common);
         let title = a.title.clone().unwrap_or_else(|| {
             let names: Vec<String> = paths
                 .iter()
@@ -78,6 +124,7 @@ impl ReportRequest {
                 call_captures: a.call_captures,
                 title,
                 files,
+                dataset: dataset_options(&a.common, &a.dataset)?,
                 ..ReportOptions::default()
             },
         })
@@ -269,6 +316,7 @@ pub fn report(
     refetch(cfg, stop.clone(), &mut fin)?;
     let mut notes = fin.stats.losses();
     notes.extend(call_captures(cfg, &stop, &mut fin)?);
+    notes.extend(fin.dataset_notes.iter().cloned());
     if fin.counts.sections_without_messages > 0 {
         notes.push(format!(
             "{} call sections without their messages: over --hold-memory ({} MiB) and the input cannot be read twice (raise --hold-memory; the messages table has them)",
@@ -316,8 +364,92 @@ pub fn report(
     std::fs::write(&index, html::page(&cx, &sections)).map_err(OutputError::from)?;
     std::fs::write(&summary, markdown::render(&cx)).map_err(OutputError::from)?;
     let mut out = io::stdout().lock();
-    let paths: [PathBuf; 3] = [index, summary, req.opts.dir.join("data")];
+    let mut paths: Vec<PathBuf> = vec![index, summary, req.opts.dir.join("data")];
+    paths.extend(fin.dataset_parts.iter().cloned());
     for p in paths {
+        writeln!(out, "{}", p.display()).map_err(OutputError::from)?;
+    }
+    out.flush().map_err(OutputError::from)?;
+    Ok((report, outcome))
+}
+
+/// A validated `tables` command line.
+#[derive(Clone, Debug)]
+pub struct TablesRequest {
+    pub alerts: AlertRequest,
+    pub output: Option<PathBuf>,
+    pub dataset: Option<DatasetOptions>,
+}
+
+impl TablesRequest {
+    pub fn from_args(a: &TablesArgs) -> Result<TablesRequest, UsageError> {
+        let dataset = dataset_options(&a.common, &a.dataset)?;
+        if a.output.is_none() && dataset.is_none() {
+            return Err(UsageError(
+                "tables: say where they go: --dataset DIR (appended) and/or -o DIR".into(),
+            ));
+        }
+        if let Some(o) = a.output.as_ref().filter(|o| o.is_file()) {
+            return Err(UsageError(format!(
+                "-o {} is a file: the tables go to a directory",
+                o.display()
+            )));
+        }
+        Ok(TablesRequest {
+            alerts: AlertRequest::from_args(&a.alert)?,
+            output: a.output.clone(),
+            dataset,
+        })
+    }
+}
+
+/// The tables, with the alerts counted for the exit status.
+struct TablesSink {
+    tables: Tables,
+    outcome: DetectorOutcome,
+}
+
+impl Sink for TablesSink {
+    fn needs(&self) -> Needs {
+        self.tables.needs()
+    }
+
+    fn event(&mut self, e: &Event<'_>, selected: bool) -> Result<(), OutputError> {
+        if let (Event::Alert(a), true) = (e, selected) {
+            self.outcome.add(a);
+        }
+        self.tables.event(e, selected)
+    }
+}
+
+/// `sipscope tables`: one pass, every table to the dataset and/or the directory; prints the
+/// files written (the directory's tables, then the dataset's new parts).
+pub fn tables(
+    cfg: &Config,
+    stop: Arc<AtomicBool>,
+    req: &TablesRequest,
+) -> Result<(Report, DetectorOutcome), RunError> {
+    if let Some(o) = &req.output {
+        std::fs::create_dir_all(o).map_err(OutputError::from)?;
+    }
+    let mut sink = TablesSink {
+        tables: Tables::open(req.output.as_deref(), req.dataset.as_ref())?,
+        outcome: DetectorOutcome::default(),
+    };
+    let mut report = drive(cfg, stop, Some(&req.alerts.thresholds), &mut sink)?;
+    let TablesSink { tables, outcome } = sink;
+    let written = tables.finish()?;
+    report.notes.extend(written.notes);
+    let mut out = io::stdout().lock();
+    if let Some(o) = &req.output {
+        for (name, _) in &written.rows {
+            for ext in ["parquet", "csv"] {
+                writeln!(out, "{}", o.join(format!("{name}.{ext}")).display())
+                    .map_err(OutputError::from)?;
+            }
+        }
+    }
+    for p in &written.parts {
         writeln!(out, "{}", p.display()).map_err(OutputError::from)?;
     }
     out.flush().map_err(OutputError::from)?;

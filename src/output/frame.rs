@@ -367,7 +367,8 @@ struct SinkWriter {
     group_rows: usize,
     parquet: polars::io::parquet::write::BatchedWriter<std::io::BufWriter<File>>,
     csv: Option<polars::io::csv::write::BatchedWriter<std::io::BufWriter<File>>>,
-    csv_path: std::path::PathBuf,
+    /// Where the CSV goes; none for a Parquet-only sink.
+    csv_path: Option<std::path::PathBuf>,
 }
 
 impl TableSink {
@@ -377,10 +378,34 @@ impl TableSink {
         name: &'static str,
         cols: Vec<(&'static str, Kind)>,
     ) -> Result<TableSink, OutputError> {
+        TableSink::open(
+            &dir.join(format!("{name}.parquet")),
+            Some(dir.join(format!("{name}.csv"))),
+            name,
+            cols,
+        )
+    }
+
+    /// Creates one Parquet file at `path` (a dataset's part; no CSV). The file is created at
+    /// once, with the schema written when the sink finishes.
+    pub fn parquet_only(
+        path: &Path,
+        name: &'static str,
+        cols: Vec<(&'static str, Kind)>,
+    ) -> Result<TableSink, OutputError> {
+        TableSink::open(path, None, name, cols)
+    }
+
+    fn open(
+        parquet_path: &Path,
+        csv_path: Option<std::path::PathBuf>,
+        name: &'static str,
+        cols: Vec<(&'static str, Kind)>,
+    ) -> Result<TableSink, OutputError> {
         let empty = Frame::new(cols.clone())
             .finish(name, name)
             .map_err(polars_err)?;
-        let file = File::create(dir.join(format!("{name}.parquet")))?;
+        let file = File::create(parquet_path)?;
         let parquet = ParquetWriter::new(std::io::BufWriter::new(file))
             .batched(empty.frame.schema())
             .map_err(polars_err)?;
@@ -391,7 +416,7 @@ impl TableSink {
             group_rows: 0,
             parquet,
             csv: None,
-            csv_path: dir.join(format!("{name}.csv")),
+            csv_path,
         };
         // The CSV file exists (with its header) even when no row comes.
         w.write(empty.frame.clone())?;
@@ -460,21 +485,23 @@ impl TableSink {
 
 impl SinkWriter {
     fn write(&mut self, df: DataFrame) -> Result<(), OutputError> {
-        let text = for_csv(&df).map_err(polars_err)?;
-        if self.csv.is_none() {
-            let f = std::io::BufWriter::new(File::create(&self.csv_path)?);
-            self.csv = Some(
-                CsvWriter::new(f)
-                    .include_header(true)
-                    .batched(text.schema())
-                    .map_err(polars_err)?,
-            );
+        if let Some(path) = &self.csv_path {
+            let text = for_csv(&df).map_err(polars_err)?;
+            if self.csv.is_none() {
+                let f = std::io::BufWriter::new(File::create(path)?);
+                self.csv = Some(
+                    CsvWriter::new(f)
+                        .include_header(true)
+                        .batched(text.schema())
+                        .map_err(polars_err)?,
+                );
+            }
+            if let (Some(csv), true) = (self.csv.as_mut(), df.height() > 0) {
+                csv.write_batch(&text).map_err(polars_err)?;
+            }
         }
         if df.height() == 0 {
             return Ok(());
-        }
-        if let Some(csv) = self.csv.as_mut() {
-            csv.write_batch(&text).map_err(polars_err)?;
         }
         self.group_bytes += df.estimated_size();
         self.group_rows += df.height();

@@ -174,6 +174,10 @@ pub const ALERTS: Fields = &[
     ("hint", Str),
 ];
 
+/// The columns a dataset's rows add to their table's (`report --dataset`, `tables --dataset`):
+/// the capture file the row came from (its name, not its path) and the sensor that took it.
+pub const DATASET: Fields = &[("capture", Str), ("sensor", Str)];
+
 fn s(v: impl ToString) -> Value {
     Value::Str(Some(v.to_string()))
 }
@@ -474,7 +478,8 @@ mod tests {
             ALERTS,
         ] {
             let mut seen = std::collections::HashSet::new();
-            for (n, _) in f {
+            // A dataset's rows add its columns to every table's.
+            for (n, _) in f.iter().chain(DATASET) {
                 assert!(seen.insert(*n), "{n} twice");
                 assert!(
                     n.bytes()

@@ -17,6 +17,7 @@
 //!
 //! Every cut is counted and said on the page.
 
+pub mod dataset;
 pub mod html;
 pub mod markdown;
 pub mod netmap;
@@ -58,6 +59,8 @@ pub struct ReportOptions {
     pub pending_bytes: usize,
     pub title: String,
     pub files: Vec<String>,
+    /// Also append the tables to this dataset.
+    pub dataset: Option<dataset::DatasetOptions>,
 }
 
 impl Default for ReportOptions {
@@ -72,6 +75,7 @@ impl Default for ReportOptions {
             pending_bytes: 32 << 20,
             title: "sipscope report".into(),
             files: Vec::new(),
+            dataset: None,
         }
     }
 }
@@ -353,7 +357,7 @@ impl Collector {
         let data = opts.dir.join("data");
         std::fs::create_dir_all(&data)?;
         Ok(Collector {
-            tables: Tables::create(&data)?,
+            tables: Tables::open(Some(&data), opts.dataset.as_ref())?,
             stats: Stats::new(Cuts::default()),
             pending: HashMap::new(),
             pending_bytes: 0,
@@ -648,7 +652,7 @@ impl Collector {
             (Reverse(a.severity), a.ts, a.code).cmp(&(Reverse(b.severity), b.ts, b.code))
         });
         self.stats.finish(end);
-        let table_rows = self.tables.finish()?;
+        let written = self.tables.finish()?;
         Ok(Finished {
             sections,
             list: self.list,
@@ -661,7 +665,9 @@ impl Collector {
             alerts: self.alerts_shown,
             alert_counts: self.alert_counts,
             counts: self.counts,
-            table_rows,
+            table_rows: written.rows,
+            dataset_parts: written.parts,
+            dataset_notes: written.notes,
             opts: self.opts,
         })
     }
@@ -718,6 +724,9 @@ pub struct Finished {
     pub alert_counts: BTreeMap<(Severity, &'static str), u64>,
     pub counts: Counts,
     pub table_rows: Vec<(&'static str, u64)>,
+    /// The dataset's parts the run published (`--dataset`).
+    pub dataset_parts: Vec<PathBuf>,
+    pub dataset_notes: Vec<String>,
 }
 
 #[cfg(test)]
