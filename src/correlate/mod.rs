@@ -85,6 +85,9 @@ pub struct MediaInfo {
     pub announced_by: SocketAddr,
     /// (payload type, clock rate, encoding) from rtpmap or the static table.
     pub payloads: Vec<(u8, u32, String)>,
+    /// The media line puts the stream on hold: sendonly, recvonly or inactive (at media or
+    /// session level), or the RFC 2543 hold address 0.0.0.0.
+    pub held: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -246,6 +249,8 @@ fn media(m: &Msg, out: &mut Vec<Output>) {
                 addr: SocketAddr::new(ip, md.port),
                 announced_by: m.src,
                 payloads,
+                held: md.effective_direction(&sdp) != crate::sip::sdp::Direction::SendRecv
+                    || ip.is_unspecified(),
             })));
         }
     }

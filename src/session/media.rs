@@ -172,6 +172,7 @@ mod tests {
             call_id: call.into(),
             addr: addr.parse().unwrap(),
             announced_by: "10.0.0.1:5060".parse().unwrap(),
+            held: false,
             payloads: vec![(0, 8000, "PCMU".into())],
         }
     }

@@ -17,6 +17,7 @@ fn media(call: &str, addr: &str, t: f64) -> Output {
         call_id: call.into(),
         addr: addr.parse().unwrap(),
         announced_by: "192.0.2.1:5060".parse().unwrap(),
+        held: false,
         payloads: vec![(0, 8000, "PCMU".into())],
     }))
 }

@@ -50,6 +50,9 @@ pub(super) struct Watch {
     pub(super) fired: Vec<(&'static str, bool)>,
     /// no-rtp and one-way-audio judged (mid-call, from the streams still flowing).
     pub(super) media_checked: bool,
+    /// An SDP of the call put a stream on hold (sendonly, recvonly, inactive, 0.0.0.0): a
+    /// pause in its RTP is expected, not a fault.
+    pub(super) on_hold: bool,
 }
 
 impl Watch {
@@ -99,8 +102,12 @@ impl Engine {
                 }
                 if method != "ACK" {
                     if let Some(b) = &m.branch {
+                        // A CANCEL shares its INVITE's branch: the method keeps them apart.
                         if w.pending.len() < 64
-                            && !w.pending.iter().any(|p| &p.branch == b && p.src == m.src)
+                            && !w
+                                .pending
+                                .iter()
+                                .any(|p| &p.branch == b && p.src == m.src && p.method == *method)
                         {
                             w.pending.push(Pending {
                                 branch: b.clone(),
@@ -140,6 +147,7 @@ impl Engine {
                         Some(&p.branch) == m.branch.as_ref()
                             && p.src == m.dst
                             && p.dst == m.src
+                            && p.method == cseq_method
                             && (status >= 200 || p.method == "INVITE")
                     }) {
                         let mut p = w.pending.remove(i);
@@ -154,12 +162,15 @@ impl Engine {
                                 expired.push(a);
                             }
                         }
-                        if p.fired {
-                            let code = if p.method == "INVITE" {
-                                "invite-timeout"
-                            } else {
-                                "non-invite-timeout"
-                            };
+                        let code = if p.method == "INVITE" {
+                            "invite-timeout"
+                        } else {
+                            "non-invite-timeout"
+                        };
+                        // Cleared once, and only what fired and is still open.
+                        let open = w.fired.iter_mut().find(|f| f.0 == code && f.1);
+                        if let (true, Some(f)) = (p.fired, open) {
+                            f.1 = false;
                             cleared.push((
                                 code,
                                 format!(

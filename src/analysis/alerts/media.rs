@@ -22,6 +22,8 @@ pub(super) struct Settle {
     talk: f64,
     bye: Option<Ts>,
     rtp_stopped: bool,
+    /// An SDP of the call put media on hold.
+    on_hold: bool,
     /// no-rtp and one-way-audio were already judged while the call was up.
     media_checked: bool,
 }
@@ -45,6 +47,11 @@ pub(super) struct StreamBrief {
 impl Engine {
     /// An SDP media line: where one side of a call wants its RTP.
     pub fn on_media(&mut self, m: &MediaInfo) {
+        if m.held {
+            if let Some(w) = self.calls.get_mut(&m.call_id) {
+                w.on_hold = true;
+            }
+        }
         if m.addr.port() == 0 || m.addr.ip().is_unspecified() {
             return;
         }
@@ -73,6 +80,7 @@ impl Engine {
     /// after a batch's outputs are all taken in (on ticks), so the result is the same live and
     /// on replay.
     pub fn decide_media(&mut self, now: Ts) {
+        self.media_gone(now);
         let after = ns(self.cfg.media_after_s);
         let mut due: Vec<(String, Ts)> = self
             .calls
@@ -101,11 +109,11 @@ impl Engine {
     pub fn on_stream(&mut self, s: &StreamStats) {
         self.poor_quality(s);
         let Some(cid) = s.call_id.clone() else { return };
-        // A pause inside the stream while the dialog was up.
+        // A pause inside the stream while the dialog was up (and not put on hold by its SDP).
         if s.max_delta_ms > self.cfg.rtp_gap_s * 1000.0 {
             let w = self.calls.get(&cid);
-            let held = w.is_some_and(|w| w.has("rtp-stopped"));
-            if !held {
+            let explained = w.is_some_and(|w| w.has("rtp-stopped") || w.on_hold);
+            if !explained {
                 if let Some(w) = self.calls.get_mut(&cid) {
                     w.fired.push(("rtp-stopped", false));
                 }
@@ -132,28 +140,41 @@ impl Engine {
                 last: s.last,
             });
         }
-        // Media gone for good while the call is up and no BYE: the stream ended by going idle.
+    }
+
+    /// Media gone for good while the call is up and no BYE: every stream of an answered call
+    /// silent for `media_gone_s` (judged on ticks, so any `media_gone_s` works, longer than
+    /// the streams' own 60 s idle end too).
+    fn media_gone(&mut self, now: Ts) {
         let gone = ns(self.cfg.media_gone_s);
-        let now = self.now;
-        if let Some(w) = self.calls.get_mut(&cid) {
-            if w.answered.is_some() && !w.bye && now.since(s.last) >= gone && !w.has("missing-bye")
-            {
+        let mut hung: Vec<(Ts, String)> = self
+            .calls
+            .iter()
+            .filter(|(_, w)| w.answered.is_some() && !w.bye && !w.has("missing-bye"))
+            .filter_map(|(c, _)| {
+                let last = self.streams.get(c)?.iter().map(|s| s.last).max()?;
+                (now.since(last) >= gone).then(|| (last.saturating_add(gone), c.clone()))
+            })
+            .collect();
+        // The map's order changes from run to run: raise in the order the alerts are dated.
+        hung.sort();
+        for (at, cid) in hung {
+            if let Some(w) = self.calls.get_mut(&cid) {
                 w.fired.push(("missing-bye", true));
-                let at = s.last.saturating_add(gone);
-                self.raise(
-                    "missing-bye",
-                    Severity::Warning,
-                    at,
-                    Some(&cid),
-                    None,
-                    format!(
-                        "answered call, media stopped {:.0} s ago, no BYE",
-                        self.cfg.media_gone_s
-                    ),
-                    None,
-                    "the BYE was lost or never sent: the call may still be billed and hold a channel",
-                );
             }
+            self.raise(
+                "missing-bye",
+                Severity::Warning,
+                at,
+                Some(&cid),
+                None,
+                format!(
+                    "answered call, media stopped {:.0} s ago, no BYE",
+                    self.cfg.media_gone_s
+                ),
+                None,
+                "the BYE was lost or never sent: the call may still be billed and hold a channel",
+            );
         }
     }
 
@@ -173,6 +194,7 @@ impl Engine {
             talk: c.talk_time.unwrap_or(0.0),
             bye: c.detail.as_ref().and_then(|d| d.bye),
             rtp_stopped: w.as_ref().is_some_and(|w| w.has("rtp-stopped")),
+            on_hold: w.as_ref().is_some_and(|w| w.on_hold),
             media_checked: w.as_ref().is_some_and(|w| w.media_checked),
         });
     }
@@ -286,7 +308,7 @@ impl Engine {
             self.direction_check(&c.call_id, at, talk, &media, &streams);
         }
         // A stream that stopped well before the BYE, the dialog still up.
-        if let (Some(bye), false) = (c.bye, c.rtp_stopped) {
+        if let (Some(bye), false) = (c.bye, c.rtp_stopped || c.on_hold) {
             let gap = ns(self.cfg.rtp_gap_s);
             if let Some(s) = streams
                 .iter()

@@ -276,6 +276,7 @@ fn media(cid: &str, addr: &str, by: &str) -> MediaInfo {
         call_id: cid.into(),
         addr: addr.parse().unwrap(),
         announced_by: by.parse().unwrap(),
+        held: false,
         payloads: vec![(0, 8000, "PCMU".into())],
     }
 }
@@ -844,4 +845,119 @@ fn keepalives_and_a_dead_registrar_are_no_sweep() {
         ));
     }
     assert!(fired(&mut e, "scanner").is_empty());
+}
+
+#[test]
+fn a_cancels_200_does_not_answer_the_invite() {
+    // A UA that CANCELs before any provisional (RFC 3261 says wait for one; real phones do
+    // not): the CANCEL shares the INVITE's branch, and its 200 answers the CANCEL only. The
+    // INVITE, never answered, still runs into Timer B.
+    let mut e = Engine::new(Thresholds::default());
+    e.on_msg(&M::req(0.0, "INVITE", A, B, "cx", "z9hG4bKc").0);
+    e.on_msg(&M::req(1.0, "CANCEL", A, B, "cx", "z9hG4bKc").0);
+    e.on_msg(&M::resp(1.1, 200, "CANCEL", B, A, "cx", "z9hG4bKc").0);
+    e.tick(at(33.5));
+    let c = codes(&mut e);
+    assert!(
+        c.contains(&("invite-timeout", State::Fired, at(32.0))),
+        "{c:?}"
+    );
+    assert!(c.iter().all(|x| x.0 != "non-invite-timeout"), "{c:?}");
+}
+
+#[test]
+fn a_cleared_alert_was_fired_and_is_cleared_once() {
+    // Two OPTIONS of one dialog time out (one alert: the code fires once per call), then both
+    // get late answers: one "cleared", for the one alert that fired.
+    let mut e = Engine::new(Thresholds::default());
+    e.on_msg(&M::req(0.0, "OPTIONS", A, B, "co", "z9hG4bKo1").0);
+    e.on_msg(&M::req(0.5, "OPTIONS", A, B, "co", "z9hG4bKo2").0);
+    e.tick(at(40.0));
+    let c = codes(&mut e);
+    assert_eq!(
+        c.iter()
+            .filter(|x| x.0 == "non-invite-timeout" && x.1 == State::Fired)
+            .count(),
+        1,
+        "{c:?}"
+    );
+    e.on_msg(&M::resp(41.0, 408, "OPTIONS", B, A, "co", "z9hG4bKo1").0);
+    e.on_msg(&M::resp(41.5, 408, "OPTIONS", B, A, "co", "z9hG4bKo2").0);
+    assert_eq!(
+        codes(&mut e),
+        [("non-invite-timeout", State::Cleared, at(41.0))]
+    );
+}
+
+/// An answered call with the engine: INVITE, 200, ACK at 0-0.2 s.
+fn answered(e: &mut Engine, cid: &str) {
+    e.on_msg(&M::req(0.0, "INVITE", A, B, cid, "z9hG4bKa").0);
+    e.on_msg(&M::resp(0.1, 200, "INVITE", B, A, cid, "z9hG4bKa").0);
+    let mut ack = M::req(0.2, "ACK", A, B, cid, "z9hG4bKb").0;
+    ack.to_tag = Some("t".into());
+    ack.cseq = Some(1);
+    e.on_msg(&ack);
+}
+
+/// A stream of two packets `gap` seconds apart, from 1 s on.
+fn paused_stream(cid: &str, gap: f64) -> StreamStats {
+    let mut t = crate::analysis::rtp::RtpTracker::default();
+    for (i, ts) in [1.0, 1.0 + gap].into_iter().enumerate() {
+        let h = crate::analysis::rtp::RtpHeader {
+            marker: false,
+            payload_type: 0,
+            seq: 1 + i as u16,
+            timestamp: 160 * (1 + i as u32),
+            ssrc: 9,
+            payload_len: 160,
+            payload_offset: 12,
+        };
+        t.packet(
+            at(ts),
+            "10.0.0.2:5000".parse().unwrap(),
+            "10.0.0.1:4000".parse().unwrap(),
+            &h,
+            &[0; 172],
+        );
+    }
+    let mut s = t.finish().remove(0);
+    s.call_id = Some(cid.into());
+    s
+}
+
+#[test]
+fn missing_bye_fires_for_any_media_gone_time() {
+    // media_gone_s longer than a stream's own 60 s idle end: the stream has ended by then, and
+    // the check still runs (it ran only when a stream ended, so it could never fire).
+    let mut e = Engine::new(Thresholds {
+        media_gone_s: 120.0,
+        ..Thresholds::default()
+    });
+    answered(&mut e, "hung");
+    e.on_stream(&paused_stream("hung", 0.02));
+    e.decide_media(at(100.0));
+    assert!(fired(&mut e, "missing-bye").is_empty());
+    e.decide_media(at(125.0));
+    let f = fired(&mut e, "missing-bye");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].ts, at(1.02 + 120.0));
+    e.decide_media(at(200.0));
+    assert!(fired(&mut e, "missing-bye").is_empty(), "once");
+}
+
+#[test]
+fn a_pause_on_hold_is_no_rtp_stopped() {
+    // The same 15 s pause, once in a call its SDP put on hold (sendonly) and once without:
+    // only the second is a fault.
+    let mut e = Engine::new(Thresholds::default());
+    answered(&mut e, "held");
+    let mut hold = media("held", "10.0.0.1:4000", A);
+    hold.held = true;
+    e.on_media(&hold);
+    e.on_stream(&paused_stream("held", 15.0));
+    answered(&mut e, "dropped");
+    e.on_stream(&paused_stream("dropped", 15.0));
+    let f = fired(&mut e, "rtp-stopped");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].call_id.as_deref(), Some("dropped"));
 }
