@@ -17,6 +17,7 @@ pub mod correlate;
 pub mod decode;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hep;
 pub mod output;
 pub mod pipeline;
 pub mod reassembly;

@@ -479,6 +479,7 @@ pub fn run(
                                     dst: u.dst,
                                     carrier: u.carrier,
                                     ip_reassembled: u.ip_reassembled,
+                                    node: u.node,
                                     sip,
                                 });
                             }

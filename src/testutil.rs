@@ -43,6 +43,7 @@ pub fn msg_row() -> crate::correlate::record::MsgRow {
         expires: None,
         retransmission: false,
         ip_reassembled: false,
+        node: None,
         anomalies: Vec::new(),
         sdp: None,
         refer_to: None,

@@ -379,28 +379,9 @@ impl CallState {
         if self.link_keys.len() > 16 {
             return;
         }
-        for name in link_headers {
-            let Some(v) = msg.header_by_name(name) else {
-                continue;
-            };
-            let lname = name.to_ascii_lowercase();
-            let keys: Vec<String> = match lname.as_str() {
-                "session-id" => session_ids(v),
-                "p-charging-vector" => crate::sip::via::params(&[b";", v].concat())
-                    .find(|(n, _)| n.eq_ignore_ascii_case(b"icid-value"))
-                    .and_then(|(_, val)| val.map(lossy))
-                    .into_iter()
-                    .collect(),
-                // X-Call-ID and friends name the other leg's Call-ID.
-                _ => vec![lossy(crate::sip::message::trim(v))],
-            };
-            for k in keys {
-                // (header, value): session-id and p-charging-vector values name a session shared
-                // by the legs; any other header's value names the other leg's Call-ID.
-                let entry = (lname.clone(), k);
-                if !entry.1.is_empty() && !self.link_keys.contains(&entry) {
-                    self.link_keys.push(entry);
-                }
+        for entry in link_keys(msg, link_headers) {
+            if !self.link_keys.contains(&entry) {
+                self.link_keys.push(entry);
             }
         }
     }
@@ -715,4 +696,34 @@ fn reason_of(msg: &SipMessage) -> Option<String> {
         return Some(lossy(r));
     }
     msg.reason_phrase().filter(|r| !r.is_empty()).map(lossy)
+}
+
+/// The leg-link keys one message carries in the configured headers, as (lower-case header,
+/// value): session-id and p-charging-vector values name a session shared by the legs; any other
+/// header's value names the other leg's Call-ID (session::legs applies the rule).
+pub fn link_keys(msg: &SipMessage, link_headers: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in link_headers {
+        let Some(v) = msg.header_by_name(name) else {
+            continue;
+        };
+        let lname = name.to_ascii_lowercase();
+        let keys: Vec<String> = match lname.as_str() {
+            "session-id" => session_ids(v),
+            "p-charging-vector" => crate::sip::via::params(&[b";", v].concat())
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"icid-value"))
+                .and_then(|(_, val)| val.map(lossy))
+                .into_iter()
+                .collect(),
+            // X-Call-ID and friends name the other leg's Call-ID.
+            _ => vec![lossy(crate::sip::message::trim(v))],
+        };
+        for k in keys {
+            let entry = (lname.clone(), k);
+            if !entry.1.is_empty() && !out.contains(&entry) {
+                out.push(entry);
+            }
+        }
+    }
+    out
 }

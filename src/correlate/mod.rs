@@ -39,6 +39,8 @@ pub struct Msg {
     pub dst: SocketAddr,
     pub carrier: Carrier,
     pub ip_reassembled: bool,
+    /// The HEP capture node it came from.
+    pub node: Option<u32>,
     pub sip: SipMessage,
 }
 
@@ -425,6 +427,7 @@ impl Correlator {
             expires: register.then(|| registration::expires_of(s)).flatten(),
             retransmission: retrans,
             ip_reassembled: m.ip_reassembled,
+            node: m.node,
             anomalies: s.anomalies.iter().map(|a| a.code()).collect(),
             sdp: match (s.header(crate::sip::HeaderName::ContentType), s.body()) {
                 (Some(ct), body) if !body.is_empty() => crate::sip::sdp::summary(ct, body),

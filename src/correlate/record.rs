@@ -44,6 +44,8 @@ pub struct MsgRow {
     /// Seen before on the same hop (same transaction, same link).
     pub retransmission: bool,
     pub ip_reassembled: bool,
+    /// The capture node (HEP capture id) that sent the message, when it came in HEP.
+    pub node: Option<u32>,
     pub anomalies: Vec<&'static str>,
     /// The SDP the message carries, summarised (media, address:port, codecs, direction).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -590,6 +590,7 @@ mod tests {
             expires: None,
             retransmission: false,
             ip_reassembled: false,
+            node: None,
             anomalies: Vec::new(),
             sdp: None,
             refer_to: None,
