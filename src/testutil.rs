@@ -67,6 +67,7 @@ pub fn call_record(id: &str) -> crate::correlate::record::CallRecord {
         to: "bob".into(),
         caller: Some("192.0.2.1:5060".parse().unwrap()),
         addresses: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
+        nodes: Vec::new(),
         outcome: Some(Outcome::Answered),
         final_status: Some(200),
         reason: None,

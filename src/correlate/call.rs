@@ -20,6 +20,8 @@ use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 /// RFC 3261 Timer B (64·T1): an INVITE unanswered this long has timed out.
 pub const TIMER_B: Nanos = 32 * NANOS_PER_SEC;
 /// Transactions tracked per call before further ones are not checked for retransmission.
+/// HEP capture nodes a call record lists at most.
+pub const MAX_NODES: usize = 8;
 const MAX_TX: usize = 256;
 const MAX_DIALOGS: usize = 32;
 /// (method, status) pairs counted per call, and senders counted per call.
@@ -64,6 +66,8 @@ pub struct CallState {
     user_agent: Option<String>,
     caller: Option<SocketAddr>,
     addresses: Vec<std::net::IpAddr>,
+    /// HEP capture nodes that sent messages of the call (at most [`MAX_NODES`]).
+    nodes: Vec<u32>,
     /// Via count of the caller's INVITE: a forwarded copy carries more.
     caller_vias: usize,
     attempts: Vec<Attempt>,
@@ -217,6 +221,7 @@ impl CallState {
             user_agent: None,
             caller: None,
             addresses: Vec::new(),
+            nodes: Vec::new(),
             caller_vias: 0,
             attempts: Vec::new(),
             ring_ts: None,
@@ -298,6 +303,13 @@ impl CallState {
             }
         }
         retrans
+    }
+
+    /// A message of the call came from this HEP capture node.
+    pub fn note_node(&mut self, node: u32) {
+        if self.nodes.len() < MAX_NODES && !self.nodes.contains(&node) {
+            self.nodes.push(node);
+        }
     }
 
     /// The milestones in [`super::record::warped`] bit order.
@@ -645,6 +657,7 @@ impl CallState {
             to: self.to.clone(),
             caller: self.caller,
             addresses: self.addresses.clone(),
+            nodes: self.nodes.clone(),
             outcome: self.outcome(now),
             final_status: self.final_status,
             reason: self.reason.clone(),

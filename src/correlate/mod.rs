@@ -334,6 +334,9 @@ impl Correlator {
                     m.dst,
                     &self.cfg.link_headers,
                 );
+                if let Some(n) = m.node {
+                    call.note_node(n);
+                }
                 if self.cfg.want_changes {
                     let after = call.phase();
                     if let Some(phase) = after.filter(|_| after != before) {

@@ -220,6 +220,8 @@ pub struct CallRecord {
     pub caller: Option<SocketAddr>,
     /// Every IP address that sent or received a message of the call (at most 16).
     pub addresses: Vec<std::net::IpAddr>,
+    /// The HEP capture nodes (capture ids) that sent its messages, when they came in HEP.
+    pub nodes: Vec<u32>,
     pub outcome: Option<Outcome>,
     pub final_status: Option<u16>,
     pub reason: Option<String>,

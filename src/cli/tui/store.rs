@@ -232,6 +232,7 @@ fn provisional(m: &MsgRow, call_id: &str) -> CallRecord {
         to: m.to_user.clone().unwrap_or_default(),
         caller: m.method.is_some().then_some(m.src),
         addresses: vec![m.src.ip(), m.dst.ip()],
+        nodes: m.node.into_iter().collect(),
         outcome: None,
         final_status: None,
         reason: None,

@@ -1,0 +1,307 @@
+//! HEPv3 out and in with real peers: sngrep's HEP listener receives what `monitor --hep-out`
+//! sends and tshark counts every SIP message in what it saved; sipscope receives its own HEP
+//! (`--hep-listen`) and keeps every message, time and address; a TCP collector that stops
+//! reading costs drops (counted and said), never the capture's results. Needs sngrep and tshark
+//! (.ci/run installs them); SIPSCOPE_SKIP_LIVE=1 skips, and says so.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::live::{tempdir, tools_or_skip};
+use crate::support::{build, repo, run_ok};
+
+fn sipscope(command: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sipscope"));
+    c.args([command, "--no-progress"]);
+    c
+}
+
+/// A port free on loopback now (for UDP or TCP).
+fn free_port() -> u16 {
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = std::net::TcpListener::bind(u.local_addr().unwrap());
+    match t {
+        Ok(t) => t.local_addr().unwrap().port(),
+        Err(_) => free_port(),
+    }
+}
+
+/// Kills a child started by this test (SIGTERM, then waits).
+fn stop(mut c: Child) -> std::process::Output {
+    let _ = Command::new("kill").arg(c.id().to_string()).status();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) {
+        if let Ok(Some(_)) = c.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = c.kill();
+    c.wait_with_output().unwrap()
+}
+
+/// (time, Call-ID, CSeq) of every SIP message tshark finds, one per line, in order.
+fn tshark_messages(pcap: &Path) -> Vec<String> {
+    let (out, _) = run_ok(Command::new("tshark").arg("-r").arg(pcap).args([
+        "-Y",
+        "sip",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-e",
+        "sip.Call-ID",
+        "-e",
+        "sip.CSeq",
+    ]));
+    let mut v = Vec::new();
+    for l in out.lines() {
+        let mut f = l.split('\t');
+        let ids: Vec<&str> = f.next().unwrap_or("").split(',').collect();
+        let cseqs: Vec<&str> = f.next().unwrap_or("").split(',').collect();
+        for (i, c) in ids.iter().zip(cseqs) {
+            v.push(format!("{i} {c}"));
+        }
+    }
+    v
+}
+
+/// Runs `monitor FILE --hep-out TARGET` (and the extra arguments) to its end.
+fn send(file: &Path, target: &str, extra: &[&str]) -> (String, String) {
+    run_ok(
+        sipscope("monitor")
+            .args(["--interval", "1h", "--hep-out", target])
+            .args(extra)
+            .arg(file),
+    )
+}
+
+#[test]
+fn sngrep_receives_every_sip_message_sipscope_sends() {
+    if !tools_or_skip(&["sngrep", "tshark"]) {
+        return;
+    }
+    let dir = tempdir("hep-sngrep");
+    // Small samples: UDP has no flow control, and a burst of hundreds of datagrams at a
+    // listener starved of CPU (tests run in parallel on two cores) overflows its socket buffer.
+    for sample in ["refer-transfer.pcap", "sip-tcp.pcap", "sip_rtp.pcap"] {
+        let file = repo().join("samples").join(sample);
+        let port = free_port();
+        let out = dir.join(format!("{sample}.sngrep.pcap"));
+        let sngrep = Command::new("sngrep")
+            .args(["-N", "-q", "-L", &format!("udp:127.0.0.1:{port}"), "-O"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        let (_, err) = send(&file, &format!("udp:127.0.0.1:{port}"), &["--hep-id", "7"]);
+        std::thread::sleep(Duration::from_millis(800));
+        let o = stop(sngrep);
+        assert!(
+            out.exists(),
+            "{sample}: sngrep saved nothing: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // What sipscope itself reads in the sample: every message, in capture order.
+        let (csv, _) = run_ok(sipscope("messages").args(["--format", "csv"]).arg(&file));
+        let rows: Vec<Vec<String>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect();
+        let got = tshark_messages(&out);
+        assert_eq!(got.len(), rows.len(), "{sample}: {err}");
+        // And tshark finds the same messages, in the same order, in the sample itself.
+        assert_eq!(got, tshark_messages(&file), "{sample}");
+        assert!(!err.contains("not sent"), "{sample}: {err}");
+    }
+}
+
+/// The messages CSV as (header, rows) with the columns a HEP hop may change set aside:
+/// frame numbers (the receiver numbers HEP packets), the transport (`udp+hep3`) and the node.
+fn comparable(csv: &str) -> Vec<String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let keep: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !matches!(**h, "frame" | "msg_in_frame" | "node"))
+        .map(|(i, _)| i)
+        .collect();
+    let transport = header.iter().position(|h| *h == "transport").unwrap();
+    lines
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            keep.iter()
+                .map(|&i| {
+                    let v = c.get(i).copied().unwrap_or("");
+                    if i == transport {
+                        v.trim_end_matches("+hep3").replace("ws", "tcp")
+                    } else {
+                        v.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+fn node_column(csv: &str) -> Vec<String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let i = header.iter().position(|h| *h == "node").unwrap();
+    lines
+        .map(|l| l.split(',').nth(i).unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn round_trip_through_hep_keeps_every_message_time_and_address() {
+    if !tools_or_skip(&[]) {
+        return;
+    }
+    // The large sample over TCP (flow-controlled), small ones over UDP (see the sngrep test).
+    for (transport, sample) in [
+        ("tcp", "kamailio-sipp-outcomes.pcap"),
+        ("tcp", "sip-tcp.pcap"),
+        ("udp", "refer-transfer.pcap"),
+        ("udp", "sip_rtp.pcap"),
+    ] {
+        let file = repo().join("samples").join(sample);
+        let port = free_port();
+        let listen = format!("{transport}:127.0.0.1:{port}");
+        let rx = sipscope("messages")
+            .args([
+                "--format",
+                "csv",
+                "--duration",
+                "60",
+                "--hep-listen",
+                &listen,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        send(&file, &listen, &["--hep-id", "42", "--hep-name", "probe-1"]);
+        // Everything sent is in the listener's queue within moments; Ctrl-C ends the run.
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = Command::new("kill")
+            .args(["-INT", &rx.id().to_string()])
+            .status();
+        let o = rx.wait_with_output().unwrap();
+        // Ended by Ctrl-C, as any live capture: 130 (interrupted), or 0 when the listener saw
+        // the request before the reader did.
+        assert!(
+            matches!(o.status.code(), Some(0 | 130)),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got = String::from_utf8(o.stdout).unwrap();
+        let (want, _) = run_ok(sipscope("messages").args(["--format", "csv"]).arg(&file));
+        let (g, w) = (comparable(&got), comparable(&want));
+        if let Some(i) = (0..g.len().max(w.len())).find(|&i| g.get(i) != w.get(i)) {
+            panic!(
+                "{sample} over {transport}: {} messages received, {} sent; first difference at {i}:\n got {:?}\nwant {:?}",
+                g.len(),
+                w.len(),
+                g.get(i),
+                w.get(i)
+            );
+        }
+        assert!(node_column(&got).iter().all(|n| n == "42"), "{sample}");
+        // Nothing lost on the way (Ctrl-C is said, as on any live capture).
+        let err = String::from_utf8_lossy(&o.stderr);
+        let lost: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("warning") && !l.contains("interrupted"))
+            .collect();
+        assert!(lost.is_empty(), "{sample}: {err}");
+    }
+}
+
+/// A capture of `n` OPTIONS and their 200s, each message padded to about `size` bytes.
+fn padded_capture(path: &Path, n: usize, size: usize) {
+    let mut frames = Vec::new();
+    let pad = "x".repeat(size);
+    for i in 0..n {
+        let t = 1_700_000_000_000_000_000i64 + i as i64 * 1_000_000;
+        let req = format!(
+            "OPTIONS sip:b@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{i}\r\nFrom: <sip:a@10.0.0.1>;tag={i}\r\nTo: <sip:b@10.0.0.2>\r\nCall-ID: c{i}@x\r\nCSeq: 1 OPTIONS\r\nX-Pad: {pad}\r\nContent-Length: 0\r\n\r\n"
+        );
+        let resp = format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{i}\r\nFrom: <sip:a@10.0.0.1>;tag={i}\r\nTo: <sip:b@10.0.0.2>;tag=r{i}\r\nCall-ID: c{i}@x\r\nCSeq: 1 OPTIONS\r\nX-Pad: {pad}\r\nContent-Length: 0\r\n\r\n"
+        );
+        frames.push((
+            t,
+            build::udp(([10, 0, 0, 1], 5060), ([10, 0, 0, 2], 5060), req.as_bytes()),
+        ));
+        frames.push((
+            t + 500_000,
+            build::udp(
+                ([10, 0, 0, 2], 5060),
+                ([10, 0, 0, 1], 5060),
+                resp.as_bytes(),
+            ),
+        ));
+    }
+    crate::threads::write_pcap(path, &frames);
+}
+
+#[test]
+fn a_collector_that_stops_reading_costs_counted_drops_not_results() {
+    if !tools_or_skip(&[]) {
+        return;
+    }
+    let dir = tempdir("hep-slow");
+    let cap = dir.join("padded.pcap");
+    // 8000 messages of 4 KB: 32 MB of HEP, more than the kernel's socket buffers hold.
+    padded_capture(&cap, 4000, 4000);
+    let collector = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("tcp:{}", collector.local_addr().unwrap());
+    // The collector accepts (from the kernel's backlog) and never reads.
+    let summary = |extra: &[&str]| {
+        let json = dir.join(format!("summary-{}.json", extra.len()));
+        let t = Instant::now();
+        let (out, err) = run_ok(
+            sipscope("monitor")
+                .args(["--interval", "1s", "--summary-json"])
+                .arg(&json)
+                .args(extra)
+                .arg(&cap),
+        );
+        (
+            std::fs::read_to_string(&json).unwrap(),
+            out,
+            err,
+            t.elapsed(),
+        )
+    };
+    let (plain, plain_out, _, plain_time) = summary(&[]);
+    let (with_hep, hep_out, err, hep_time) = summary(&["--hep-out", &target, "--hep-queue", "100"]);
+    assert_eq!(with_hep, plain, "the summaries differ");
+    assert_eq!(hep_out, plain_out);
+    let dropped: u64 = err
+        .lines()
+        .filter(|l| l.contains("HEP packets not sent") || l.contains("HEP packets still queued"))
+        .filter_map(|l| l.split_whitespace().find_map(|w| w.parse::<u64>().ok()))
+        .sum();
+    let sent: u64 = err
+        .lines()
+        .find(|l| l.contains("sent") && l.contains("HEP packets ("))
+        .and_then(|l| l.split_whitespace().find_map(|w| w.parse().ok()))
+        .unwrap();
+    assert!(err.contains("the queue to the collector was full"), "{err}");
+    assert_eq!(sent + dropped, 8000, "{err}");
+    // The drain at the end waits 2 s at most.
+    assert!(
+        hep_time < plain_time + Duration::from_secs(4),
+        "{hep_time:?} vs {plain_time:?}"
+    );
+    drop(collector);
+}
