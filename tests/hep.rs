@@ -305,3 +305,116 @@ fn a_collector_that_stops_reading_costs_counted_drops_not_results() {
     );
     drop(collector);
 }
+
+/// The last record of each call in `calls --all --format json` output (live, a call is printed
+/// at its end and again, final, when it closes).
+fn calls_by_id(json: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
+    json.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["call_id"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn kamailio_siptrace_to_the_listener_gives_the_calls_of_a_tcpdump_capture() {
+    if !tools_or_skip(&["sipp", "kamailio", "tcpdump"]) {
+        return;
+    }
+    let _one_at_a_time = crate::live::SCENARIOS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = tempdir("hep-kamailio");
+    let port = free_port();
+    // The test proxy's configuration, plus siptrace mirroring every message it receives and
+    // sends as HEPv3 (trace_mode 1) to sipscope's listener, as capture node 7.
+    let cfg = std::fs::read_to_string(repo().join("tests/sipp/kamailio.cfg")).unwrap();
+    let siptrace = format!(
+        "loadmodule \"auth.so\"\nloadmodule \"siptrace.so\"\n\
+         modparam(\"siptrace\", \"duplicate_uri\", \"sip:127.0.0.1:{port}\")\n\
+         modparam(\"siptrace\", \"hep_mode_on\", 1)\n\
+         modparam(\"siptrace\", \"hep_version\", 3)\n\
+         modparam(\"siptrace\", \"hep_capture_id\", 7)\n\
+         modparam(\"siptrace\", \"trace_to_database\", 0)\n\
+         modparam(\"siptrace\", \"trace_on\", 1)\n\
+         modparam(\"siptrace\", \"trace_mode\", 1)"
+    );
+    assert!(cfg.contains("loadmodule \"auth.so\""));
+    let kcfg = dir.join("kamailio-siptrace.cfg");
+    std::fs::write(&kcfg, cfg.replace("loadmodule \"auth.so\"", &siptrace)).unwrap();
+    let rx = sipscope("calls")
+        .args([
+            "--all",
+            "--format",
+            "json",
+            "--duration",
+            "120",
+            "--hep-listen",
+        ])
+        .arg(format!("udp:127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let scen = Command::new("bash")
+        .arg(repo().join("tests/sipp/run-scenarios.sh"))
+        .arg("--out")
+        .arg(&dir)
+        .arg("--tcpdump")
+        .arg("--kamailio-cfg")
+        .arg(&kcfg)
+        .output()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = Command::new("kill")
+        .args(["-INT", &rx.id().to_string()])
+        .status();
+    let o = rx.wait_with_output().unwrap();
+    assert!(
+        scen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scen.stderr)
+    );
+    let from_hep = calls_by_id(&String::from_utf8(o.stdout).unwrap());
+    let (pcap_json, _) = run_ok(
+        sipscope("calls")
+            .args(["--all", "--format", "json"])
+            .arg(dir.join("capture.pcap")),
+    );
+    let from_pcap = calls_by_id(&pcap_json);
+    assert_eq!(
+        from_hep.keys().collect::<Vec<_>>(),
+        from_pcap.keys().collect::<Vec<_>>()
+    );
+    assert!(from_pcap.len() >= 26, "{}", from_pcap.len());
+    for (id, h) in &from_hep {
+        let p = &from_pcap[id];
+        for f in [
+            "kind",
+            "outcome",
+            "final_status",
+            "reason",
+            "invite_attempts",
+            "dialogs",
+            "ended_by",
+            "from_user",
+            "to_user",
+            "caller",
+            "addresses",
+            "legs",
+        ] {
+            assert_eq!(h[f], p[f], "{id}: {f}");
+        }
+        // Distinct messages: siptrace mirrors the ACK that tm absorbs (to a negative final
+        // response) twice, and sipscope rightly calls the copy a retransmission.
+        let distinct = |v: &serde_json::Value| {
+            v["messages"].as_u64().unwrap() - v["retransmissions"].as_u64().unwrap()
+        };
+        assert_eq!(distinct(h), distinct(p), "{id}: messages");
+        assert_eq!(h["nodes"], serde_json::json!([7]), "{id}");
+        assert_eq!(p["nodes"], serde_json::json!([]), "{id}");
+    }
+}
