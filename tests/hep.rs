@@ -418,3 +418,92 @@ fn kamailio_siptrace_to_the_listener_gives_the_calls_of_a_tcpdump_capture() {
         assert_eq!(p["nodes"], serde_json::json!([]), "{id}");
     }
 }
+
+/// Every HEP packet a TCP collector receives from `monitor FILE --hep-out tcp:…` (framed by
+/// HEP's length), each checked against the chunk sizes of the specification.
+fn collect_tcp(file: &Path, extra: &[&str]) -> Vec<Vec<u8>> {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("tcp:{}", l.local_addr().unwrap());
+    let reader = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        let mut all = Vec::new();
+        c.read_to_end(&mut all).unwrap();
+        all
+    });
+    send(file, &target, extra);
+    let all = reader.join().unwrap();
+    let mut packets = Vec::new();
+    let mut at = 0;
+    while at < all.len() {
+        let n = sipscope::decode::hep::check_chunk_sizes(&all[at..]).unwrap();
+        packets.push(all[at..at + n].to_vec());
+        at += n;
+    }
+    packets
+}
+
+#[test]
+fn quality_rtcp_and_alerts_go_out_with_the_call_id() {
+    use sipscope::decode::hep::{parse_hep3, HepPayload};
+    if !tools_or_skip(&[]) {
+        return;
+    }
+    let text = |h: &sipscope::decode::hep::Hep<'_>| match h.payload {
+        HepPayload::Raw(p) => String::from_utf8_lossy(p).into_owned(),
+        _ => panic!("no payload"),
+    };
+    let packets = collect_tcp(&repo().join("samples/sip_rtp.pcap"), &["--hep-id", "9"]);
+    let mut kinds = std::collections::BTreeMap::new();
+    for p in &packets {
+        let (h, _) = parse_hep3(p).unwrap();
+        assert_eq!(h.capture_id, Some(9));
+        *kinds.entry(h.proto_type.unwrap()).or_insert(0) += 1;
+        if h.proto_type == Some(34) {
+            // heplify-server's rtpagent report: the keys its metrics read.
+            let v: serde_json::Value = serde_json::from_str(&text(&h)).unwrap();
+            assert_eq!(h.correlation_id, Some(&b"1-7879@127.0.0.1"[..]));
+            assert_eq!(v["RTP_SIP_CALL_ID"], "1-7879@127.0.0.1");
+            for k in ["MOS", "JITTER", "PACKET_LOSS", "DELTA"] {
+                assert!(v[k].is_number(), "{k}: {v}");
+            }
+        }
+    }
+    // 6 SIP messages, one QoS report per RTP stream of the call (1, as `sipscope rtp` lists).
+    assert_eq!(kinds.get(&1), Some(&6), "{kinds:?}");
+    assert_eq!(kinds.get(&34), Some(&1), "{kinds:?}");
+    // Alerts as logs (type 100), with the Call-ID when they are about a call.
+    let packets = collect_tcp(&repo().join("samples/sipp-faults.pcap"), &[]);
+    let logs: Vec<(Option<String>, String)> = packets
+        .iter()
+        .filter_map(|p| {
+            let (h, _) = parse_hep3(p).unwrap();
+            (h.proto_type == Some(100)).then(|| {
+                (
+                    h.correlation_id
+                        .map(|c| String::from_utf8_lossy(c).into_owned()),
+                    text(&h),
+                )
+            })
+        })
+        .collect();
+    let (alerts, _) = run_ok(
+        sipscope("alerts")
+            .args(["--format", "json"])
+            .arg(repo().join("samples/sipp-faults.pcap")),
+    );
+    assert_eq!(logs.len(), alerts.lines().count(), "{logs:?}");
+    // Each log's correlation id is its alert's Call-ID (none for an endpoint's alert).
+    let mut want: Vec<Option<String>> = alerts
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["call_id"].as_str().map(str::to_string)
+        })
+        .collect();
+    let mut have: Vec<Option<String>> = logs.iter().map(|(c, _)| c.clone()).collect();
+    want.sort();
+    have.sort();
+    assert_eq!(have, want);
+    assert!(have.iter().any(Option::is_some));
+}

@@ -301,3 +301,67 @@ pub fn rtcp_json(s: &StreamStats) -> Option<String> {
     }
     Some(v.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::hep::{parse_hep3, HepPayload};
+    use crate::hep::sender::{Bounds, Target};
+    use crate::sip::SipMessage;
+
+    fn row(call_id: &str, extra: &str) -> MsgRow {
+        let text = format!(
+            "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{call_id}\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        let mut r = crate::testutil::msg_row();
+        r.call_id = Some(call_id.into());
+        r.sip = Some(SipMessage::parse(bytes::Bytes::from(text), true).unwrap());
+        r
+    }
+
+    #[test]
+    fn b2bua_legs_carry_the_linked_call_id_in_chunk_17() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let t = Target::parse(&format!("udp:{}", rx.local_addr().unwrap())).unwrap();
+        let cfg = AgentConfig {
+            capture_id: 0xdead_beef,
+            password: Some("pw".into()),
+            node_name: Some("sbc".into()),
+            link_headers: crate::correlate::CorrelatorConfig::default().link_headers,
+        };
+        let mut a = Agent::new(cfg, Sender::start(&[t], Bounds::default()).unwrap());
+        let legs = [
+            row("leg-a", ""),
+            row("leg-b", "X-Call-ID: leg-a\r\n"),
+            row("leg-c", "Session-ID: 0123456789abcdef0123456789abcdef\r\n"),
+            row("leg-d", "Session-ID: 0123456789abcdef0123456789abcdef\r\n"),
+        ];
+        for r in &legs {
+            a.event(&Event::Message(r));
+        }
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        for r in &legs {
+            let n = rx.recv(&mut buf).unwrap();
+            let (h, used) = parse_hep3(&buf[..n]).unwrap();
+            assert_eq!(used, n);
+            assert!(crate::decode::hep::check_chunk_sizes(&buf[..n]).is_ok());
+            assert!(crate::decode::hep::auth_key_is(&buf[..n], b"pw"));
+            assert_eq!(h.capture_id, Some(0xdead_beef));
+            assert_eq!(h.node_name, Some(&b"sbc"[..]));
+            assert_eq!(h.proto_type, Some(1));
+            assert_eq!(h.payload, HepPayload::Raw(&r.sip.as_ref().unwrap().raw[..]));
+            got.push(
+                h.correlation_id
+                    .map(|c| String::from_utf8_lossy(c).into_owned()),
+            );
+        }
+        assert_eq!(
+            got,
+            vec![None, Some("leg-a".into()), None, Some("leg-c".into())]
+        );
+        let st = a.finish(Duration::from_secs(1));
+        assert_eq!((st.sent, st.too_large), (4, 0));
+    }
+}

@@ -123,3 +123,28 @@ impl Filter {
             && time_ok(self, r.start, r.start)
     }
 }
+
+#[cfg(test)]
+mod node_tests {
+    use super::*;
+    use crate::testutil::{call_record, msg_row};
+
+    #[test]
+    fn node_selects_messages_and_calls_of_that_capture_node() {
+        let f = Filter {
+            node: Some(7),
+            ..Filter::default()
+        };
+        let mut m = msg_row();
+        assert!(!f.message(&m), "a message not from HEP");
+        m.node = Some(7);
+        assert!(f.message(&m));
+        m.node = Some(8);
+        assert!(!f.message(&m));
+        let mut c = call_record("c1");
+        assert!(!f.call(&c));
+        c.nodes = vec![8, 7];
+        assert!(f.call(&c));
+        assert!(f.names_call() && !f.is_empty());
+    }
+}
