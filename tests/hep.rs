@@ -27,18 +27,45 @@ fn free_port() -> u16 {
     }
 }
 
-/// Kills a child started by this test (SIGTERM, then waits).
-fn stop(mut c: Child) -> std::process::Output {
-    let _ = Command::new("kill").arg(c.id().to_string()).status();
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(5) {
-        if let Ok(Some(_)) = c.try_wait() {
-            break;
+/// A child process this test started: stopped by a signal and reaped, and killed if the test
+/// fails before that (no sngrep or listener outlives a failed test).
+struct Started(Option<Child>);
+
+impl Started {
+    /// Sends `signal` (TERM, INT), waits up to 5 s, then kills; returns what it wrote.
+    fn signal(mut self, signal: &str) -> std::process::Output {
+        let mut c = self.0.take().unwrap();
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &c.id().to_string()])
+            .status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = c.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        let _ = c.kill();
+        c.wait_with_output().unwrap()
     }
-    let _ = c.kill();
-    c.wait_with_output().unwrap()
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start(cmd: &mut Command) -> Started {
+    Started(Some(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ))
 }
 
 /// (time, Call-ID, CSeq) of every SIP message tshark finds, one per line, in order.
@@ -89,17 +116,15 @@ fn sngrep_receives_every_sip_message_sipscope_sends() {
         let file = repo().join("samples").join(sample);
         let port = free_port();
         let out = dir.join(format!("{sample}.sngrep.pcap"));
-        let sngrep = Command::new("sngrep")
-            .args(["-N", "-q", "-L", &format!("udp:127.0.0.1:{port}"), "-O"])
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let sngrep = start(
+            Command::new("sngrep")
+                .args(["-N", "-q", "-L", &format!("udp:127.0.0.1:{port}"), "-O"])
+                .arg(&out),
+        );
         std::thread::sleep(Duration::from_millis(800));
         let (_, err) = send(&file, &format!("udp:127.0.0.1:{port}"), &["--hep-id", "7"]);
         std::thread::sleep(Duration::from_millis(800));
-        let o = stop(sngrep);
+        let o = sngrep.signal("TERM");
         assert!(
             out.exists(),
             "{sample}: sngrep saved nothing: {}",
@@ -174,27 +199,19 @@ fn round_trip_through_hep_keeps_every_message_time_and_address() {
         let file = repo().join("samples").join(sample);
         let port = free_port();
         let listen = format!("{transport}:127.0.0.1:{port}");
-        let rx = sipscope("messages")
-            .args([
-                "--format",
-                "csv",
-                "--duration",
-                "60",
-                "--hep-listen",
-                &listen,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let rx = start(sipscope("messages").args([
+            "--format",
+            "csv",
+            "--duration",
+            "60",
+            "--hep-listen",
+            &listen,
+        ]));
         std::thread::sleep(Duration::from_millis(800));
         send(&file, &listen, &["--hep-id", "42", "--hep-name", "probe-1"]);
         // Everything sent is in the listener's queue within moments; Ctrl-C ends the run.
         std::thread::sleep(Duration::from_millis(1500));
-        let _ = Command::new("kill")
-            .args(["-INT", &rx.id().to_string()])
-            .status();
-        let o = rx.wait_with_output().unwrap();
+        let o = rx.signal("INT");
         // Ended by Ctrl-C, as any live capture: 130 (interrupted), or 0 when the listener saw
         // the request before the reader did.
         assert!(
@@ -344,20 +361,18 @@ fn kamailio_siptrace_to_the_listener_gives_the_calls_of_a_tcpdump_capture() {
     assert!(cfg.contains("loadmodule \"auth.so\""));
     let kcfg = dir.join("kamailio-siptrace.cfg");
     std::fs::write(&kcfg, cfg.replace("loadmodule \"auth.so\"", &siptrace)).unwrap();
-    let rx = sipscope("calls")
-        .args([
-            "--all",
-            "--format",
-            "json",
-            "--duration",
-            "120",
-            "--hep-listen",
-        ])
-        .arg(format!("udp:127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let rx = start(
+        sipscope("calls")
+            .args([
+                "--all",
+                "--format",
+                "json",
+                "--duration",
+                "120",
+                "--hep-listen",
+            ])
+            .arg(format!("udp:127.0.0.1:{port}")),
+    );
     std::thread::sleep(Duration::from_millis(800));
     let scen = Command::new("bash")
         .arg(repo().join("tests/sipp/run-scenarios.sh"))
@@ -369,10 +384,7 @@ fn kamailio_siptrace_to_the_listener_gives_the_calls_of_a_tcpdump_capture() {
         .output()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let _ = Command::new("kill")
-        .args(["-INT", &rx.id().to_string()])
-        .status();
-    let o = rx.wait_with_output().unwrap();
+    let o = rx.signal("INT");
     assert!(
         scen.status.success(),
         "{}",
