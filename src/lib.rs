@@ -18,6 +18,7 @@ pub mod decode;
 pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hep;
 pub mod output;
 pub mod pipeline;
 pub mod reassembly;

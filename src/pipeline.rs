@@ -342,7 +342,7 @@ pub fn run(
                             let watermark = clock.now();
                             let st = source.stats();
                             reader_drops.store(
-                                st.dropped_kernel + st.dropped_interface + behind.get(),
+                                st.dropped_kernel + st.dropped_interface + st.hep_dropped_full + behind.get(),
                                 Ordering::Relaxed,
                             );
                             reader_frames.store(frame_no, Ordering::Relaxed);
@@ -408,7 +408,7 @@ pub fn run(
                         if live {
                             let st = source.stats();
                             reader_drops.store(
-                                st.dropped_kernel + st.dropped_interface + behind.get(),
+                                st.dropped_kernel + st.dropped_interface + st.hep_dropped_full + behind.get(),
                                 Ordering::Relaxed,
                             );
                         }
@@ -479,6 +479,7 @@ pub fn run(
                                     dst: u.dst,
                                     carrier: u.carrier,
                                     ip_reassembled: u.ip_reassembled,
+                                    node: u.node,
                                     sip,
                                 });
                             }

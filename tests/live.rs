@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use crate::support::{repo, run};
 
+/// tests/sipp/run-scenarios.sh binds fixed ports (5060, 5071-5089, 5101-5133): one run at a
+/// time in this test binary.
+pub(crate) static SCENARIOS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub(crate) fn tools_or_skip(tools: &[&str]) -> bool {
     if std::env::var_os("SIPSCOPE_SKIP_LIVE").is_some() {
         eprintln!("SKIPPED: SIPSCOPE_SKIP_LIVE is set");
@@ -54,6 +58,7 @@ fn live_capture_of_sipp_calls_through_kamailio() {
     if !tools_or_skip(&["sipp", "kamailio", "tcpdump"]) {
         return;
     }
+    let _one_at_a_time = SCENARIOS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempdir("live");
     let sipscope = Command::new(env!("CARGO_BIN_EXE_sipscope"))
         .args([

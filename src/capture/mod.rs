@@ -104,6 +104,13 @@ pub struct CaptureStats {
     /// table lists no frame, or more than 16 MiB follow it (a real file keeps only a few small
     /// tables there).
     pub skipped_bytes: u64,
+    /// HEP listener (`--hep-listen`): packets refused as not valid HEPv3 (framing, or a chunk of
+    /// the wrong size), packets without the expected `--hep-password`, packets dropped because
+    /// the analysis was behind (the listener's queue full), and TCP connections refused (too many).
+    pub hep_rejected: u64,
+    pub hep_auth_failed: u64,
+    pub hep_dropped_full: u64,
+    pub hep_connections_refused: u64,
     /// Where a damaged or truncated file stopped being readable.
     pub stopped_early: Vec<String>,
 }
@@ -121,6 +128,10 @@ impl std::ops::AddAssign<&CaptureStats> for CaptureStats {
         self.bad_subsecond += o.bad_subsecond;
         self.bad_tsresol += o.bad_tsresol;
         self.skipped_bytes += o.skipped_bytes;
+        self.hep_rejected += o.hep_rejected;
+        self.hep_auth_failed += o.hep_auth_failed;
+        self.hep_dropped_full += o.hep_dropped_full;
+        self.hep_connections_refused += o.hep_connections_refused;
         self.stopped_early.extend(o.stopped_early.iter().cloned());
     }
 }

@@ -35,6 +35,17 @@ pub fn open_source(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Box<dyn Source
             }
         }
         Input::Live(opts) => Ok(Box::new(LiveSource::open(opts, stop)?)),
+        Input::Hep(opts) => {
+            let l = sipscope::hep::listen::HepListener::open(opts, stop)?;
+            for (t, a) in &l.bound {
+                let t = match t {
+                    sipscope::hep::sender::Transport::Udp => "udp",
+                    sipscope::hep::sender::Transport::Tcp => "tcp",
+                };
+                eprintln!("sipscope: listening for HEP on {t}:{a}");
+            }
+            Ok(Box::new(l))
+        }
     }
 }
 
@@ -498,7 +509,7 @@ pub fn calls(
     rtp: bool,
 ) -> Result<Report, RunError> {
     let stdout = io::stdout();
-    let live = matches!(cfg.input, Input::Live(_));
+    let live = cfg.input.is_live();
     let mut sink = Calls {
         out: BufWriter::new(stdout.lock()),
         all,
@@ -671,7 +682,7 @@ impl Sink for Registrations<'_> {
 
 pub fn registrations(cfg: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
     let stdout = io::stdout();
-    let live = matches!(cfg.input, Input::Live(_));
+    let live = cfg.input.is_live();
     let mut sink = Registrations {
         out: BufWriter::new(stdout.lock()),
         live,

@@ -54,9 +54,9 @@ impl ExportRequest {
             }
         };
         match &cfg.input {
-            Input::Live(_) => {
+            Input::Live(_) | Input::Hep(_) => {
                 return Err(UsageError(
-                    "export reads the capture files twice: give files, not --interface (capture with monitor --write DIR first)".into(),
+                    "export reads the capture files twice: give files, not --interface or --hep-listen (capture with monitor --write DIR first)".into(),
                 ))
             }
             Input::Files(f) if f.iter().any(|p| p.as_os_str() == "-") => {

@@ -18,6 +18,7 @@ use regex::Regex;
 
 use sipscope::capture::live::LiveOptions;
 use sipscope::correlate::record::Outcome;
+use sipscope::hep::listen::{ListenOptions, ListenSpec};
 use sipscope::output::Format;
 use sipscope::pipeline::PipelineConfig;
 pub use sipscope::session::Filter;
@@ -329,6 +330,20 @@ pub struct MonitorArgs {
     /// Keep only the newest N files.
     #[arg(long, default_value_t = 10, requires = "write")]
     pub keep: usize,
+    /// Send every SIP message (and each call's media quality and the alerts) as HEPv3 to a
+    /// HOMER collector: udp:HOST:PORT or tcp:HOST:PORT (repeatable).
+    #[arg(long = "hep-out", value_name = "udp|tcp:HOST:PORT")]
+    pub hep_out: Vec<String>,
+    /// The capture node id HEP packets carry (32-bit; HOMER's node).
+    #[arg(long = "hep-id", default_value_t = 2001, requires = "hep_out")]
+    pub hep_id: u32,
+    /// The capture node name HEP packets carry.
+    #[arg(long = "hep-name", requires = "hep_out")]
+    pub hep_name: Option<String>,
+    /// Packets queued for each collector at most (and 32 MiB): past it packets are dropped and
+    /// counted, never waited for.
+    #[arg(long = "hep-queue", default_value_t = 20_000, requires = "hep_out")]
+    pub hep_queue: usize,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -521,6 +536,18 @@ pub struct CommonArgs {
     /// UDP/TCP ports carrying HEPv3 (repeatable; default 9060).
     #[arg(long = "hep-port")]
     pub hep_ports: Vec<u16>,
+    /// Receive HEPv3 from capture agents (Kamailio siptrace, heplify, sipscope --hep-out) on
+    /// udp:ADDR:PORT or tcp:ADDR:PORT instead of capturing (repeatable); live, until Ctrl-C or
+    /// --duration.
+    #[arg(long = "hep-listen", value_name = "udp|tcp:ADDR:PORT")]
+    pub hep_listen: Vec<String>,
+    /// The HEP password (authentication key): packets received without it are refused
+    /// (--hep-listen), packets sent carry it (--hep-out).
+    #[arg(long = "hep-password")]
+    pub hep_password: Option<String>,
+    /// Only messages and calls from this HEP capture node (its capture id).
+    #[arg(long)]
+    pub node: Option<u32>,
     /// Headers that link B2BUA legs (repeatable; default X-Call-ID, X-CID, X-Orig-Call-ID,
     /// Session-ID, P-Charging-Vector).
     #[arg(long = "link-header")]
@@ -564,6 +591,15 @@ pub struct CommonArgs {
 pub enum Input {
     Files(Vec<PathBuf>),
     Live(LiveOptions),
+    /// HEPv3 received from capture agents (`--hep-listen`).
+    Hep(ListenOptions),
+}
+
+impl Input {
+    /// Frames arrive in real time (an interface or a HEP listener).
+    pub fn is_live(&self) -> bool {
+        !matches!(self, Input::Files(_))
+    }
 }
 
 /// Everything a command needs, validated.
@@ -619,31 +655,57 @@ impl CommonArgs {
     /// calls, so the commands that print messages or registrations as they come refuse it.
     pub fn config(&self, format: FormatArg, calls: bool) -> Result<Config, UsageError> {
         let files = self.all_files();
-        let input = match (&self.interface, files.is_empty()) {
-            (Some(_), false) => {
-                return Err(UsageError(
-                    "give either capture files or --interface, not both".into(),
-                ))
-            }
-            (Some(iface), true) => Input::Live(LiveOptions {
-                iface: iface.clone(),
-                bpf: self.bpf.clone(),
-                snaplen: self.snaplen,
-                promisc: !self.no_promisc,
-                duration: match self.duration {
-                    Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-                    Some(d) => return Err(UsageError(format!("bad --duration {d}"))),
-                    None => None,
-                },
-                count: self.count,
-            }),
-            (None, true) => {
-                return Err(UsageError(
-                    "no input: give capture files (or - for stdin), or --interface".into(),
-                ))
-            }
-            (None, false) => Input::Files(files),
+        let duration = match self.duration {
+            Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
+            Some(d) => return Err(UsageError(format!("bad --duration {d}"))),
+            None => None,
         };
+        let sources = usize::from(self.interface.is_some())
+            + usize::from(!files.is_empty())
+            + usize::from(!self.hep_listen.is_empty());
+        if sources > 1 {
+            return Err(UsageError(
+                "give one input: capture files, --interface or --hep-listen".into(),
+            ));
+        }
+        let input =
+            match (&self.interface, files.is_empty()) {
+                (None, true) if !self.hep_listen.is_empty() => {
+                    let mut specs = Vec::new();
+                    for s in &self.hep_listen {
+                        let spec = ListenSpec::parse(s)
+                            .map_err(|e| UsageError(format!("bad --hep-listen {e}")))?;
+                        if spec.addr.port() == 0 {
+                            return Err(UsageError(format!("--hep-listen {s}: give a port")));
+                        }
+                        specs.push(spec);
+                    }
+                    Input::Hep(ListenOptions {
+                        specs,
+                        password: self.hep_password.clone(),
+                        duration,
+                        count: self.count,
+                    })
+                }
+                (Some(_), false) => {
+                    return Err(UsageError(
+                        "give either capture files or --interface, not both".into(),
+                    ))
+                }
+                (Some(iface), true) => Input::Live(LiveOptions {
+                    iface: iface.clone(),
+                    bpf: self.bpf.clone(),
+                    snaplen: self.snaplen,
+                    promisc: !self.no_promisc,
+                    duration,
+                    count: self.count,
+                }),
+                (None, true) => return Err(UsageError(
+                    "no input: give capture files (or - for stdin), --interface or --hep-listen"
+                        .into(),
+                )),
+                (None, false) => Input::Files(files),
+            };
         if self.outcome.is_some() && !calls {
             return Err(UsageError(
                 "--outcome selects calls (calls, rtp, alerts, ladder, stats, report, monitor); messages and registrations cannot wait for their call's outcome".into(),
@@ -666,6 +728,7 @@ impl CommonArgs {
             since: time("--since", &self.since)?,
             until: time("--until", &self.until)?,
             outcome,
+            node: self.node,
         };
         let mut pipeline = PipelineConfig::default();
         if let Input::Files(_) = input {
@@ -693,6 +756,14 @@ impl CommonArgs {
         }
         if !self.hep_ports.is_empty() {
             pipeline.reassembly.hep_ports = self.hep_ports.clone();
+        }
+        // What the listener receives reaches the pipeline as HEP to its own ports.
+        if let Input::Hep(o) = &input {
+            for s in &o.specs {
+                if !pipeline.reassembly.hep_ports.contains(&s.addr.port()) {
+                    pipeline.reassembly.hep_ports.push(s.addr.port());
+                }
+            }
         }
         if !self.link_headers.is_empty() {
             pipeline.correlator.link_headers = self.link_headers.clone();

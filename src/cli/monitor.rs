@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use sipscope::analysis::alerts::{Alert, Severity, State, Thresholds};
 use sipscope::correlate::record::{CallKind, Outcome};
+use sipscope::hep::agent::{Agent, AgentConfig};
+use sipscope::hep::sender::{Bounds, Sender, Target};
 use sipscope::output::prometheus::Metrics;
 use sipscope::output::{escape, schema, write_csv_row, Format, OutputError, Table};
 use sipscope::session::{Ended, Event, Needs, Report, Sink};
@@ -141,6 +143,8 @@ struct Monitor<'a> {
     colour_on: bool,
     alerts_json: Option<Box<dyn Write>>,
     summary_json: Option<BufWriter<File>>,
+    /// `--hep-out`: what the filter selects, to HOMER.
+    hep: Option<Agent>,
 }
 
 impl Monitor<'_> {
@@ -235,6 +239,9 @@ impl Monitor<'_> {
     }
 
     fn render(&mut self) {
+        if let Some(h) = &self.hep {
+            self.m.hep_out = Some(h.stats());
+        }
         if let Some(text) = &self.metrics {
             self.m.active_calls = self.open_calls as u64;
             if let Ok(mut t) = text.lock() {
@@ -252,11 +259,15 @@ impl Sink for Monitor<'_> {
             changes: true,
             media: true,
             alerts: true,
+            raw: self.hep.is_some(),
             ..Needs::default()
         }
     }
 
     fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
+        if let Some(h) = self.hep.as_mut() {
+            h.event(e);
+        }
         match e {
             Event::Message(msg) => {
                 self.cur.messages += 1;
@@ -355,6 +366,8 @@ pub struct MonitorRequest {
     pub metrics_listen: Option<SocketAddr>,
     /// Rotating pcap output: directory, rotation, files kept.
     pub write: Option<(PathBuf, sipscope::capture::writer::Rotate, usize)>,
+    /// HEP out: the collectors and what the packets say of the capture node.
+    pub hep: Option<(Vec<Target>, AgentConfig, Bounds)>,
 }
 
 impl MonitorRequest {
@@ -376,7 +389,33 @@ impl MonitorRequest {
             }
             None => None,
         };
+        let hep = if a.hep_out.is_empty() {
+            None
+        } else {
+            let mut targets = Vec::new();
+            for t in &a.hep_out {
+                targets
+                    .push(Target::parse(t).map_err(|e| UsageError(format!("bad --hep-out {e}")))?);
+            }
+            if a.hep_queue == 0 {
+                return Err(UsageError("--hep-queue must be at least 1".into()));
+            }
+            Some((
+                targets,
+                AgentConfig {
+                    capture_id: a.hep_id,
+                    password: a.common.hep_password.clone(),
+                    node_name: a.hep_name.clone(),
+                    link_headers: Vec::new(),
+                },
+                Bounds {
+                    packets: a.hep_queue,
+                    ..Bounds::default()
+                },
+            ))
+        };
         Ok(MonitorRequest {
+            hep,
             alerts,
             alerts_json: a.alerts_json.clone(),
             summary_json: a.summary_json.clone(),
@@ -405,6 +444,19 @@ pub fn monitor(
         None => None,
     };
     let cfg = &owned;
+    let hep = match &req.hep {
+        Some((targets, agent, bounds)) => {
+            let sender = Sender::start(targets, *bounds)
+                .map_err(|e| RunError::Output(OutputError::Io(e)))?;
+            let mut agent = agent.clone();
+            agent.link_headers = cfg.pipeline.correlator.link_headers.clone();
+            for t in targets {
+                eprintln!("sipscope: sending HEP to {t}");
+            }
+            Some(Agent::new(agent, sender))
+        }
+        None => None,
+    };
     let alerts_json = json_sink(&req.alerts_json)?;
     let human_to_stdout = req.alerts_json.as_deref() != Some("-");
     let summary_json = match &req.summary_json {
@@ -450,8 +502,19 @@ pub fn monitor(
         colour_on,
         alerts_json,
         summary_json,
+        hep,
     };
-    let report = drive(cfg, stop, Some(&req.alerts.thresholds), &mut sink)?;
+    let mut report = drive(cfg, stop, Some(&req.alerts.thresholds), &mut sink)?;
+    if let Some(h) = sink.hep.take() {
+        // A collector that is down or stopped reading holds the exit at most this long.
+        let st = h.finish(std::time::Duration::from_secs(2));
+        eprintln!(
+            "sipscope: sent {} HEP packets ({} bytes)",
+            st.sent, st.sent_bytes
+        );
+        sink.m.hep_out = Some(st.clone());
+        report.hep_out = st;
+    }
     let run = &report.run;
     // The last, partial interval, and the final metrics.
     let dropped =

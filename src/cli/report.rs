@@ -181,7 +181,7 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
     }
     let rereadable = match &cfg.input {
         Input::Files(f) => f.iter().all(|p| p.as_os_str() != "-"),
-        Input::Live(_) => false,
+        Input::Live(_) | Input::Hep(_) => false,
     };
     if !rereadable || stop.load(std::sync::atomic::Ordering::Relaxed) {
         fin.counts.sections_without_messages += wanted.len() as u64;

@@ -20,6 +20,8 @@ use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 /// RFC 3261 Timer B (64·T1): an INVITE unanswered this long has timed out.
 pub const TIMER_B: Nanos = 32 * NANOS_PER_SEC;
 /// Transactions tracked per call before further ones are not checked for retransmission.
+/// HEP capture nodes a call record lists at most.
+pub const MAX_NODES: usize = 8;
 const MAX_TX: usize = 256;
 const MAX_DIALOGS: usize = 32;
 /// (method, status) pairs counted per call, and senders counted per call.
@@ -64,6 +66,8 @@ pub struct CallState {
     user_agent: Option<String>,
     caller: Option<SocketAddr>,
     addresses: Vec<std::net::IpAddr>,
+    /// HEP capture nodes that sent messages of the call (at most [`MAX_NODES`]).
+    nodes: Vec<u32>,
     /// Via count of the caller's INVITE: a forwarded copy carries more.
     caller_vias: usize,
     attempts: Vec<Attempt>,
@@ -217,6 +221,7 @@ impl CallState {
             user_agent: None,
             caller: None,
             addresses: Vec::new(),
+            nodes: Vec::new(),
             caller_vias: 0,
             attempts: Vec::new(),
             ring_ts: None,
@@ -300,6 +305,13 @@ impl CallState {
         retrans
     }
 
+    /// A message of the call came from this HEP capture node.
+    pub fn note_node(&mut self, node: u32) {
+        if self.nodes.len() < MAX_NODES && !self.nodes.contains(&node) {
+            self.nodes.push(node);
+        }
+    }
+
     /// The milestones in [`super::record::warped`] bit order.
     fn milestones(&self) -> [Option<Ts>; 6] {
         [
@@ -379,28 +391,9 @@ impl CallState {
         if self.link_keys.len() > 16 {
             return;
         }
-        for name in link_headers {
-            let Some(v) = msg.header_by_name(name) else {
-                continue;
-            };
-            let lname = name.to_ascii_lowercase();
-            let keys: Vec<String> = match lname.as_str() {
-                "session-id" => session_ids(v),
-                "p-charging-vector" => crate::sip::via::params(&[b";", v].concat())
-                    .find(|(n, _)| n.eq_ignore_ascii_case(b"icid-value"))
-                    .and_then(|(_, val)| val.map(lossy))
-                    .into_iter()
-                    .collect(),
-                // X-Call-ID and friends name the other leg's Call-ID.
-                _ => vec![lossy(crate::sip::message::trim(v))],
-            };
-            for k in keys {
-                // (header, value): session-id and p-charging-vector values name a session shared
-                // by the legs; any other header's value names the other leg's Call-ID.
-                let entry = (lname.clone(), k);
-                if !entry.1.is_empty() && !self.link_keys.contains(&entry) {
-                    self.link_keys.push(entry);
-                }
+        for entry in link_keys(msg, link_headers) {
+            if !self.link_keys.contains(&entry) {
+                self.link_keys.push(entry);
             }
         }
     }
@@ -664,6 +657,7 @@ impl CallState {
             to: self.to.clone(),
             caller: self.caller,
             addresses: self.addresses.clone(),
+            nodes: self.nodes.clone(),
             outcome: self.outcome(now),
             final_status: self.final_status,
             reason: self.reason.clone(),
@@ -715,4 +709,34 @@ fn reason_of(msg: &SipMessage) -> Option<String> {
         return Some(lossy(r));
     }
     msg.reason_phrase().filter(|r| !r.is_empty()).map(lossy)
+}
+
+/// The leg-link keys one message carries in the configured headers, as (lower-case header,
+/// value): session-id and p-charging-vector values name a session shared by the legs; any other
+/// header's value names the other leg's Call-ID (session::legs applies the rule).
+pub fn link_keys(msg: &SipMessage, link_headers: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in link_headers {
+        let Some(v) = msg.header_by_name(name) else {
+            continue;
+        };
+        let lname = name.to_ascii_lowercase();
+        let keys: Vec<String> = match lname.as_str() {
+            "session-id" => session_ids(v),
+            "p-charging-vector" => crate::sip::via::params(&[b";", v].concat())
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"icid-value"))
+                .and_then(|(_, val)| val.map(lossy))
+                .into_iter()
+                .collect(),
+            // X-Call-ID and friends name the other leg's Call-ID.
+            _ => vec![lossy(crate::sip::message::trim(v))],
+        };
+        for k in keys {
+            let entry = (lname.clone(), k);
+            if !entry.1.is_empty() && !out.contains(&entry) {
+                out.push(entry);
+            }
+        }
+    }
+    out
 }

@@ -39,6 +39,8 @@ pub struct Msg {
     pub dst: SocketAddr,
     pub carrier: Carrier,
     pub ip_reassembled: bool,
+    /// The HEP capture node it came from.
+    pub node: Option<u32>,
     pub sip: SipMessage,
 }
 
@@ -337,6 +339,9 @@ impl Correlator {
                     m.dst,
                     &self.cfg.link_headers,
                 );
+                if let Some(n) = m.node {
+                    call.note_node(n);
+                }
                 if self.cfg.want_changes {
                     let after = call.phase();
                     if let Some(phase) = after.filter(|_| after != before) {
@@ -430,6 +435,7 @@ impl Correlator {
             expires: register.then(|| registration::expires_of(s)).flatten(),
             retransmission: retrans,
             ip_reassembled: m.ip_reassembled,
+            node: m.node,
             anomalies: s.anomalies.iter().map(|a| a.code()).collect(),
             sdp: match (s.header(crate::sip::HeaderName::ContentType), s.body()) {
                 (Some(ct), body) if !body.is_empty() => crate::sip::sdp::summary(ct, body),

@@ -44,6 +44,8 @@ pub struct MsgRow {
     /// Seen before on the same hop (same transaction, same link).
     pub retransmission: bool,
     pub ip_reassembled: bool,
+    /// The capture node (HEP capture id) that sent the message, when it came in HEP.
+    pub node: Option<u32>,
     pub anomalies: Vec<&'static str>,
     /// The SDP the message carries, summarised (media, address:port, codecs, direction).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -218,6 +220,8 @@ pub struct CallRecord {
     pub caller: Option<SocketAddr>,
     /// Every IP address that sent or received a message of the call (at most 16).
     pub addresses: Vec<std::net::IpAddr>,
+    /// The HEP capture nodes (capture ids) that sent its messages, when they came in HEP.
+    pub nodes: Vec<u32>,
     pub outcome: Option<Outcome>,
     pub final_status: Option<u16>,
     pub reason: Option<String>,

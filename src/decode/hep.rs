@@ -21,6 +21,10 @@
 //! - [`inflate_payload`] inflates a compressed payload (chunk 0x10), zlib
 //!   (RFC 1950) or gzip (RFC 1952) told apart by their headers, and never
 //!   produces more than the caller's limit.
+//! - [`check_chunk_sizes`] is the collector's stricter judgement: a packet with any known
+//!   fixed-size chunk of the wrong size is refused whole, as heplify-server refuses it.
+//!   [`auth_key_is`] tells whether the packet's authentication key is the expected one without
+//!   handing the key out.
 //! - Never panics on any input and uses no `unsafe`.
 
 use std::fmt;
@@ -69,6 +73,8 @@ pub enum HepError {
     Inflate,
     /// Inflating would produce more than `max` bytes.
     TooLarge { max: usize },
+    /// A known fixed-size chunk (vendor 0) whose value has another size.
+    ChunkSize { kind: u16, len: usize },
 }
 
 impl fmt::Display for HepError {
@@ -86,6 +92,9 @@ impl fmt::Display for HepError {
             Self::Inflate => f.write_str("HEP3 compressed payload is not valid zlib or gzip"),
             Self::TooLarge { max } => {
                 write!(f, "HEP3 payload inflates to more than {max} bytes")
+            }
+            Self::ChunkSize { kind, len } => {
+                write!(f, "HEP3 chunk type {kind:#04x} has a {len}-byte value")
             }
         }
     }
@@ -194,6 +203,71 @@ pub fn parse_hep3(data: &[u8]) -> Result<(Hep<'_>, usize), HepError> {
         offset += len;
     }
     Ok((hep, total))
+}
+
+/// Walks the chunks of one whole packet: (vendor, type, value) each.
+fn chunks(packet: &[u8]) -> impl Iterator<Item = (u16, u16, &[u8])> {
+    let mut offset = HEADER_LEN;
+    std::iter::from_fn(move || {
+        let rest = packet.get(offset..)?;
+        let (head, _) = rest.split_first_chunk::<CHUNK_HEADER_LEN>()?;
+        let [v0, v1, t0, t1, l0, l1] = *head;
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let value = rest.get(CHUNK_HEADER_LEN..len.max(CHUNK_HEADER_LEN))?;
+        offset += len.max(CHUNK_HEADER_LEN);
+        Some((
+            u16::from_be_bytes([v0, v1]),
+            u16::from_be_bytes([t0, t1]),
+            value,
+        ))
+    })
+}
+
+/// The value size HEP3 rev. 12 fixes for a generic chunk type, if any.
+fn fixed_size(kind: u16) -> Option<usize> {
+    match kind {
+        0x01 | 0x02 | 0x0b => Some(1),
+        0x07 | 0x08 | 0x12 => Some(2),
+        0x03 | 0x04 | 0x09 | 0x0a | 0x0c => Some(4),
+        0x05 | 0x06 => Some(16),
+        _ => None,
+    }
+}
+
+/// Parses the packet at the start of `data` and refuses it if a known fixed-size chunk has
+/// another size (see the module docs).
+pub fn check_chunk_sizes(data: &[u8]) -> Result<usize, HepError> {
+    let (_, total) = parse_hep3(data)?;
+    let packet = data.get(..total).unwrap_or_default();
+    for (vendor, kind, value) in chunks(packet) {
+        if vendor != 0 {
+            continue;
+        }
+        if let Some(n) = fixed_size(kind) {
+            if value.len() != n {
+                return Err(HepError::ChunkSize {
+                    kind,
+                    len: value.len(),
+                });
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Whether the packet at the start of `data` carries the authentication key (chunk 0x0e) `key`.
+pub fn auth_key_is(data: &[u8], key: &[u8]) -> bool {
+    let Some(total) = hep3_packet_len(data) else {
+        return false;
+    };
+    let packet = data.get(..total).unwrap_or_default();
+    let mut found = None;
+    for (vendor, kind, value) in chunks(packet) {
+        if vendor == 0 && kind == 0x0e {
+            found = Some(value);
+        }
+    }
+    found == Some(key)
 }
 
 fn apply_chunk<'a>(hep: &mut Hep<'a>, kind: u16, value: &'a [u8]) {
@@ -749,9 +823,33 @@ mod tests {
             HepError::BadChunk { offset: 3 },
             HepError::Inflate,
             HepError::TooLarge { max: 4 },
+            HepError::ChunkSize { kind: 7, len: 3 },
         ] {
             assert!(!e.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn strict_sizes_and_the_auth_key() {
+        let good = unhex(PLAIN_1);
+        assert_eq!(check_chunk_sizes(&good), Ok(good.len()));
+        // The capture's generator sent "myHep" as its key.
+        assert!(auth_key_is(&good, b"myHep"));
+        assert!(!auth_key_is(&good, b"myHe"));
+        assert!(!auth_key_is(&good, b"other"));
+        let odd = build(&[(0, 0x07, &[1, 2, 3]), (0, 0x0f, b"x")]);
+        assert_eq!(
+            check_chunk_sizes(&odd),
+            Err(HepError::ChunkSize { kind: 7, len: 3 })
+        );
+        // The lax decoder keeps the payload of the same packet.
+        assert!(parse_hep3(&odd).is_ok());
+        // Another vendor's chunk of any size is fine.
+        let vendor = build(&[(3, 0x07, &[1, 2, 3]), (0, 0x0c, &[0, 0, 0, 9])]);
+        assert!(check_chunk_sizes(&vendor).is_ok());
+        assert!(!auth_key_is(&vendor, b""));
+        let keyed = build(&[(0, 0x0e, b"")]);
+        assert!(auth_key_is(&keyed, b""));
     }
 
     use crate::testutil::XorShift;
@@ -766,6 +864,8 @@ mod tests {
             }
         }
         let _ = inflate_payload(data, 512);
+        let _ = check_chunk_sizes(data);
+        let _ = auth_key_is(data, b"myHep");
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct Metrics {
     pub evicted: u64,
     /// Entries in each bounded table now.
     pub tables: BTreeMap<&'static str, u64>,
+    /// What the HEP sender did (`--hep-out`), when it runs.
+    pub hep_out: Option<crate::hep::sender::HepOutStats>,
 }
 
 const MAX_SERIES: usize = 64;
@@ -119,6 +121,7 @@ impl Default for Metrics {
             tcp_gaps: 0,
             evicted: 0,
             tables: BTreeMap::new(),
+            hep_out: None,
         }
     }
 }
@@ -277,6 +280,43 @@ impl Metrics {
             "Entries dropped from a full table.",
         );
         let _ = writeln!(o, "sipscope_table_evictions_total {}", self.evicted);
+        if let Some(h) = &self.hep_out {
+            head(
+                &mut o,
+                "sipscope_hep_sent_total",
+                "counter",
+                "HEP packets written to the collectors (--hep-out).",
+            );
+            let _ = writeln!(o, "sipscope_hep_sent_total {}", h.sent);
+            head(
+                &mut o,
+                "sipscope_hep_sent_bytes_total",
+                "counter",
+                "Bytes of HEP packets written to the collectors.",
+            );
+            let _ = writeln!(o, "sipscope_hep_sent_bytes_total {}", h.sent_bytes);
+            head(
+                &mut o,
+                "sipscope_hep_dropped_total",
+                "counter",
+                "HEP packets not sent, by reason (queue_full: the collector was slow or down).",
+            );
+            for (reason, n) in [
+                ("queue_full", h.dropped_full),
+                ("too_large", h.too_large),
+                ("send_failed", h.send_failed),
+                ("unsent_at_exit", h.unsent_at_exit),
+            ] {
+                let _ = writeln!(o, "sipscope_hep_dropped_total{{reason=\"{reason}\"}} {n}");
+            }
+            head(
+                &mut o,
+                "sipscope_hep_reconnects_total",
+                "counter",
+                "TCP connections to a collector opened again after they broke.",
+            );
+            let _ = writeln!(o, "sipscope_hep_reconnects_total {}", h.reconnects);
+        }
         o
     }
 }

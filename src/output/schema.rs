@@ -67,6 +67,7 @@ pub const CALLS: Fields = &[
     ("user_agent", Str),
     ("anomalies", U64),
     ("legs", Str),
+    ("nodes", Str),
     ("streams", U64),
     ("mos", F64),
     ("mos_adaptive", F64),
@@ -110,6 +111,7 @@ pub const MESSAGES: Fields = &[
     ("user_agent", Str),
     ("retransmission", Bool),
     ("ip_reassembled", Bool),
+    ("node", U64),
     ("sdp", Str),
     ("anomalies", Str),
 ];
@@ -231,6 +233,7 @@ pub fn call_row(c: &CallRecord) -> Vec<Value> {
         os(&c.user_agent),
         u(c.anomalies),
         joined(c.legs.iter().map(|l| l.call_id.as_str())),
+        joined(c.nodes.iter().map(u32::to_string)),
         Value::U64(media.map(|m| u64::from(m.streams))),
         Value::F64(media.and_then(|m| m.mos)),
         Value::F64(media.and_then(|m| m.mos_adaptive)),
@@ -292,6 +295,7 @@ pub fn message_row(m: &MsgRow) -> Vec<Value> {
         os(&m.user_agent),
         Value::Bool(Some(m.retransmission)),
         Value::Bool(Some(m.ip_reassembled)),
+        Value::U64(m.node.map(u64::from)),
         os(&m.sdp),
         joined(m.anomalies.iter()),
     ]

@@ -77,6 +77,8 @@ pub struct SipBytes {
     /// does not frame them, a mismatch is an anomaly.
     pub datagram: bool,
     pub ip_reassembled: bool,
+    /// The capture node that sent it, when it came in HEP (its capture id, chunk 0x0c).
+    pub node: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -356,6 +358,7 @@ impl Reassembler {
                 bytes: p.payload,
                 datagram: true,
                 ip_reassembled: p.reassembled,
+                node: None,
             });
             None
         } else {
@@ -553,6 +556,7 @@ impl Reassembler {
                             bytes: b,
                             datagram: false,
                             ip_reassembled: false,
+                            node: None,
                         });
                     }
                 }
@@ -691,6 +695,7 @@ fn hep_message(
             bytes: payload,
             datagram: true,
             ip_reassembled: false,
+            node: h.capture_id,
         }),
     ))
 }
@@ -886,6 +891,7 @@ fn feed(
             bytes,
             datagram,
             ip_reassembled: ctx.ip_reassembled,
+            node: None,
         })
     };
     if let Mode::Unknown { probe, chunks } = mode {

@@ -4,6 +4,9 @@
 //! - A message passes on its own headers and addresses.
 //! - A call passes on its record (any of its addresses, its time span, its outcome).
 //! - A call's RTP streams, alerts and changes pass when the call passes: the call decides.
+//! - `--node` (a HEP capture node) is something messages and calls have: a message passes when
+//!   that node sent it, a call when any of its messages came from it; registrations, streams
+//!   and endpoint alerts carry no node and do not pass it.
 //! - What belongs to no call (a stream no SDP announced, an alert about an endpoint) passes only
 //!   when the filter names nothing a call has (Call-ID, users, method, outcome), on its own
 //!   addresses and time.
@@ -27,6 +30,9 @@ pub struct Filter {
     pub since: Option<Ts>,
     pub until: Option<Ts>,
     pub outcome: Option<Outcome>,
+    /// The HEP capture node (capture id) a message came from; a call passes when any of its
+    /// messages did.
+    pub node: Option<u32>,
 }
 
 fn re_ok(re: &Option<Regex>, v: Option<&str>) -> bool {
@@ -53,6 +59,7 @@ impl Filter {
             || self.to.is_some()
             || self.method.is_some()
             || self.outcome.is_some()
+            || self.node.is_some()
     }
 
     /// A stream no call claims (heuristic RTP), on its addresses and time span.
@@ -85,6 +92,7 @@ impl Filter {
                 m.method.as_deref().or(m.cseq_method.as_deref()) == Some(meth.as_str())
             })
             && self.addr.is_none_or(|a| m.src.ip() == a || m.dst.ip() == a)
+            && self.node.is_none_or(|n| m.node == Some(n))
             && time_ok(self, m.ts, m.ts)
     }
 
@@ -94,6 +102,7 @@ impl Filter {
             && re_ok(&self.to, Some(&c.to))
             && self.addr.is_none_or(|a| c.addresses.contains(&a))
             && self.outcome.is_none_or(|o| c.outcome == Some(o))
+            && self.node.is_none_or(|n| c.nodes.contains(&n))
             && self
                 .method
                 .as_ref()
@@ -103,6 +112,7 @@ impl Filter {
 
     pub fn registration(&self, r: &RegRecord) -> bool {
         self.outcome.is_none()
+            && self.node.is_none()
             && self.method.as_deref().is_none_or(|m| m == "REGISTER")
             && self.call_id.as_ref().is_none_or(|id| &r.call_id == id)
             && re_ok(&self.from, Some(&r.aor))
@@ -111,5 +121,30 @@ impl Filter {
                 .addr
                 .is_none_or(|a| r.client.ip() == a || r.registrar.ip() == a)
             && time_ok(self, r.start, r.start)
+    }
+}
+
+#[cfg(test)]
+mod node_tests {
+    use super::*;
+    use crate::testutil::{call_record, msg_row};
+
+    #[test]
+    fn node_selects_messages_and_calls_of_that_capture_node() {
+        let f = Filter {
+            node: Some(7),
+            ..Filter::default()
+        };
+        let mut m = msg_row();
+        assert!(!f.message(&m), "a message not from HEP");
+        m.node = Some(7);
+        assert!(f.message(&m));
+        m.node = Some(8);
+        assert!(!f.message(&m));
+        let mut c = call_record("c1");
+        assert!(!f.call(&c));
+        c.nodes = vec![8, 7];
+        assert!(f.call(&c));
+        assert!(f.names_call() && !f.is_empty());
     }
 }

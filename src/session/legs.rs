@@ -144,6 +144,84 @@ impl LegLinker {
     }
 }
 
+/// The same rule applied as messages pass, for an output that cannot wait for calls to close
+/// (HEP's correlation id): each Call-ID is tied to the first leg of its group seen so far, by a
+/// header naming another Call-ID, or by a session key an earlier Call-ID carried. Bounded: at
+/// most `cap` Call-IDs and `cap` session keys, the oldest forgotten first (counted).
+pub struct LiveLegs {
+    cap: usize,
+    /// Call-ID → the Call-ID of the first leg of its group (absent: not linked).
+    root: HashMap<String, String>,
+    /// Session key → the first Call-ID seen with it.
+    sessions: HashMap<(String, String), String>,
+    roots_order: VecDeque<String>,
+    sessions_order: VecDeque<(String, String)>,
+    /// Entries forgotten to stay within the bound.
+    pub forgotten: u64,
+}
+
+impl LiveLegs {
+    pub fn new(cap: usize) -> LiveLegs {
+        LiveLegs {
+            cap: cap.max(1),
+            root: HashMap::new(),
+            sessions: HashMap::new(),
+            roots_order: VecDeque::new(),
+            sessions_order: VecDeque::new(),
+            forgotten: 0,
+        }
+    }
+
+    fn root_of(&self, id: &str) -> String {
+        self.root.get(id).cloned().unwrap_or_else(|| id.to_string())
+    }
+
+    fn tie(&mut self, id: &str, to: String) {
+        if to == id || self.root.contains_key(id) {
+            return;
+        }
+        if self.roots_order.len() >= self.cap {
+            if let Some(old) = self.roots_order.pop_front() {
+                self.root.remove(&old);
+                self.forgotten += 1;
+            }
+        }
+        self.roots_order.push_back(id.to_string());
+        self.root.insert(id.to_string(), to);
+    }
+
+    /// A message of `call_id` carrying these link keys (`correlate::call::link_keys`): the
+    /// Call-ID of the leg it is linked to, if any.
+    pub fn message(&mut self, call_id: &str, keys: &[(String, String)]) -> Option<&str> {
+        for (h, v) in keys {
+            if is_session_key(h) {
+                let k = (h.clone(), v.clone());
+                match self.sessions.get(&k) {
+                    Some(first) if first != call_id => {
+                        let r = self.root_of(first);
+                        self.tie(call_id, r);
+                    }
+                    Some(_) => {}
+                    None => {
+                        if self.sessions_order.len() >= self.cap {
+                            if let Some(old) = self.sessions_order.pop_front() {
+                                self.sessions.remove(&old);
+                                self.forgotten += 1;
+                            }
+                        }
+                        self.sessions_order.push_back(k.clone());
+                        self.sessions.insert(k, call_id.to_string());
+                    }
+                }
+            } else {
+                let r = self.root_of(v);
+                self.tie(call_id, r);
+            }
+        }
+        self.root.get(call_id).map(String::as_str)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +284,39 @@ mod tests {
         let g = MAX_GROUP;
         assert_eq!(links, g * (g - 1) / 2);
         assert_eq!(l.capped, 2000 - g as u64);
+    }
+
+    fn keys(k: &[(&str, &str)]) -> Vec<(String, String)> {
+        k.iter()
+            .map(|(h, v)| (h.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn live_legs_tie_each_leg_to_the_first() {
+        let mut l = LiveLegs::new(100);
+        assert_eq!(l.message("a", &[]), None);
+        assert_eq!(l.message("b", &keys(&[("x-call-id", "a")])), Some("a"));
+        // Later messages of b without the header keep the link.
+        assert_eq!(l.message("b", &[]), Some("a"));
+        // A third leg naming b joins a's group.
+        assert_eq!(l.message("c", &keys(&[("x-cid", "b")])), Some("a"));
+        assert_eq!(l.message("a", &[]), None);
+        // A shared session: the first Call-ID with it is the root.
+        assert_eq!(l.message("s1", &keys(&[("session-id", "k")])), None);
+        assert_eq!(l.message("s2", &keys(&[("session-id", "k")])), Some("s1"));
+        assert_eq!(l.message("s1", &keys(&[("session-id", "k")])), None);
+    }
+
+    #[test]
+    fn live_legs_are_bounded() {
+        let mut l = LiveLegs::new(10);
+        for i in 0..1000 {
+            l.message(&format!("b{i}"), &keys(&[("x-call-id", &format!("a{i}"))]));
+            l.message(&format!("s{i}"), &keys(&[("session-id", &format!("k{i}"))]));
+        }
+        assert!(l.root.len() <= 10 && l.sessions.len() <= 10);
+        assert_eq!(l.forgotten, 2 * (1000 - 10));
+        assert_eq!(l.message("b999", &[]), Some("a999"));
     }
 }

@@ -59,6 +59,8 @@ impl From<std::io::Error> for RunError {
 pub struct Report {
     pub run: RunStats,
     pub session: SessionStats,
+    /// What the HEP sender (`monitor --hep-out`) sent and lost.
+    pub hep_out: crate::hep::sender::HepOutStats,
     /// What the command itself had to leave out within its own bounds (the report's message
     /// hold, the statistics tables' bounds), each a whole sentence, said with the rest.
     pub notes: Vec<String>,
@@ -151,6 +153,43 @@ impl Report {
             "TCP connections evicted from a full table",
         );
         say(s.reassembly.hep_errors, "damaged HEP packets");
+        say(
+            s.capture.hep_rejected,
+            "HEP packets received and refused: not valid HEPv3 (framing, or a chunk of the wrong size)",
+        );
+        say(
+            s.capture.hep_auth_failed,
+            "HEP packets received and refused: wrong or missing --hep-password",
+        );
+        say(
+            s.capture.hep_dropped_full,
+            "HEP packets received and dropped because the analysis was behind (capture loss)",
+        );
+        say(
+            s.capture.hep_connections_refused,
+            "HEP TCP connections refused: too many agents connected at once",
+        );
+        let h = &r.hep_out;
+        say(
+            h.dropped_full,
+            "HEP packets not sent: the queue to the collector was full (collector slow or down)",
+        );
+        say(
+            h.too_large,
+            "HEP packets not sent: too large for HEP or for one UDP datagram",
+        );
+        say(
+            h.send_failed,
+            "HEP packets not sent: the system refused to send them (collector unreachable)",
+        );
+        say(
+            h.unsent_at_exit,
+            "HEP packets still queued at exit and not sent (collector slow or down)",
+        );
+        say(
+            h.links_forgotten,
+            "B2BUA leg links HEP out forgot to stay within its bound (later messages of those legs sent without a correlation id)",
+        );
         say(
             s.reassembly.ws_errors,
             "WebSocket frames refused (protocol errors; their message lost)",
@@ -293,6 +332,7 @@ pub fn run(
     Ok(Report {
         run,
         session: session.stats.clone(),
+        hep_out: Default::default(),
         notes: Vec::new(),
     })
 }
@@ -359,6 +399,15 @@ mod tests {
             run.reassembly.framing.incomplete_at_end = 7;
             run.reassembly.flows_evicted = 7;
             run.reassembly.hep_errors = 7;
+            run.capture.hep_rejected = 7;
+            run.capture.hep_auth_failed = 7;
+            run.capture.hep_dropped_full = 7;
+            run.capture.hep_connections_refused = 7;
+            hep_out.dropped_full = 7;
+            hep_out.too_large = 7;
+            hep_out.send_failed = 7;
+            hep_out.unsent_at_exit = 7;
+            hep_out.links_forgotten = 7;
             run.reassembly.ws_errors = 7;
             run.reassembly.cut_by_budget = 7;
             run.correlate.calls_evicted = 7;
@@ -448,6 +497,12 @@ mod tests {
             "run.reassembly.ws.messages",
             "run.reassembly.ws.bytes",
             "run.reassembly.hep_packets",
+            "hep_out.sent",
+            "hep_out.sent_bytes",
+            // Attempts, not data: while no connection is up the queue holds the packets, and
+            // what it cannot hold is counted in hep_out.dropped_full.
+            "hep_out.reconnects",
+            "hep_out.connect_failures",
             "run.reassembly.flows",
             "run.correlate.messages",
             "run.correlate.calls",

@@ -3,6 +3,7 @@
 # calls with known outcomes, on loopback only, and write the expectations.
 #
 #   run-scenarios.sh --out DIR [--transport udp|tcp|both] [--tcpdump] [--calls N]
+#                    [--kamailio-cfg FILE]
 #
 # Writes DIR/expected.tsv (INVITE calls), DIR/expected_other.tsv (REGISTER,
 # OPTIONS), DIR/logs/ (kamailio + sipp message traces) and, with --tcpdump,
@@ -16,7 +17,7 @@ SCEN=$HERE/scenarios
 KAMCFG=$HERE/kamailio.cfg
 
 usage() {
-	echo "usage: $0 --out DIR [--transport udp|tcp|both] [--tcpdump] [--calls N]" >&2
+	echo "usage: $0 --out DIR [--transport udp|tcp|both] [--tcpdump] [--calls N] [--kamailio-cfg FILE]" >&2
 	exit 2
 }
 
@@ -32,6 +33,8 @@ while [ $# -gt 0 ]; do
 	--transport=*) TRANSPORT=${1#--transport=}; shift ;;
 	--tcpdump) TCPDUMP=1; shift ;;
 	--calls) CALLS=${2:?}; shift 2 ;;
+	# another proxy configuration (the same routing plus, e.g., siptrace to a HEP collector)
+	--kamailio-cfg) KAMCFG=${2:?}; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "unknown argument: $1" >&2; usage ;;
 	esac

@@ -289,6 +289,7 @@ fn call(cid: &str, talk: f64) -> CallRecord {
         talk_time: Some(talk),
         caller: Some(addr(A)),
         addresses: Vec::new(),
+        nodes: Vec::new(),
         messages: 5,
         ..crate::testutil::call_record(cid)
     }

@@ -215,6 +215,10 @@ pub fn tui(
             f.clone(),
         ),
         Input::Live(o) => (format!("live on {}", o.iface), true, Vec::new()),
+        Input::Hep(o) => {
+            let on: Vec<String> = o.specs.iter().map(|s| s.addr.to_string()).collect();
+            (format!("HEP on {}", on.join(", ")), true, Vec::new())
+        }
     };
     // Live: spool what is captured, so that a call's frames can be saved.
     let mut spool: Option<(PathBuf, Tap, std::thread::JoinHandle<RotatingWriter>)> = None;
