@@ -741,7 +741,19 @@ pub fn stats_json(r: &Report) -> serde_json::Value {
             "bpf_rejected": s.bpf_rejected,
             "bpf_uncompiled": s.bpf_uncompiled,
         },
+        "process": {
+            "peak_rss_kib": peak_rss_kib(),
+        },
     })
+}
+
+/// This process's peak resident size so far, in KiB: `VmHWM` of /proc/self/status (the memory
+/// of this program alone; `getrusage`'s `ru_maxrss` also counts the image a spawning parent
+/// had before the exec). None where /proc has no such line.
+fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `--stats`: every counter of the run on stderr, as JSON with `--format json`, else as a table
