@@ -210,16 +210,21 @@ fn due(cfg: &CorrelatorConfig, c: &CallState, now: Ts) -> Option<bool> {
     }
 }
 
-/// Announces the media lines of the SDP a message carries.
-fn media(m: &Msg, out: &mut Vec<Output>) {
+/// Announces the media lines of the SDP a message carries, and returns its one-line summary
+/// (`sdp::summary`) from the same parse, when `summary` asks for it: each SDP is parsed once.
+fn media(m: &Msg, out: &mut Vec<Output>, summary: bool) -> Option<String> {
     let s = &m.sip;
-    let (Some(ct), Some(cid)) = (s.header(crate::sip::HeaderName::ContentType), s.call_id()) else {
-        return;
-    };
+    let ct = s.header(crate::sip::HeaderName::ContentType)?;
+    let cid = s.call_id();
+    let mut lines = Vec::new();
     for part in crate::sip::sdp::sdp_parts(ct, s.body()) {
         let Ok(sdp) = crate::sip::sdp::parse_sdp(part) else {
             continue;
         };
+        if summary {
+            crate::sip::sdp::summarize(&sdp, &mut lines);
+        }
+        let Some(cid) = cid else { continue };
         for md in &sdp.media {
             let Some(ip) = md.effective_connection(&sdp).and_then(|c| c.ip) else {
                 continue;
@@ -256,6 +261,7 @@ fn media(m: &Msg, out: &mut Vec<Output>) {
             })));
         }
     }
+    (!lines.is_empty()).then(|| lines.join("; "))
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -380,11 +386,10 @@ impl Correlator {
         if retrans {
             self.stats.retransmissions += 1;
         }
-        if self.cfg.want_media && !retrans {
-            media(&m, out);
-        }
+        // The SDP summary of the row comes from the media pass's parse when there is one.
+        let sdp = (self.cfg.want_media && !retrans).then(|| media(&m, out, self.cfg.want_messages));
         if self.cfg.want_messages {
-            let mut row = self.row(&m, retrans);
+            let mut row = self.row(&m, retrans, sdp);
             if self.cfg.want_raw {
                 row.sip = Some(m.sip);
             }
@@ -392,7 +397,8 @@ impl Correlator {
         }
     }
 
-    fn row(&self, m: &Msg, retrans: bool) -> MsgRow {
+    /// The message's row; `sdp` is its SDP summary when the caller has it already.
+    fn row(&self, m: &Msg, retrans: bool, sdp: Option<Option<String>>) -> MsgRow {
         let s = &m.sip;
         let from = s.from();
         let to = s.to();
@@ -437,10 +443,12 @@ impl Correlator {
             ip_reassembled: m.ip_reassembled,
             node: m.node,
             anomalies: s.anomalies.iter().map(|a| a.code()).collect(),
-            sdp: match (s.header(crate::sip::HeaderName::ContentType), s.body()) {
-                (Some(ct), body) if !body.is_empty() => crate::sip::sdp::summary(ct, body),
-                _ => None,
-            },
+            sdp: sdp.unwrap_or_else(|| {
+                match (s.header(crate::sip::HeaderName::ContentType), s.body()) {
+                    (Some(ct), body) if !body.is_empty() => crate::sip::sdp::summary(ct, body),
+                    _ => None,
+                }
+            }),
             refer_to: s.header(crate::sip::HeaderName::ReferTo).map(lossy),
             sipfrag: s
                 .header(crate::sip::HeaderName::ContentType)

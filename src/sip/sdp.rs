@@ -911,39 +911,45 @@ pub fn summary(content_type: &[u8], body: &[u8]) -> Option<String> {
     let mut out: Vec<String> = Vec::new();
     for part in sdp_parts(content_type, body) {
         let Ok(sdp) = parse_sdp(part) else { continue };
-        for m in &sdp.media {
-            let addr = m
-                .effective_connection(&sdp)
-                .map(|c| String::from_utf8_lossy(c.addr).into_owned())
-                .unwrap_or_else(|| "?".into());
-            // An IPv6 address in brackets, so its port reads apart from it (RFC 3986 style).
-            let addr = if addr.contains(':') {
-                format!("[{addr}]")
-            } else {
-                addr
-            };
-            let codecs: Vec<String> = m
-                .formats
-                .iter()
-                .filter_map(|f| {
-                    let pt: u8 = std::str::from_utf8(f).ok()?.parse().ok()?;
-                    Some(match m.codec(pt) {
-                        Some((enc, _)) => String::from_utf8_lossy(enc).into_owned(),
-                        None => pt.to_string(),
-                    })
-                })
-                .collect();
-            out.push(format!(
-                "{} {}:{} {} {}",
-                String::from_utf8_lossy(m.kind),
-                addr,
-                m.port,
-                codecs.join(","),
-                m.effective_direction(&sdp).as_str()
-            ));
-        }
+        summarize(&sdp, &mut out);
     }
     (!out.is_empty()).then(|| out.join("; "))
+}
+
+/// The [`summary`] lines of one parsed SDP, one per media line, added to `out` (for a caller
+/// that parsed the SDP already and joins the lines with `; `).
+pub fn summarize(sdp: &Sdp<'_>, out: &mut Vec<String>) {
+    for m in &sdp.media {
+        let addr = m
+            .effective_connection(sdp)
+            .map(|c| String::from_utf8_lossy(c.addr).into_owned())
+            .unwrap_or_else(|| "?".into());
+        // An IPv6 address in brackets, so its port reads apart from it (RFC 3986 style).
+        let addr = if addr.contains(':') {
+            format!("[{addr}]")
+        } else {
+            addr
+        };
+        let codecs: Vec<String> = m
+            .formats
+            .iter()
+            .filter_map(|f| {
+                let pt: u8 = std::str::from_utf8(f).ok()?.parse().ok()?;
+                Some(match m.codec(pt) {
+                    Some((enc, _)) => String::from_utf8_lossy(enc).into_owned(),
+                    None => pt.to_string(),
+                })
+            })
+            .collect();
+        out.push(format!(
+            "{} {}:{} {} {}",
+            String::from_utf8_lossy(m.kind),
+            addr,
+            m.port,
+            codecs.join(","),
+            m.effective_direction(sdp).as_str()
+        ));
+    }
 }
 
 #[cfg(test)]
