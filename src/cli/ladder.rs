@@ -274,12 +274,7 @@ pub fn ladder(
 
 /// The format a file name asks for by its extension; text for any other name.
 fn format_of(path: &std::path::Path) -> LadderFormat {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match ext.as_str() {
+    match sipscope::output::extension_of(path).as_str() {
         "svg" => LadderFormat::Svg,
         "png" => LadderFormat::Png,
         "html" | "htm" => LadderFormat::Html,

@@ -107,6 +107,12 @@ impl DirTrack {
         self.chunks.clear();
         self.stream
             .segment(seq, flags, payload, &mut self.tcp, &mut self.chunks);
+        self.frame_chunks(ids);
+        self.settle(self.consumed(), out);
+    }
+
+    /// Frames the stream's bytes the last step gave (`self.chunks`) and places the messages.
+    fn frame_chunks(&mut self, ids: &FxHashMap<String, Vec<u32>>) {
         let chunks = std::mem::take(&mut self.chunks);
         for c in &chunks {
             match c {
@@ -124,7 +130,6 @@ impl DirTrack {
             }
         }
         self.chunks = chunks;
-        self.settle(self.consumed(), out);
     }
 
     /// End of input (or of the connection): what is buffered is framed and every segment
@@ -132,22 +137,7 @@ impl DirTrack {
     pub fn finish(&mut self, ids: &FxHashMap<String, Vec<u32>>, out: &mut Vec<Decision>) {
         self.chunks.clear();
         self.stream.flush(&mut self.tcp, &mut self.chunks);
-        let chunks = std::mem::take(&mut self.chunks);
-        for c in &chunks {
-            match c {
-                Chunk::Data(b) => {
-                    let before = self.consumed();
-                    self.msgs.clear();
-                    self.framer.push(b, &mut self.framing, &mut self.msgs);
-                    self.pushed += b.len() as u64;
-                    self.place(before, ids);
-                }
-                Chunk::Gap(n) => {
-                    self.framer.gap(&mut self.framing);
-                    self.pushed += n;
-                }
-            }
-        }
+        self.frame_chunks(ids);
         let before = self.consumed();
         self.msgs.clear();
         self.framer.finish(&mut self.framing, &mut self.msgs);

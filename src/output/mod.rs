@@ -189,6 +189,15 @@ fn width(s: &str) -> usize {
     s.chars().count()
 }
 
+/// A file name's extension, lower case ("" for none): what `-o FILE` and the terminal UI's save
+/// choose a format by.
+pub fn extension_of(path: &std::path::Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 /// Cuts `s` to `w` columns, marking the cut with `…`.
 pub fn fit(s: &str, w: usize) -> String {
     if width(s) <= w {

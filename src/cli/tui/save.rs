@@ -27,11 +27,7 @@ pub fn save(app: &App, name: &str) -> Result<String, String> {
         return Err("no file name".into());
     }
     let path = Path::new(name);
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = sipscope::output::extension_of(path);
     match ext.as_str() {
         "pcap" => pcap(app, path, Container::Pcap),
         "pcapng" => pcap(app, path, Container::Pcapng),
