@@ -232,6 +232,7 @@ pub const FUZZ_TCP: ReassemblyConfig = ReassemblyConfig {
     flow_idle: 300 * NANOS_PER_SEC,
     max_message: 64 << 10,
     stream_budget: 256 << 10,
+    tls_keys: None,
 };
 
 fn addr(i: u8) -> IpAddr {

@@ -521,6 +521,11 @@ pub struct CommonArgs {
     /// UDP/TCP ports carrying HEPv3 (repeatable; default 9060).
     #[arg(long = "hep-port")]
     pub hep_ports: Vec<u16>,
+    /// A TLS key log (NSS format, as SSLKEYLOGFILE writes it): SIP over TLS and WSS is
+    /// decrypted with its secrets (repeatable). Live, the file is read again as it grows. A
+    /// pcapng with its secrets inside (editcap --inject-secrets) needs no flag.
+    #[arg(long = "tls-keylog", value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
     /// Headers that link B2BUA legs (repeatable; default X-Call-ID, X-CID, X-Orig-Call-ID,
     /// Session-ID, P-Charging-Vector).
     #[arg(long = "link-header")]
@@ -693,6 +698,17 @@ impl CommonArgs {
         }
         if !self.hep_ports.is_empty() {
             pipeline.reassembly.hep_ports = self.hep_ports.clone();
+        }
+        if !self.tls_keylog.is_empty() {
+            // Live, a connection may open before its secrets are written: it waits for them.
+            let keys = sipscope::reassembly::tls::keylog::KeyLog::default()
+                .waiting(matches!(input, Input::Live(_)));
+            for f in &self.tls_keylog {
+                keys.add_file(f).map_err(|e| {
+                    UsageError(format!("cannot read --tls-keylog {}: {e}", f.display()))
+                })?;
+            }
+            pipeline.reassembly.tls_keys = Some(std::sync::Arc::new(keys));
         }
         if !self.link_headers.is_empty() {
             pipeline.correlator.link_headers = self.link_headers.clone();
