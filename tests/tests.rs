@@ -23,4 +23,5 @@ mod safety;
 mod stats;
 mod support;
 mod threads;
+mod tls;
 mod tui_live;

@@ -149,13 +149,11 @@ pub struct ReassemblyStats {
     pub tls: TlsStats,
 }
 
-/// A TLS record header starting the stream: a handshake (22) or application data (23) record of
-/// TLS 1.0-1.3 (version 3.1-3.4; SSL 3.0 is 3.0). Returns the content type.
-fn tls_record(p: &[u8]) -> Option<u8> {
-    match p {
-        [t @ (22 | 23), 3, 0..=4, ..] => Some(*t),
-        _ => None,
-    }
+/// A TLS record header starting the stream: a ChangeCipherSpec (20), alert (21), handshake (22)
+/// or application data (23) record of SSL 3.0 to TLS 1.3 (version 3.0-3.4), not empty and no
+/// longer than TLS allows. A stream caught mid-way may begin with any of them.
+fn tls_record(p: &[u8]) -> bool {
+    matches!(tls::record::header(p), Ok(Some(h)) if h.typ <= 23 && h.len > 0)
 }
 
 impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
@@ -698,7 +696,11 @@ fn finish_mode(
                     ts: ctx.ts,
                     src: ctx.src,
                     dst: ctx.dst,
-                    carrier: if ctx.in_tls { Carrier::Tls } else { Carrier::Tcp },
+                    carrier: if ctx.in_tls {
+                        Carrier::Tls
+                    } else {
+                        Carrier::Tcp
+                    },
                     bytes: b,
                     datagram: false,
                     ip_reassembled: false,
@@ -964,7 +966,16 @@ fn feed(
                         in_tls: true,
                         ..ctx.clone()
                     };
-                    feed(cfg, inner, Chunk::Gap(g), &ictx, stats, frames, out, &mut None);
+                    feed(
+                        cfg,
+                        inner,
+                        Chunk::Gap(g),
+                        &ictx,
+                        stats,
+                        frames,
+                        out,
+                        &mut None,
+                    );
                 }
                 Mode::NotSip => {}
             }
@@ -1019,7 +1030,7 @@ fn feed(
                 _ => {
                     // TLS on any port: decrypted with the key table if it can be, its
                     // plaintext probed like a new stream (never TLS again).
-                    if !ctx.in_tls && tls_record(p).is_some() {
+                    if !ctx.in_tls && tls_record(p) {
                         tls.get_or_insert_with(Box::default);
                         Some(Mode::Tls {
                             st: Box::default(),
@@ -1044,7 +1055,16 @@ fn feed(
                 if matches!(mode, Mode::NotSip) {
                     return;
                 }
-                return feed(cfg, mode, Chunk::Data(buffered), ctx, stats, frames, out, tls);
+                return feed(
+                    cfg,
+                    mode,
+                    Chunk::Data(buffered),
+                    ctx,
+                    stats,
+                    frames,
+                    out,
+                    tls,
+                );
             }
             None => return,
         }
@@ -1114,7 +1134,16 @@ fn feed(
                 ..ctx.clone()
             };
             for p in plain {
-                feed(cfg, inner, Chunk::Data(p), &ictx, stats, frames, out, &mut None);
+                feed(
+                    cfg,
+                    inner,
+                    Chunk::Data(p),
+                    &ictx,
+                    stats,
+                    frames,
+                    out,
+                    &mut None,
+                );
             }
         }
         Mode::NotSip | Mode::Unknown { .. } => {}

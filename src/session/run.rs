@@ -405,7 +405,16 @@ mod tests {
             run.capture.bad_subsecond = 7;
             run.capture.skipped_bytes = 7;
             run.bpf_uncompiled = 7;
-            run.reassembly.tls = [(5061, 7)].into_iter().collect();
+            run.reassembly.tls.no_key = 7;
+            run.reassembly.tls.unsupported = 7;
+            run.reassembly.tls.no_handshake = 7;
+            run.reassembly.tls.gap = 7;
+            run.reassembly.tls.bad_record = 7;
+            run.reassembly.tls.early_data = 7;
+            run.reassembly.tls.by_port = [(5061, 7)].into_iter().collect();
+            run.tls_keys.evicted = 7;
+            run.tls_keys.bad_lines = 7;
+            run.tls_keys.read_errors = 7;
             run.interrupted = true;
             session.late_streams = 7;
             session.waiting_dropped = 7;
@@ -480,6 +489,10 @@ mod tests {
             "run.reassembly.ws.bytes",
             "run.reassembly.hep_packets",
             "run.reassembly.flows",
+            "run.reassembly.tls.connections",
+            "run.reassembly.tls.decrypted",
+            "run.reassembly.tls.records",
+            "run.tls_keys.entries",
             "run.correlate.messages",
             "run.correlate.calls",
             "run.correlate.calls_finished",

@@ -15,8 +15,8 @@
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
-use chacha20poly1305::ChaCha20Poly1305;
 use cbc::cipher::{BlockDecryptMut, KeyIvInit};
+use chacha20poly1305::ChaCha20Poly1305;
 use hmac::Hmac;
 use sha1::Sha1;
 use sha2::{Sha256, Sha384};
@@ -29,7 +29,7 @@ pub enum Hash {
 }
 
 impl Hash {
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha256 => 32,
             Hash::Sha384 => 48,
@@ -123,12 +123,16 @@ fn expand_label(hash: Hash, secret: &[u8], label: &str, out: &mut [u8]) -> bool 
 
 /// The next generation of a TLS 1.3 application traffic secret (RFC 8446 §7.2).
 pub fn next_secret(hash: Hash, secret: &[u8]) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; hash.len()];
+    let mut out = vec![0u8; hash.output_len()];
     expand_label(hash, secret, "traffic upd", &mut out).then_some(out)
 }
 
 /// P_hash of the TLS 1.2 PRF (RFC 5246 §5), filling `out`.
-fn p_hash<M: hmac::Mac + hmac::digest::KeyInit + Clone>(secret: &[u8], seed: &[u8], out: &mut [u8]) {
+fn p_hash<M: hmac::Mac + hmac::digest::KeyInit + Clone>(
+    secret: &[u8],
+    seed: &[u8],
+    out: &mut [u8],
+) {
     let Ok(base) = <M as hmac::digest::KeyInit>::new_from_slice(secret) else {
         return;
     };
@@ -252,7 +256,11 @@ fn cbc_decrypt(key: &[u8], iv: &[u8], buf: &mut [u8]) -> bool {
 /// The length of `b` without its TLS CBC padding (`pad` bytes of value `pad`, then `pad`).
 fn unpad(b: &[u8]) -> Option<usize> {
     let pad = usize::from(*b.last()?);
-    if pad + 1 > b.len() || b[b.len() - 1 - pad..].iter().any(|x| usize::from(*x) != pad) {
+    if pad + 1 > b.len()
+        || b[b.len() - 1 - pad..]
+            .iter()
+            .any(|x| usize::from(*x) != pad)
+    {
         return None;
     }
     Some(b.len() - 1 - pad)
@@ -391,7 +399,7 @@ impl RecordCipher {
                 let (ml, bs) = (mac.len(), 16);
                 if *etm {
                     // IV, ciphertext, MAC over the header and both (RFC 7366 §3).
-                    if body.len() < bs + bs + ml || (body.len() - ml) % bs != 0 {
+                    if body.len() < bs + bs + ml || !(body.len() - ml).is_multiple_of(bs) {
                         return Err(OpenError::Auth);
                     }
                     let clen = body.len() - ml;
@@ -408,7 +416,7 @@ impl RecordCipher {
                     let n = unpad(ct).ok_or(OpenError::Auth)?;
                     (typ, bs..bs + n)
                 } else {
-                    if body.len() < bs + bs || body.len() % bs != 0 {
+                    if body.len() < bs + bs || !body.len().is_multiple_of(bs) {
                         return Err(OpenError::Auth);
                     }
                     let (iv, ct) = body.split_at_mut(bs);
@@ -448,8 +456,7 @@ mod tests {
     /// RFC 8448 §3 (simple 1-RTT handshake): the server's handshake traffic key and IV.
     #[test]
     fn hkdf_expand_label_matches_rfc_8448() {
-        let secret =
-            hex("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38");
+        let secret = hex("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38");
         let mut key = [0u8; 16];
         let mut iv = [0u8; 12];
         assert!(expand_label(Hash::Sha256, &secret, "key", &mut key));

@@ -119,7 +119,7 @@ impl Default for KeyLog {
 }
 
 fn unhex(s: &[u8]) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let d = |c: u8| match c {
@@ -128,7 +128,9 @@ fn unhex(s: &[u8]) -> Option<Vec<u8>> {
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     };
-    s.chunks(2).map(|p| Some(d(p[0])? << 4 | d(p[1])?)).collect()
+    s.chunks(2)
+        .map(|p| Some(d(p[0])? << 4 | d(p[1])?))
+        .collect()
 }
 
 impl Inner {
@@ -381,7 +383,10 @@ mod tests {
         assert!(k.get(&cr(2)).is_none());
         std::fs::write(&p, format!("{a}{b}")).unwrap();
         std::thread::sleep(REREAD_EVERY * 2);
-        assert_eq!(k.get(&cr(2)).unwrap().master.unwrap().as_bytes(), &[0x22; 48]);
+        assert_eq!(
+            k.get(&cr(2)).unwrap().master.unwrap().as_bytes(),
+            &[0x22; 48]
+        );
         assert_eq!(k.stats().bad_lines, 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -342,12 +342,10 @@ impl TlsDir {
 impl TlsConn {
     fn hello_msg(&mut self, d: usize, m: HsMsg) {
         match (m.typ, m.body) {
-            (handshake::CLIENT_HELLO, Some(b)) => {
-                // A second ClientHello (after a HelloRetryRequest) keeps its random.
-                if self.client_random.is_none() {
-                    self.client_random = record::client_random(&b);
-                    self.client = Some(d);
-                }
+            // A second ClientHello (after a HelloRetryRequest) keeps its random.
+            (handshake::CLIENT_HELLO, Some(b)) if self.client_random.is_none() => {
+                self.client_random = record::client_random(&b);
+                self.client = Some(d);
             }
             (handshake::SERVER_HELLO, Some(b)) => {
                 if let Some(sh) = record::server_hello(&b) {

@@ -78,7 +78,11 @@ impl RecordReader {
 
     /// Appends `data` and adds every whole record to `out` (its header and its fragment).
     /// Stops at the first header that is not TLS (the records before it are in `out`).
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<(Header, Vec<u8>)>) -> Result<(), NotTls> {
+    pub fn push(
+        &mut self,
+        mut data: &[u8],
+        out: &mut Vec<(Header, Vec<u8>)>,
+    ) -> Result<(), NotTls> {
         loop {
             // Whole records straight from `data` when nothing is pending: no copy.
             if self.buf.is_empty() {
@@ -150,10 +154,7 @@ impl HsReader {
                 let h = std::mem::take(&mut self.head);
                 self.typ = h[0];
                 self.left = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
-                let hello = matches!(
-                    self.typ,
-                    handshake::CLIENT_HELLO | handshake::SERVER_HELLO
-                );
+                let hello = matches!(self.typ, handshake::CLIENT_HELLO | handshake::SERVER_HELLO);
                 self.keep = (hello && self.left <= MAX_HELLO).then(Vec::new);
                 if self.left == 0 {
                     out.push(HsMsg {
@@ -293,7 +294,13 @@ mod tests {
             r.push(&m[cut..], &mut out);
             assert_eq!(out.len(), 2);
             assert_eq!(client_random(out[0].body.as_ref().unwrap()), Some([9; 32]));
-            assert_eq!(out[1], HsMsg { typ: 20, body: None });
+            assert_eq!(
+                out[1],
+                HsMsg {
+                    typ: 20,
+                    body: None
+                }
+            );
         }
     }
 
