@@ -403,3 +403,26 @@ fn a_key_written_after_the_handshake_is_waited_for() {
     assert_eq!(r.stats.tls.decrypted, 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// The fuzz target's seeds (a key log, then both directions of a real connection), with
+    /// bytes changed, dropped or cut anywhere: never a panic, bounds held (asserted inside).
+    #[test]
+    fn mutated_connections_never_panic(
+        seed in 0usize..10,
+        edits in proptest::collection::vec((proptest::prelude::any::<u16>(), proptest::prelude::any::<u8>()), 1..8),
+        cut in proptest::prelude::any::<u16>(),
+    ) {
+        let dir = support::repo().join("fuzz/corpus/tls");
+        let mut seeds: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        seeds.sort();
+        let mut data = std::fs::read(&seeds[seed % seeds.len()]).unwrap();
+        for (at, b) in edits {
+            let at = usize::from(at) % data.len();
+            data[at] = b;
+        }
+        data.truncate(data.len() - usize::from(cut) % (data.len() / 4));
+        sipscope::fuzzing::fuzz_tls(&data);
+    }
+}
