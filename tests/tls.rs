@@ -149,6 +149,7 @@ fn secrets_inside_a_pcapng_need_no_flag() {
         let r = run(&data(&format!("{name}-dsb.pcapng")), None);
         assert_eq!(lines(&r), truth, "{name}");
         assert_eq!(r.stats.tls_keys.entries, 1);
+        assert_eq!(r.stats.tls_keys.bad_lines, 0);
     }
     // The command line too: no --tls-keylog, the messages and no warning.
     let (out, err) = support::sipscope_ok(
