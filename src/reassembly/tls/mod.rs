@@ -222,7 +222,10 @@ impl TlsDir {
         if self.failure.is_some() {
             return;
         }
-        let tls13 = conn.hello.is_some_and(|s| s.version == 0x0304);
+        // TLS 1.3 and its drafts (0x7fNN, not decrypted) protect everything after the hello.
+        let tls13 = conn
+            .hello
+            .is_some_and(|s| s.version == 0x0304 || s.version >> 8 == 0x7f);
         if h.typ == content::CHANGE_CIPHER_SPEC {
             // TLS 1.3 sends one for middleboxes only (RFC 8446 §D.4).
             if !tls13 && conn.hello.is_some() {

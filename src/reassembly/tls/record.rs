@@ -190,7 +190,8 @@ pub fn client_random(body: &[u8]) -> Option<[u8; 32]> {
 pub struct ServerHello {
     pub random: [u8; 32],
     pub suite: u16,
-    /// The version chosen: 0x0304 for TLS 1.3 (supported_versions), else the legacy field.
+    /// The version chosen: 0x0304 for TLS 1.3 (supported_versions), 0x7fNN for its draft NN,
+    /// else the legacy field.
     pub version: u16,
     pub etm: bool,
     pub ems: bool,
@@ -207,8 +208,14 @@ const HRR_RANDOM: [u8; 32] = [
 pub fn server_hello(b: &[u8]) -> Option<ServerHello> {
     let legacy = u16::from_be_bytes([*b.first()?, *b.get(1)?]);
     let random: [u8; 32] = b.get(2..34)?.try_into().ok()?;
-    let sid = usize::from(*b.get(34)?);
-    let at = 35 + sid;
+    // TLS 1.3 drafts up to 21 put their version here and have no session id nor compression
+    // method (draft-ietf-tls-tls13-21 §4.1.3).
+    let draft = (0x7f00..=0x7f15).contains(&legacy);
+    let at = if draft {
+        34
+    } else {
+        35 + usize::from(*b.get(34)?)
+    };
     let suite = u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]);
     let mut sh = ServerHello {
         random,
@@ -219,7 +226,7 @@ pub fn server_hello(b: &[u8]) -> Option<ServerHello> {
         retry: random == HRR_RANDOM,
     };
     // Compression method, then the extensions (absent in old hellos).
-    let mut at = at + 3;
+    let mut at = at + if draft { 2 } else { 3 };
     let Some(ext) = b.get(at..at + 2) else {
         return Some(sh);
     };
@@ -302,6 +309,25 @@ mod tests {
                 }
             );
         }
+    }
+
+    /// sip-tls-1.3-and-rtcp (Wireshark's samples) speaks TLS 1.3 draft 21, whose ServerHello
+    /// has its version first and no session id: read as such, not as garbage.
+    #[test]
+    fn a_draft_server_hello() {
+        let mut b = vec![0x7f, 0x15];
+        b.extend_from_slice(&[7; 32]);
+        b.extend_from_slice(&[0x13, 0x02, 0, 0]);
+        let sh = server_hello(&b).unwrap();
+        assert_eq!((sh.version, sh.suite, sh.random), (0x7f15, 0x1302, [7; 32]));
+        let mut b = vec![3, 3];
+        b.extend_from_slice(&[7; 32]);
+        b.extend_from_slice(&[1, 9, 0xc0, 0x2f, 0, 0, 8, 0, 23, 0, 0, 0, 22, 0, 0]);
+        let sh = server_hello(&b).unwrap();
+        assert_eq!(
+            (sh.version, sh.suite, sh.ems, sh.etm),
+            (0x0303, 0xc02f, true, true)
+        );
     }
 
     proptest! {
