@@ -427,3 +427,86 @@ proptest::proptest! {
         sipscope::fuzzing::fuzz_tls(&data);
     }
 }
+
+/// Live: sipscope captures loopback while openssl's client writes its key log as it connects
+/// (the file empty when sipscope starts): the file is read again as it grows and the call is
+/// decrypted as it happens.
+#[test]
+fn live_capture_reads_a_key_log_written_as_it_goes() {
+    use std::process::{Command, Stdio};
+    if !crate::live::tools_or_skip(&["openssl", "python3"]) {
+        return;
+    }
+    let dir = crate::live::tempdir("tls-live");
+    let (key, cert, log) = (
+        dir.join("key.pem"),
+        dir.join("cert.pem"),
+        dir.join("keys.log"),
+    );
+    support::run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=sip.sipscope.test",
+                "-days",
+                "2",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    );
+    std::fs::write(&log, b"").unwrap();
+    // A port of this test's own, so other traffic on loopback stays out.
+    let port = 20_000 + std::process::id() % 20_000;
+    let sipscope = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args([
+            "messages",
+            "--format",
+            "json",
+            "-i",
+            "lo",
+            "--duration",
+            "12",
+            "--bpf",
+        ])
+        .arg(format!("tcp port {port}"))
+        .arg("--tls-keylog")
+        .arg(&log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    support::run_ok(
+        Command::new("python3")
+            .arg(support::repo().join("tests/tls/converse.py"))
+            .arg(port.to_string())
+            .arg("live")
+            .arg("sip")
+            .args(["--", "-tls1_3", "-cert"])
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .args(["--", "-tls1_3", "-keylogfile"])
+            .arg(&log),
+    );
+    let out = sipscope.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let msgs: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(msgs.len(), 7, "{stdout}\n{stderr}");
+    assert!(msgs
+        .iter()
+        .all(|m| m["transport"] == "tls" && m["call_id"] == "live@sipscope.test"));
+    assert!(!stderr.contains("TLS"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
