@@ -4,7 +4,9 @@
 //! [`SipBytes`]: the bytes of exactly one SIP message with its addresses, transport and time.
 //! SIP is recognised by its start line on any port, never by port number. Over TCP each direction
 //! is reassembled ([`tcp`]), framed by Content-Length ([`framing`]) or decoded as WebSocket
-//! ([`websocket`], RFC 7118) after an HTTP upgrade. HEPv3 packets on the configured ports are
+//! ([`websocket`], RFC 7118) after an HTTP upgrade; a direction that begins with a TLS record is
+//! decrypted first ([`tls`], with the key table of [`ReassemblyConfig::tls_keys`]) and its
+//! plaintext read the same way (carriers `tls`, `wss`). HEPv3 packets on the configured ports are
 //! decapsulated ([`crate::decode::hep`]), over UDP or TCP, compressed payloads included.
 //!
 //! Bounded: at most `max_flows` TCP connections are tracked (the least recently used is evicted
