@@ -510,3 +510,23 @@ fn live_capture_reads_a_key_log_written_as_it_goes() {
     assert!(!stderr.contains("TLS"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--tls-keylog` several times: each file's secrets are used (two captures merged, each with
+/// its own key log).
+#[test]
+fn several_key_logs() {
+    let (a, b) = ("tls13-chacha20", "tls12-rsa-aes128cbc-sha");
+    let (out, err) = support::run_ok(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+            .args(["calls", "--no-progress", "--format", "csv", "--tls-keylog"])
+            .arg(data(&format!("{a}.keys")))
+            .arg("--tls-keylog")
+            .arg(data(&format!("{b}.keys")))
+            .arg(data(&format!("{a}.pcap")))
+            .arg(data(&format!("{b}.pcap"))),
+    );
+    for name in [a, b] {
+        assert!(out.contains(&format!("{name}@sipscope.test")), "{out}");
+    }
+    assert!(!err.contains("TLS"), "{err}");
+}
