@@ -38,12 +38,13 @@ use crate::sip::{sdp, SipMessage};
 use crate::time::{Ts, NANOS_PER_SEC};
 
 /// Every target, by the name its `fuzz/` binary and its `fuzz/regressions/` folder have.
-pub const TARGETS: [&str; 10] = [
+pub const TARGETS: [&str; 11] = [
     "capture",
     "decode",
     "tcp",
     "framing",
     "websocket",
+    "tls",
     "hep",
     "sip",
     "sdp",
@@ -59,6 +60,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "tcp" => fuzz_tcp(data),
         "framing" => fuzz_framing(data),
         "websocket" => fuzz_websocket(data),
+        "tls" => fuzz_tls(data),
         "hep" => fuzz_hep(data),
         "sip" => fuzz_sip(data),
         "sdp" => fuzz_sdp(data),
@@ -232,6 +234,7 @@ pub const FUZZ_TCP: ReassemblyConfig = ReassemblyConfig {
     flow_idle: 300 * NANOS_PER_SEC,
     max_message: 64 << 10,
     stream_budget: 256 << 10,
+    tls_keys: None,
 };
 
 fn addr(i: u8) -> IpAddr {
@@ -402,6 +405,53 @@ pub fn fuzz_websocket(data: &[u8]) {
             let _ = SipMessage::parse(Bytes::from(m), true);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+
+/// TLS: the first chunk is a key log (its length odd: the table waits for missing keys, as
+/// live), then chunks `[ctl][bytes]` to the two directions of one connection (`ctl` bit 0: the
+/// direction; bit 1: a gap there instead). Record and hello parsers, key schedules and record
+/// decryption never panic; each direction holds at most one record, one hello and the bytes
+/// waiting for a key; the connection is counted once at the end.
+pub fn fuzz_tls(data: &[u8]) {
+    use crate::reassembly::tls::{keylog::KeyLog, record, TlsConn, TlsDir, TlsStats, PENDING_MAX};
+    let _ = record::header(data);
+    let _ = record::server_hello(data);
+    let _ = record::client_random(data);
+    let mut ops = Ops::new(data);
+    let Some(text) = ops.chunk() else {
+        return;
+    };
+    let keys = KeyLog::new(8).waiting(text.len() % 2 == 1);
+    keys.add_text(text);
+    assert!(keys.stats().entries <= 8);
+    let mut conn = TlsConn::default();
+    let mut dirs = [TlsDir::default(), TlsDir::default()];
+    let mut stats = TlsStats::default();
+    let mut plain = Vec::new();
+    let mut fed = 0usize;
+    while let Some(c) = ops.chunk() {
+        let Some((ctl, bytes)) = c.split_first() else {
+            continue;
+        };
+        let d = usize::from(ctl & 1);
+        if ctl & 2 != 0 {
+            dirs[d].gap();
+            continue;
+        }
+        fed += bytes.len();
+        dirs[d].push(&mut conn, d, bytes, Some(&keys), &mut stats, &mut plain);
+        let cap = record::HEADER + record::MAX_FRAGMENT + record::MAX_HELLO + 4 + PENDING_MAX;
+        assert!(dirs[d].buffered() <= cap, "holds {}", dirs[d].buffered());
+        let out: usize = plain.drain(..).map(|p| p.len()).sum();
+        assert!(out <= bytes.len() + record::HEADER + record::MAX_FRAGMENT + PENDING_MAX);
+    }
+    conn.finish([Some(&dirs[0]), Some(&dirs[1])], [5061, 40000], &mut stats);
+    assert_eq!(stats.connections, 1);
+    assert!(stats.failed() + stats.decrypted <= 1);
+    assert!(stats.records as usize <= fed / record::HEADER + 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -625,6 +675,9 @@ pub fn seeds(path: &Path) -> Vec<(&'static str, String, Vec<u8>)> {
     let Ok(mut src) = FileSource::from_reader(path, Box::new(Cursor::new(raw)), 0) else {
         return out;
     };
+    // A key log beside the capture (tests/data/tls/NAME.keys) opens its TLS seeds.
+    let keylog = std::fs::read(path.with_extension("keys")).unwrap_or_default();
+    let mut tls: std::collections::BTreeMap<(SocketAddr, SocketAddr), Vec<u8>> = Default::default();
     let mut frames = Vec::new();
     while let Ok(Some(f)) = src.next_frame() {
         if frames.len() >= 2000 {
@@ -680,6 +733,12 @@ pub fn seeds(path: &Path) -> Vec<(&'static str, String, Vec<u8>)> {
                 put_chunk(e, &p.payload);
                 if !p.payload.is_empty() {
                     put_chunk(framing.entry((s, d)).or_default(), &p.payload);
+                    let t = tls.entry(key).or_insert_with(|| {
+                        let mut v = Vec::new();
+                        put_chunk(&mut v, &keylog);
+                        v
+                    });
+                    put_chunk(t, &[[dir].as_slice(), &p.payload].concat());
                 }
             }
             Transport::Udp => {
@@ -706,6 +765,9 @@ pub fn seeds(path: &Path) -> Vec<(&'static str, String, Vec<u8>)> {
     for (n, (_, v)) in tcp.into_iter().enumerate() {
         out.push(("tcp", format!("conn{n}"), v.clone()));
         out.push(("websocket", format!("conn{n}"), v));
+    }
+    for (n, (_, v)) in tls.into_iter().enumerate() {
+        out.push(("tls", format!("conn{n}"), v));
     }
     for (n, (_, v)) in framing.into_iter().enumerate() {
         out.push(("framing", format!("dir{n}"), v.clone()));

@@ -87,6 +87,8 @@ pub struct RunStats {
     pub ts_behind: u64,
     /// Steps of the capture clock by more than an hour, confirmed by the next frame: followed.
     pub ts_steps: u64,
+    /// The TLS key table (`--tls-keylog`, Decryption Secrets Blocks) at the end.
+    pub tls_keys: crate::reassembly::tls::keylog::KeyLogStats,
 }
 
 /// Where one frame of a batch is, in the batch's byte buffer.
@@ -225,6 +227,14 @@ pub fn run(
     let reader_frames = frames_read.clone();
     // TCP gaps the workers have met so far, for the same ticks.
     let tcp_gaps = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // The TLS key table: the user's key logs if any, and the secrets the capture carries.
+    let tls_keys = cfg
+        .reassembly
+        .tls_keys
+        .clone()
+        .unwrap_or_else(|| Arc::new(crate::reassembly::tls::keylog::KeyLog::default()));
+    let dsb_keys = tls_keys.clone();
+    source.secrets_to(Arc::new(move |text: &[u8]| dsb_keys.add_text(text)));
     let tap = cfg.tap.clone();
     let frame_filter = cfg.frame_filter.clone();
     let max_frames = cfg.max_frames;
@@ -442,7 +452,8 @@ pub fn run(
         // Decode + reassembly workers.
         let mut workers = Vec::new();
         for (rx, txs) in worker_rx.into_iter().zip(corr_tx) {
-            let rcfg = cfg.reassembly.clone();
+            let mut rcfg = cfg.reassembly.clone();
+            rcfg.tls_keys = Some(tls_keys.clone());
             let mcfg = cfg.media.clone();
             let gaps = tcp_gaps.clone();
             workers.push(scope.spawn(move || {
@@ -650,7 +661,10 @@ pub fn run(
             }
         }
 
-        let mut stats = RunStats::default();
+        let mut stats = RunStats {
+            tls_keys: tls_keys.stats(),
+            ..RunStats::default()
+        };
         for w in workers {
             if let Ok((d, r, rtp, rej, first, last)) = w.join() {
                 stats.rtp += &rtp;

@@ -125,6 +125,10 @@ fn capture_split() {
         "sipcapture_hep-wireshark/hep3_compressed.pcap.pcapng",
         "irontec_sngrep/ipv6frag.pcap",
         "ntop_nDPI/sip_hello.pcapng",
+        // With their key logs beside them: the tls target's seeds decrypt.
+        "tls/tls13-keyupdate.pcap",
+        "tls/tls12-rsa-aes128cbc-sha.pcap",
+        "tls/wss-tls12.pcap",
     ];
     let mut per_target = std::collections::BTreeMap::new();
     for c in captures {

@@ -24,4 +24,5 @@ mod safety;
 mod stats;
 mod support;
 mod threads;
+mod tls;
 mod tui_live;

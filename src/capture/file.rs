@@ -220,6 +220,8 @@ pub struct FileSource {
     /// with a timeout and say it is idle ([`super::pipe`]).
     pipe: Option<std::sync::Arc<super::pipe::PipeState>>,
     gzip: bool,
+    /// Where the TLS key logs of Decryption Secrets Blocks go.
+    secrets: Option<super::SecretsSink>,
 }
 
 const BUFFER: usize = 1 << 20;
@@ -358,6 +360,7 @@ impl FileSource {
             total_bytes: total,
             pipe: None,
             gzip,
+            secrets: None,
         })
     }
 
@@ -418,6 +421,7 @@ impl FileSource {
             total_bytes: total,
             pipe: None,
             gzip: false,
+            secrets: None,
         }
     }
 
@@ -643,6 +647,10 @@ impl FileSource {
 }
 
 impl Source for FileSource {
+    fn secrets_to(&mut self, sink: super::SecretsSink) {
+        self.secrets = Some(sink);
+    }
+
     fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
         if matches!(self.reader, Reader::Netmon { .. }) {
             return self.next_netmon();
@@ -726,6 +734,15 @@ impl Source for FileSource {
                                     None
                                 }
                             }
+                        }
+                        PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
+                            if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog {
+                                let n = (dsb.secrets_len as usize).min(dsb.data.len());
+                                if let Some(f) = &self.secrets {
+                                    f(&dsb.data[..n]);
+                                }
+                            }
+                            None
                         }
                         PcapBlockOwned::NG(_) => None,
                     };

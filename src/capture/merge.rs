@@ -26,6 +26,12 @@ impl MergedSource {
 }
 
 impl Source for MergedSource {
+    fn secrets_to(&mut self, sink: super::SecretsSink) {
+        for s in &mut self.sources {
+            s.secrets_to(sink.clone());
+        }
+    }
+
     fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
         if !self.started {
             self.started = true;

@@ -227,6 +227,10 @@ pub enum Next<'a> {
     End,
 }
 
+/// Takes the text of the TLS key logs a capture carries (pcapng Decryption Secrets Blocks of
+/// type `TLSK`), as they are read, before the frames after them.
+pub type SecretsSink = std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 /// Anything that yields frames in capture order.
 pub trait Source: Send {
     /// The next frame, `Ok(None)` at the end. Damage inside a file is not an error: it ends the
@@ -249,4 +253,6 @@ pub trait Source: Send {
     fn is_live(&self) -> bool {
         false
     }
+    /// Where the TLS secrets found in the capture go (a source without any ignores it).
+    fn secrets_to(&mut self, _sink: SecretsSink) {}
 }

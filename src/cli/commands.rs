@@ -718,7 +718,7 @@ pub fn warnings(r: &Report) -> Vec<String> {
 }
 
 /// Every counter of the run as one JSON object by stage (`capture`, `decode`, `reassembly`,
-/// `correlate`, `rtp`, `session`, `run`).
+/// `correlate`, `rtp`, `tls_keys`, `session`, `run`).
 pub fn stats_json(r: &Report) -> serde_json::Value {
     let s = &r.run;
     let v = |x: serde_json::Result<serde_json::Value>| x.unwrap_or(serde_json::Value::Null);
@@ -729,6 +729,7 @@ pub fn stats_json(r: &Report) -> serde_json::Value {
         "reassembly": v(serde_json::to_value(&s.reassembly)),
         "correlate": v(serde_json::to_value(&s.correlate)),
         "rtp": v(serde_json::to_value(&s.rtp)),
+        "tls_keys": v(serde_json::to_value(s.tls_keys)),
         "session": v(serde_json::to_value(&r.session)),
         "run": {
             "sip_rejected": s.sip_rejected,

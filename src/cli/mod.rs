@@ -548,6 +548,11 @@ pub struct CommonArgs {
     /// Only messages and calls from this HEP capture node (its capture id).
     #[arg(long)]
     pub node: Option<u32>,
+    /// A TLS key log (NSS format, as SSLKEYLOGFILE writes it): SIP over TLS and WSS is
+    /// decrypted with its secrets (repeatable). Live, the file is read again as it grows. A
+    /// pcapng with its secrets inside (editcap --inject-secrets) needs no flag.
+    #[arg(long = "tls-keylog", value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
     /// Headers that link B2BUA legs (repeatable; default X-Call-ID, X-CID, X-Orig-Call-ID,
     /// Session-ID, P-Charging-Vector).
     #[arg(long = "link-header")]
@@ -764,6 +769,17 @@ impl CommonArgs {
                     pipeline.reassembly.hep_ports.push(s.addr.port());
                 }
             }
+        }
+        if !self.tls_keylog.is_empty() {
+            // Live, a connection may open before its secrets are written: it waits for them.
+            let keys = sipscope::reassembly::tls::keylog::KeyLog::default()
+                .waiting(matches!(input, Input::Live(_)));
+            for f in &self.tls_keylog {
+                keys.add_file(f).map_err(|e| {
+                    UsageError(format!("cannot read --tls-keylog {}: {e}", f.display()))
+                })?;
+            }
+            pipeline.reassembly.tls_keys = Some(std::sync::Arc::new(keys));
         }
         if !self.link_headers.is_empty() {
             pipeline.correlator.link_headers = self.link_headers.clone();

@@ -344,7 +344,9 @@ impl Index {
                             ix.tcp.entry((m.src, m.dst)).or_default();
                             add(ix.conns.entry(ordered(m.src, m.dst)).or_default(), &[g]);
                         }
-                        Carrier::Ws => {
+                        // TLS: the records cannot be matched to the plaintext; the
+                        // connection's frames around the message go, as for WebSocket.
+                        Carrier::Ws | Carrier::Tls | Carrier::Wss => {
                             let lead = Ts(m.ts.0 - WS_LEAD);
                             span_add(&mut ix.ws, ordered(m.src, m.dst), lead, m.ts, g);
                             add(ix.conns.entry(ordered(m.src, m.dst)).or_default(), &[g]);

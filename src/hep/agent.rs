@@ -56,7 +56,8 @@ pub struct Agent {
 fn ip_proto(c: Carrier) -> u8 {
     match c {
         Carrier::Udp | Carrier::HepUdp => 17,
-        Carrier::Tcp | Carrier::Ws | Carrier::HepTcp => 6,
+        // TLS and WSS run over TCP: HEP's IP protocol is the layer-4 one.
+        Carrier::Tcp | Carrier::Ws | Carrier::HepTcp | Carrier::Tls | Carrier::Wss => 6,
     }
 }
 

@@ -4,7 +4,9 @@
 //! [`SipBytes`]: the bytes of exactly one SIP message with its addresses, transport and time.
 //! SIP is recognised by its start line on any port, never by port number. Over TCP each direction
 //! is reassembled ([`tcp`]), framed by Content-Length ([`framing`]) or decoded as WebSocket
-//! ([`websocket`], RFC 7118) after an HTTP upgrade. HEPv3 packets on the configured ports are
+//! ([`websocket`], RFC 7118) after an HTTP upgrade; a direction that begins with a TLS record is
+//! decrypted first ([`tls`], with the key table of [`ReassemblyConfig::tls_keys`]) and its
+//! plaintext read the same way (carriers `tls`, `wss`). HEPv3 packets on the configured ports are
 //! decapsulated ([`crate::decode::hep`]), over UDP or TCP, compressed payloads included.
 //!
 //! Bounded: at most `max_flows` TCP connections are tracked (the least recently used is evicted
@@ -21,10 +23,12 @@
 pub mod framing;
 pub mod seq;
 pub mod tcp;
+pub mod tls;
 pub mod websocket;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use rustc_hash::FxHashMap;
@@ -35,6 +39,8 @@ use crate::sip::message::looks_like_sip;
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 use framing::{FramingStats, SipFramer};
 use tcp::{Chunk, HalfStream, TcpStats};
+use tls::keylog::KeyLog;
+use tls::{TlsConn, TlsDir, TlsStats};
 use websocket::{UpgradeHead, WsDecoder, WsStats};
 
 /// How a SIP message travelled.
@@ -47,6 +53,10 @@ pub enum Carrier {
     /// Decapsulated from HEPv3; the inner transport is the one the agent reported.
     HepUdp,
     HepTcp,
+    /// SIP over TLS over TCP, decrypted ([`tls`]).
+    Tls,
+    /// SIP over WebSocket over TLS (WSS), decrypted.
+    Wss,
 }
 
 impl Carrier {
@@ -57,11 +67,21 @@ impl Carrier {
             Carrier::Ws => "ws",
             Carrier::HepUdp => "udp+hep3",
             Carrier::HepTcp => "tcp+hep3",
+            Carrier::Tls => "tls",
+            Carrier::Wss => "wss",
         }
     }
 
     pub fn is_stream(self) -> bool {
-        matches!(self, Carrier::Tcp | Carrier::Ws | Carrier::HepTcp)
+        matches!(
+            self,
+            Carrier::Tcp | Carrier::Ws | Carrier::HepTcp | Carrier::Tls | Carrier::Wss
+        )
+    }
+
+    /// Carried inside TLS (decrypted from a key log).
+    pub fn is_tls(self) -> bool {
+        matches!(self, Carrier::Tls | Carrier::Wss)
     }
 }
 
@@ -90,6 +110,9 @@ pub struct ReassemblyConfig {
     pub max_message: usize,
     /// Bytes all TCP directions of one reassembler may hold together (see the module docs).
     pub stream_budget: usize,
+    /// The TLS key table (`--tls-keylog`, pcapng Decryption Secrets Blocks), shared by every
+    /// worker; none: TLS connections are counted, not decrypted.
+    pub tls_keys: Option<Arc<KeyLog>>,
 }
 
 impl Default for ReassemblyConfig {
@@ -101,6 +124,7 @@ impl Default for ReassemblyConfig {
             flow_idle: 300 * NANOS_PER_SEC,
             max_message: 16 << 20,
             stream_budget: 64 << 20,
+            tls_keys: None,
         }
     }
 }
@@ -124,33 +148,16 @@ pub struct ReassemblyStats {
     /// TCP directions whose partial message was dropped to keep within `stream_budget`.
     pub cut_by_budget: u64,
     pub cut_by_budget_bytes: u64,
-    /// TCP connections that carry TLS (a ClientHello, or application data toward the lower
-    /// port when the handshake was not captured), by server port: not decrypted, so any SIP in
-    /// them is not seen. At most [`TLS_PORTS`] ports; the rest are counted under port 0.
-    pub tls: std::collections::BTreeMap<u16, u64>,
+    /// TCP connections that carry TLS (recognised by a record header on any port): decrypted,
+    /// or counted by the reason they were not.
+    pub tls: TlsStats,
 }
 
-/// Distinct server ports [`ReassemblyStats::tls`] keeps apart.
-pub const TLS_PORTS: usize = 64;
-
-impl ReassemblyStats {
-    fn tls_connection(&mut self, port: u16) {
-        let port = if self.tls.len() >= TLS_PORTS && !self.tls.contains_key(&port) {
-            0
-        } else {
-            port
-        };
-        *self.tls.entry(port).or_insert(0) += 1;
-    }
-}
-
-/// A TLS record header starting the stream: a handshake (22) or application data (23) record of
-/// TLS 1.0-1.3 (version 3.1-3.4; SSL 3.0 is 3.0). Returns the content type.
-fn tls_record(p: &[u8]) -> Option<u8> {
-    match p {
-        [t @ (22 | 23), 3, 0..=4, ..] => Some(*t),
-        _ => None,
-    }
+/// A TLS record header starting the stream: a ChangeCipherSpec (20), alert (21), handshake (22)
+/// or application data (23) record of SSL 3.0 to TLS 1.3 (version 3.0-3.4), not empty and no
+/// longer than TLS allows. A stream caught mid-way may begin with any of them.
+fn tls_record(p: &[u8]) -> bool {
+    matches!(tls::record::header(p), Ok(Some(h)) if h.typ <= 23 && h.len > 0)
 }
 
 impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
@@ -170,14 +177,7 @@ impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
         self.flows_expired += o.flows_expired;
         self.cut_by_budget += o.cut_by_budget;
         self.cut_by_budget_bytes += o.cut_by_budget_bytes;
-        for (p, n) in &o.tls {
-            let p = if self.tls.len() >= TLS_PORTS && !self.tls.contains_key(p) {
-                0
-            } else {
-                *p
-            };
-            *self.tls.entry(p).or_insert(0) += n;
-        }
+        self.tls += &o.tls;
     }
 }
 
@@ -195,34 +195,38 @@ enum Mode {
         dec: Box<WsDecoder>,
     },
     Hep(HepStream),
+    /// TLS: records decrypted ([`tls`]), their plaintext read by the inner mode (SIP or
+    /// WebSocket, never TLS again).
+    Tls {
+        st: Box<TlsDir>,
+        inner: Box<Mode>,
+    },
     NotSip,
 }
 
-struct Direction {
-    stream: HalfStream,
-    mode: Mode,
-    /// What [`Direction::buffered`] said when last measured (its share of the budget).
-    held: usize,
-}
-
-impl Direction {
-    /// Bytes held for later: out-of-order segments and whatever the mode assembles.
-    fn buffered(&self) -> usize {
-        self.stream.buffered()
-            + match &self.mode {
-                Mode::Unknown { probe, .. } => probe.len(),
-                Mode::Sip(f) => f.buffered(),
-                Mode::Ws { head, dec } => head.as_ref().map_or(0, |h| h.len()) + dec.buffered(),
-                Mode::Hep(h) => h.buffered(),
-                Mode::NotSip => 0,
-            }
+impl Mode {
+    fn unknown() -> Mode {
+        Mode::Unknown {
+            probe: BytesMut::new(),
+            chunks: 0,
+        }
     }
 
-    /// Drops what the direction holds; the partial message is lost and reading resumes at the
-    /// next message boundary.
+    /// Bytes held for later by what the direction carries.
+    fn buffered(&self) -> usize {
+        match self {
+            Mode::Unknown { probe, .. } => probe.len(),
+            Mode::Sip(f) => f.buffered(),
+            Mode::Ws { head, dec } => head.as_ref().map_or(0, |h| h.len()) + dec.buffered(),
+            Mode::Hep(h) => h.buffered(),
+            Mode::Tls { st, inner } => st.buffered() + inner.buffered(),
+            Mode::NotSip => 0,
+        }
+    }
+
+    /// Drops what is held; the partial message is lost (see [`Direction::cut`]).
     fn cut(&mut self, stats: &mut ReassemblyStats) {
-        self.stream.drop_pending();
-        match &mut self.mode {
+        match self {
             Mode::Unknown { probe, .. } => *probe = BytesMut::new(),
             Mode::Sip(f) => {
                 f.cut(&mut stats.framing);
@@ -239,8 +243,36 @@ impl Direction {
                 }
                 *h = HepStream::default();
             }
+            Mode::Tls { st, inner } => {
+                // A partial record dropped: the records that follow cannot be found.
+                if st.buffered() > 0 {
+                    st.gap();
+                }
+                inner.cut(stats);
+            }
             Mode::NotSip => {}
         }
+    }
+}
+
+struct Direction {
+    stream: HalfStream,
+    mode: Mode,
+    /// What [`Direction::buffered`] said when last measured (its share of the budget).
+    held: usize,
+}
+
+impl Direction {
+    /// Bytes held for later: out-of-order segments and whatever the mode assembles.
+    fn buffered(&self) -> usize {
+        self.stream.buffered() + self.mode.buffered()
+    }
+
+    /// Drops what the direction holds; the partial message is lost and reading resumes at the
+    /// next message boundary.
+    fn cut(&mut self, stats: &mut ReassemblyStats) {
+        self.stream.drop_pending();
+        self.mode.cut(stats);
     }
 }
 
@@ -249,6 +281,8 @@ struct Flow {
     a: SocketAddr,
     b: SocketAddr,
     dirs: [Direction; 2],
+    /// What the two directions of a TLS connection share (none until one looks like TLS).
+    tls: Option<Box<TlsConn>>,
     last_ts: Ts,
     closed: [bool; 2],
     /// The touch number of this flow's latest packet.
@@ -395,10 +429,7 @@ impl Reassembler {
             let max = self.cfg.tcp_max_buffered;
             let new_dir = || Direction {
                 stream: HalfStream::new(max),
-                mode: Mode::Unknown {
-                    probe: BytesMut::new(),
-                    chunks: 0,
-                },
+                mode: Mode::unknown(),
                 held: 0,
             };
             self.flows.insert(
@@ -407,6 +438,7 @@ impl Reassembler {
                     a: key.0,
                     b: key.1,
                     dirs: [new_dir(), new_dir()],
+                    tls: None,
                     last_ts: p.ts,
                     closed: [false, false],
                     touched: self.touches,
@@ -427,6 +459,7 @@ impl Reassembler {
         };
         self.chunks.clear();
         let d = &mut flow.dirs[dir];
+        let tls = &mut flow.tls;
         d.stream.segment(
             p.tcp.seq,
             p.tcp.flags,
@@ -439,6 +472,8 @@ impl Reassembler {
             src: from,
             dst: to,
             ip_reassembled: p.reassembled,
+            dir,
+            in_tls: false,
         };
         for c in self.chunks.drain(..) {
             feed(
@@ -449,6 +484,7 @@ impl Reassembler {
                 &mut self.stats,
                 &mut self.frames,
                 out,
+                tls,
             );
         }
         let now = d.buffered();
@@ -529,6 +565,8 @@ impl Reassembler {
                 src,
                 dst,
                 ip_reassembled: false,
+                dir: i,
+                in_tls: false,
             };
             self.chunks.clear();
             d.stream.flush(&mut self.stats.tcp, &mut self.chunks);
@@ -541,35 +579,30 @@ impl Reassembler {
                     &mut self.stats,
                     &mut self.frames,
                     out,
+                    &mut flow.tls,
                 );
             }
-            match &mut d.mode {
-                Mode::Sip(f) => {
-                    self.frames.clear();
-                    f.finish(&mut self.stats.framing, &mut self.frames);
-                    for b in self.frames.drain(..) {
-                        out.push(SipBytes {
-                            ts,
-                            src,
-                            dst,
-                            carrier: Carrier::Tcp,
-                            bytes: b,
-                            datagram: false,
-                            ip_reassembled: false,
-                            node: None,
-                        });
-                    }
+            finish_mode(
+                &self.cfg,
+                &mut d.mode,
+                &ctx,
+                &mut self.stats,
+                &mut self.frames,
+                out,
+            );
+        }
+        if let Some(conn) = flow.tls.take() {
+            fn st(m: &Mode) -> Option<&TlsDir> {
+                match m {
+                    Mode::Tls { st, .. } => Some(st),
+                    _ => None,
                 }
-                Mode::Ws { dec, .. } => self.stats.ws += dec.stats(),
-                Mode::Hep(h) if h.buffered() > 0 => {
-                    h.push(&self.cfg, &[], ts, &mut self.stats, true, out);
-                }
-                Mode::Unknown { probe, .. } if !probe.is_empty() => {
-                    self.stats.flows_not_sip += 1;
-                }
-                Mode::NotSip => self.stats.flows_not_sip += 1,
-                _ => {}
             }
+            conn.finish(
+                [st(&flow.dirs[0].mode), st(&flow.dirs[1].mode)],
+                [flow.a.port(), flow.b.port()],
+                &mut self.stats.tls,
+            );
         }
     }
 
@@ -637,11 +670,66 @@ impl Reassembler {
     }
 }
 
+#[derive(Clone)]
 struct Ctx {
     ts: Ts,
     src: SocketAddr,
     dst: SocketAddr,
     ip_reassembled: bool,
+    /// The direction of the flow (0: from its lower endpoint).
+    dir: usize,
+    /// The bytes are the plaintext of a TLS connection.
+    in_tls: bool,
+}
+
+/// The end of a direction's stream: what its mode holds is let go (a last message without its
+/// end is counted, never delivered half).
+fn finish_mode(
+    cfg: &ReassemblyConfig,
+    mode: &mut Mode,
+    ctx: &Ctx,
+    stats: &mut ReassemblyStats,
+    frames: &mut Vec<Bytes>,
+    out: &mut Vec<SipBytes>,
+) {
+    match mode {
+        Mode::Sip(f) => {
+            frames.clear();
+            f.finish(&mut stats.framing, frames);
+            for b in frames.drain(..) {
+                out.push(SipBytes {
+                    ts: ctx.ts,
+                    src: ctx.src,
+                    dst: ctx.dst,
+                    carrier: if ctx.in_tls {
+                        Carrier::Tls
+                    } else {
+                        Carrier::Tcp
+                    },
+                    bytes: b,
+                    datagram: false,
+                    ip_reassembled: false,
+                    node: None,
+                });
+            }
+        }
+        Mode::Ws { dec, .. } => stats.ws += dec.stats(),
+        Mode::Hep(h) if h.buffered() > 0 => {
+            h.push(cfg, &[], ctx.ts, stats, true, out);
+        }
+        Mode::Unknown { probe, .. } if !probe.is_empty() => {
+            stats.flows_not_sip += 1;
+        }
+        Mode::NotSip => stats.flows_not_sip += 1,
+        Mode::Tls { inner, .. } => {
+            let ictx = Ctx {
+                in_tls: true,
+                ..ctx.clone()
+            };
+            finish_mode(cfg, inner, &ictx, stats, frames, out);
+        }
+        _ => {}
+    }
 }
 
 /// Decodes one HEP packet at the start of `data`: (bytes used, the SIP it carried if any).
@@ -859,7 +947,9 @@ impl HepStream {
     }
 }
 
-/// Feeds one in-order chunk of a TCP direction to whatever that direction carries.
+/// Feeds one in-order chunk of a TCP direction to whatever that direction carries; `tls`: the
+/// connection's shared TLS state (created when a direction turns out to be TLS).
+#[allow(clippy::too_many_arguments)] // one direction's whole context, passed down as it is
 fn feed(
     cfg: &ReassemblyConfig,
     mode: &mut Mode,
@@ -868,14 +958,32 @@ fn feed(
     stats: &mut ReassemblyStats,
     frames: &mut Vec<Bytes>,
     out: &mut Vec<SipBytes>,
+    tls: &mut Option<Box<TlsConn>>,
 ) {
     let data = match chunk {
-        Chunk::Gap(_) => {
+        Chunk::Gap(g) => {
             match mode {
                 Mode::Sip(f) => f.gap(&mut stats.framing),
                 Mode::Ws { dec, .. } => dec.reset(),
                 Mode::Hep(h) => h.clear(),
                 Mode::Unknown { probe, .. } => probe.clear(),
+                Mode::Tls { st, inner } => {
+                    st.gap();
+                    let ictx = Ctx {
+                        in_tls: true,
+                        ..ctx.clone()
+                    };
+                    feed(
+                        cfg,
+                        inner,
+                        Chunk::Gap(g),
+                        &ictx,
+                        stats,
+                        frames,
+                        out,
+                        &mut None,
+                    );
+                }
                 Mode::NotSip => {}
             }
             return;
@@ -883,6 +991,11 @@ fn feed(
         Chunk::Data(d) => d,
     };
     let push_msg = |bytes: Bytes, carrier: Carrier, datagram: bool, out: &mut Vec<SipBytes>| {
+        let carrier = match (ctx.in_tls, carrier) {
+            (true, Carrier::Ws) => Carrier::Wss,
+            (true, _) => Carrier::Tls,
+            (false, c) => c,
+        };
         out.push(SipBytes {
             ts: ctx.ts,
             src: ctx.src,
@@ -923,14 +1036,14 @@ fn feed(
                 // Bounded: the head is refused past MAX_HEAD_LEN bytes.
                 UpgradeHead::Incomplete => return,
                 _ => {
-                    // TLS: counted by server port (not decrypted), then ignored.
-                    if let Some(t) = tls_record(p) {
-                        let client_hello = t == 22 && p.get(5) == Some(&1);
-                        let to_server = t == 23 && ctx.dst.port() < ctx.src.port();
-                        if client_hello || to_server {
-                            stats.tls_connection(ctx.dst.port());
-                        }
-                        Some(Mode::NotSip)
+                    // TLS on any port: decrypted with the key table if it can be, its
+                    // plaintext probed like a new stream (never TLS again).
+                    if !ctx.in_tls && tls_record(p) {
+                        tls.get_or_insert_with(Box::default);
+                        Some(Mode::Tls {
+                            st: Box::default(),
+                            inner: Box::new(Mode::unknown()),
+                        })
                     } else if memchr::memmem::find(p, b"SIP/2.0").is_some() {
                         let mut f = SipFramer::default();
                         f.gap(&mut stats.framing);
@@ -950,7 +1063,16 @@ fn feed(
                 if matches!(mode, Mode::NotSip) {
                     return;
                 }
-                return feed(cfg, mode, Chunk::Data(buffered), ctx, stats, frames, out);
+                return feed(
+                    cfg,
+                    mode,
+                    Chunk::Data(buffered),
+                    ctx,
+                    stats,
+                    frames,
+                    out,
+                    tls,
+                );
             }
             None => return,
         }
@@ -1002,6 +1124,36 @@ fn feed(
             }
         }
         Mode::Hep(h) => h.push(cfg, &data, ctx.ts, stats, false, out),
+        Mode::Tls { st, inner } => {
+            let Some(conn) = tls.as_deref_mut() else {
+                return;
+            };
+            let mut plain = Vec::new();
+            st.push(
+                conn,
+                ctx.dir,
+                &data,
+                cfg.tls_keys.as_deref(),
+                &mut stats.tls,
+                &mut plain,
+            );
+            let ictx = Ctx {
+                in_tls: true,
+                ..ctx.clone()
+            };
+            for p in plain {
+                feed(
+                    cfg,
+                    inner,
+                    Chunk::Data(p),
+                    &ictx,
+                    stats,
+                    frames,
+                    out,
+                    &mut None,
+                );
+            }
+        }
         Mode::NotSip | Mode::Unknown { .. } => {}
     }
 }

@@ -157,6 +157,7 @@ impl Ladder {
         };
         let mut last_ts: Option<Ts> = None;
         let mut anomalous: Vec<(usize, &Vec<&'static str>)> = Vec::new();
+        let mut secure: Vec<(usize, &'static str)> = Vec::new();
         for m in messages {
             let from = column_of(m.src, &mut columns);
             let to = column_of(m.dst, &mut columns);
@@ -255,8 +256,16 @@ impl Ladder {
             if !m.anomalies.is_empty() {
                 anomalous.push((rows.len() - 1, &m.anomalies));
             }
+            if m.transport.is_tls() {
+                secure.push((rows.len() - 1, m.transport.as_str()));
+            }
         }
         infer_roles(&mut columns, &rows);
+        // Decrypted from TLS (a key log): said on the arrow, like the grammar breaks below.
+        for (i, t) in secure {
+            let r = &mut rows[i];
+            r.label = format!("{} [{t}]", r.label);
+        }
         // Grammar breaks are said on the arrow, after the roles were read from the clean labels.
         for (i, a) in anomalous {
             let r = &mut rows[i];

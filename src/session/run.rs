@@ -273,19 +273,50 @@ impl Report {
             ss.verdicts_dropped,
             "closed calls forgotten early (a later stream or alert of theirs is judged unfiltered)",
         );
-        // What could not be seen: TLS is not decrypted, so SIP over it is missing.
-        for (port, n) in &s.reassembly.tls {
-            let on = match port {
-                0 => "other ports".to_string(),
-                p => format!("port {p}"),
-            };
-            let (conns, were) = if *n == 1 {
-                ("connection", "was")
-            } else {
-                ("connections", "were")
-            };
+        say(
+            s.reassembly.tls.early_data,
+            "TLS 1.3 early-data records not decrypted (0-RTT)",
+        );
+        say(
+            s.tls_keys.evicted,
+            "TLS secrets dropped from a full key table (connections they open later are not decrypted)",
+        );
+        say(
+            s.tls_keys.bad_lines,
+            "key log lines not understood (neither a comment nor a known label with hex values)",
+        );
+        say(
+            s.tls_keys.read_errors,
+            "key log files that could not be read again as they grew",
+        );
+        // What could not be seen: TLS connections not decrypted, by reason, then where.
+        let t = &s.reassembly.tls;
+        for (n, why) in [
+            (t.no_key, "no key for them (give the key log with --tls-keylog, or a pcapng with its secrets)"),
+            (t.unsupported, "a TLS version or cipher suite not decrypted"),
+            (t.no_handshake, "their handshake is not in the capture"),
+            (t.gap, "a gap in the stream (lost segments)"),
+            (t.bad_record, "a record failed to authenticate (wrong keys) or was damaged"),
+        ] {
+            if n > 0 {
+                let conns = if n == 1 { "connection" } else { "connections" };
+                w.push(format!(
+                    "{n} TLS {conns} not decrypted: {why}; any SIP in them is not in this output"
+                ));
+            }
+        }
+        if !t.by_port.is_empty() {
+            let ports: Vec<String> = t
+                .by_port
+                .iter()
+                .map(|(p, n)| match p {
+                    0 => format!("other ports: {n}"),
+                    p => format!("port {p}: {n}"),
+                })
+                .collect();
             w.push(format!(
-                "{n} TLS {conns} on {on} {were} not decrypted: any SIP in them is not in this output"
+                "TLS connections not decrypted, by server port: {}",
+                ports.join(", ")
             ));
         }
         if s.interrupted {
@@ -423,7 +454,16 @@ mod tests {
             run.capture.bad_subsecond = 7;
             run.capture.skipped_bytes = 7;
             run.bpf_uncompiled = 7;
-            run.reassembly.tls = [(5061, 7)].into_iter().collect();
+            run.reassembly.tls.no_key = 7;
+            run.reassembly.tls.unsupported = 7;
+            run.reassembly.tls.no_handshake = 7;
+            run.reassembly.tls.gap = 7;
+            run.reassembly.tls.bad_record = 7;
+            run.reassembly.tls.early_data = 7;
+            run.reassembly.tls.by_port = [(5061, 7)].into_iter().collect();
+            run.tls_keys.evicted = 7;
+            run.tls_keys.bad_lines = 7;
+            run.tls_keys.read_errors = 7;
             run.interrupted = true;
             session.late_streams = 7;
             session.waiting_dropped = 7;
@@ -504,6 +544,10 @@ mod tests {
             "hep_out.reconnects",
             "hep_out.connect_failures",
             "run.reassembly.flows",
+            "run.reassembly.tls.connections",
+            "run.reassembly.tls.decrypted",
+            "run.reassembly.tls.records",
+            "run.tls_keys.entries",
             "run.correlate.messages",
             "run.correlate.calls",
             "run.correlate.calls_finished",
