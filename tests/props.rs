@@ -19,6 +19,7 @@ use proptest::test_runner::Config as ProptestConfig;
 use sipscope::capture::file::FileSource;
 use sipscope::capture::{Frame, LinkType, Source};
 use sipscope::correlate::transaction::{Facts, TxKey};
+use sipscope::decode::gtp;
 use sipscope::decode::hep::{hep3_packet_len, inflate_payload, is_hep3, parse_hep3, HepPayload};
 use sipscope::decode::{shard_hash, tcp_flags, Decoder};
 use sipscope::reassembly::framing::{FramingStats, SipFramer};
@@ -2068,6 +2069,75 @@ proptest! {
             f.ts = Ts::from_parts(1_700_000_000 + secs, 0);
             let _ = dec.decode(&f);
         }
+        dec.finish();
+    }
+}
+
+/// A real SIP datagram (the IP packet of [`SLL_UDP`]) inside GTP-U on raw IPv4: with the S flag
+/// and a chain of two extension headers when `ext`, else the plain 8-byte header.
+fn gtpu_frame(ext: bool) -> Vec<u8> {
+    let ip = unhex(SLL_UDP.1)[16..].to_vec();
+    let mut g: Vec<u8> = if ext {
+        vec![
+            0x36, 0xff, 0, 0, 0, 0, 0, 7, 0, 1, 0, 0xc0, 1, 0, 5, 0x85, 1, 0x10, 9, 0,
+        ]
+    } else {
+        vec![0x30, 0xff, 0, 0, 0, 0, 0, 7]
+    };
+    let len = (g.len() - 8 + ip.len()) as u16;
+    g[2..4].copy_from_slice(&len.to_be_bytes());
+    g.extend_from_slice(&ip);
+    let total = 28 + g.len();
+    let mut f = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
+    f.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2, 0x08, 0x68, 0x08, 0x68]);
+    f.extend_from_slice(&((8 + g.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&g);
+    f
+}
+
+#[test]
+fn gtpu_seeds_decode_to_their_sip() {
+    for ext in [false, true] {
+        let mut dec = Decoder::default();
+        let p = dec.decode(&frame(LinkType::Raw, &gtpu_frame(ext))).unwrap();
+        assert!(looks_like_sip(&p.payload));
+        assert_eq!((p.tunnels, dec.stats.gtpu.decoded), (1, 1));
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Any bytes: a GTP-U header or an error, and a header's T-PDU lies within the bytes.
+    #[test]
+    fn gtpu_parse_stays_in_bounds(data in prop_oneof![bytes(0..64), mutated(vec![gtpu_frame(true)[28..].to_vec()])]) {
+        if let Ok(g) = gtp::parse(&data) {
+            prop_assert!(g.start <= g.end && g.end <= data.len());
+            prop_assert!(g.start >= 8);
+        }
+    }
+
+    /// Mutated GTP-U frames (header, extension chain, inner IP, SIP) decode or are counted.
+    #[test]
+    fn decode_mutated_gtpu(ext in any::<bool>(), muts in mutations()) {
+        let d = mutate(&gtpu_frame(ext), &muts);
+        let mut dec = Decoder::default();
+        check_decode(&mut dec, LinkType::Raw, &d);
+        check_decode(&mut dec, LinkType::Ipv4, &d);
         dec.finish();
     }
 }

@@ -10,6 +10,7 @@ mod filters;
 mod fuzz_replay;
 mod golden;
 mod grammar;
+mod gtpu;
 mod hostile_capture;
 mod hostile_reassembly;
 mod ladder;

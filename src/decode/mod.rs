@@ -3,10 +3,11 @@
 //! Takes a [`Frame`] of any supported link type and walks its headers: Ethernet with 802.1Q/802.1ad
 //! tags at any depth, MPLS, PPPoE, Linux cooked SLL/SLL2, BSD loopback/NULL, raw IPv4/IPv6; IPv4
 //! and IPv6 with extension headers; tunnels (IP-in-IP, GRE with PPP, transparent Ethernet and
-//! ERSPAN I/II/III, VXLAN) to any depth up to [`MAX_DEPTH`]; IP fragments go through the bounded
-//! [`IpDefrag`] table. What cannot be decoded is counted in [`DecodeStats`] and skipped, never
+//! ERSPAN I/II/III, VXLAN, GTP-U ([`gtp`])) to any depth up to [`MAX_DEPTH`]; IP fragments go
+//! through the bounded [`IpDefrag`] table. What cannot be decoded is counted in [`DecodeStats`] and skipped, never
 //! fatal; payloads are slices of the frame's bytes, not copies (except reassembled fragments).
 
+pub mod gtp;
 pub mod hep;
 pub mod ipfrag;
 
@@ -89,6 +90,9 @@ pub struct DecodeStats {
     /// Datagrams dropped because their fragments contradict each other (two ends, bytes past
     /// the end) or are too many.
     pub ip_frag_bad: u64,
+    /// GTP-U on UDP port 2152 (TS 29.281): user packets decoded, other messages, damaged
+    /// headers, the distinct TEIDs.
+    pub gtpu: gtp::GtpStats,
 }
 
 impl std::ops::AddAssign<&DecodeStats> for DecodeStats {
@@ -115,6 +119,7 @@ impl std::ops::AddAssign<&DecodeStats> for DecodeStats {
         self.ip_frag_too_large += o.ip_frag_too_large;
         self.ip_frag_duplicates += o.ip_frag_duplicates;
         self.ip_frag_bad += o.ip_frag_bad;
+        self.gtpu += &o.gtpu;
     }
 }
 
@@ -529,6 +534,11 @@ impl Decoder {
                     p.len()
                 };
                 let payload = p.slice(8..end);
+                if dport == gtp::PORT || sport == gtp::PORT {
+                    if let Some(r) = self.gtpu(ts, &payload, depth) {
+                        return r;
+                    }
+                }
                 if dport == 4789 && payload.len() > 8 && payload[0] & 0x08 != 0 {
                     // VXLAN (RFC 7348): 8-byte header, then an Ethernet frame.
                     self.stats.tunnelled += 1;
@@ -624,6 +634,47 @@ impl Decoder {
                 None
             }
         }
+    }
+
+    /// A datagram on the GTP-U port: `Some(result)` when it was GTP-U (its user packet decoded,
+    /// or nothing), `None` to treat it as a plain UDP payload (not a GTP-U header at all, such as
+    /// SIP sent from port 2152: counted as malformed GTP-U only when it is not SIP-like text).
+    fn gtpu(&mut self, ts: Ts, payload: &Bytes, depth: u8) -> Option<Option<Packet>> {
+        let g = match gtp::parse(payload) {
+            Ok(g) => g,
+            Err(gtp::GtpError::NotV1) if payload.first().is_some_and(u8::is_ascii_alphabetic) => {
+                return None;
+            }
+            Err(_) => {
+                self.stats.gtpu.malformed += 1;
+                return None;
+            }
+        };
+        if g.msg_type != gtp::G_PDU {
+            self.stats.gtpu.not_gpdu += 1;
+            return Some(None);
+        }
+        let next = match payload.get(g.start).map(|b| b >> 4) {
+            Some(4) if g.start < g.end => Next::Ipv4(0),
+            Some(6) if g.start < g.end => Next::Ipv6(0),
+            Some(_) if g.start < g.end => {
+                // A non-IP PDU session (Ethernet, unstructured): not for us.
+                self.stats.non_ip += 1;
+                return Some(None);
+            }
+            _ => {
+                self.stats.gtpu.malformed += 1;
+                return Some(None);
+            }
+        };
+        self.stats.gtpu.decoded += 1;
+        self.stats.gtpu.teid(g.teid);
+        self.stats.tunnelled += 1;
+        let inner = payload.slice(g.start..g.end);
+        Some(self.walk(ts, &inner, next, depth + 1).map(|mut pk| {
+            pk.tunnels += 1;
+            pk
+        }))
     }
 
     /// GRE (RFC 2784/2890, PPTP's enhanced GRE of RFC 2637) and ERSPAN I/II/III.

@@ -190,6 +190,14 @@ impl Report {
             "frames with a broken link-layer, IP or transport header (not decoded)",
         );
         say(
+            s.decode.gtpu.malformed,
+            "datagrams on the GTP-U port (2152) with a damaged GTP-U header (what they carry not decoded)",
+        );
+        say(
+            s.decode.gtpu.teids_untracked,
+            "GTP-U packets whose tunnel id found no room in the full TEID table (the distinct TEID count in --stats is a lower bound)",
+        );
+        say(
             s.decode.too_deep,
             "frames inside more tunnels or tags than are unwrapped (not decoded)",
         );
@@ -348,6 +356,8 @@ mod tests {
             run.decode.unknown_link = 7;
             run.decode.malformed = 7;
             run.decode.too_deep = 7;
+            run.decode.gtpu.malformed = 7;
+            run.decode.gtpu.teids_untracked = 7;
             run.decode.ip_frag_incomplete = 7;
             run.decode.ip_frag_evicted = 7;
             run.decode.ip_frag_too_large = 7;
@@ -437,6 +447,8 @@ mod tests {
             "run.decode.icmp",
             "run.decode.ip_fragments",
             "run.decode.ip_reassembled",
+            "run.decode.gtpu.decoded",
+            "run.decode.gtpu.teids",
             "run.reassembly.udp_sip",
             "run.reassembly.tcp.segments",
             "run.reassembly.framing.messages",
@@ -462,6 +474,7 @@ mod tests {
             "run.decode.non_ip",
             "run.decode.other_ip_proto",
             "run.decode.icmp_quoting_sip",
+            "run.decode.gtpu.not_gpdu",
             "run.reassembly.udp_other",
             "run.reassembly.hep_not_sip",
             "run.reassembly.flows_not_sip",
