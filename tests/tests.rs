@@ -21,6 +21,7 @@ mod props;
 mod report;
 mod rtp;
 mod safety;
+mod sctp;
 mod stats;
 mod support;
 mod threads;

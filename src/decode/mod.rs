@@ -26,6 +26,8 @@ pub const MAX_DEPTH: u8 = 8;
 pub enum Transport {
     Udp,
     Tcp,
+    /// SCTP (RFC 9260): the payload is the chunks after the 12-byte common header.
+    Sctp,
 }
 
 /// TCP header fields the stream reassembler needs.
@@ -43,7 +45,7 @@ pub mod tcp_flags {
     pub const ACK: u8 = 0x10;
 }
 
-/// A UDP datagram or TCP segment with its innermost addresses.
+/// A UDP datagram, TCP segment or SCTP packet with its innermost addresses.
 #[derive(Clone, Debug)]
 pub struct Packet {
     pub ts: Ts,
@@ -74,6 +76,7 @@ pub struct DecodeStats {
     pub too_deep: u64,
     pub udp: u64,
     pub tcp: u64,
+    pub sctp: u64,
     pub icmp: u64,
     /// ICMP errors quoting a SIP request or response (not SIP on the wire; counted, not parsed).
     pub icmp_quoting_sip: u64,
@@ -108,6 +111,7 @@ impl std::ops::AddAssign<&DecodeStats> for DecodeStats {
         self.too_deep += o.too_deep;
         self.udp += o.udp;
         self.tcp += o.tcp;
+        self.sctp += o.sctp;
         self.icmp += o.icmp;
         self.icmp_quoting_sip += o.icmp_quoting_sip;
         self.other_ip_proto += o.other_ip_proto;
@@ -175,7 +179,7 @@ impl Decoder {
         }
     }
 
-    /// Decodes one frame. Returns the UDP/TCP packet it carries, if any.
+    /// Decodes one frame. Returns the UDP/TCP/SCTP packet it carries, if any.
     pub fn decode(&mut self, frame: &Frame) -> Option<Packet> {
         self.stats.frames += 1;
         self.fragment_of = None;
@@ -590,6 +594,31 @@ impl Decoder {
                     transport: Transport::Tcp,
                     tcp: TcpMeta { seq, ack, flags },
                     payload: p.slice(hl..),
+                    reassembled,
+                    tunnels: 0,
+                })
+            }
+            132 => {
+                // SCTP common header: ports, verification tag, CRC32c (not checked: captures
+                // on the sending host carry offloaded checksums, as for UDP and TCP).
+                let (Some(sport), Some(dport)) = (be16(&p, 0), be16(&p, 2)) else {
+                    self.stats.malformed += 1;
+                    return None;
+                };
+                if p.len() < 12 {
+                    self.stats.malformed += 1;
+                    return None;
+                }
+                self.stats.sctp += 1;
+                Some(Packet {
+                    ts,
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    transport: Transport::Sctp,
+                    tcp: TcpMeta::default(),
+                    payload: p.slice(12..),
                     reassembled,
                     tunnels: 0,
                 })

@@ -5,7 +5,9 @@
 //! SIP is recognised by its start line on any port, never by port number. Over TCP each direction
 //! is reassembled ([`tcp`]), framed by Content-Length ([`framing`]) or decoded as WebSocket
 //! ([`websocket`], RFC 7118) after an HTTP upgrade. HEPv3 packets on the configured ports are
-//! decapsulated ([`crate::decode::hep`]), over UDP or TCP, compressed payloads included.
+//! decapsulated ([`crate::decode::hep`]), over UDP or TCP, compressed payloads included. SCTP
+//! packets go to [`sctp`] (DATA chunks, fragments put together, one SIP message per user
+//! message), with its own bounds.
 //!
 //! Bounded: at most `max_flows` TCP connections are tracked (the least recently used is evicted
 //! in O(1) amortised and counted when full), idle connections leave after `flow_idle` of capture
@@ -19,6 +21,7 @@
 //! `cut_by_budget`, said at the end) and resumes at the next message boundary.
 
 pub mod framing;
+pub mod sctp;
 pub mod seq;
 pub mod tcp;
 pub mod websocket;
@@ -47,6 +50,8 @@ pub enum Carrier {
     /// Decapsulated from HEPv3; the inner transport is the one the agent reported.
     HepUdp,
     HepTcp,
+    /// SIP over SCTP (RFC 4168), one message per user message ([`sctp`]).
+    Sctp,
 }
 
 impl Carrier {
@@ -57,6 +62,7 @@ impl Carrier {
             Carrier::Ws => "ws",
             Carrier::HepUdp => "udp+hep3",
             Carrier::HepTcp => "tcp+hep3",
+            Carrier::Sctp => "sctp",
         }
     }
 
@@ -88,6 +94,7 @@ pub struct ReassemblyConfig {
     pub max_message: usize,
     /// Bytes all TCP directions of one reassembler may hold together (see the module docs).
     pub stream_budget: usize,
+    pub sctp: sctp::SctpConfig,
 }
 
 impl Default for ReassemblyConfig {
@@ -99,6 +106,7 @@ impl Default for ReassemblyConfig {
             flow_idle: 300 * NANOS_PER_SEC,
             max_message: 16 << 20,
             stream_budget: 64 << 20,
+            sctp: sctp::SctpConfig::default(),
         }
     }
 }
@@ -126,6 +134,8 @@ pub struct ReassemblyStats {
     /// port when the handshake was not captured), by server port: not decrypted, so any SIP in
     /// them is not seen. At most [`TLS_PORTS`] ports; the rest are counted under port 0.
     pub tls: std::collections::BTreeMap<u16, u64>,
+    /// SIP over SCTP: chunks, user messages, retransmissions, fragments given up.
+    pub sctp: sctp::SctpStats,
 }
 
 /// Distinct server ports [`ReassemblyStats::tls`] keeps apart.
@@ -168,6 +178,7 @@ impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
         self.flows_expired += o.flows_expired;
         self.cut_by_budget += o.cut_by_budget;
         self.cut_by_budget_bytes += o.cut_by_budget_bytes;
+        self.sctp += &o.sctp;
         for (p, n) in &o.tls {
             let p = if self.tls.len() >= TLS_PORTS && !self.tls.contains_key(p) {
                 0
@@ -285,10 +296,12 @@ pub struct Reassembler {
     pub stats: ReassemblyStats,
     chunks: Vec<Chunk>,
     frames: Vec<Bytes>,
+    sctp: sctp::SctpReassembler,
 }
 
 impl Reassembler {
     pub fn new(cfg: ReassemblyConfig) -> Reassembler {
+        let cfg_sctp = cfg.sctp.clone();
         Reassembler {
             cfg,
             flows: FxHashMap::default(),
@@ -300,6 +313,7 @@ impl Reassembler {
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
             frames: Vec::new(),
+            sctp: sctp::SctpReassembler::new(cfg_sctp),
         }
     }
 
@@ -316,6 +330,11 @@ impl Reassembler {
             Transport::Udp => self.udp(p, src, dst, out),
             Transport::Tcp => {
                 self.tcp(p, src, dst, out);
+                None
+            }
+            Transport::Sctp => {
+                self.sctp.packet(&p, out);
+                self.stats.sctp = self.sctp.stats.clone();
                 None
             }
         }
@@ -601,6 +620,10 @@ impl Reassembler {
             return;
         }
         self.last_sweep = now;
+        if self.sctp.associations() > 0 {
+            self.sctp.tick(now);
+            self.stats.sctp = self.sctp.stats.clone();
+        }
         let idle = self.cfg.flow_idle;
         let mut expired: Vec<FlowKey> = self
             .flows
@@ -621,6 +644,8 @@ impl Reassembler {
 
     /// End of input: flush every connection.
     pub fn finish(&mut self, out: &mut Vec<SipBytes>) {
+        self.sctp.finish();
+        self.stats.sctp = self.sctp.stats.clone();
         self.lru.clear();
         let mut keys: Vec<FlowKey> = self.flows.keys().copied().collect();
         keys.sort();
