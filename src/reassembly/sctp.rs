@@ -23,8 +23,8 @@
 //! together at most `budget` (past it the associations holding the most are cut, down to three
 //! quarters of it): what a cut drops is counted (`cut_by_budget`, `cut_by_budget_bytes`). A
 //! fragmented message whose next fragment has not come when its direction is [`STALL_TSNS`] TSNs
-//! further is given up (`incomplete`; swept every half of that, so each fragment is looked at
-//! O(1) times), and so is one still partial when its association ends, idles out or is
+//! further is given up (`incomplete`; swept every half of that, so at most 1.5 times as far,
+//! and each fragment is looked at O(1) times), and so is one still partial when its association ends, idles out or is
 //! evicted. A fragmented message that does not start like SIP is not buffered (its fragments
 //! are only followed to their end). Several messages being put together at once (fragments
 //! out of order) are each their own run, keyed by TSN in a B-tree: O(log n) per fragment.
@@ -178,12 +178,28 @@ struct Frag {
     data: Bytes,
 }
 
-/// A message being put together from its B fragment on: its next TSN and the bytes so far (none
-/// kept when it does not start like SIP).
+/// A message being put together from its B fragment on: its next TSN and the bytes so far. Kept
+/// while undecided (`keep` None: no line end yet within [`DECIDE_LEN`] bytes), and once it
+/// starts like SIP; a message that does not is let go as it passes.
 struct Run {
     next: u32,
     buf: BytesMut,
-    keep: bool,
+    keep: Option<bool>,
+}
+
+/// Bytes of a message's start after which it is judged SIP or not even without a line end.
+const DECIDE_LEN: usize = 8192;
+
+/// Whether a message starting with `head` is SIP, once that can be told.
+fn judge(head: &[u8]) -> Option<bool> {
+    // A start line begins with a token character (a method, or `SIP/2.0`): binary protocols
+    // (S1AP, NGAP, Diameter, M3UA) are told at their first byte.
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b);
+    if head.first().is_some_and(|b| !token(*b)) {
+        return Some(false);
+    }
+    (memchr::memchr(b'\n', head).is_some() || head.len() >= DECIDE_LEN)
+        .then(|| looks_like_sip(head))
 }
 
 /// One direction of an association. Fragments and runs are keyed by their TSN relative to
@@ -250,11 +266,18 @@ impl Dir {
             let Some(r) = self.runs.get_mut(&rb) else {
                 return;
             };
-            if r.keep {
+            // The data moves from the fragment to the run, or is let go.
+            if r.keep != Some(false) {
                 r.buf.extend_from_slice(&f.data);
+                if r.keep.is_none() {
+                    r.keep = judge(&r.buf);
+                    if r.keep == Some(false) {
+                        self.held -= r.buf.len() - f.data.len();
+                        r.buf = BytesMut::new();
+                    }
+                }
             }
-            // The data moves from the fragment to the run (or is let go).
-            if !r.keep {
+            if r.keep == Some(false) {
                 self.held -= f.data.len();
             }
             r.next = next.wrapping_add(1);
@@ -262,7 +285,7 @@ impl Dir {
                 if let Some(r) = self.runs.remove(&rb) {
                     self.held -= r.buf.len() + FRAG_COST;
                     stats.reassembled += 1;
-                    if r.keep {
+                    if r.keep != Some(false) {
                         deliver(r.buf.freeze(), ctx, stats, out);
                     } else {
                         stats.messages += 1;
@@ -295,6 +318,15 @@ impl Dir {
             if let Some(r) = self.runs.remove(&k) {
                 self.held -= r.buf.len() + FRAG_COST;
                 stats.incomplete += 1;
+                // Its fragments after the gap (up to the next message's B) go with it.
+                let from = self.rel(r.next);
+                let upto = self.runs.range(k..).next().map_or(u32::MAX, |(n, _)| *n);
+                let tail: Vec<u32> = self.frags.range(from..upto).map(|(t, _)| *t).collect();
+                for t in tail {
+                    if let Some(f) = self.frags.remove(&t) {
+                        self.held -= f.data.len() + FRAG_COST;
+                    }
+                }
             }
         }
         let keep = self.frags.split_off(&limit);
@@ -442,66 +474,23 @@ impl SctpReassembler {
             return;
         }
         let ctx = (p.ts, from, to, p.reassembled);
-        if c.begin && c.end {
-            deliver(c.payload, ctx, &mut self.stats, out);
-            return;
-        }
-        if c.payload.is_empty() {
-            // A DATA chunk without user data is a protocol error (RFC 9260 §3.3.1).
-            self.stats.malformed += 1;
-            return;
-        }
         let before = d.held;
-        let r = d.rel(c.tsn);
-        let owner = if c.begin {
-            // The run expecting this TSN lost its end: its message is incomplete.
-            let prev = d
-                .runs
-                .range(..r)
-                .next_back()
-                .filter(|(_, run)| run.next == c.tsn)
-                .map(|(k, _)| *k);
-            if let Some(k) = prev {
-                if let Some(run) = d.runs.remove(&k) {
-                    d.held -= run.buf.len() + FRAG_COST;
-                    self.stats.incomplete += 1;
-                }
-            }
-            d.runs.insert(
-                r,
-                Run {
-                    next: c.tsn,
-                    buf: BytesMut::new(),
-                    keep: looks_like_sip(&c.payload),
-                },
-            );
-            d.held += FRAG_COST;
-            Some(r)
-        } else {
-            d.runs
-                .range(..=r)
-                .next_back()
-                .filter(|(_, run)| run.next == c.tsn)
-                .map(|(k, _)| *k)
-        };
-        d.held += c.payload.len() + FRAG_COST;
-        d.frags.insert(
-            r,
-            Frag {
-                end: c.end,
-                data: c.payload,
-            },
-        );
-        if let Some(k) = owner {
-            d.advance(k, ctx, &mut self.stats, out);
-        }
-        let max = d.tsns.max.unwrap_or(c.tsn);
-        let moved = max.wrapping_sub(d.swept);
+        // Runs and fragments far behind the newest TSN will not complete: swept every half of
+        // STALL_TSNS, whatever kind of chunk moves the TSNs on.
+        let moved = c.tsn.wrapping_sub(d.swept);
         if (STALL_TSNS / 2..1 << 31).contains(&moved) && !(d.runs.is_empty() && d.frags.is_empty())
         {
             d.sweep(&mut self.stats);
         }
-        self.held = self.held + d.held - before;
+        if c.begin && c.end {
+            deliver(c.payload, ctx, &mut self.stats, out);
+        } else if c.payload.is_empty() {
+            // A DATA chunk without user data is a protocol error (RFC 9260 §3.3.1).
+            self.stats.malformed += 1;
+        } else {
+            fragment(d, c, ctx, &mut self.stats, out);
+        }
+        self.held = self.held - before + d.held;
         if a.held() > self.cfg.assoc_budget {
             self.cut(key);
         }
@@ -599,6 +588,53 @@ impl SctpReassembler {
     }
 }
 
+/// A fragment (not both B and E): taken by the run it continues, or starts one, or waits.
+fn fragment(d: &mut Dir, c: Data, ctx: Ctx, stats: &mut SctpStats, out: &mut Vec<SipBytes>) {
+    let r = d.rel(c.tsn);
+    let owner = if c.begin {
+        // The run expecting this TSN lost its end: its message is incomplete.
+        let prev = d
+            .runs
+            .range(..r)
+            .next_back()
+            .filter(|(_, run)| run.next == c.tsn)
+            .map(|(k, _)| *k);
+        if let Some(k) = prev {
+            if let Some(run) = d.runs.remove(&k) {
+                d.held -= run.buf.len() + FRAG_COST;
+                stats.incomplete += 1;
+            }
+        }
+        d.runs.insert(
+            r,
+            Run {
+                next: c.tsn,
+                buf: BytesMut::new(),
+                keep: None,
+            },
+        );
+        d.held += FRAG_COST;
+        Some(r)
+    } else {
+        d.runs
+            .range(..=r)
+            .next_back()
+            .filter(|(_, run)| run.next == c.tsn)
+            .map(|(k, _)| *k)
+    };
+    d.held += c.payload.len() + FRAG_COST;
+    d.frags.insert(
+        r,
+        Frag {
+            end: c.end,
+            data: c.payload,
+        },
+    );
+    if let Some(k) = owner {
+        d.advance(k, ctx, stats, out);
+    }
+}
+
 /// One user message: SIP messages to `out` (several when Content-Length says so), else counted.
 fn deliver(msg: Bytes, ctx: Ctx, stats: &mut SctpStats, out: &mut Vec<SipBytes>) {
     stats.messages += 1;
@@ -636,5 +672,195 @@ fn deliver(msg: Bytes, ctx: Ctx, stats: &mut SctpStats, out: &mut Vec<SipBytes>)
             Some(m) => rest = m,
             None => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{TcpMeta, Transport};
+
+    /// A DATA chunk (padded) with `flags` (B = 2, E = 1).
+    pub(super) fn data_chunk(tsn: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut c = vec![0, flags];
+        c.extend_from_slice(&((16 + payload.len()) as u16).to_be_bytes());
+        c.extend_from_slice(&tsn.to_be_bytes());
+        c.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]); // stream 1, SSN 0, PPID 0
+        c.extend_from_slice(payload);
+        while c.len() % 4 != 0 {
+            c.push(0);
+        }
+        c
+    }
+
+    pub(super) fn packet(from_a: bool, chunks: &[u8], secs: i64) -> Packet {
+        let a = "10.0.0.1".parse().unwrap();
+        let b = "10.0.0.2".parse().unwrap();
+        let (src, dst, sport, dport) = if from_a {
+            (a, b, 5070, 5060)
+        } else {
+            (b, a, 5060, 5070)
+        };
+        Packet {
+            ts: Ts(secs * NANOS_PER_SEC),
+            src,
+            dst,
+            sport,
+            dport,
+            transport: Transport::Sctp,
+            tcp: TcpMeta::default(),
+            payload: Bytes::copy_from_slice(chunks),
+            reassembled: false,
+            tunnels: 0,
+        }
+    }
+
+    fn invite(n: usize, body: usize) -> Vec<u8> {
+        let b = "v".repeat(body);
+        format!(
+            "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/SCTP x;branch=z9hG4bK{n}\r\nCall-ID: c{n}\r\nCSeq: 1 INVITE\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        )
+        .into_bytes()
+    }
+
+    /// `msg` cut into `parts` DATA fragments from TSN `tsn` on.
+    fn fragments(tsn: u32, msg: &[u8], parts: usize) -> Vec<Vec<u8>> {
+        let size = msg.len().div_ceil(parts);
+        let pieces: Vec<&[u8]> = msg.chunks(size).collect();
+        let n = pieces.len();
+        pieces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let flags = (u8::from(i == 0) * 2) | u8::from(i == n - 1);
+                data_chunk(tsn.wrapping_add(i as u32), flags, p)
+            })
+            .collect()
+    }
+
+    fn feed(r: &mut SctpReassembler, chunks: &[Vec<u8>]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for c in chunks {
+            r.packet(&packet(true, c, 1), &mut out);
+        }
+        out.into_iter().map(|m| m.bytes).collect()
+    }
+
+    #[test]
+    fn fragments_in_any_order_across_the_tsn_wrap_give_the_message_once() {
+        let msg = invite(1, 900);
+        let frags = fragments(u32::MAX - 2, &msg, 6);
+        for order in [[0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [2, 0, 5, 1, 4, 3]] {
+            let mut r = SctpReassembler::new(SctpConfig::default());
+            let mut seq: Vec<Vec<u8>> = order.iter().map(|i| frags[*i].clone()).collect();
+            seq.push(frags[3].clone()); // a retransmission after the end
+            let got = feed(&mut r, &seq);
+            assert_eq!(got, vec![Bytes::from(msg.clone())], "{order:?}");
+            assert_eq!((r.stats.reassembled, r.stats.duplicates), (1, 1));
+            assert_eq!(r.held(), 0);
+        }
+    }
+
+    #[test]
+    fn bundled_chunks_and_two_messages_in_one() {
+        let mut two = invite(1, 10);
+        two.extend_from_slice(b"\r\n");
+        two.extend_from_slice(&invite(2, 0));
+        let mut p = data_chunk(1, 3, &two);
+        p.extend_from_slice(&[3, 0, 0, 8, 0, 0, 0, 0]); // a SACK-like chunk between
+        p.extend_from_slice(&data_chunk(2, 3, &invite(3, 3)));
+        let mut r = SctpReassembler::new(SctpConfig::default());
+        let got = feed(&mut r, &[p]);
+        assert_eq!(got.len(), 3);
+        assert!(got[0].ends_with(b"vvvvvvvvvv") && got[1].starts_with(b"INVITE"));
+        assert_eq!(
+            (r.stats.messages, r.stats.sip, r.stats.other_chunks),
+            (2, 3, 1)
+        );
+    }
+
+    #[test]
+    fn a_lost_fragment_is_given_up_and_counted() {
+        let mut r = SctpReassembler::new(SctpConfig::default());
+        let frags = fragments(10, &invite(1, 600), 4);
+        // Fragment 2 never comes; later traffic moves the TSNs far on.
+        let mut seq = vec![frags[0].clone(), frags[1].clone(), frags[3].clone()];
+        for t in 0..STALL_TSNS * 3 / 2 + 10 {
+            seq.push(data_chunk(
+                20 + t,
+                3,
+                b"not sip at all, a long enough payload",
+            ));
+        }
+        let got = feed(&mut r, &seq);
+        assert!(got.is_empty());
+        assert_eq!(r.stats.incomplete, 1, "{:?}", r.stats);
+        assert_eq!(r.held(), 0);
+        assert_eq!(r.stats.not_sip as u32, STALL_TSNS * 3 / 2 + 10);
+    }
+
+    #[test]
+    fn what_is_not_sip_is_not_buffered() {
+        let mut r = SctpReassembler::new(SctpConfig::default());
+        let s1ap = vec![0u8; 5000];
+        let frags = fragments(1, &s1ap, 5);
+        let mut out = Vec::new();
+        for f in &frags[..4] {
+            r.packet(&packet(false, f, 1), &mut out);
+        }
+        assert!(r.held() < 5 * (FRAG_COST + 8), "held {}", r.held());
+        r.packet(&packet(false, &frags[4], 1), &mut out);
+        assert!(out.is_empty());
+        assert_eq!((r.stats.not_sip, r.held()), (1, 0));
+    }
+
+    #[test]
+    fn budgets_bound_what_is_held_and_say_what_they_cut() {
+        let cfg = SctpConfig {
+            assoc_budget: 8 << 10,
+            budget: 20 << 10,
+            max_assocs: 3,
+            ..SctpConfig::default()
+        };
+        let mut r = SctpReassembler::new(cfg);
+        let mut out = Vec::new();
+        // Ten associations each start a big SIP message and never finish it.
+        for a in 0..10u16 {
+            let msg = invite(a as usize, 30_000);
+            for (i, f) in fragments(1, &msg, 30).iter().enumerate().take(29) {
+                let mut p = packet(true, f, i as i64);
+                p.sport = 1000 + a;
+                r.packet(&p, &mut out);
+                assert!(r.held() <= 20 << 10, "held {}", r.held());
+            }
+        }
+        assert!(out.is_empty());
+        assert!(r.associations() <= 3);
+        let s = &r.stats;
+        assert!(s.cut_by_budget >= 10 && s.cut_by_budget_bytes > 0, "{s:?}");
+        assert!(s.assoc_evicted >= 7, "{s:?}");
+        r.finish();
+        assert_eq!(r.held(), 0);
+    }
+
+    #[test]
+    fn damaged_chunks_are_counted_never_a_panic() {
+        let mut r = SctpReassembler::new(SctpConfig::default());
+        let mut out = Vec::new();
+        for bad in [
+            vec![0, 3, 0, 2],                          // length below 4
+            vec![0, 3, 0, 40, 0, 0],                   // past the packet
+            vec![0, 3, 0, 12, 0, 0, 0, 1, 0, 0, 0, 0], // DATA shorter than its header
+            data_chunk(5, 2, b""),                     // a fragment without data
+        ] {
+            r.packet(&packet(true, &bad, 1), &mut out);
+        }
+        assert_eq!(r.stats.malformed, 4);
+        // An ABORT ends the association: its partial message is lost and said.
+        let frags = fragments(100, &invite(1, 300), 2);
+        r.packet(&packet(true, &frags[0], 1), &mut out);
+        r.packet(&packet(false, &[6, 0, 0, 4], 1), &mut out);
+        assert_eq!((r.stats.incomplete, r.associations(), r.held()), (1, 0, 0));
     }
 }
