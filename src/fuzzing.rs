@@ -235,6 +235,12 @@ pub const FUZZ_TCP: ReassemblyConfig = ReassemblyConfig {
     max_message: 64 << 10,
     stream_budget: 256 << 10,
     tls_keys: None,
+    sctp: crate::reassembly::sctp::SctpConfig {
+        max_assocs: 4,
+        assoc_budget: 16 << 10,
+        budget: 32 << 10,
+        idle: 300 * NANOS_PER_SEC,
+    },
 };
 
 fn addr(i: u8) -> IpAddr {
@@ -741,6 +747,8 @@ pub fn seeds(path: &Path) -> Vec<(&'static str, String, Vec<u8>)> {
                     put_chunk(t, &[[dir].as_slice(), &p.payload].concat());
                 }
             }
+            // No SCTP in the seed captures (SCTP is fuzzed by the property tests).
+            Transport::Sctp => {}
             Transport::Udp => {
                 if rtp.len() < 60_000 && !crate::sip::message::looks_like_sip(&p.payload) {
                     rtp.push(

@@ -19,6 +19,7 @@ use proptest::test_runner::Config as ProptestConfig;
 use sipscope::capture::file::FileSource;
 use sipscope::capture::{Frame, LinkType, Source};
 use sipscope::correlate::transaction::{Facts, TxKey};
+use sipscope::decode::gtp;
 use sipscope::decode::hep::{hep3_packet_len, inflate_payload, is_hep3, parse_hep3, HepPayload};
 use sipscope::decode::{shard_hash, tcp_flags, Decoder};
 use sipscope::reassembly::framing::{FramingStats, SipFramer};
@@ -1977,6 +1978,99 @@ proptest! {
 }
 
 // ------------------------------------------------------------------------------------------------
+// 3c. SCTP: a SIP message cut into DATA fragments comes out whole and once, however the
+// fragments are ordered, repeated and bundled; any chunk bytes give messages or counts.
+
+fn sctp_data(tsn: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut c = vec![0, flags];
+    c.extend_from_slice(&((16 + payload.len()) as u16).to_be_bytes());
+    c.extend_from_slice(&tsn.to_be_bytes());
+    c.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+    c.extend_from_slice(payload);
+    while c.len() % 4 != 0 {
+        c.push(0);
+    }
+    c
+}
+
+fn sctp_packet(chunks: Vec<u8>) -> sipscope::decode::Packet {
+    sipscope::decode::Packet {
+        ts: Ts::from_parts(1_700_000_000, 0),
+        src: "10.0.0.1".parse().unwrap(),
+        dst: "10.0.0.2".parse().unwrap(),
+        sport: 5060,
+        dport: 5060,
+        transport: sipscope::decode::Transport::Sctp,
+        tcp: Default::default(),
+        payload: Bytes::from(chunks),
+        reassembled: false,
+        tunnels: 0,
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn sctp_fragments_in_any_order_give_each_message_once(
+        seed in 0..stream_seeds().len(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        order in any::<prop::sample::Index>(),
+        dups in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        per_packet in 1usize..4,
+        first_tsn in any::<u32>(),
+    ) {
+        use sipscope::reassembly::sctp::{SctpConfig, SctpReassembler};
+        let msg = stream_seeds()[seed].clone();
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(msg.len())).filter(|c| *c > 0).collect();
+        at.sort();
+        at.dedup();
+        let mut bounds = vec![0];
+        bounds.extend(at);
+        bounds.push(msg.len());
+        let n = bounds.len() - 1;
+        let mut chunks: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let flags = (u8::from(i == 0) << 1) | u8::from(i == n - 1);
+                sctp_data(first_tsn.wrapping_add(i as u32), flags, &msg[bounds[i]..bounds[i + 1]])
+            })
+            .collect();
+        // A rotation of the order, and a few retransmissions.
+        let k = order.index(n);
+        chunks.rotate_left(k);
+        for d in &dups {
+            let c = chunks[d.index(n)].clone();
+            chunks.push(c);
+        }
+        let mut r = SctpReassembler::new(SctpConfig::default());
+        let mut out = Vec::new();
+        for group in chunks.chunks(per_packet) {
+            r.packet(&sctp_packet(group.concat()), &mut out);
+        }
+        // The seeds are single messages that Content-Length frames whole: never split.
+        prop_assert_eq!(out.len(), 1);
+        prop_assert_eq!(&out[0].bytes[..], &msg[..]);
+        prop_assert_eq!(r.stats.duplicates as usize, dups.len());
+        prop_assert_eq!(r.held(), 0);
+        r.finish();
+        prop_assert_eq!(r.stats.incomplete, 0);
+    }
+
+    #[test]
+    fn sctp_arbitrary_chunks(data in prop_oneof![bytes(0..300), mutated(vec![sctp_data(7, 3, sip_seeds()[0].as_slice()), [sctp_data(1, 2, b"OPTIONS sip:a SIP/2.0\r\n"), sctp_data(2, 1, b"\r\n")].concat()])]) {
+        use sipscope::reassembly::{Reassembler, ReassemblyConfig};
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut out = Vec::new();
+        r.packet(sctp_packet(data.to_vec()), &mut out);
+        r.packet(sctp_packet(data.to_vec()), &mut out);
+        r.finish(&mut out);
+        for m in &out {
+            prop_assert!(m.bytes.len() <= data.len());
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
 // 4. Decoding frames.
 
 #[test]
@@ -2068,6 +2162,75 @@ proptest! {
             f.ts = Ts::from_parts(1_700_000_000 + secs, 0);
             let _ = dec.decode(&f);
         }
+        dec.finish();
+    }
+}
+
+/// A real SIP datagram (the IP packet of [`SLL_UDP`]) inside GTP-U on raw IPv4: with the S flag
+/// and a chain of two extension headers when `ext`, else the plain 8-byte header.
+fn gtpu_frame(ext: bool) -> Vec<u8> {
+    let ip = unhex(SLL_UDP.1)[16..].to_vec();
+    let mut g: Vec<u8> = if ext {
+        vec![
+            0x36, 0xff, 0, 0, 0, 0, 0, 7, 0, 1, 0, 0xc0, 1, 0, 5, 0x85, 1, 0x10, 9, 0,
+        ]
+    } else {
+        vec![0x30, 0xff, 0, 0, 0, 0, 0, 7]
+    };
+    let len = (g.len() - 8 + ip.len()) as u16;
+    g[2..4].copy_from_slice(&len.to_be_bytes());
+    g.extend_from_slice(&ip);
+    let total = 28 + g.len();
+    let mut f = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
+    f.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2, 0x08, 0x68, 0x08, 0x68]);
+    f.extend_from_slice(&((8 + g.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&g);
+    f
+}
+
+#[test]
+fn gtpu_seeds_decode_to_their_sip() {
+    for ext in [false, true] {
+        let mut dec = Decoder::default();
+        let p = dec.decode(&frame(LinkType::Raw, &gtpu_frame(ext))).unwrap();
+        assert!(looks_like_sip(&p.payload));
+        assert_eq!((p.tunnels, dec.stats.gtpu.decoded), (1, 1));
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Any bytes: a GTP-U header or an error, and a header's T-PDU lies within the bytes.
+    #[test]
+    fn gtpu_parse_stays_in_bounds(data in prop_oneof![bytes(0..64), mutated(vec![gtpu_frame(true)[28..].to_vec()])]) {
+        if let Ok(g) = gtp::parse(&data) {
+            prop_assert!(g.start <= g.end && g.end <= data.len());
+            prop_assert!(g.start >= 8);
+        }
+    }
+
+    /// Mutated GTP-U frames (header, extension chain, inner IP, SIP) decode or are counted.
+    #[test]
+    fn decode_mutated_gtpu(ext in any::<bool>(), muts in mutations()) {
+        let d = mutate(&gtpu_frame(ext), &muts);
+        let mut dec = Decoder::default();
+        check_decode(&mut dec, LinkType::Raw, &d);
+        check_decode(&mut dec, LinkType::Ipv4, &d);
         dec.finish();
     }
 }

@@ -3,10 +3,11 @@
 //! Takes a [`Frame`] of any supported link type and walks its headers: Ethernet with 802.1Q/802.1ad
 //! tags at any depth, MPLS, PPPoE, Linux cooked SLL/SLL2, BSD loopback/NULL, raw IPv4/IPv6; IPv4
 //! and IPv6 with extension headers; tunnels (IP-in-IP, GRE with PPP, transparent Ethernet and
-//! ERSPAN I/II/III, VXLAN) to any depth up to [`MAX_DEPTH`]; IP fragments go through the bounded
-//! [`IpDefrag`] table. What cannot be decoded is counted in [`DecodeStats`] and skipped, never
+//! ERSPAN I/II/III, VXLAN, GTP-U ([`gtp`])) to any depth up to [`MAX_DEPTH`]; IP fragments go
+//! through the bounded [`IpDefrag`] table. What cannot be decoded is counted in [`DecodeStats`] and skipped, never
 //! fatal; payloads are slices of the frame's bytes, not copies (except reassembled fragments).
 
+pub mod gtp;
 pub mod hep;
 pub mod ipfrag;
 
@@ -25,6 +26,8 @@ pub const MAX_DEPTH: u8 = 8;
 pub enum Transport {
     Udp,
     Tcp,
+    /// SCTP (RFC 9260): the payload is the chunks after the 12-byte common header.
+    Sctp,
 }
 
 /// TCP header fields the stream reassembler needs.
@@ -42,7 +45,7 @@ pub mod tcp_flags {
     pub const ACK: u8 = 0x10;
 }
 
-/// A UDP datagram or TCP segment with its innermost addresses.
+/// A UDP datagram, TCP segment or SCTP packet with its innermost addresses.
 #[derive(Clone, Debug)]
 pub struct Packet {
     pub ts: Ts,
@@ -73,6 +76,7 @@ pub struct DecodeStats {
     pub too_deep: u64,
     pub udp: u64,
     pub tcp: u64,
+    pub sctp: u64,
     pub icmp: u64,
     /// ICMP errors quoting a SIP request or response (not SIP on the wire; counted, not parsed).
     pub icmp_quoting_sip: u64,
@@ -89,6 +93,9 @@ pub struct DecodeStats {
     /// Datagrams dropped because their fragments contradict each other (two ends, bytes past
     /// the end) or are too many.
     pub ip_frag_bad: u64,
+    /// GTP-U on UDP port 2152 (TS 29.281): user packets decoded, other messages, damaged
+    /// headers, the distinct TEIDs.
+    pub gtpu: gtp::GtpStats,
 }
 
 impl std::ops::AddAssign<&DecodeStats> for DecodeStats {
@@ -104,6 +111,7 @@ impl std::ops::AddAssign<&DecodeStats> for DecodeStats {
         self.too_deep += o.too_deep;
         self.udp += o.udp;
         self.tcp += o.tcp;
+        self.sctp += o.sctp;
         self.icmp += o.icmp;
         self.icmp_quoting_sip += o.icmp_quoting_sip;
         self.other_ip_proto += o.other_ip_proto;
@@ -115,6 +123,7 @@ impl std::ops::AddAssign<&DecodeStats> for DecodeStats {
         self.ip_frag_too_large += o.ip_frag_too_large;
         self.ip_frag_duplicates += o.ip_frag_duplicates;
         self.ip_frag_bad += o.ip_frag_bad;
+        self.gtpu += &o.gtpu;
     }
 }
 
@@ -170,7 +179,7 @@ impl Decoder {
         }
     }
 
-    /// Decodes one frame. Returns the UDP/TCP packet it carries, if any.
+    /// Decodes one frame. Returns the UDP/TCP/SCTP packet it carries, if any.
     pub fn decode(&mut self, frame: &Frame) -> Option<Packet> {
         self.stats.frames += 1;
         self.fragment_of = None;
@@ -529,6 +538,11 @@ impl Decoder {
                     p.len()
                 };
                 let payload = p.slice(8..end);
+                if dport == gtp::PORT || sport == gtp::PORT {
+                    if let Some(r) = self.gtpu(ts, &payload, depth) {
+                        return r;
+                    }
+                }
                 if dport == 4789 && payload.len() > 8 && payload[0] & 0x08 != 0 {
                     // VXLAN (RFC 7348): 8-byte header, then an Ethernet frame.
                     self.stats.tunnelled += 1;
@@ -584,6 +598,31 @@ impl Decoder {
                     tunnels: 0,
                 })
             }
+            132 => {
+                // SCTP common header: ports, verification tag, CRC32c (not checked: captures
+                // on the sending host carry offloaded checksums, as for UDP and TCP).
+                let (Some(sport), Some(dport)) = (be16(&p, 0), be16(&p, 2)) else {
+                    self.stats.malformed += 1;
+                    return None;
+                };
+                if p.len() < 12 {
+                    self.stats.malformed += 1;
+                    return None;
+                }
+                self.stats.sctp += 1;
+                Some(Packet {
+                    ts,
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    transport: Transport::Sctp,
+                    tcp: TcpMeta::default(),
+                    payload: p.slice(12..),
+                    reassembled,
+                    tunnels: 0,
+                })
+            }
             4 | 41 => {
                 self.stats.tunnelled += 1;
                 let next = if proto == 4 {
@@ -624,6 +663,47 @@ impl Decoder {
                 None
             }
         }
+    }
+
+    /// A datagram on the GTP-U port: `Some(result)` when it was GTP-U (its user packet decoded,
+    /// or nothing), `None` to treat it as a plain UDP payload (not a GTP-U header at all, such as
+    /// SIP sent from port 2152: counted as malformed GTP-U only when it is not SIP-like text).
+    fn gtpu(&mut self, ts: Ts, payload: &Bytes, depth: u8) -> Option<Option<Packet>> {
+        let g = match gtp::parse(payload) {
+            Ok(g) => g,
+            Err(gtp::GtpError::NotV1) if payload.first().is_some_and(u8::is_ascii_alphabetic) => {
+                return None;
+            }
+            Err(_) => {
+                self.stats.gtpu.malformed += 1;
+                return None;
+            }
+        };
+        if g.msg_type != gtp::G_PDU {
+            self.stats.gtpu.not_gpdu += 1;
+            return Some(None);
+        }
+        let next = match payload.get(g.start).map(|b| b >> 4) {
+            Some(4) if g.start < g.end => Next::Ipv4(0),
+            Some(6) if g.start < g.end => Next::Ipv6(0),
+            Some(_) if g.start < g.end => {
+                // A non-IP PDU session (Ethernet, unstructured): not for us.
+                self.stats.non_ip += 1;
+                return Some(None);
+            }
+            _ => {
+                self.stats.gtpu.malformed += 1;
+                return Some(None);
+            }
+        };
+        self.stats.gtpu.decoded += 1;
+        self.stats.gtpu.teid(g.teid);
+        self.stats.tunnelled += 1;
+        let inner = payload.slice(g.start..g.end);
+        Some(self.walk(ts, &inner, next, depth + 1).map(|mut pk| {
+            pk.tunnels += 1;
+            pk
+        }))
     }
 
     /// GRE (RFC 2784/2890, PPTP's enhanced GRE of RFC 2637) and ERSPAN I/II/III.

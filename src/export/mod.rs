@@ -351,12 +351,18 @@ impl Index {
                             span_add(&mut ix.ws, ordered(m.src, m.dst), lead, m.ts, g);
                             add(ix.conns.entry(ordered(m.src, m.dst)).or_default(), &[g]);
                         }
-                        Carrier::Udp | Carrier::HepUdp | Carrier::HepTcp => match locate {
-                            Locate::Frames => add(ix.by_frame.entry(m.frame).or_default(), &[g]),
-                            Locate::Times => {
-                                add(ix.by_time.entry((m.ts.0, m.src, m.dst)).or_default(), &[g])
+                        // An SCTP message is found by the frame that completed it (its other
+                        // fragments, and SACKs, are not exported).
+                        Carrier::Udp | Carrier::HepUdp | Carrier::HepTcp | Carrier::Sctp => {
+                            match locate {
+                                Locate::Frames => {
+                                    add(ix.by_frame.entry(m.frame).or_default(), &[g])
+                                }
+                                Locate::Times => {
+                                    add(ix.by_time.entry((m.ts.0, m.src, m.dst)).or_default(), &[g])
+                                }
                             }
-                        },
+                        }
                     }
                 }
                 for s in &c.media {
@@ -568,6 +574,7 @@ fn reading(
                 }
                 match p.transport {
                     Transport::Udp => span_hits(&ix.media, &(s, d), p.ts, &mut groups),
+                    Transport::Sctp => {}
                     Transport::Tcp => {
                         let conn = ordered(s, d);
                         span_hits(&ix.ws, &conn, p.ts, &mut groups);

@@ -58,6 +58,7 @@ fn ip_proto(c: Carrier) -> u8 {
         Carrier::Udp | Carrier::HepUdp => 17,
         // TLS and WSS run over TCP: HEP's IP protocol is the layer-4 one.
         Carrier::Tcp | Carrier::Ws | Carrier::HepTcp | Carrier::Tls | Carrier::Wss => 6,
+        Carrier::Sctp => 132,
     }
 }
 

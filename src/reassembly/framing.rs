@@ -131,7 +131,7 @@ fn find_start_line(d: &[u8]) -> Option<usize> {
 }
 
 /// Finds the end of the header block: the offset just past the empty line.
-fn header_end(d: &[u8]) -> Option<usize> {
+pub(crate) fn header_end(d: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(n) = memchr::memchr(b'\n', &d[from..]) {
         let nl = from + n;
@@ -146,7 +146,7 @@ fn header_end(d: &[u8]) -> Option<usize> {
 }
 
 /// Content-Length (or its compact form `l`) within a header block.
-fn content_length(head: &[u8]) -> Option<Option<u32>> {
+pub(crate) fn content_length(head: &[u8]) -> Option<Option<u32>> {
     for line in head.split(|c| *c == b'\n') {
         // Only "Content-Length" and its compact "l" qualify: look at the first byte first.
         if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {

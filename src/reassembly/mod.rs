@@ -7,7 +7,9 @@
 //! ([`websocket`], RFC 7118) after an HTTP upgrade; a direction that begins with a TLS record is
 //! decrypted first ([`tls`], with the key table of [`ReassemblyConfig::tls_keys`]) and its
 //! plaintext read the same way (carriers `tls`, `wss`). HEPv3 packets on the configured ports are
-//! decapsulated ([`crate::decode::hep`]), over UDP or TCP, compressed payloads included.
+//! decapsulated ([`crate::decode::hep`]), over UDP or TCP, compressed payloads included. SCTP
+//! packets go to [`sctp`] (DATA chunks, fragments put together, one SIP message per user
+//! message), with its own bounds.
 //!
 //! Bounded: at most `max_flows` TCP connections are tracked (the least recently used is evicted
 //! in O(1) amortised and counted when full), idle connections leave after `flow_idle` of capture
@@ -21,6 +23,7 @@
 //! `cut_by_budget`, said at the end) and resumes at the next message boundary.
 
 pub mod framing;
+pub mod sctp;
 pub mod seq;
 pub mod tcp;
 pub mod tls;
@@ -57,6 +60,8 @@ pub enum Carrier {
     Tls,
     /// SIP over WebSocket over TLS (WSS), decrypted.
     Wss,
+    /// SIP over SCTP (RFC 4168), one message per user message ([`sctp`]).
+    Sctp,
 }
 
 impl Carrier {
@@ -69,6 +74,7 @@ impl Carrier {
             Carrier::HepTcp => "tcp+hep3",
             Carrier::Tls => "tls",
             Carrier::Wss => "wss",
+            Carrier::Sctp => "sctp",
         }
     }
 
@@ -113,6 +119,7 @@ pub struct ReassemblyConfig {
     /// The TLS key table (`--tls-keylog`, pcapng Decryption Secrets Blocks), shared by every
     /// worker; none: TLS connections are counted, not decrypted.
     pub tls_keys: Option<Arc<KeyLog>>,
+    pub sctp: sctp::SctpConfig,
 }
 
 impl Default for ReassemblyConfig {
@@ -125,6 +132,7 @@ impl Default for ReassemblyConfig {
             max_message: 16 << 20,
             stream_budget: 64 << 20,
             tls_keys: None,
+            sctp: sctp::SctpConfig::default(),
         }
     }
 }
@@ -151,6 +159,8 @@ pub struct ReassemblyStats {
     /// TCP connections that carry TLS (recognised by a record header on any port): decrypted,
     /// or counted by the reason they were not.
     pub tls: TlsStats,
+    /// SIP over SCTP: chunks, user messages, retransmissions, fragments given up.
+    pub sctp: sctp::SctpStats,
 }
 
 /// A TLS record header starting the stream: a ChangeCipherSpec (20), alert (21), handshake (22)
@@ -178,6 +188,7 @@ impl std::ops::AddAssign<&ReassemblyStats> for ReassemblyStats {
         self.cut_by_budget += o.cut_by_budget;
         self.cut_by_budget_bytes += o.cut_by_budget_bytes;
         self.tls += &o.tls;
+        self.sctp += &o.sctp;
     }
 }
 
@@ -321,10 +332,12 @@ pub struct Reassembler {
     pub stats: ReassemblyStats,
     chunks: Vec<Chunk>,
     frames: Vec<Bytes>,
+    sctp: sctp::SctpReassembler,
 }
 
 impl Reassembler {
     pub fn new(cfg: ReassemblyConfig) -> Reassembler {
+        let cfg_sctp = cfg.sctp.clone();
         Reassembler {
             cfg,
             flows: FxHashMap::default(),
@@ -336,6 +349,7 @@ impl Reassembler {
             stats: ReassemblyStats::default(),
             chunks: Vec::new(),
             frames: Vec::new(),
+            sctp: sctp::SctpReassembler::new(cfg_sctp),
         }
     }
 
@@ -352,6 +366,11 @@ impl Reassembler {
             Transport::Udp => self.udp(p, src, dst, out),
             Transport::Tcp => {
                 self.tcp(p, src, dst, out);
+                None
+            }
+            Transport::Sctp => {
+                self.sctp.packet(&p, out);
+                self.stats.sctp = self.sctp.stats.clone();
                 None
             }
         }
@@ -638,6 +657,10 @@ impl Reassembler {
             return;
         }
         self.last_sweep = now;
+        if self.sctp.associations() > 0 {
+            self.sctp.tick(now);
+            self.stats.sctp = self.sctp.stats.clone();
+        }
         let idle = self.cfg.flow_idle;
         let mut expired: Vec<FlowKey> = self
             .flows
@@ -658,6 +681,8 @@ impl Reassembler {
 
     /// End of input: flush every connection.
     pub fn finish(&mut self, out: &mut Vec<SipBytes>) {
+        self.sctp.finish();
+        self.stats.sctp = self.sctp.stats.clone();
         self.lru.clear();
         let mut keys: Vec<FlowKey> = self.flows.keys().copied().collect();
         keys.sort();

@@ -229,6 +229,38 @@ impl Report {
             "frames with a broken link-layer, IP or transport header (not decoded)",
         );
         say(
+            s.decode.gtpu.malformed,
+            "datagrams on the GTP-U port (2152) with a damaged GTP-U header (what they carry not decoded)",
+        );
+        say(
+            s.decode.gtpu.teids_untracked,
+            "GTP-U packets whose tunnel id found no room in the full TEID table (the distinct TEID count in --stats is a lower bound)",
+        );
+        let sc = &s.reassembly.sctp;
+        say(
+            sc.incomplete,
+            "fragmented SCTP messages never completed (a fragment lost, or the association ended first)",
+        );
+        say(
+            sc.cut_by_budget,
+            &format!(
+                "SCTP associations whose partial messages were dropped to keep within their byte budget ({} bytes let go)",
+                sc.cut_by_budget_bytes
+            ),
+        );
+        say(
+            sc.assoc_evicted,
+            "SCTP associations evicted from a full table (their partial messages lost)",
+        );
+        say(
+            sc.malformed,
+            "SCTP chunks with an impossible length or empty DATA (the rest of their packet not read)",
+        );
+        say(
+            sc.idata_chunks,
+            "SCTP I-DATA chunks (RFC 8260) not decoded (any SIP in them not seen)",
+        );
+        say(
             s.decode.too_deep,
             "frames inside more tunnels or tags than are unwrapped (not decoded)",
         );
@@ -419,6 +451,13 @@ mod tests {
             run.decode.unknown_link = 7;
             run.decode.malformed = 7;
             run.decode.too_deep = 7;
+            run.decode.gtpu.malformed = 7;
+            run.decode.gtpu.teids_untracked = 7;
+            run.reassembly.sctp.incomplete = 7;
+            run.reassembly.sctp.cut_by_budget = 7;
+            run.reassembly.sctp.assoc_evicted = 7;
+            run.reassembly.sctp.malformed = 7;
+            run.reassembly.sctp.idata_chunks = 7;
             run.decode.ip_frag_incomplete = 7;
             run.decode.ip_frag_evicted = 7;
             run.decode.ip_frag_too_large = 7;
@@ -479,6 +518,7 @@ mod tests {
         let said_with = fields! {
             run.reassembly.tcp.gap_bytes = 12345;
             run.reassembly.cut_by_budget_bytes = 12345;
+            run.reassembly.sctp.cut_by_budget_bytes = 12345;
             // The same frames as ws_errors (summed at the end of a connection).
             run.reassembly.ws.errors = 12345;
             // Parts of the cuts counted by reassembly.cut_by_budget.
@@ -494,6 +534,11 @@ mod tests {
             (
                 "run.reassembly.cut_by_budget_bytes",
                 "run.reassembly.cut_by_budget",
+                true,
+            ),
+            (
+                "run.reassembly.sctp.cut_by_budget_bytes",
+                "run.reassembly.sctp.cut_by_budget",
                 true,
             ),
             (
@@ -526,6 +571,16 @@ mod tests {
             "run.decode.icmp",
             "run.decode.ip_fragments",
             "run.decode.ip_reassembled",
+            "run.decode.gtpu.decoded",
+            "run.decode.sctp",
+            "run.reassembly.sctp.packets",
+            "run.reassembly.sctp.data_chunks",
+            "run.reassembly.sctp.other_chunks",
+            "run.reassembly.sctp.messages",
+            "run.reassembly.sctp.reassembled",
+            "run.reassembly.sctp.sip",
+            "run.reassembly.sctp.associations",
+            "run.decode.gtpu.teids",
             "run.reassembly.udp_sip",
             "run.reassembly.tcp.segments",
             "run.reassembly.framing.messages",
@@ -561,6 +616,8 @@ mod tests {
             "run.decode.non_ip",
             "run.decode.other_ip_proto",
             "run.decode.icmp_quoting_sip",
+            "run.decode.gtpu.not_gpdu",
+            "run.reassembly.sctp.not_sip",
             "run.reassembly.udp_other",
             "run.reassembly.hep_not_sip",
             "run.reassembly.flows_not_sip",
@@ -573,6 +630,7 @@ mod tests {
             "run.decode.ip_frag_overlaps",
             "run.decode.ip_frag_duplicates",
             "run.reassembly.tcp.retransmitted",
+            "run.reassembly.sctp.duplicates",
             "run.reassembly.tcp.out_of_order",
             "run.reassembly.tcp.overlaps",
             "run.reassembly.framing.missing_content_length",
