@@ -18,6 +18,7 @@ fn media(call: &str, addr: &str, t: f64) -> Output {
         addr: addr.parse().unwrap(),
         announced_by: "192.0.2.1:5060".parse().unwrap(),
         held: false,
+        rtcp_port: None,
         payloads: vec![(0, 8000, "PCMU".into())],
     }))
 }
