@@ -619,6 +619,7 @@ impl Sink for Everything {
             series: Some(NANOS_PER_SEC),
             alerts: true,
             context: true,
+            rtcp: true,
         }
     }
 

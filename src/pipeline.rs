@@ -130,6 +130,8 @@ struct MsgBatch {
     streams: Vec<crate::analysis::rtp::StreamStats>,
     /// Streams still flowing, when a progress report fell due (first correlator only).
     live: Vec<crate::analysis::rtp::LiveStream>,
+    /// RTCP datagrams of this batch, when asked for (first correlator only).
+    rtcp: Vec<crate::analysis::rtcp::RtcpSeen>,
     end: bool,
 }
 
@@ -155,6 +157,7 @@ fn sort_outputs(v: &mut [Output]) {
             Output::Msg(m) => (0, m.frame, m.msg_in_frame, m.ts, 1),
             Output::Media(m) => (0, m.frame, m.idx, Ts::ZERO, 0),
             Output::Change(c) => (0, c.frame, c.msg_in_frame, c.ts, 2),
+            Output::Rtcp(r) => (0, r.frame, 0, r.ts, 3),
             Output::Rtp(s) => (1, 0, 0, s.first, 0),
             Output::RtpLive(_) => (1, 0, 0, Ts(i64::MAX), 1),
             Output::Reg(r) => (2, 0, 0, r.start, 0),
@@ -516,7 +519,7 @@ pub fn run(
                         };
                         if let Some(p) = decoder.decode(&f) {
                             if let Some(p) = reasm.packet(p, &mut units) {
-                                media.packet(&p);
+                                media.packet(&p, meta.no);
                             }
                             let warp = (meta.raw != meta.ts).then_some((meta.ts, meta.raw));
                             to_msgs(&mut units, meta.no, warp, &mut outs, &mut sip_rejected);
@@ -541,6 +544,7 @@ pub fn run(
                     if batch.end {
                         streams.extend(media.finish());
                     }
+                    let mut rtcp = media.take_rtcp();
                     for (j, msgs) in outs.into_iter().enumerate() {
                         let _ = txs[j].send(MsgBatch {
                             watermark: batch.watermark,
@@ -552,6 +556,11 @@ pub fn run(
                             },
                             live: if j == 0 {
                                 std::mem::take(&mut live)
+                            } else {
+                                Vec::new()
+                            },
+                            rtcp: if j == 0 {
+                                std::mem::take(&mut rtcp)
                             } else {
                                 Vec::new()
                             },
@@ -584,6 +593,7 @@ pub fn run(
                     let mut merged: Vec<Msg> = Vec::new();
                     let mut streams = Vec::new();
                     let mut live = Vec::new();
+                    let mut rtcp = Vec::new();
                     let mut watermark = Ts::ZERO;
                     let mut end = false;
                     for rx in &rxs {
@@ -594,6 +604,7 @@ pub fn run(
                                 merged.extend(b.msgs);
                                 streams.extend(b.streams);
                                 live.extend(b.live);
+                                rtcp.extend(b.rtcp);
                             }
                             Err(_) => break 'batches,
                         }
@@ -610,6 +621,7 @@ pub fn run(
                         live.sort_by_key(|s| (s.first, s.src, s.dst, s.ssrc));
                         outputs.push(Output::RtpLive(live));
                     }
+                    outputs.extend(rtcp.into_iter().map(|r| Output::Rtcp(Box::new(r))));
                     for msg in merged {
                         c.on_msg(msg, &mut outputs);
                     }

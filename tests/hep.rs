@@ -519,3 +519,158 @@ fn quality_rtcp_and_alerts_go_out_with_the_call_id() {
     assert_eq!(have, want);
     assert!(have.iter().any(Option::is_some));
 }
+
+/// tshark's fields of every RTCP frame of `pcap`, one map per frame (`occurrence=a`: the values
+/// of a field that occurs several times joined by commas).
+fn tshark_rtcp(pcap: &Path) -> Vec<std::collections::BTreeMap<&'static str, String>> {
+    const FIELDS: [&str; 17] = [
+        "frame.time_epoch",
+        "ip.src",
+        "udp.srcport",
+        "ip.dst",
+        "udp.dstport",
+        "rtcp.pt",
+        "rtcp.senderssrc",
+        "rtcp.timestamp.ntp.msw",
+        "rtcp.timestamp.ntp.lsw",
+        "rtcp.timestamp.rtp",
+        "rtcp.sender.packetcount",
+        "rtcp.sender.octetcount",
+        "rtcp.ssrc.fraction",
+        "rtcp.ssrc.cum_nr",
+        "rtcp.ssrc.ext_high",
+        "rtcp.ssrc.jitter",
+        "rtcp.ssrc.dlsr",
+    ];
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(pcap)
+        .args(["-Y", "rtcp", "-T", "fields", "-E", "occurrence=a"]);
+    for f in FIELDS {
+        cmd.args(["-e", f]);
+    }
+    let (out, _) = run_ok(&mut cmd);
+    out.lines()
+        .map(|l| {
+            FIELDS
+                .iter()
+                .copied()
+                .zip(l.split('\t').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn every_rtcp_report_goes_out_as_type_5_with_its_time_addresses_and_call_id() {
+    use sipscope::decode::hep::{parse_hep3, HepPayload};
+    let Some(corpus) = crate::support::corpus() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "the shared corpus is missing under CI"
+        );
+        eprintln!("SKIPPED: no shared corpus (set SIPSCOPE_CORPUS)");
+        return;
+    };
+    if !tools_or_skip(&["tshark"]) {
+        return;
+    }
+    // One call (BV32 and PCMU) whose endpoints send an SR or RR with SDES every few seconds,
+    // on the RTP ports + 1.
+    let pcap = corpus.join("pcaps/goffinet_sip_captures/Forensic_challenge_4.pcap");
+    let want = tshark_rtcp(&pcap);
+    let (sdp, _) = run_ok(Command::new("tshark").arg("-r").arg(&pcap).args([
+        "-Y",
+        "sdp",
+        "-T",
+        "fields",
+        "-e",
+        "sip.Call-ID",
+    ]));
+    let calls: std::collections::BTreeSet<&str> = sdp.lines().collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let call_id = *calls.iter().next().unwrap();
+    assert!(want.len() >= 20, "tshark finds {} RTCP frames", want.len());
+
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let target = format!("udp:{}", rx.local_addr().unwrap());
+    let (_, err) = send(&pcap, &target, &[]);
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    // Every packet was sent before `monitor` exited; the socket's buffer holds them (~45).
+    while let Ok(n) = rx.recv(&mut buf) {
+        sipscope::decode::hep::check_chunk_sizes(&buf[..n]).unwrap();
+        let (h, _) = parse_hep3(&buf[..n]).unwrap();
+        if h.proto_type == Some(5) {
+            let HepPayload::Raw(p) = h.payload else {
+                panic!("no payload")
+            };
+            let json: serde_json::Value = serde_json::from_slice(p).unwrap();
+            got.push((
+                h.ts_sec.unwrap(),
+                h.ts_usec.unwrap(),
+                format!("{}:{}", h.src.unwrap(), h.src_port.unwrap()),
+                format!("{}:{}", h.dst.unwrap(), h.dst_port.unwrap()),
+                h.correlation_id
+                    .map(|c| String::from_utf8_lossy(c).into_owned()),
+                h.ip_proto,
+                json,
+            ));
+        }
+        if got.len() == want.len() && h.proto_type == Some(5) {
+            // Keep reading: more type-5 packets than tshark's frames would be a fault too.
+            rx.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+        }
+    }
+    assert_eq!(got.len(), want.len(), "{err}");
+    let num = |s: &str| -> u64 { s.parse().unwrap_or_else(|_| panic!("{s:?}")) };
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        let (sec, usec, src, dst, cid, proto, v) = g;
+        // Chunks 9/10: the frame's own capture time (to the microsecond HEP carries).
+        let (ws, wf) = w["frame.time_epoch"].split_once('.').unwrap();
+        assert_eq!(
+            (u64::from(*sec), u64::from(*usec)),
+            (num(ws), num(&wf[..6])),
+            "{w:?}"
+        );
+        assert_eq!(src, &format!("{}:{}", w["ip.src"], w["udp.srcport"]));
+        assert_eq!(dst, &format!("{}:{}", w["ip.dst"], w["udp.dstport"]));
+        assert_eq!(cid.as_deref(), Some(call_id));
+        assert_eq!(*proto, Some(17));
+        // The report, field by field as tshark decodes it.
+        let pts: Vec<&str> = w["rtcp.pt"].split(',').collect();
+        assert_eq!(v["type"].to_string(), pts[0], "{v}");
+        assert_eq!(v["ssrc"].as_u64(), Some(hex(&w["rtcp.senderssrc"])));
+        let si = &v["sender_information"];
+        if pts[0] == "200" {
+            for (k, f) in [
+                ("ntp_timestamp_sec", "rtcp.timestamp.ntp.msw"),
+                ("ntp_timestamp_usec", "rtcp.timestamp.ntp.lsw"),
+                ("rtp_timestamp", "rtcp.timestamp.rtp"),
+                ("packets", "rtcp.sender.packetcount"),
+                ("octets", "rtcp.sender.octetcount"),
+            ] {
+                assert_eq!(si[k].as_u64(), Some(num(&w[f])), "{k}: {v}");
+            }
+        } else {
+            assert_eq!(si["packets"], 0);
+        }
+        let blocks = v["report_blocks"].as_array().unwrap();
+        let col =
+            |f: &str| -> Vec<u64> { w[f].split(',').filter(|s| !s.is_empty()).map(num).collect() };
+        assert_eq!(blocks.len(), col("rtcp.ssrc.ext_high").len(), "{v}");
+        for (k, f) in [
+            ("fraction_lost", "rtcp.ssrc.fraction"),
+            ("packets_lost", "rtcp.ssrc.cum_nr"),
+            ("highest_seq_no", "rtcp.ssrc.ext_high"),
+            ("ia_jitter", "rtcp.ssrc.jitter"),
+            ("dlsr", "rtcp.ssrc.dlsr"),
+        ] {
+            let have: Vec<u64> = blocks.iter().map(|b| b[k].as_u64().unwrap()).collect();
+            assert_eq!(have, col(f), "{k}: {v}");
+        }
+    }
+}

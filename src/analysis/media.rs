@@ -1,12 +1,15 @@
 //! The media tracker: RTP and RTCP streams, beside reassembly (UDP that is not SIP leaves the
 //! reassembler and comes here), with their idle expiry and their progress reports.
 //!
-//! Bounded by [`RtpTracker`]'s stream table; time is capture time, passed in. Streams end
-//! [`RTP_IDLE`] after their last packet, checked at most once a second of capture time at the
-//! batch watermark, so when a stream ends depends on capture time only, not on sharding.
+//! Bounded by [`RtpTracker`]'s stream table, and the RTCP datagrams kept for a sink (when asked
+//! for) by the frames of one batch: the caller takes them after each. Time is capture time,
+//! passed in. Streams end [`RTP_IDLE`] after their last packet, checked at most once a second of
+//! capture time at the batch watermark, so when a stream ends depends on capture time only, not
+//! on sharding.
 
 use std::net::SocketAddr;
 
+use crate::analysis::rtcp::RtcpSeen;
 use crate::analysis::rtp::{LiveStream, RtpHeader, RtpTracker, StreamStats};
 use crate::decode::Packet;
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};
@@ -22,6 +25,9 @@ pub struct MediaConfig {
     pub rtp_series: Option<Nanos>,
     /// With `track_rtp`: report the streams still flowing every interval of this length.
     pub rtp_progress: Option<Nanos>,
+    /// Keep every RTCP datagram as it passes ([`MediaTracker::take_rtcp`]), for a sink that
+    /// forwards each report; with `track_rtp` off, RTCP is then still recognised (RTP is not).
+    pub rtcp_packets: bool,
 }
 
 pub struct MediaTracker {
@@ -29,6 +35,7 @@ pub struct MediaTracker {
     pub rtp: RtpTracker,
     last_sweep: Ts,
     last_progress: Ts,
+    rtcp_seen: Vec<RtcpSeen>,
 }
 
 impl MediaTracker {
@@ -40,21 +47,41 @@ impl MediaTracker {
             rtp,
             last_sweep: Ts::ZERO,
             last_progress: Ts::ZERO,
+            rtcp_seen: Vec::new(),
         }
     }
 
-    /// One UDP packet that was not SIP: RTP, RTCP, or neither.
-    pub fn packet(&mut self, p: &Packet) {
-        if !self.cfg.track_rtp {
+    /// One UDP packet that was not SIP (from frame `frame`): RTP, RTCP, or neither.
+    pub fn packet(&mut self, p: &Packet, frame: u64) {
+        if !self.cfg.track_rtp && !self.cfg.rtcp_packets {
             return;
         }
         let src = SocketAddr::new(p.src, p.sport);
         let dst = SocketAddr::new(p.dst, p.dport);
         if let Some(h) = RtpHeader::parse(&p.payload) {
-            self.rtp.packet(p.ts, src, dst, &h, &p.payload);
+            if self.cfg.track_rtp {
+                self.rtp.packet(p.ts, src, dst, &h, &p.payload);
+            }
         } else if let Some(r) = crate::analysis::rtcp::parse(&p.payload) {
-            self.rtp.rtcp_packet(p.ts, src, dst, &r);
+            if self.cfg.track_rtp {
+                self.rtp.rtcp_packet(p.ts, src, dst, &r);
+            }
+            if self.cfg.rtcp_packets {
+                self.rtcp_seen.push(RtcpSeen {
+                    frame,
+                    ts: p.ts,
+                    src,
+                    dst,
+                    raw: p.payload.clone(),
+                    call_id: None,
+                });
+            }
         }
+    }
+
+    /// The RTCP datagrams seen since the last call (with `rtcp_packets`), in capture order.
+    pub fn take_rtcp(&mut self) -> Vec<RtcpSeen> {
+        std::mem::take(&mut self.rtcp_seen)
     }
 
     /// Finishes streams idle at `now`, at most once a second of capture time.

@@ -7,8 +7,9 @@
 //! LSR names a sender report we captured gives RTT = (report's capture time − that SR's capture
 //! time) − DLSR. Captured next to the media sender this is the sender's own round trip.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
+use bytes::Bytes;
 use rustc_hash::FxHashMap;
 
 use crate::time::{Nanos, Ts, NANOS_PER_MILLI};
@@ -187,6 +188,22 @@ pub fn parse(d: &[u8]) -> Option<Vec<RtcpPacket>> {
         rest = &rest[len..];
     }
     Some(out)
+}
+
+/// One RTCP datagram as captured (a compound packet, RFC 3550 §6.1, that [`parse`] accepted), for
+/// a sink that forwards every report (the HEP agent's type 5). Made only when asked for
+/// (`MediaConfig::rtcp_packets`); at most one per frame, so a batch carries at most its frames.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RtcpSeen {
+    /// The frame it came in (its place in capture order).
+    pub frame: u64,
+    pub ts: Ts,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// The UDP payload: a slice of the batch's bytes, not a copy.
+    pub raw: Bytes,
+    /// The call its media belongs to, as the session's media index says when it passes.
+    pub call_id: Option<String>,
 }
 
 /// What RTCP said about one stream (the stream's SSRC), summed over its reports.

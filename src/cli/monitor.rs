@@ -260,6 +260,7 @@ impl Sink for Monitor<'_> {
             media: true,
             alerts: true,
             raw: self.hep.is_some(),
+            rtcp: self.hep.is_some(),
             ..Needs::default()
         }
     }
@@ -325,7 +326,7 @@ impl Sink for Monitor<'_> {
                 self.m.evicted = t.detector_evictions;
                 self.clock(t.now)?;
             }
-            Event::Registration(_) => {}
+            Event::Registration(_) | Event::Rtcp(_) => {}
         }
         Ok(())
     }

@@ -72,6 +72,8 @@ pub enum Output {
     RtpLive(Vec<crate::analysis::rtp::LiveStream>),
     /// An INVITE call changed phase (when asked for): at the message that changed it.
     Change(Box<record::CallChange>),
+    /// An RTCP datagram (when asked for: `MediaConfig::rtcp_packets`), at its frame.
+    Rtcp(Box<crate::analysis::rtcp::RtcpSeen>),
 }
 
 /// One SDP media line as announced in signalling (RFC 3264): RTP to `addr` belongs to `call_id`
@@ -90,6 +92,9 @@ pub struct MediaInfo {
     /// The media line puts the stream on hold: sendonly, recvonly or inactive (at media or
     /// session level), or the RFC 2543 hold address 0.0.0.0.
     pub held: bool,
+    /// Where RTCP goes when the SDP says it is not the RTP port + 1 (RFC 3550 §11): the RTP
+    /// port itself with `a=rtcp-mux` (RFC 5761), or the port of `a=rtcp:` (RFC 3605).
+    pub rtcp_port: Option<u16>,
 }
 
 #[derive(Clone, Debug)]
@@ -258,6 +263,11 @@ fn media(m: &Msg, out: &mut Vec<Output>, summary: bool) -> Option<String> {
                 payloads,
                 held: md.effective_direction(&sdp) != crate::sip::sdp::Direction::SendRecv
                     || ip.is_unspecified(),
+                rtcp_port: if md.rtcp_mux {
+                    Some(md.port)
+                } else {
+                    md.rtcp_port.filter(|p| Some(*p) != md.port.checked_add(1))
+                },
             })));
         }
     }

@@ -8,9 +8,13 @@
 //!   legs in one call view; a message of a leg not linked to another carries none.
 //! - for each RTP stream when it ends, tied to its call: a QoS report as heplify-server reads
 //!   it, type 34 ("rtpagent": `MOS`, `JITTER`, `PACKET_LOSS`, `DELTA` and the stream's
-//!   addresses), and when the endpoints sent RTCP about it, the last reception report in
-//!   heplify's RTCP JSON layout, type 5; both with chunk 17 = the call's Call-ID. A stream no
-//!   call claims is not sent (HOMER stores these types by correlation id only).
+//!   addresses), with chunk 17 = the call's Call-ID. A stream no call claims is not sent (HOMER
+//!   stores this type by correlation id only).
+//! - every RTCP datagram as the endpoints sent it (a compound packet, every few seconds of a
+//!   call), type 5, in heplify's RTCP JSON layout ([`super::rtcp`]), with its own capture time,
+//!   addresses and ports, and chunk 17 = the Call-ID of the call whose SDP announced its media
+//!   (the session's media index: RTP port + 1, `a=rtcp-mux`, `a=rtcp:`); none when no call
+//!   did, as heplify sends it. HOMER charts a call's jitter and loss over time from these.
 //! - every alert as a log (type 100): its line, chunk 17 = its Call-ID when it has one.
 //!
 //! Never blocks: packets go to a [`Sender`]'s bounded queues; see [`super::sender`].
@@ -23,6 +27,7 @@ use bytes::Bytes;
 use super::sender::{HepOutStats, Sender};
 use super::wire::{self, proto_type, Meta};
 use crate::analysis::alerts::Alert;
+use crate::analysis::rtcp::RtcpSeen;
 use crate::analysis::rtp::StreamStats;
 use crate::correlate::record::MsgRow;
 use crate::reassembly::Carrier;
@@ -83,6 +88,7 @@ impl Agent {
             raw: true,
             media: true,
             alerts: true,
+            rtcp: true,
             ..Needs::default()
         }
     }
@@ -155,19 +161,22 @@ impl Agent {
             Some(call.as_bytes()),
         );
         Self::emit(&mut self.buf, &self.sender, meta, qos.as_bytes());
-        if let Some(rtcp) = rtcp_json(s) {
-            // The report travels from the stream's receiver back to its sender.
-            let meta = Self::meta(
-                &self.cfg,
-                s.dst,
-                s.src,
-                17,
-                s.last,
-                proto_type::RTCP_JSON,
-                Some(call.as_bytes()),
-            );
-            Self::emit(&mut self.buf, &self.sender, meta, rtcp.as_bytes());
-        }
+    }
+
+    fn rtcp(&mut self, r: &RtcpSeen) {
+        let Some(json) = super::rtcp::heplify_json(&r.raw) else {
+            return;
+        };
+        let meta = Self::meta(
+            &self.cfg,
+            r.src,
+            r.dst,
+            17,
+            r.ts,
+            proto_type::RTCP_JSON,
+            r.call_id.as_deref().map(str::as_bytes),
+        );
+        Self::emit(&mut self.buf, &self.sender, meta, json.as_bytes());
     }
 
     fn alert(&mut self, a: &Alert) {
@@ -191,6 +200,7 @@ impl Agent {
             Event::Message(m) => self.message(m),
             Event::Stream(s) => self.stream(s),
             Event::Alert(a) => self.alert(a),
+            Event::Rtcp(r) => self.rtcp(r),
             _ => {}
         }
     }
@@ -249,59 +259,6 @@ pub fn qos_json(s: &StreamStats, call_id: &str) -> String {
         "RFACTOR": s.r_factor.map(round2),
     });
     v.to_string()
-}
-
-/// What the endpoints reported about the stream in RTCP, as the last receiver report in
-/// heplify's RTCP JSON layout (type 5); none when they sent no report.
-pub fn rtcp_json(s: &StreamStats) -> Option<String> {
-    let r = s
-        .rtcp
-        .as_ref()
-        .filter(|r| r.reports > 0 || r.xr.is_some())?;
-    let fraction = r
-        .fraction_lost_pct
-        .map_or(0, |p| (p * 256.0 / 100.0).round().clamp(0.0, 255.0) as u32);
-    let mut v = serde_json::json!({
-        "sender_information": {
-            "ntp_timestamp_sec": 0,
-            "ntp_timestamp_usec": 0,
-            "rtp_timestamp": 0,
-            "packets": r.sender_packets.unwrap_or(0),
-            "octets": 0,
-        },
-        "ssrc": 0,
-        "type": 201,
-        "report_count": u8::from(r.reports > 0),
-        "report_blocks": [],
-        "report_blocks_xr": {},
-        "sdes_ssrc": 0,
-    });
-    if r.reports > 0 {
-        v["report_blocks"] = serde_json::json!([{
-            "source_ssrc": s.ssrc,
-            "fraction_lost": fraction,
-            "packets_lost": r.cumulative_lost.unwrap_or(0),
-            "highest_seq_no": 0,
-            "ia_jitter": r.jitter_units_last,
-            "lsr": 0,
-            "dlsr": 0,
-        }]);
-    }
-    if let Some(x) = &r.xr {
-        v["report_blocks_xr"] = serde_json::json!({
-            "type": 7,
-            "id": s.ssrc,
-            "fraction_lost": x.loss_rate,
-            "fraction_discard": x.discard_rate,
-            "burst_density": x.burst_density,
-            "gap_density": x.gap_density,
-            "burst_duration": x.burst_duration_ms,
-            "gap_duration": x.gap_duration_ms,
-            "round_trip_delay": x.round_trip_ms,
-            "end_system_delay": x.end_system_delay_ms,
-        });
-    }
-    Some(v.to_string())
 }
 
 #[cfg(test)]

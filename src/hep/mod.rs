@@ -9,9 +9,11 @@
 //!   [`crate::decode::hep`]).
 //! - [`sender`]: one thread and one bounded queue per collector; never blocks the capture.
 //! - [`agent`]: which events become which packets (correlation ids included).
+//! - [`rtcp`]: an RTCP datagram as heplify's JSON (type 5).
 //! - [`listen`]: HEP packets received as frames of a capture.
 
 pub mod agent;
 pub mod listen;
+pub mod rtcp;
 pub mod sender;
 pub mod wire;

@@ -687,6 +687,7 @@ impl Sink for Collector {
             // Calls the filter leaves out still free the messages held for them.
             context: true,
             changes: false,
+            rtcp: false,
         }
     }
 
@@ -703,7 +704,7 @@ impl Sink for Collector {
                 self.tables.registration(r)?;
             }
             (Event::Alert(a), true) => self.alert(a)?,
-            (Event::CallChanged(_) | Event::Tick(_), true) => {}
+            (Event::CallChanged(_) | Event::Tick(_) | Event::Rtcp(_), true) => {}
         }
         Ok(())
     }

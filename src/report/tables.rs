@@ -186,7 +186,7 @@ impl Sink for Tables {
             Event::CallClosed(c) => self.call(&c.call, c.alerts.len() as u64),
             Event::Registration(r) => self.registration(r),
             Event::Alert(a) => self.alert(a),
-            Event::CallChanged(_) | Event::Tick(_) => Ok(()),
+            Event::CallChanged(_) | Event::Tick(_) | Event::Rtcp(_) => Ok(()),
         }
     }
 }

@@ -8,6 +8,10 @@
 //! SDP came later). Adding, choosing and forgetting an announcement each cost O(log n) whatever
 //! the number of calls that share an address.
 //!
+//! RTCP (RFC 3550 §11) goes to the RTP port + 1, unless the SDP says otherwise: `a=rtcp-mux`
+//! (RFC 5761) puts it on the RTP port itself, `a=rtcp:` (RFC 3605) on a port of its own. Those
+//! explicit RTCP ports are kept in a second tree of the same shape ([`MediaIndex::rtcp_call`]).
+//!
 //! Bounded: a call's announcements go when the session forgets the call (it has closed and its
 //! streams are in); beyond `max` announcements the oldest address entries are dropped and counted.
 
@@ -26,8 +30,11 @@ type Key = (Ts, u64, u16, u64);
 #[derive(Debug)]
 pub struct MediaIndex {
     at: HashMap<SocketAddr, BTreeMap<Key, Arc<MediaInfo>>>,
-    /// The entries each call made, so a closed call's announcements go in O(k log n).
-    by_call: HashMap<Arc<str>, Vec<(SocketAddr, Key)>>,
+    /// Announcements by their explicit RTCP address (`a=rtcp:` on another port than RTP + 1).
+    rtcp_at: HashMap<SocketAddr, BTreeMap<Key, Arc<MediaInfo>>>,
+    /// The entries each call made (and whether in `rtcp_at`), so a closed call's announcements
+    /// go in O(k log n).
+    by_call: HashMap<Arc<str>, Vec<(SocketAddr, Key, bool)>>,
     seq: u64,
     len: usize,
     max: usize,
@@ -46,6 +53,7 @@ impl MediaIndex {
     pub fn with_capacity(max: usize) -> MediaIndex {
         MediaIndex {
             at: HashMap::new(),
+            rtcp_at: HashMap::new(),
             by_call: HashMap::new(),
             seq: 0,
             len: 0,
@@ -66,8 +74,19 @@ impl MediaIndex {
             Some((k, _)) => k.clone(),
             None => Arc::from(m.call_id.as_str()),
         };
-        self.by_call.entry(cid).or_default().push((addr, key));
-        self.at.entry(addr).or_default().insert(key, Arc::new(m));
+        let m = Arc::new(m);
+        let entries = self.by_call.entry(cid).or_default();
+        entries.push((addr, key, false));
+        if let Some(p) = m.rtcp_port.filter(|p| *p != addr.port()) {
+            let raddr = SocketAddr::new(addr.ip(), p);
+            entries.push((raddr, key, true));
+            self.rtcp_at
+                .entry(raddr)
+                .or_default()
+                .insert(key, m.clone());
+            self.len += 1;
+        }
+        self.at.entry(addr).or_default().insert(key, m);
         self.len += 1;
     }
 
@@ -76,13 +95,18 @@ impl MediaIndex {
         let Some(entries) = self.by_call.remove(call_id) else {
             return;
         };
-        for (addr, key) in entries {
-            if let Some(tree) = self.at.get_mut(&addr) {
+        for (addr, key, rtcp) in entries {
+            let map = if rtcp {
+                &mut self.rtcp_at
+            } else {
+                &mut self.at
+            };
+            if let Some(tree) = map.get_mut(&addr) {
                 if tree.remove(&key).is_some() {
                     self.len -= 1;
                 }
                 if tree.is_empty() {
-                    self.at.remove(&addr);
+                    map.remove(&addr);
                 }
             }
         }
@@ -95,7 +119,8 @@ impl MediaIndex {
         };
         let mut v: Vec<(SocketAddr, SocketAddr)> = entries
             .iter()
-            .filter_map(|(addr, key)| self.at.get(addr)?.get(key))
+            .filter(|e| !e.2)
+            .filter_map(|(addr, key, _)| self.at.get(addr)?.get(key))
             .map(|m| (m.addr, m.announced_by))
             .collect();
         v.sort();
@@ -114,7 +139,15 @@ impl MediaIndex {
 
     /// The announcement of `addr` that a stream beginning at `t` belongs to.
     pub fn pick(&self, addr: &SocketAddr, t: Ts) -> Option<&MediaInfo> {
-        let tree = self.at.get(addr)?;
+        Self::pick_in(&self.at, addr, t)
+    }
+
+    fn pick_in<'a>(
+        map: &'a HashMap<SocketAddr, BTreeMap<Key, Arc<MediaInfo>>>,
+        addr: &SocketAddr,
+        t: Ts,
+    ) -> Option<&'a MediaInfo> {
+        let tree = map.get(addr)?;
         tree.range(..=(t, u64::MAX, u16::MAX, u64::MAX))
             .next_back()
             .or_else(|| tree.iter().next())
@@ -130,6 +163,26 @@ impl MediaIndex {
     /// The call a stream from `src` to `dst` that began at `first` belongs to.
     pub fn call_of(&self, src: SocketAddr, dst: SocketAddr, first: Ts) -> Option<&str> {
         self.owner(src, dst, first).map(|m| m.call_id.as_str())
+    }
+
+    /// The call an RTCP datagram from `src` to `dst` at `t` belongs to: the receiver's, then the
+    /// sender's, address as an explicit RTCP port (`a=rtcp:`), as the RTP port itself
+    /// (`a=rtcp-mux`), then as the RTP port + 1 (RFC 3550 §11; also with mux offered). O(log n)
+    /// each.
+    pub fn rtcp_call(&self, src: SocketAddr, dst: SocketAddr, t: Ts) -> Option<&str> {
+        let by_port = |a: &SocketAddr| {
+            Self::pick_in(&self.rtcp_at, a, t)
+                .or_else(|| self.pick(a, t).filter(|m| m.rtcp_port == Some(a.port())))
+                .or_else(|| {
+                    let rtp = SocketAddr::new(a.ip(), a.port().checked_sub(1)?);
+                    // Mux offered but not agreed (RFC 5761 §5.1.1) still sends it there.
+                    self.pick(&rtp, t)
+                        .filter(|m| m.rtcp_port.is_none_or(|p| p == rtp.port()))
+                })
+        };
+        by_port(&dst)
+            .or_else(|| by_port(&src))
+            .map(|m| m.call_id.as_str())
     }
 
     /// Ties one stream to its call, learns its clock rate and codec from the SDP, and scores it.
@@ -173,6 +226,7 @@ mod tests {
             addr: addr.parse().unwrap(),
             announced_by: "10.0.0.1:5060".parse().unwrap(),
             held: false,
+            rtcp_port: None,
             payloads: vec![(0, 8000, "PCMU".into())],
         }
     }

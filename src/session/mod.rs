@@ -34,6 +34,7 @@ pub use filter::Filter;
 pub use run::{run, Report, RunError};
 
 use crate::analysis::alerts::{Alert, Engine, State, Thresholds, MEDIA_PROGRESS};
+use crate::analysis::rtcp::RtcpSeen;
 use crate::analysis::rtp::StreamStats;
 use crate::correlate::record::{
     CallChange, CallKind, CallMedia, CallRecord, Leg, MsgRow, RegRecord,
@@ -99,6 +100,9 @@ pub enum Event<'a> {
     Registration(&'a RegRecord),
     Alert(&'a Alert),
     Tick(&'a Tick),
+    /// An RTCP datagram as captured, with the call its media belongs to (when the sink asks for
+    /// them: [`Needs::rtcp`]).
+    Rtcp(&'a RtcpSeen),
 }
 
 /// What a sink needs; the session and the pipeline do only the work someone asked for.
@@ -122,6 +126,8 @@ pub struct Needs {
     pub alerts: bool,
     /// Every event, whether the filter selects it or not (told apart by `selected`).
     pub context: bool,
+    /// [`Event::Rtcp`]: every RTCP datagram, tied to its call by the media index.
+    pub rtcp: bool,
 }
 
 impl Needs {
@@ -131,11 +137,13 @@ impl Needs {
         c.want_messages = self.messages || self.alerts;
         c.want_text = self.text;
         c.want_raw = self.raw;
-        c.want_media = self.media || self.alerts;
         c.want_detail = self.detail || self.alerts;
         c.want_changes = self.changes;
+        // The media index is filled from the SDP of messages.
+        c.want_media = self.media || self.alerts || self.rtcp;
         let r = &mut p.media;
         r.track_rtp = self.media || self.alerts;
+        r.rtcp_packets = self.rtcp;
         r.rtp_series = self.series;
         r.rtp_progress = self.alerts.then_some(MEDIA_PROGRESS);
     }
@@ -361,6 +369,13 @@ impl Session {
                 }
             }
             Output::Call(c) => self.close(*c, sink)?,
+            Output::Rtcp(mut r) => {
+                if self.needs.rtcp {
+                    r.call_id = self.index.rtcp_call(r.src, r.dst, r.ts).map(str::to_string);
+                    let sel = self.rtcp_selected(&r);
+                    self.emit(sink, Event::Rtcp(&r), sel)?;
+                }
+            }
             Output::Reg(r) => {
                 let sel = self.cfg.filter.registration(&r);
                 self.emit(sink, Event::Registration(&r), sel)?;
@@ -392,6 +407,36 @@ impl Session {
             }
         }
         self.alerts(sink)
+    }
+
+    /// Whether the filter selects an RTCP datagram. One tied to a call goes with the call: its
+    /// verdict once known (an INVITE call judged at its changes, a closed call); before that
+    /// only a filter on nothing but the Call-ID can tell, so with one on more (users, method,
+    /// addresses, time, outcome, node) the RTCP of a call not yet judged is not selected. One
+    /// tied to no call passes as a stream no call claims, on its addresses and time.
+    fn rtcp_selected(&self, r: &RtcpSeen) -> bool {
+        let f = &self.cfg.filter;
+        let Some(cid) = r.call_id.as_deref() else {
+            return !f.names_call()
+                && f.addr.is_none_or(|a| r.src.ip() == a || r.dst.ip() == a)
+                && f.since.is_none_or(|s| r.ts >= s)
+                && f.until.is_none_or(|u| r.ts <= u);
+        };
+        if let Some(h) = self.held.get(cid) {
+            return h.selected;
+        }
+        if let Some(&sel) = self.verdicts.get(cid).or_else(|| self.open.get(cid)) {
+            return sel;
+        }
+        f.call_id.as_deref().is_none_or(|c| c == cid)
+            && !(f.from.is_some()
+                || f.to.is_some()
+                || f.method.is_some()
+                || f.outcome.is_some()
+                || f.node.is_some()
+                || f.addr.is_some()
+                || f.since.is_some()
+                || f.until.is_some())
     }
 
     fn close_open(&mut self, call_id: &str) {

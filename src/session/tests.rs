@@ -18,6 +18,7 @@ fn media(call: &str, addr: &str, t: f64) -> Output {
         addr: addr.parse().unwrap(),
         announced_by: "192.0.2.1:5060".parse().unwrap(),
         held: false,
+        rtcp_port: None,
         payloads: vec![(0, 8000, "PCMU".into())],
     }))
 }
@@ -61,6 +62,7 @@ struct Seen {
     needs: Needs,
     closed: Vec<ClosedCall>,
     streams: Vec<(Option<String>, bool)>,
+    rtcp: Vec<(Option<String>, bool)>,
     ticks: usize,
 }
 
@@ -74,6 +76,7 @@ impl Sink for Seen {
             Event::CallClosed(c) => self.closed.push((*c).clone()),
             Event::Stream(s) => self.streams.push((s.call_id.clone(), selected)),
             Event::Tick(_) => self.ticks += 1,
+            Event::Rtcp(r) => self.rtcp.push((r.call_id.clone(), selected)),
             _ => {}
         }
         Ok(())
@@ -110,6 +113,7 @@ const MEDIA: Needs = Needs {
     series: None,
     alerts: false,
     context: false,
+    rtcp: false,
 };
 
 #[test]
@@ -213,4 +217,103 @@ fn a_context_sink_sees_what_the_filter_leaves_out_marked_so() {
     s.finish(&RunStats::default(), &mut sink).unwrap();
     assert_eq!(sink.streams, vec![(Some("b".to_string()), false)]);
     assert_eq!(sink.closed.len(), 1);
+}
+
+fn rtcp(src: &str, dst: &str, t: f64) -> Output {
+    Output::Rtcp(Box::new(crate::analysis::rtcp::RtcpSeen {
+        frame: 9,
+        ts: at(t),
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        raw: bytes::Bytes::from_static(&[0x80, 201, 0, 1, 0, 0, 0, 7]),
+        call_id: None,
+    }))
+}
+
+#[test]
+fn rtcp_is_tied_to_its_call_by_port_plus_one_mux_or_a_rtcp_and_judged_with_it() {
+    let needs = Needs {
+        rtcp: true,
+        ..MEDIA
+    };
+    let (mut s, mut sink) = session(Filter::default(), needs);
+    let mut mux = media("m", "10.0.0.3:6000", 1.0);
+    let mut own = media("o", "10.0.0.4:7000", 1.0);
+    if let (Output::Media(a), Output::Media(b)) = (&mut mux, &mut own) {
+        a.rtcp_port = Some(6000);
+        b.rtcp_port = Some(7100);
+    }
+    feed(
+        &mut s,
+        &mut sink,
+        vec![
+            media("a", "10.0.0.1:4000", 1.0),
+            mux,
+            own,
+            // To the announced RTP port + 1, and from it (the other way).
+            rtcp("10.0.0.9:5001", "10.0.0.1:4001", 5.0),
+            rtcp("10.0.0.1:4001", "10.0.0.9:5001", 5.5),
+            // rtcp-mux: on the RTP port itself; a=rtcp: on its own port.
+            rtcp("10.0.0.9:5001", "10.0.0.3:6000", 6.0),
+            rtcp("10.0.0.9:5001", "10.0.0.4:7100", 6.0),
+            // Not RTP + 1 of an address with its own RTCP port, and an address no SDP named.
+            rtcp("10.0.0.9:5001", "10.0.0.4:7001", 6.0),
+            rtcp("10.0.0.9:5003", "10.0.0.8:4001", 7.0),
+        ],
+    );
+    let ids: Vec<Option<&str>> = sink.rtcp.iter().map(|r| r.0.as_deref()).collect();
+    assert_eq!(
+        ids,
+        vec![Some("a"), Some("a"), Some("m"), Some("o"), None, None]
+    );
+    assert!(sink.rtcp.iter().all(|r| r.1));
+    // Not asked for: nothing (the other commands pay nothing).
+    let (mut s, mut sink) = session(Filter::default(), MEDIA);
+    feed(
+        &mut s,
+        &mut sink,
+        vec![rtcp("10.0.0.9:5001", "10.0.0.1:4001", 5.0)],
+    );
+    assert!(sink.rtcp.is_empty());
+    // A filter: the call's verdict once judged; before, a Call-ID filter alone decides.
+    let needs = Needs {
+        context: true,
+        ..needs
+    };
+    let f = Filter {
+        call_id: Some("a".into()),
+        ..Filter::default()
+    };
+    let (mut s, mut sink) = session(f, needs);
+    feed(
+        &mut s,
+        &mut sink,
+        vec![
+            media("a", "10.0.0.1:4000", 1.0),
+            media("b", "10.0.0.2:4000", 1.0),
+            rtcp("10.0.0.9:5001", "10.0.0.1:4001", 5.0),
+            rtcp("10.0.0.9:5001", "10.0.0.2:4001", 5.0),
+            rtcp("10.0.0.9:5001", "10.0.0.7:4001", 5.0),
+        ],
+    );
+    let sel: Vec<bool> = sink.rtcp.iter().map(|r| r.1).collect();
+    assert_eq!(sel, vec![true, false, false]);
+    let f = Filter {
+        from: Some(regex::Regex::new("^alice$").unwrap()),
+        ..Filter::default()
+    };
+    let (mut s, mut sink) = session(f, needs);
+    feed(
+        &mut s,
+        &mut sink,
+        vec![
+            media("a", "10.0.0.1:4000", 1.0),
+            rtcp("10.0.0.9:5001", "10.0.0.1:4001", 5.0),
+            call("a", 6.0, &[]),
+            rtcp("10.0.0.9:5001", "10.0.0.1:4001", 7.0),
+        ],
+    );
+    // (call_record's From user is alice.) Before the call closed it could not be judged.
+    let sel: Vec<bool> = sink.rtcp.iter().map(|r| r.1).collect();
+    assert_eq!(sel, vec![false, true]);
 }

@@ -277,6 +277,7 @@ fn media(cid: &str, addr: &str, by: &str) -> MediaInfo {
         addr: addr.parse().unwrap(),
         announced_by: by.parse().unwrap(),
         held: false,
+        rtcp_port: None,
         payloads: vec![(0, 8000, "PCMU".into())],
     }
 }

@@ -85,6 +85,8 @@ impl Sink for Forward {
             Event::Registration(r) => Msg::Registration(Box::new((*r).clone())),
             Event::Alert(a) => Msg::Alert(Box::new((*a).clone())),
             Event::Tick(t) => Msg::Tick(Box::new((*t).clone())),
+            // Not asked for (its needs leave `rtcp` off).
+            Event::Rtcp(_) => return Ok(()),
         };
         self.tx.send(m).map_err(|_| OutputError::BrokenPipe)
     }
