@@ -571,6 +571,18 @@ impl Reassembler {
     }
 
     fn close(&mut self, mut flow: Flow, ts: Ts, out: &mut Vec<SipBytes>) {
+        // Records waiting for a key written while they came (live): the key log is read once
+        // more, and each TLS direction tries its waiting records before the connection counts.
+        let waiting = flow.tls.is_some()
+            && flow
+                .dirs
+                .iter()
+                .any(|d| matches!(&d.mode, Mode::Tls { st, .. } if st.waiting()));
+        if waiting {
+            if let Some(k) = self.cfg.tls_keys.as_deref() {
+                k.reread();
+            }
+        }
         for (i, d) in flow.dirs.iter_mut().enumerate() {
             self.held_total -= d.held;
             d.held = 0;
@@ -589,6 +601,9 @@ impl Reassembler {
             };
             self.chunks.clear();
             d.stream.flush(&mut self.stats.tcp, &mut self.chunks);
+            if waiting && matches!(d.mode, Mode::Tls { .. }) {
+                self.chunks.push(Chunk::Data(Bytes::new()));
+            }
             for c in self.chunks.drain(..) {
                 feed(
                     &self.cfg,

@@ -310,6 +310,16 @@ impl KeyLog {
         inner.map.get(client_random).copied()
     }
 
+    /// Reads the files again now if they may have grown, whatever the time since the last
+    /// reading: a connection that ends with records still waiting for their key gets this last
+    /// chance (its records may all have come within one [`REREAD_EVERY`]).
+    pub fn reread(&self) {
+        let mut inner = self.write();
+        if !inner.files.is_empty() {
+            inner.read_files();
+        }
+    }
+
     pub fn stats(&self) -> KeyLogStats {
         let inner = self.read();
         KeyLogStats {

@@ -135,6 +135,11 @@ pub struct TlsDir {
 }
 
 impl TlsDir {
+    /// Records wait for their key.
+    pub fn waiting(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     pub fn buffered(&self) -> usize {
         self.rec.buffered() + self.hs.buffered() + self.pending_bytes
     }
@@ -170,6 +175,9 @@ impl TlsDir {
         if self.failure.is_some() {
             return;
         }
+        // Records still waiting go first (their key may have come since); an empty push is
+        // the connection's last chance at its end.
+        self.retry_pending(conn, d, keys, stats, plain);
         let mut recs = Vec::new();
         let res = self.rec.push(data, &mut recs);
         for (h, frag) in recs {
