@@ -363,17 +363,19 @@ fn a_lost_segment_is_a_gap_and_the_rest_still_reads() {
     }
 }
 
-/// Live, an SBC writes its key log as connections open: a connection whose key is not there
-/// yet keeps its records (bounded) and reads them once the key is written.
-#[test]
-fn a_key_written_after_the_handshake_is_waited_for() {
+/// Replays a committed capture through a reassembler whose key log (a file, waited for as
+/// live capture waits) is empty until frame `key_at` (1-based), then holds the capture's keys;
+/// `pause` after writing them. The SIP messages found and the TLS figures.
+fn key_written_at(name: &str, key_at: usize, pause: std::time::Duration) -> (usize, TlsStats) {
     use sipscope::capture::file::FileSource;
     use sipscope::capture::Source;
     use sipscope::decode::Decoder;
     use sipscope::reassembly::{Reassembler, ReassemblyConfig};
 
-    let name = "tls12-ecdhe-aes128gcm";
-    let dir = std::env::temp_dir().join(format!("sipscope-tls-wait-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "sipscope-tls-{name}-{key_at}-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("keys");
     std::fs::write(&file, b"# written as it goes\n").unwrap();
@@ -390,19 +392,31 @@ fn a_key_written_after_the_handshake_is_waited_for() {
     while let Some(f) = src.next_frame().unwrap() {
         let f = f.to_owned();
         n += 1;
-        if n == 16 {
-            // Past the INVITE and the 100/180: the key arrives now.
+        if n == key_at {
             std::fs::copy(data(&format!("{name}.keys")), &file).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(30));
+            std::thread::sleep(pause);
         }
         if let Some(p) = dec.decode(&f) {
             r.packet(p, &mut out);
         }
     }
     r.finish(&mut out);
-    assert_eq!(out.len(), 7, "{:?}", r.stats.tls);
-    assert_eq!(r.stats.tls.decrypted, 1);
     std::fs::remove_dir_all(&dir).unwrap();
+    (out.len(), r.stats.tls.clone())
+}
+
+/// Live, an SBC writes its key log as connections open: a connection whose key is not there
+/// yet keeps its records (bounded) and reads them once the key is written.
+#[test]
+fn a_key_written_after_the_handshake_is_waited_for() {
+    // Past the INVITE and the 100/180: the key arrives now, and later records find it.
+    let (msgs, st) = key_written_at(
+        "tls12-ecdhe-aes128gcm",
+        16,
+        std::time::Duration::from_millis(30),
+    );
+    assert_eq!(msgs, 7, "{st:?}");
+    assert_eq!(st.decrypted, 1);
 }
 
 /// The whole connection comes within one key-log reading interval (loopback is that fast) and
@@ -410,42 +424,11 @@ fn a_key_written_after_the_handshake_is_waited_for() {
 /// waiting records are decrypted (it counted them as "no key": the CI's live TLS test failed so).
 #[test]
 fn a_key_written_before_the_connection_ends_is_read_at_its_end() {
-    use sipscope::capture::file::FileSource;
-    use sipscope::capture::Source;
-    use sipscope::decode::Decoder;
-    use sipscope::reassembly::{Reassembler, ReassemblyConfig};
-
-    let name = "tls13-aes128gcm";
-    let dir = std::env::temp_dir().join(format!("sipscope-tls-end-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("keys");
-    std::fs::write(&file, b"").unwrap();
-    let keys = KeyLog::default().waiting(true);
-    keys.add_file(&file).unwrap();
-    let mut r = Reassembler::new(ReassemblyConfig {
-        tls_keys: Some(Arc::new(keys)),
-        ..ReassemblyConfig::default()
-    });
-    let mut src = FileSource::open(&data(&format!("{name}.pcap"))).unwrap();
-    let mut dec = Decoder::default();
-    let mut out = Vec::new();
-    let mut n = 0;
-    while let Some(f) = src.next_frame().unwrap() {
-        let f = f.to_owned();
-        n += 1;
-        if n == 30 {
-            // Every record is in (frames 1-29); the FINs (30, 31) end the connection.
-            std::fs::copy(data(&format!("{name}.keys")), &file).unwrap();
-        }
-        if let Some(p) = dec.decode(&f) {
-            r.packet(p, &mut out);
-        }
-    }
-    r.finish(&mut out);
-    assert_eq!(out.len(), 7, "{:?}", r.stats.tls);
-    assert_eq!(r.stats.tls.decrypted, 1);
-    assert_eq!(r.stats.tls.no_key, 0);
-    std::fs::remove_dir_all(&dir).unwrap();
+    // Every record is in (frames 1-29); the FINs (30, 31) end the connection.
+    let (msgs, st) = key_written_at("tls13-aes128gcm", 30, std::time::Duration::ZERO);
+    assert_eq!(msgs, 7, "{st:?}");
+    assert_eq!(st.decrypted, 1);
+    assert_eq!(st.no_key, 0);
 }
 
 proptest::proptest! {
