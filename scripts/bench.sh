@@ -343,7 +343,11 @@ rss_trace() {
     wait "$pid" || true
     rm -rf "$REPORT_DIR"
     n=${#trace[@]}
-    for ((i = 1; i <= 10 && n > 0; i++)); do
+    if ((n < 10)); then
+        RSS_TENTHS[$label]="n/a (the run took $n quarter-second samples, fewer than ten)"
+        return 0
+    fi
+    for ((i = 1; i <= 10; i++)); do
         tenths+=("${trace[$(((n * i + 9) / 10 - 1))]}")
     done
     RSS_TENTHS[$label]="${tenths[*]}"
@@ -370,14 +374,15 @@ bench_capture() { # bench_capture LABEL IDS...
             run_cmd "$label" "$id"
         fi
     done
-    rss_trace "$label"
 }
 
 bench_capture sip "${SIP_IDS[@]}"
+rss_trace sip
 for label in sip1 sip2; do
     bench_capture "$label" "${LIN_IDS[@]}"
 done
 bench_capture mix "${MIX_IDS[@]}"
+rss_trace mix
 LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---------------------------------------------------------------- figures
