@@ -1,5 +1,8 @@
-//! Criterion benchmarks over real captures: the SIP parser on real messages, the decode +
-//! reassembly + parse path per frame, and the whole threaded pipeline on a sample capture.
+//! Criterion benchmarks over real captures, one per hot stage of a signalling-heavy run: the SIP
+//! parser on real messages, the decode + reassembly + parse path per frame, the correlator
+//! (transactions, dialogs, calls; with and without message rows), the detectors over message
+//! rows, the table rows (the report's and `messages`' rows of every message and call), and the
+//! whole threaded pipeline on a sample capture.
 //! Whole runs on a large generated capture beside tshark and tcpdump: scripts/bench.sh.
 
 use std::path::Path;
@@ -8,10 +11,13 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sipscope::capture::file::FileSource;
+use sipscope::analysis::alerts::{Engine, Thresholds};
 use sipscope::capture::{Frame, Source};
+use sipscope::correlate::{Correlator, CorrelatorConfig, Msg, Output};
 use sipscope::decode::Decoder;
 use sipscope::pipeline::{self, PipelineConfig};
 use sipscope::reassembly::{Reassembler, ReassemblyConfig};
+use sipscope::output::schema;
 use sipscope::sip::SipMessage;
 
 const SAMPLE: &str = concat!(
@@ -32,8 +38,10 @@ fn benches(c: &mut Criterion) {
     let frames = frames(Path::new(SAMPLE));
     let bytes: u64 = frames.iter().map(|f| f.data.len() as u64).sum();
 
-    // The SIP messages of the sample, as the framer/UDP path hands them over.
+    // The SIP messages of the sample, as the framer/UDP path hands them over, and as the
+    // workers hand them to the correlator.
     let mut msgs = Vec::new();
+    let mut units = Vec::new();
     {
         let mut d = Decoder::default();
         let mut r = Reassembler::new(ReassemblyConfig::default());
@@ -44,8 +52,52 @@ fn benches(c: &mut Criterion) {
             }
         }
         r.finish(&mut out);
-        msgs.extend(out.into_iter().map(|u| u.bytes));
+        msgs.extend(out.iter().map(|u| u.bytes.clone()));
+        units = out;
     }
+    let parsed: Vec<Msg> = units
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let sip = SipMessage::parse(u.bytes.clone(), u.datagram).ok()?;
+            Some(Msg {
+                frame: i as u64 + 1,
+                idx: 1,
+                ts: u.ts,
+                raw_ts: None,
+                src: u.src,
+                dst: u.dst,
+                carrier: u.carrier,
+                ip_reassembled: u.ip_reassembled,
+                node: u.node,
+                sip,
+            })
+        })
+        .collect();
+    // What the correlator hands on with rows on (the report, `messages`, `alerts`).
+    let (rows, records) = {
+        let mut c = Correlator::new(CorrelatorConfig {
+            want_messages: true,
+            want_detail: true,
+            ..CorrelatorConfig::default()
+        });
+        let mut out = Vec::new();
+        for m in parsed.iter().cloned() {
+            c.on_msg(m, &mut out);
+        }
+        let end = parsed.last().map_or(Default::default(), |m| m.ts);
+        c.finish(end, &mut out);
+        let mut rows = Vec::new();
+        let mut records = Vec::new();
+        for o in out {
+            match o {
+                Output::Msg(m) => rows.push(m),
+                Output::Call(c) => records.push(c),
+                _ => {}
+            }
+        }
+        (rows, records)
+    };
     let msg_bytes: u64 = msgs.iter().map(|m| m.len() as u64).sum();
 
     let mut g = c.benchmark_group("sip");
@@ -81,6 +133,63 @@ fn benches(c: &mut Criterion) {
                         n += SipMessage::parse(u.bytes, u.datagram).is_ok() as usize;
                     }
                 }
+            }
+            n
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("correlate");
+    g.throughput(Throughput::Elements(parsed.len() as u64));
+    for (name, rows_on) in [("calls only", false), ("with message rows", true)] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || parsed.clone(),
+                |batch| {
+                    let mut c = Correlator::new(CorrelatorConfig {
+                        want_messages: rows_on,
+                        want_detail: rows_on,
+                        ..CorrelatorConfig::default()
+                    });
+                    let mut out = Vec::new();
+                    let end = batch.last().map_or(Default::default(), |m| m.ts);
+                    for m in batch {
+                        c.on_msg(m, &mut out);
+                    }
+                    c.finish(end, &mut out);
+                    out.len()
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("detect");
+    g.throughput(Throughput::Elements(rows.len() as u64));
+    g.bench_function("alert engine over message rows", |b| {
+        b.iter(|| {
+            let mut e = Engine::new(Thresholds::default());
+            for m in &rows {
+                e.on_msg(m);
+            }
+            let end = rows.last().map_or(Default::default(), |m| m.ts);
+            e.tick(end);
+            e.take().len()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("table rows");
+    g.throughput(Throughput::Elements((rows.len() + records.len()) as u64));
+    g.bench_function("message and call rows", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for m in &rows {
+                n += schema::message_row(m).len();
+            }
+            for c in &records {
+                n += schema::call_row(c).len();
             }
             n
         })

@@ -181,7 +181,7 @@ impl Sink for Messages<'_> {
 
     fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
         let m = match e {
-            Event::Message(m) => m,
+            Event::Message(m) => &***m,
             Event::Tick(_) => return Ok(self.out.flush()?),
             _ => return Ok(()),
         };
@@ -556,7 +556,7 @@ impl Sink for Show<'_> {
 
     fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
         let m = match e {
-            Event::Message(m) => m,
+            Event::Message(m) => &***m,
             Event::Tick(_) => return Ok(self.out.flush()?),
             _ => return Ok(()),
         };

@@ -146,7 +146,7 @@ impl Sink for LadderSink {
                     self.by_call
                         .entry(cid.to_string())
                         .or_default()
-                        .push((*m).clone());
+                        .push(MsgRow::clone(m));
                 }
             }
             Event::CallClosed(c) if selected || self.legs => {

@@ -156,7 +156,7 @@ impl Sink for Refetch<'_> {
             if let Some(&i) = m.call_id.as_ref().and_then(|c| self.wanted.get(c)) {
                 let s = &mut self.sections[i];
                 if s.msgs.len() < self.max {
-                    s.msgs.push((*m).clone());
+                    s.msgs.push(sipscope::correlate::record::MsgRow::clone(m));
                 } else {
                     s.msgs_cut += 1;
                 }

@@ -166,9 +166,7 @@ fn hold_offer(body: &[u8]) -> Option<bool> {
     )
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::sip::message::lossy;
 
 fn kind_of(m: &Method) -> CallKind {
     match m {

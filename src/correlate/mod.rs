@@ -58,7 +58,8 @@ pub struct Health {
 /// What a correlator hands to the sink.
 #[derive(Clone, Debug)]
 pub enum Output {
-    Msg(Box<MsgRow>),
+    /// Shared: a sink that keeps messages (the report's pending calls) holds it without a copy.
+    Msg(std::sync::Arc<MsgRow>),
     Call(Box<CallRecord>),
     Reg(Box<RegRecord>),
     /// A media line of an SDP offer or answer: where its sender wants RTP, and in what.
@@ -274,9 +275,7 @@ fn media(m: &Msg, out: &mut Vec<Output>, summary: bool) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("; "))
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::sip::message::lossy;
 
 /// The host of a SIP URI when it is an IP literal: `sip:alice@192.168.1.20:5060;transport=udp`,
 /// `sip:[fd00::1]:5060`.
@@ -403,7 +402,7 @@ impl Correlator {
             if self.cfg.want_raw {
                 row.sip = Some(m.sip);
             }
-            out.push(Output::Msg(Box::new(row)));
+            out.push(Output::Msg(std::sync::Arc::new(row)));
         }
     }
 
@@ -428,12 +427,12 @@ impl Correlator {
             src: m.src,
             dst: m.dst,
             transport: m.carrier,
-            method: s.method().map(|x| x.to_string()),
+            method: s.method().map(|x| x.as_str().to_owned()),
             status: s.status(),
             reason: s.reason_phrase().map(lossy),
             call_id: s.call_id().map(lossy),
             cseq: cseq.as_ref().map(|c| c.0),
-            cseq_method: cseq.map(|c| c.1.to_string()),
+            cseq_method: cseq.map(|c| c.1.as_str().to_owned()),
             from_user: from.as_ref().map(|f| lossy(f.user())),
             to_user: to.as_ref().map(|t| lossy(t.user())),
             from_tag: from.and_then(|f| f.tag()).map(lossy),

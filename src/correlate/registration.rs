@@ -32,9 +32,7 @@ pub struct Registrations {
     done: Vec<RegRecord>,
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::sip::message::lossy;
 
 /// Expires of the (first) Contact, else the Expires header (RFC 3261 §10.2.1.1).
 pub(crate) fn expires_of(msg: &SipMessage) -> Option<u32> {

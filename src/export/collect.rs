@@ -183,7 +183,7 @@ impl Sink for Chooser {
                 if self.spilled.contains(cid) {
                     return Ok(());
                 }
-                let at = MsgAt::from(*m);
+                let at = MsgAt::from(&***m);
                 if let Some(cf) = self.open.get_mut(cid) {
                     let before = cf.size();
                     cf.msgs.push(at);
@@ -249,7 +249,7 @@ impl Sink for Refetch {
         match e {
             Event::Message(m) => {
                 if let Some(cf) = m.call_id.as_deref().and_then(|c| self.wanted.get_mut(c)) {
-                    cf.msgs.push(MsgAt::from(*m));
+                    cf.msgs.push(MsgAt::from(&***m));
                 }
             }
             Event::CallClosed(c) if self.media => {

@@ -297,7 +297,7 @@ mod tests {
             row("leg-d", "Session-ID: 0123456789abcdef0123456789abcdef\r\n"),
         ];
         for r in &legs {
-            a.event(&Event::Message(r));
+            a.event(&Event::Message(&std::sync::Arc::new(r.clone())));
         }
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];

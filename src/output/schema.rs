@@ -184,6 +184,45 @@ fn s(v: impl ToString) -> Value {
     Value::Str(Some(v.to_string()))
 }
 
+/// An address as `Display` writes it (`192.0.2.1:5060`, `[2001:db8::1]:5060`), without the
+/// formatting machinery for IPv4: one per message row, so it shows in a signalling-heavy run.
+pub fn addr_text(a: std::net::SocketAddr) -> String {
+    fn digits(out: &mut String, mut n: u32) {
+        let mut buf = [0u8; 10];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &buf[i..] {
+            out.push(char::from(d));
+        }
+    }
+    match a {
+        std::net::SocketAddr::V4(v) => {
+            let mut out = String::with_capacity(21);
+            for (i, o) in v.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                digits(&mut out, u32::from(o));
+            }
+            out.push(':');
+            digits(&mut out, u32::from(v.port()));
+            out
+        }
+        std::net::SocketAddr::V6(_) => a.to_string(),
+    }
+}
+
+fn addr(a: std::net::SocketAddr) -> Value {
+    Value::Str(Some(addr_text(a)))
+}
+
 fn os<T: ToString>(v: &Option<T>) -> Value {
     Value::Str(v.as_ref().map(|x| x.to_string()))
 }
@@ -277,8 +316,8 @@ pub fn message_row(m: &MsgRow) -> Vec<Value> {
         u(m.frame),
         u(m.msg_in_frame),
         Value::Time(Some(m.ts)),
-        s(m.src),
-        s(m.dst),
+        addr(m.src),
+        addr(m.dst),
         s(m.transport.as_str()),
         os(&m.method),
         Value::U64(m.status.map(u64::from)),
@@ -398,6 +437,22 @@ pub fn names(f: Fields) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast address text is `Display`'s, digit for digit.
+    #[test]
+    fn addr_text_is_display() {
+        for a in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.0.0.1:5060",
+            "192.168.100.9:10",
+            "[2001:db8::1]:5061",
+            "[::ffff:10.0.0.1]:5060",
+        ] {
+            let a: std::net::SocketAddr = a.parse().unwrap();
+            assert_eq!(addr_text(a), a.to_string());
+        }
+    }
 
     /// Every row builder gives one value per field, of the field's type (or a null).
     #[test]

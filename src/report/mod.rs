@@ -24,9 +24,11 @@ pub mod netmap;
 pub mod tables;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
+use foldhash::{HashMap, HashMapExt};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::analysis::alerts::{Alert, Severity, State};
 use crate::analysis::rtp::StreamStats;
@@ -83,7 +85,9 @@ impl Default for ReportOptions {
 /// A call's messages and media, waiting for its record.
 #[derive(Default)]
 struct Pending {
-    msgs: Vec<MsgRow>,
+    /// Shared with nobody once the session has let the message go: taken back whole (no copy)
+    /// when the call gets a section.
+    msgs: Vec<Arc<MsgRow>>,
     /// Messages beyond `max_msgs` (in the messages table, not on the page).
     cut: u32,
     /// The budget ran out while the call was going on: its messages were let go.
@@ -391,7 +395,7 @@ impl Collector {
         }
     }
 
-    fn message(&mut self, m: &MsgRow) -> Result<(), OutputError> {
+    fn message(&mut self, m: &Arc<MsgRow>) -> Result<(), OutputError> {
         self.counts.sip_messages += 1;
         self.counts.retransmissions += u64::from(m.retransmission);
         self.counts.message_anomalies += u64::from(!m.anomalies.is_empty());
@@ -403,7 +407,13 @@ impl Collector {
         let Some(cid) = &m.call_id else {
             return Ok(());
         };
-        let p = self.pending.entry(cid.clone()).or_default();
+        // The Call-ID is copied once per call, not once per message.
+        if !self.pending.contains_key(cid.as_str()) {
+            self.pending.insert(cid.clone(), Pending::default());
+        }
+        let Some(p) = self.pending.get_mut(cid.as_str()) else {
+            return Ok(());
+        };
         if p.incomplete {
             return Ok(());
         }
@@ -420,12 +430,12 @@ impl Collector {
             return Ok(());
         }
         self.pending_bytes += size;
-        p.msgs.push(m.clone());
+        p.msgs.push(Arc::clone(m));
         Ok(())
     }
 
-    fn free(&mut self, msgs: &[MsgRow]) {
-        let n: usize = msgs.iter().map(held_size).sum();
+    fn free(&mut self, msgs: &[Arc<MsgRow>]) {
+        let n: usize = msgs.iter().map(|m| held_size(m)).sum();
         self.pending_bytes = self.pending_bytes.saturating_sub(n);
     }
 
@@ -485,9 +495,10 @@ impl Collector {
         self.stats.add_call(&c);
         let pending = self.pending.remove(&c.call_id).unwrap_or_default();
         self.free(&pending.msgs);
+        let msgs: Vec<MsgRow> = pending.msgs.into_iter().map(Arc::unwrap_or_clone).collect();
         let streams = closed.streams.clone();
         let alerts = closed.alerts.clone();
-        self.netmap.call(&c, &pending.msgs);
+        self.netmap.call(&c, &msgs);
         self.tables.call(&c, alerts.len() as u64)?;
         if c.kind != CallKind::Invite {
             self.counts.other_dialogs += 1;
@@ -509,7 +520,7 @@ impl Collector {
             return Ok(());
         }
         let section = Section {
-            msgs: pending.msgs,
+            msgs,
             msgs_cut: pending.cut,
             refetch: pending.incomplete,
             streams,

@@ -27,7 +27,8 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use foldhash::{HashMap, HashMapExt};
 use std::net::SocketAddr;
 
 pub use filter::Filter;
@@ -92,7 +93,8 @@ pub struct Tick {
 
 /// What a sink is told.
 pub enum Event<'a> {
-    Message(&'a MsgRow),
+    /// Shared with the session: a sink may keep it (`Arc::clone`) instead of copying it.
+    Message(&'a std::sync::Arc<MsgRow>),
     CallChanged(&'a CallChange),
     CallClosed(&'a ClosedCall),
     /// An RTP stream that ended, tied to its call (or to none).

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{armed, ns, Engine, Severity};
+use super::{armed, ns, Engine, Line, Severity};
 use crate::time::Ts;
 
 impl Engine {
@@ -13,7 +13,7 @@ impl Engine {
         client: IpAddr,
         status: u16,
         ts: Ts,
-        line: &(u64, String),
+        line: &Line<'_>,
     ) {
         let width = ns(self.cfg.window_s);
         let Some(c) = self.sources.get_mut(&client) else {
@@ -38,7 +38,7 @@ impl Engine {
                             "{n} × 401/403/407 to {client} in {:.0} s without a success",
                             self.cfg.window_s
                         ),
-                        Some(line.clone()),
+                        Some(line.owned()),
                         "a wrong password or a brute-force attempt: check the account and the source",
                     );
                 }

@@ -5,7 +5,7 @@
 //! `MAX_WATCHED` of them (more is table-full), at most 64 pending requests per call; every
 //! deadline is a capture time, so `tick` fires them the same live and on replay.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::{first_line, ns, secs, Alert, Engine, Severity, Source, State};
@@ -63,12 +63,18 @@ impl Watch {
 
 impl Engine {
     /// The call's transactions and dialog, on one of its messages.
-    pub(super) fn transactions(&mut self, m: &MsgRow, cid: String) {
-        if !self.calls.contains_key(&cid) && self.calls.len() >= MAX_WATCHED {
-            self.table_full("call watch", m.ts);
-            return;
+    pub(super) fn transactions(&mut self, m: &MsgRow, cid: &str) {
+        if !self.calls.contains_key(cid) {
+            if self.calls.len() >= MAX_WATCHED {
+                self.table_full("call watch", m.ts);
+                return;
+            }
+            // The Call-ID is copied once per call, not once per message.
+            self.calls.insert(cid.to_string(), Default::default());
         }
-        let w = self.calls.entry(cid.clone()).or_default();
+        let Some(w) = self.calls.get_mut(cid) else {
+            return;
+        };
         let cseq_method = m.cseq_method.as_deref().unwrap_or("");
         let mut cleared: Vec<(&'static str, String)> = Vec::new();
         let mut expired: Vec<Alert> = Vec::new();
@@ -89,7 +95,7 @@ impl Engine {
                             if w.ok_again > 0 && m.ts.since(ok_ts) >= t_ack && !w.has("missing-ack")
                             {
                                 w.fired.push(("missing-ack", true));
-                                expired.push(ack_alert(&cid, ok_ts, frame, w.ok_again, t_ack));
+                                expired.push(ack_alert(cid, ok_ts, frame, w.ok_again, t_ack));
                             }
                         }
                         if let Some(f) = w.fired.iter_mut().find(|f| f.0 == "missing-ack" && f.1) {
@@ -156,7 +162,7 @@ impl Engine {
                         if late && !p.fired && !scanner(&self.sources, p.src.ip(), p.ts, width) {
                             // Its timer ran out before this answer, whether or not a tick saw it.
                             p.fired = true;
-                            let a = p_alert(&cid, &p, ns(self.cfg.transaction_timeout_s));
+                            let a = p_alert(cid, &p, ns(self.cfg.transaction_timeout_s));
                             if !w.has(a.code) {
                                 w.fired.push((a.code, true));
                                 expired.push(a);
@@ -190,7 +196,7 @@ impl Engine {
             self.out.push(a);
         }
         for (code, why) in cleared {
-            self.clear(code, m.ts, &cid, why);
+            self.clear(code, m.ts, cid, why);
         }
     }
 

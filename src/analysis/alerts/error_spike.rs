@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::window::Window;
-use super::{ns, Engine, Severity, MAX_SOURCES};
+use super::{ns, Engine, Line, Severity, MAX_SOURCES};
 use crate::time::{Ts, NANOS_PER_SEC};
 
 /// Per-peer error-rate state: final responses and errors over the sliding window, the current
@@ -33,7 +33,7 @@ impl Engine {
         peer_ip: IpAddr,
         ts: Ts,
         status: u16,
-        line: &(u64, String),
+        line: &Line<'_>,
     ) {
         let width = ns(self.cfg.window_s);
         if !self.peers.contains_key(&peer_ip) && self.peers.len() >= MAX_SOURCES {
@@ -96,7 +96,7 @@ impl Engine {
                     "{e} of {n} final answers from {peer_ip} were errors ({:.0} %, {base})",
                     share * 100.0
                 ),
-                Some(line.clone()),
+                Some(line.owned()),
                 "the peer is failing calls: check its health, capacity and routes",
             );
         }

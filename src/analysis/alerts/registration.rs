@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use super::window::{truncate, NAME_MAX};
-use super::{armed, ns, secs, Engine, Severity};
+use super::{armed, ns, secs, Engine, Line, Severity};
 use crate::correlate::record::MsgRow;
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};
 
@@ -59,7 +59,7 @@ type AorKey = (IpAddr, Box<str>);
 
 impl Engine {
     /// A REGISTER (not a retransmission).
-    pub(super) fn registration_flood(&mut self, m: &MsgRow, line: &(u64, String)) {
+    pub(super) fn registration_flood(&mut self, m: &MsgRow, line: &Line<'_>) {
         let src_ip = m.src.ip();
         if let Some(ev) = self.registration(src_ip, m.to_user.as_deref(), m.ts, m.expires) {
             self.raise(
@@ -69,7 +69,7 @@ impl Engine {
                 None,
                 Some(src_ip.to_string()),
                 ev,
-                Some(line.clone()),
+                Some(line.owned()),
                 "a misconfigured client or a flood: check its expiry and retry timers",
             );
         }

@@ -1,12 +1,12 @@
 //! retransmission-storm: a sender whose retransmissions exceed `retransmission_pct` of its
 //! messages over the sliding window (with at least `retransmission_min` messages in it).
 
-use super::{armed, ns, Engine, Severity};
+use super::{armed, ns, Engine, Line, Severity};
 use crate::correlate::record::MsgRow;
 
 impl Engine {
     /// Counts one message of its sender (whose entry exists).
-    pub(super) fn retransmissions(&mut self, m: &MsgRow, line: &(u64, String)) {
+    pub(super) fn retransmissions(&mut self, m: &MsgRow, line: &Line<'_>) {
         let width = ns(self.cfg.window_s);
         let ts = m.ts;
         let src_ip = m.src.ip();
@@ -33,7 +33,7 @@ impl Engine {
                     self.cfg.window_s,
                     resent as f64 * 100.0 / sent as f64
                 ),
-                Some(line.clone()),
+                Some(line.owned()),
                 "the peer is not answering or answers are lost: check reachability, NAT and overload",
             );
         }

@@ -11,7 +11,7 @@
 
 use std::net::IpAddr;
 
-use super::{ns, Engine, Severity, Source};
+use super::{ns, Engine, Line, Severity, Source};
 use crate::correlate::record::MsgRow;
 use crate::time::{Nanos, Ts};
 
@@ -20,7 +20,7 @@ pub(super) const MAX_REFUSED: usize = 1024;
 
 impl Engine {
     /// A request (not a retransmission) from a known scanner's User-Agent.
-    pub(super) fn scanner_agent(&mut self, m: &MsgRow, method: &str, line: &(u64, String)) {
+    pub(super) fn scanner_agent(&mut self, m: &MsgRow, method: &str, line: &Line<'_>) {
         let Some(ua) = &m.user_agent else { return };
         let width = ns(self.cfg.window_s);
         let src_ip = m.src.ip();
@@ -42,7 +42,7 @@ impl Engine {
                 m.call_id.as_deref(),
                 Some(src_ip.to_string()),
                 format!("{method} from {src_ip} with User-Agent {ua:?}"),
-                Some(line.clone()),
+                Some(line.owned()),
                 "a known SIP scanner: block the source, check that no extension has a weak password",
             );
         }
@@ -55,7 +55,7 @@ impl Engine {
         m: &MsgRow,
         client: IpAddr,
         status: u16,
-        line: &(u64, String),
+        line: &Line<'_>,
     ) {
         let width = ns(self.cfg.window_s);
         let ts = m.ts;
@@ -115,7 +115,7 @@ impl Engine {
                     "{client} was refused for {n} different users in {:.0} s{seq}; {ok} of its {finals} final answers succeeded ({ok_pct:.0} %)",
                     self.cfg.window_s
                 ),
-                Some(line.clone()),
+                Some(line.owned()),
                 "someone is probing for extensions: block the source",
             );
         }

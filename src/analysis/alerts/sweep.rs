@@ -20,7 +20,7 @@
 use std::net::IpAddr;
 
 use super::scanner::MAX_REFUSED;
-use super::{ns, Engine, Severity};
+use super::{ns, Engine, Line, Severity};
 use crate::correlate::record::MsgRow;
 
 /// The methods a sweep is made of.
@@ -45,7 +45,7 @@ fn from_ordinal(n: u128, like: IpAddr) -> IpAddr {
 
 impl Engine {
     /// A request (not a retransmission) from its source (whose entry exists).
-    pub(super) fn sweep_request(&mut self, m: &MsgRow, method: &str, line: &(u64, String)) {
+    pub(super) fn sweep_request(&mut self, m: &MsgRow, method: &str, line: &Line<'_>) {
         if !swept(method) || m.to_tag.is_some() {
             return;
         }
@@ -112,7 +112,7 @@ impl Engine {
             format!(
                 "{src_ip} swept with {method} requests {what}; {ok} of its {asked} requests succeeded ({ok_pct:.0} %), {answered} got a final answer"
             ),
-            Some(line.clone()),
+            Some(line.owned()),
             "someone is mapping SIP hosts or extensions: block the source",
         );
     }

@@ -3,7 +3,8 @@
 //! amortised per sighting and on capture time only.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};

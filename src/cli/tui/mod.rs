@@ -78,7 +78,7 @@ impl Sink for Forward {
 
     fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
         let m = match e {
-            Event::Message(m) => Msg::Message(Box::new((*m).clone())),
+            Event::Message(m) => Msg::Message(Box::new(MsgRow::clone(m))),
             Event::CallChanged(c) => Msg::Changed(Box::new((*c).clone())),
             Event::CallClosed(c) => Msg::Closed(Box::new((*c).clone())),
             Event::Stream(s) => Msg::Stream(Box::new((*s).clone())),
