@@ -41,8 +41,7 @@ fn benches(c: &mut Criterion) {
     // The SIP messages of the sample, as the framer/UDP path hands them over, and as the
     // workers hand them to the correlator.
     let mut msgs = Vec::new();
-    let mut units = Vec::new();
-    {
+    let units = {
         let mut d = Decoder::default();
         let mut r = Reassembler::new(ReassemblyConfig::default());
         let mut out = Vec::new();
@@ -53,8 +52,8 @@ fn benches(c: &mut Criterion) {
         }
         r.finish(&mut out);
         msgs.extend(out.iter().map(|u| u.bytes.clone()));
-        units = out;
-    }
+        out
+    };
     let parsed: Vec<Msg> = units
         .iter()
         .enumerate()
