@@ -41,6 +41,10 @@ pub struct PipelineConfig {
     pub frame_filter: Option<String>,
     /// Stop after this many frames (that pass the filter), as `tcpdump -c`.
     pub max_frames: Option<u64>,
+    /// Only the messages of these Call-IDs go on to the correlators (the report's second reading
+    /// of a file, for a few calls' messages): the rest are parsed for their Call-ID and let go
+    /// in the workers. Messages keep their numbers within their frames.
+    pub only_calls: Option<Arc<foldhash::HashSet<Box<[u8]>>>>,
 }
 
 impl Default for PipelineConfig {
@@ -56,6 +60,7 @@ impl Default for PipelineConfig {
             tap: None,
             frame_filter: None,
             max_frames: None,
+            only_calls: None,
         }
     }
 }
@@ -459,6 +464,7 @@ pub fn run(
             rcfg.tls_keys = Some(tls_keys.clone());
             let mcfg = cfg.media.clone();
             let gaps = tcp_gaps.clone();
+            let only_calls = cfg.only_calls.clone();
             workers.push(scope.spawn(move || {
                 let mut gaps_said = 0u64;
                 let mut decoder = Decoder::default();
@@ -482,6 +488,11 @@ pub fn run(
                         match SipMessage::parse(u.bytes, u.datagram) {
                             Ok(sip) => {
                                 idx_of_frame.1 = idx_of_frame.1.saturating_add(1);
+                                if let Some(only) = &only_calls {
+                                    if !sip.call_id().is_some_and(|c| only.contains(c)) {
+                                        continue;
+                                    }
+                                }
                                 let shard = call_shard(&sip, m);
                                 outs[shard].push(Msg {
                                     frame,
