@@ -491,15 +491,15 @@ impl Collector {
 
     /// A call leaves the session: to the tables, the list, and perhaps a section.
     fn release(&mut self, closed: &ClosedCall) -> Result<(), OutputError> {
-        let c = closed.call.clone();
-        self.stats.add_call(&c);
+        // Read in place: only a call that gets a section is copied (most are counted and go).
+        let c = &closed.call;
+        let alerts = &closed.alerts;
+        self.stats.add_call(c);
         let pending = self.pending.remove(&c.call_id).unwrap_or_default();
         self.free(&pending.msgs);
         let msgs: Vec<MsgRow> = pending.msgs.into_iter().map(Arc::unwrap_or_clone).collect();
-        let streams = closed.streams.clone();
-        let alerts = closed.alerts.clone();
-        self.netmap.call(&c, &msgs);
-        self.tables.call(&c, alerts.len() as u64)?;
+        self.netmap.call(c, &msgs);
+        self.tables.call(c, alerts.len() as u64)?;
         if c.kind != CallKind::Invite {
             self.counts.other_dialogs += 1;
             return Ok(());
@@ -508,41 +508,52 @@ impl Collector {
         if let Some(p) = c.pdd {
             bin(&mut self.pdd, p);
         }
-        let (score, reasons) = assess(&c, &alerts);
+        let (score, reasons) = assess(c, alerts);
         self.counts.problem_calls += u64::from(score > 0);
-        self.list_row(&c, alerts.len() as u32, score, &reasons);
+        self.list_row(c, alerts.len() as u32, score, &reasons);
         let sig = if score > 0 {
-            signature(&c, &reasons)
+            signature(c, &reasons)
         } else {
             0
         };
-        if score > 0 && self.fold(sig, &c) {
+        if score > 0 && self.fold(sig, c) {
             return Ok(());
+        }
+        self.seq += 1;
+        // A good call is sampled by the hash of its Call-ID: the smallest `sample_good` stay.
+        let good_key = (score == 0).then(|| {
+            let hash = crate::decode::fnv(c.call_id.as_bytes(), crate::decode::FNV_OFFSET);
+            (hash, c.call_id.clone())
+        });
+        if let Some(key) = &good_key {
+            let full = self.good.len() >= self.opts.sample_good;
+            if self.opts.sample_good == 0
+                || (full && self.good.last_key_value().is_some_and(|(k, _)| key > k))
+            {
+                return Ok(());
+            }
         }
         let section = Section {
             msgs,
             msgs_cut: pending.cut,
             refetch: pending.incomplete,
-            streams,
+            streams: closed.streams.clone(),
             owners: closed.media.iter().copied().collect(),
-            alerts,
+            alerts: alerts.clone(),
             score,
             reasons,
             similar: Similar::default(),
             signature: sig,
             capture: None,
-            call: c,
+            call: c.clone(),
         };
-        self.seq += 1;
-        if score > 0 {
-            self.keep_problem(section);
-        } else if self.opts.sample_good > 0 {
-            let hash =
-                crate::decode::fnv(section.call.call_id.as_bytes(), crate::decode::FNV_OFFSET);
-            let key = (hash, section.call.call_id.clone());
-            self.good.insert(key, section);
-            if self.good.len() > self.opts.sample_good {
-                self.good.pop_last();
+        match good_key {
+            None => self.keep_problem(section),
+            Some(key) => {
+                self.good.insert(key, section);
+                if self.good.len() > self.opts.sample_good {
+                    self.good.pop_last();
+                }
             }
         }
         Ok(())
