@@ -121,6 +121,9 @@ pub struct CorrelatorConfig {
     pub want_changes: bool,
     /// Each message row also carries the parsed message over its captured bytes.
     pub want_raw: bool,
+    /// Each message row carries its SDP's one-line summary (for sinks that show messages; the
+    /// detectors do not read it, and writing it costs a string per offer and answer).
+    pub want_sdp_summary: bool,
 }
 
 impl Default for CorrelatorConfig {
@@ -142,6 +145,7 @@ impl Default for CorrelatorConfig {
             want_detail: false,
             want_changes: false,
             want_raw: false,
+            want_sdp_summary: true,
         }
     }
 }
@@ -396,7 +400,7 @@ impl Correlator {
             self.stats.retransmissions += 1;
         }
         // The SDP summary of the row comes from the media pass's parse when there is one.
-        let sdp = (self.cfg.want_media && !retrans).then(|| media(&m, out, self.cfg.want_messages));
+        let sdp = (self.cfg.want_media && !retrans).then(|| media(&m, out, self.cfg.want_messages && self.cfg.want_sdp_summary));
         if self.cfg.want_messages {
             let mut row = self.row(&m, retrans, sdp);
             if self.cfg.want_raw {
@@ -454,7 +458,9 @@ impl Correlator {
             anomalies: s.anomalies.iter().map(|a| a.code()).collect(),
             sdp: sdp.unwrap_or_else(|| {
                 match (s.header(crate::sip::HeaderName::ContentType), s.body()) {
-                    (Some(ct), body) if !body.is_empty() => crate::sip::sdp::summary(ct, body),
+                    (Some(ct), body) if !body.is_empty() && self.cfg.want_sdp_summary => {
+                        crate::sip::sdp::summary(ct, body)
+                    }
                     _ => None,
                 }
             }),

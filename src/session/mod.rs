@@ -139,6 +139,8 @@ impl Needs {
         c.want_messages = self.messages || self.alerts;
         c.want_text = self.text;
         c.want_raw = self.raw;
+        // Rows for the detectors alone (`alerts`) go without the SDP summary no one reads.
+        c.want_sdp_summary = self.messages;
         c.want_detail = self.detail || self.alerts;
         c.want_changes = self.changes;
         // The media index is filled from the SDP of messages.
