@@ -10,14 +10,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sipscope::capture::file::FileSource;
 use sipscope::analysis::alerts::{Engine, Thresholds};
+use sipscope::capture::file::FileSource;
 use sipscope::capture::{Frame, Source};
 use sipscope::correlate::{Correlator, CorrelatorConfig, Msg, Output};
 use sipscope::decode::Decoder;
+use sipscope::output::schema;
 use sipscope::pipeline::{self, PipelineConfig};
 use sipscope::reassembly::{Reassembler, ReassemblyConfig};
-use sipscope::output::schema;
 use sipscope::sip::SipMessage;
 
 const SAMPLE: &str = concat!(

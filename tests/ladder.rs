@@ -488,3 +488,60 @@ fn svg_text_stays_inside_the_drawing_in_a_browser() {
     );
     assert_eq!(v["errors"], serde_json::json!([]));
 }
+
+/// The report's network map reads roles from a shape-only ladder (no texts, addresses, SDP):
+/// the columns and their roles are those of the full ladder, call by call and for all the calls
+/// of a B2BUA-free proxy sample at once.
+#[test]
+fn shape_only_ladder_keeps_columns_and_roles() {
+    let mut cfg = sipscope::pipeline::PipelineConfig::default();
+    cfg.correlator.want_messages = true;
+    let r = run_with(&[&repo().join("samples/kamailio-sipp-outcomes.pcap")], cfg);
+    let shape = LadderOptions {
+        skip_text: true,
+        ..LadderOptions::default()
+    };
+    let roles = |l: &Ladder| -> Vec<_> {
+        l.columns
+            .iter()
+            .map(|c| (c.endpoint.clone(), c.role))
+            .collect()
+    };
+    let mut ids: Vec<&str> = r
+        .messages
+        .iter()
+        .filter_map(|m| m.call_id.as_deref())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert!(ids.len() > 5);
+    let mut proxies = 0;
+    for id in ids {
+        let rows: Vec<_> = r
+            .messages
+            .iter()
+            .filter(|m| m.call_id.as_deref() == Some(id))
+            .cloned()
+            .collect();
+        let (full, bare) = (
+            Ladder::build(&rows, &LadderOptions::default()),
+            Ladder::build(&rows, &shape),
+        );
+        assert_eq!(roles(&full), roles(&bare), "{id}");
+        assert!(bare
+            .rows
+            .iter()
+            .all(|r| r.sdp.is_none() && r.text.is_none()));
+        proxies += full
+            .columns
+            .iter()
+            .filter(|c| c.role == Some(render::Role::Proxy))
+            .count();
+    }
+    assert!(
+        proxies > 0,
+        "the sample's kamailio is a proxy in some calls"
+    );
+    let all = Ladder::build(&r.messages, &LadderOptions::default());
+    assert_eq!(roles(&all), roles(&Ladder::build(&r.messages, &shape)));
+}

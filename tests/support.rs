@@ -127,7 +127,10 @@ impl Sink for Collect<'_> {
 
     fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
         match e {
-            Event::Message(m) => self.run.messages.push(sipscope::correlate::record::MsgRow::clone(m)),
+            Event::Message(m) => self
+                .run
+                .messages
+                .push(sipscope::correlate::record::MsgRow::clone(m)),
             Event::CallClosed(c) => {
                 self.run.media.extend(c.media.iter().copied());
                 self.run.calls.push(c.call.clone());

@@ -400,7 +400,8 @@ impl Correlator {
             self.stats.retransmissions += 1;
         }
         // The SDP summary of the row comes from the media pass's parse when there is one.
-        let sdp = (self.cfg.want_media && !retrans).then(|| media(&m, out, self.cfg.want_messages && self.cfg.want_sdp_summary));
+        let sdp = (self.cfg.want_media && !retrans)
+            .then(|| media(&m, out, self.cfg.want_messages && self.cfg.want_sdp_summary));
         if self.cfg.want_messages {
             let mut row = self.row(&m, retrans, sdp);
             if self.cfg.want_raw {

@@ -102,7 +102,8 @@ pub struct LadderOptions {
     pub by_host: bool,
     /// Names for endpoints: an IP (any port) or IP:port.
     pub aliases: BTreeMap<String, String>,
-    /// Leave the message texts out of the rows (when only the shape is wanted).
+    /// Only the shape is wanted (the report's network map: columns and their roles): the rows
+    /// carry no message text, SDP or transaction id, and the columns no address text or name.
     pub skip_text: bool,
 }
 
@@ -139,14 +140,18 @@ impl Ladder {
                 return i;
             }
             let address = match &e {
+                _ if opts.skip_text => String::new(),
                 Endpoint::Addr(a) => a.to_string(),
                 Endpoint::Host(h) => h.to_string(),
             };
-            let name = opts
-                .aliases
-                .get(&a.to_string())
-                .or_else(|| opts.aliases.get(&a.ip().to_string()))
-                .cloned();
+            let name = if opts.aliases.is_empty() {
+                None
+            } else {
+                opts.aliases
+                    .get(&a.to_string())
+                    .or_else(|| opts.aliases.get(&a.ip().to_string()))
+                    .cloned()
+            };
             columns.push(Column {
                 endpoint: e,
                 address,
@@ -164,16 +169,16 @@ impl Ladder {
             // The software an endpoint runs names its column, unless the user named it. Only a
             // request with a single Via was written by its sender: a proxy forwards the caller's
             // User-Agent header, and responses carry the far end's Server header back.
-            if let Some(ua) = &m.user_agent {
+            if let Some(ua) = m.user_agent.as_ref().filter(|_| !opts.skip_text) {
                 if m.method.is_some() && m.via_count == 1 && columns[from].name.is_none() {
                     columns[from].name = Some(ua.clone());
                 }
             }
-            let call_id = m.call_id.clone().unwrap_or_default();
-            let leg = match call_ids.iter().position(|c| *c == call_id) {
+            let call_id = m.call_id.as_deref().unwrap_or_default();
+            let leg = match call_ids.iter().position(|c| c == call_id) {
                 Some(i) => i,
                 None => {
-                    call_ids.push(call_id.clone());
+                    call_ids.push(call_id.to_string());
                     call_ids.len() - 1
                 }
             };
@@ -201,13 +206,13 @@ impl Ladder {
                     _ => "?".into(),
                 },
             };
-            let cseq = format!(
-                "{} {}",
-                m.cseq.map(|c| c.to_string()).unwrap_or_default(),
-                m.cseq_method.clone().unwrap_or_default()
-            )
-            .trim()
-            .to_string();
+            // `1 INVITE`, or whichever half there is.
+            let cseq = match (m.cseq, m.cseq_method.as_deref().map(str::trim)) {
+                (Some(n), Some(x)) if !x.is_empty() => format!("{n} {x}"),
+                (Some(n), _) => n.to_string(),
+                (None, Some(x)) => x.to_string(),
+                (None, None) => String::new(),
+            };
             if m.retransmission {
                 // Fold into the latest row it repeats (same hop, same label, same CSeq).
                 if let Some(r) = rows.iter_mut().rev().find(|r| {
@@ -228,13 +233,17 @@ impl Ladder {
                 Some(x) => x,
                 None => "",
             };
-            let transaction = fnv(
-                m.branch.as_deref().unwrap_or(""),
+            let transaction = if opts.skip_text {
+                0
+            } else {
                 fnv(
-                    &format!("{}{class}", m.cseq.unwrap_or(0)),
-                    crate::decode::FNV_OFFSET,
-                ),
-            );
+                    m.branch.as_deref().unwrap_or(""),
+                    fnv(
+                        &format!("{}{class}", m.cseq.unwrap_or(0)),
+                        crate::decode::FNV_OFFSET,
+                    ),
+                )
+            };
             let delta = last_ts.map_or(0, |t| m.ts.since(t));
             last_ts = Some(m.ts);
             rows.push(Row {
@@ -246,7 +255,7 @@ impl Ladder {
                 cseq,
                 count: 1,
                 transaction,
-                sdp: m.sdp.clone(),
+                sdp: if opts.skip_text { None } else { m.sdp.clone() },
                 text: if opts.skip_text { None } else { m.text.clone() },
                 leg,
                 frame: m.frame,

@@ -23,9 +23,9 @@ pub mod markdown;
 pub mod netmap;
 pub mod tables;
 
+use foldhash::{HashMap, HashMapExt};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use foldhash::{HashMap, HashMapExt};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -511,11 +511,7 @@ impl Collector {
         let (score, reasons) = assess(c, alerts);
         self.counts.problem_calls += u64::from(score > 0);
         self.list_row(c, alerts.len() as u32, score, &reasons);
-        let sig = if score > 0 {
-            signature(c, &reasons)
-        } else {
-            0
-        };
+        let sig = if score > 0 { signature(c, &reasons) } else { 0 };
         if score > 0 && self.fold(sig, c) {
             return Ok(());
         }

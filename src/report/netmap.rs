@@ -3,8 +3,8 @@
 //! an IP:port that receives requests (where it listens); the ephemeral ports a host sends from
 //! over TCP fold into its listening port when it has just one, so a phone on TCP is one box.
 
-use std::collections::BTreeSet;
 use foldhash::{HashMap, HashMapExt, HashSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 

@@ -9,8 +9,8 @@
 //! after them are counted in `capped` and linked to nothing through that key, rather than linked
 //! pairwise (quadratic in the group's size, and no longer a call's legs).
 
-use std::collections::VecDeque;
 use foldhash::{HashMap, HashMapExt};
+use std::collections::VecDeque;
 
 use crate::correlate::record::CallRecord;
 use crate::time::{Nanos, Ts};

@@ -15,8 +15,8 @@
 //! Bounded: a call's announcements go when the session forgets the call (it has closed and its
 //! streams are in); beyond `max` announcements the oldest address entries are dropped and counted.
 
-use std::collections::BTreeMap;
 use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 

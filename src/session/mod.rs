@@ -27,8 +27,8 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use foldhash::{HashMap, HashMapExt};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 pub use filter::Filter;
@@ -346,6 +346,9 @@ impl Session {
             }
             Output::RtpLive(v) => {
                 if let Some(e) = &mut self.engine {
+                    if !v.is_empty() {
+                        e.media_flowing();
+                    }
                     for s in &v {
                         if let Some(cid) = self.index.call_of(s.src, s.dst, s.first) {
                             e.on_live_stream(cid, s.dst, s.last);
@@ -688,6 +691,7 @@ impl Session {
         if let Some(e) = &mut self.engine {
             e.tick(end);
             e.settle(end, true);
+            e.media_end(end);
             // What the capture lost that no tick reported yet.
             let dropped = run.capture.dropped_kernel
                 + run.capture.dropped_interface

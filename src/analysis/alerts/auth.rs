@@ -8,13 +8,7 @@ use crate::time::Ts;
 
 impl Engine {
     /// A final answer `status` to `client` (whose entry exists).
-    pub(super) fn auth_failures(
-        &mut self,
-        client: IpAddr,
-        status: u16,
-        ts: Ts,
-        line: &Line<'_>,
-    ) {
+    pub(super) fn auth_failures(&mut self, client: IpAddr, status: u16, ts: Ts, line: &Line<'_>) {
         let width = ns(self.cfg.window_s);
         let Some(c) = self.sources.get_mut(&client) else {
             return;

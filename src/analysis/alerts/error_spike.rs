@@ -28,13 +28,7 @@ impl Engine {
     /// ends there is no baseline, and only a share of `error_spike_cold_pct` is a spike; after
     /// it, the share must be `error_spike_factor` times the baseline and `error_spike_margin_pct`
     /// points above it, so a steady failure ratio never is one.
-    pub(super) fn error_rate(
-        &mut self,
-        peer_ip: IpAddr,
-        ts: Ts,
-        status: u16,
-        line: &Line<'_>,
-    ) {
+    pub(super) fn error_rate(&mut self, peer_ip: IpAddr, ts: Ts, status: u16, line: &Line<'_>) {
         let width = ns(self.cfg.window_s);
         if !self.peers.contains_key(&peer_ip) && self.peers.len() >= MAX_SOURCES {
             self.table_full("peer", ts);

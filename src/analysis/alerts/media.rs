@@ -37,6 +37,9 @@ const SETTLE: Nanos = 62 * NANOS_PER_SEC;
 pub const MEDIA_DECIDE: Nanos = 10 * NANOS_PER_SEC;
 /// The period of those reports.
 pub const MEDIA_PROGRESS: Nanos = 5 * NANOS_PER_SEC;
+/// Answered calls with SDP and no RTP, in a capture that has carried no RTP at all, after which
+/// that is said once (a signalling-only capture would otherwise raise no-rtp for every call).
+pub const NO_MEDIA_CALLS: u64 = 10;
 
 #[derive(Clone, Debug)]
 pub(super) struct StreamBrief {
@@ -62,8 +65,43 @@ impl Engine {
         }
     }
 
+    /// RTP is flowing somewhere in the capture (a stream of any call, or of none): from now on
+    /// a call without RTP is a call whose media did not flow, not a capture that cannot show it.
+    pub fn media_flowing(&mut self) {
+        self.rtp_seen = true;
+    }
+
+    /// End of input: a capture that never carried RTP says once, with the count, what it could
+    /// not judge (fewer than [`NO_MEDIA_CALLS`] such calls are said here, not on the way).
+    pub fn media_end(&mut self, now: Ts) {
+        if self.no_media > 0 && !self.no_media_said && !self.rtp_seen {
+            self.no_media_said = true;
+            self.no_media_alert(now);
+        }
+    }
+
+    fn no_media_alert(&mut self, at: Ts) {
+        let n = self.no_media;
+        self.raise(
+            "no-rtp",
+            Severity::Warning,
+            at,
+            None,
+            None,
+            format!(
+                "{n} answered call{} offered media and the capture holds no RTP at all so far: \
+                 no-rtp is not judged per call until RTP is seen",
+                if n == 1 { "" } else { "s" }
+            ),
+            None,
+            "a signalling-only capture (a SIP-only filter, an SBC trace, HEP of SIP) cannot show \
+             media; if RTP was captured too, media is blocked for every call: check firewall and NAT",
+        );
+    }
+
     /// A stream still flowing, tied to its call: what mid-call media checks go by.
     pub fn on_live_stream(&mut self, call_id: &str, dst: SocketAddr, last: Ts) {
+        self.rtp_seen = true;
         if !self.calls.contains_key(call_id) {
             return;
         }
@@ -107,6 +145,7 @@ impl Engine {
 
     /// A finished RTP stream, tied to its call (or not).
     pub fn on_stream(&mut self, s: &StreamStats) {
+        self.rtp_seen = true;
         self.poor_quality(s);
         let Some(cid) = s.call_id.clone() else { return };
         // A pause inside the stream while the dialog was up (and not put on hold by its SDP).
@@ -237,6 +276,16 @@ impl Engine {
             v.dedup();
             v
         };
+        if streams.is_empty() && !self.rtp_seen {
+            // Nothing to tell a call whose media did not flow from a capture without media:
+            // counted, and said once for the capture.
+            self.no_media += 1;
+            if self.no_media >= NO_MEDIA_CALLS && !self.no_media_said {
+                self.no_media_said = true;
+                self.no_media_alert(at);
+            }
+            return;
+        }
         if streams.is_empty() {
             self.raise(
                 "no-rtp",

@@ -18,8 +18,8 @@
 //! `retransmission`, `scanner` and `sweep`, `auth`, `registration`, `error_spike`; `window` holds the
 //! sliding windows they count in.
 
-use std::collections::{BTreeMap, VecDeque};
 use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
@@ -122,6 +122,11 @@ pub struct Engine {
     pub stats: EngineStats,
     now: Ts,
     table_full_said: bool,
+    /// Any RTP seen in the capture so far (a stream of any call, or of none).
+    rtp_seen: bool,
+    /// Answered calls with SDP and no RTP judged before any RTP was seen (not said per call).
+    no_media: u64,
+    no_media_said: bool,
 }
 
 /// The message a rate detector would cite (frame number, first line), written out only when
@@ -168,6 +173,9 @@ impl Engine {
             stats: EngineStats::default(),
             now: Ts::ZERO,
             table_full_said: false,
+            rtp_seen: false,
+            no_media: 0,
+            no_media_said: false,
         }
     }
 

@@ -376,6 +376,8 @@ fn one_way_audio_is_judged_mid_call_from_live_streams() {
 #[test]
 fn media_decisions_on_one_tick_come_in_a_fixed_order() {
     let mut e = Engine::new(Thresholds::default());
+    // RTP flows elsewhere in the capture: each silent call is judged on its own.
+    e.media_flowing();
     let ids: Vec<String> = (0..24).map(|i| format!("call-{i:02}")).collect();
     for (i, cid) in ids.iter().enumerate() {
         let t = if i % 2 == 0 { 1.0 } else { 2.0 };
@@ -962,4 +964,58 @@ fn a_pause_on_hold_is_no_rtp_stopped() {
     let f = fired(&mut e, "rtp-stopped");
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].call_id.as_deref(), Some("dropped"));
+}
+
+/// A capture without any RTP (signalling only: a SIP-only filter, an SBC trace) cannot show
+/// media: no-rtp is said once for the capture, not for each of its answered calls; once RTP is
+/// seen anywhere, a call without it is judged as before.
+#[test]
+fn no_rtp_is_said_once_on_a_signalling_only_capture() {
+    let mut e = Engine::new(Thresholds::default());
+    let n = super::media::NO_MEDIA_CALLS + 5;
+    for i in 0..n {
+        let cid = format!("sig{i}");
+        e.on_media(&media(&cid, "10.0.0.3:4000", A));
+        e.on_media(&media(&cid, "10.0.0.4:5000", B));
+        e.on_call(&call(&cid, 20.0));
+    }
+    e.settle(at(500.0), true);
+    e.media_end(at(500.0));
+    let got: Vec<_> = e
+        .take()
+        .into_iter()
+        .map(|a| (a.code, a.severity, a.call_id))
+        .collect();
+    assert_eq!(got, [("no-rtp", Severity::Warning, None)]);
+
+    // Fewer calls than the threshold: said at the end of the input.
+    let mut e = Engine::new(Thresholds::default());
+    e.on_media(&media("one", "10.0.0.3:4000", A));
+    e.on_call(&call("one", 20.0));
+    e.settle(at(500.0), true);
+    assert!(e.take().is_empty());
+    e.media_end(at(500.0));
+    let a = e.take();
+    assert_eq!(a.len(), 1);
+    assert!(
+        a[0].evidence.contains("1 answered call offered media"),
+        "{}",
+        a[0].evidence
+    );
+
+    // RTP seen (another call's stream): the silent call is a fault of its own.
+    let mut e = Engine::new(Thresholds::default());
+    e.on_stream(&stream("other", "10.0.0.9:5000", "10.0.0.8:4000"));
+    e.on_media(&media("silent", "10.0.0.3:4000", A));
+    e.on_media(&media("silent", "10.0.0.4:5000", B));
+    e.on_call(&call("silent", 20.0));
+    e.settle(at(500.0), true);
+    e.media_end(at(500.0));
+    let got: Vec<_> = e
+        .take()
+        .into_iter()
+        .filter(|a| a.code == "no-rtp")
+        .map(|a| (a.severity, a.call_id))
+        .collect();
+    assert_eq!(got, [(Severity::Critical, Some("silent".to_string()))]);
 }

@@ -2,9 +2,9 @@
 //! sets of distinct names bounded in count and in the length of each name. Both are O(1)
 //! amortised per sighting and on capture time only.
 
+use foldhash::{HashMap, HashMapExt};
 use std::borrow::Borrow;
 use std::collections::VecDeque;
-use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};
