@@ -236,9 +236,66 @@ pub struct SipMessage {
     pub anomalies: Anomalies,
     /// CSeq, decoded once while parsing (every stage asks for it).
     cseq: Option<(u32, Method)>,
+    /// The top Via's parts, found once while parsing (transactions, calls and rows each ask).
+    top_via: Option<ViaSpans>,
     /// Single-value headers repeated with different values ([`single_bit`] bits): unreadable, so
     /// [`SipMessage::header`] gives none of them.
     ambiguous: u8,
+}
+
+/// A parsed Via kept as places in the message's bytes (a `Via` borrows them).
+#[derive(Clone, Debug)]
+struct ViaSpans {
+    transport: Span,
+    sent_by: Span,
+    host: Span,
+    port: Option<u16>,
+    branch: Option<Span>,
+    received: Option<Span>,
+    rport: Option<Span>,
+}
+
+impl ViaSpans {
+    fn of(v: &super::via::Via<'_>, raw: &[u8]) -> ViaSpans {
+        // Every part is a slice of `raw` (the header value is one): its place is its offset.
+        let at = |s: &[u8]| {
+            if s.is_empty() {
+                // An empty part may be a slice of nothing at all.
+                return Span::default();
+            }
+            let start = (s.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+            debug_assert!(
+                start + s.len() <= raw.len(),
+                "a Via part outside the message"
+            );
+            Span::new(start..start + s.len())
+        };
+        ViaSpans {
+            transport: at(v.transport),
+            sent_by: at(v.sent_by),
+            host: at(v.host),
+            port: v.port,
+            branch: v.branch.map(at),
+            received: v.received.map(at),
+            rport: v.rport.map(at),
+        }
+    }
+
+    fn via<'a>(&self, raw: &'a [u8]) -> super::via::Via<'a> {
+        let get = |s: Span| {
+            raw.get(s.start as usize..s.end as usize)
+                .unwrap_or_default()
+        };
+        super::via::Via {
+            transport: get(self.transport),
+            sent_by: get(self.sent_by),
+            host: get(self.host),
+            port: self.port,
+            branch: self.branch.map(get),
+            received: self.received.map(get),
+            rport: self.rport.map(get),
+        }
+    }
 }
 
 /// The headers RFC 3261 allows once (§20: Call-ID, CSeq, From, To, Content-Length), one bit each;
@@ -473,6 +530,7 @@ impl SipMessage {
             body: Span::default(),
             anomalies,
             cseq: None,
+            top_via: None,
             ambiguous,
         };
         let body_start = match body_start {
@@ -522,6 +580,10 @@ impl SipMessage {
             msg.anomalies.insert(Anomaly::MissingVia);
         }
         msg.cseq = msg.parse_cseq();
+        msg.top_via = msg
+            .header(HeaderName::Via)
+            .and_then(super::via::Via::parse_first)
+            .map(|v| ViaSpans::of(&v, &msg.raw));
         if msg.cseq.is_none() && msg.header(HeaderName::CSeq).is_some() {
             msg.anomalies.insert(Anomaly::BadCSeq);
         }
@@ -636,8 +698,7 @@ impl SipMessage {
 
     /// The first Via value (the top Via), parsed.
     pub fn top_via(&self) -> Option<super::via::Via<'_>> {
-        let v = self.header(HeaderName::Via)?;
-        super::via::Via::parse_first(v)
+        self.top_via.as_ref().map(|v| v.via(&self.raw))
     }
 
     /// Number of Via entries (comma-separated values in every Via header).
@@ -821,6 +882,37 @@ Subject: a long\r\n folded subject\r\n\
 l: 2\r\n\
 \r\n\
 v=0\r\n";
+
+    /// The top Via kept from the parse is the one a fresh parse of the header gives, part for
+    /// part (odd spacing, IPv6, a comma list, quoted parameters, a sent-by that cannot be read).
+    #[test]
+    fn kept_top_via_equals_a_fresh_parse() {
+        let tops: [&[u8]; 6] = [
+            b"SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8",
+            b"SIP / 2.0 / TCP  [2001:db8::1]:5061 ;received=192.0.2.9;rport=4000;branch=z9hG4bKx",
+            b"SIP/2.0/UDP a.example.com;branch=\"z9hG4bK,q\", SIP/2.0/UDP b.example.com",
+            b"SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKnew;rport",
+            b"SIP/2.0/UDP :5060;branch=z9hG4bKempty",
+            b"SIP/2.0/UDP 2001:db8::1;branch=z9hG4bKbare",
+        ];
+        for top in tops {
+            let mut text = b"OPTIONS sip:x@example.com SIP/2.0\r\nVia: ".to_vec();
+            text.extend_from_slice(top);
+            text.extend_from_slice(
+                b"\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n\r\n",
+            );
+            let m = SipMessage::parse(Bytes::from(text), true).unwrap();
+            let fresh = m
+                .header(HeaderName::Via)
+                .and_then(super::super::via::Via::parse_first);
+            assert_eq!(
+                format!("{:?}", m.top_via()),
+                format!("{fresh:?}"),
+                "{}",
+                String::from_utf8_lossy(top)
+            );
+        }
+    }
 
     #[test]
     fn splits_request() {
