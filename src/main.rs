@@ -39,8 +39,11 @@ fn exit_now(tui: bool, why: &str) -> ! {
 }
 
 fn main() -> ExitCode {
-    alloc::tune();
     let cli = Cli::parse();
+    alloc::tune(match cli.command {
+        Some(Command::Report(_)) | Some(Command::Tables(_)) => alloc::Purge::AtOnce,
+        _ => alloc::Purge::Soon,
+    });
     cli::set_color(cli.color);
     if cli.local_time {
         sipscope::time::set_local_display(localtime::local_offset);

@@ -512,8 +512,11 @@ pub fn run(
                         }
                     }
                 };
+                // Each correlator's share of the last batch: the next starts with that capacity.
+                let mut sizes = vec![0usize; m];
                 for batch in rx.iter() {
-                    let mut outs: Vec<Vec<Msg>> = (0..m).map(|_| Vec::new()).collect();
+                    let mut outs: Vec<Vec<Msg>> =
+                        sizes.iter().map(|&c| Vec::with_capacity(c)).collect();
                     let data = bytes::Bytes::from(batch.share.data);
                     let metas = batch.share.frames;
                     let first_frame = metas.first().map_or(0, |f| f.no);
@@ -556,6 +559,9 @@ pub fn run(
                         streams.extend(media.finish());
                     }
                     let mut rtcp = media.take_rtcp();
+                    for (size, msgs) in sizes.iter_mut().zip(&outs) {
+                        *size = msgs.len();
+                    }
                     for (j, msgs) in outs.into_iter().enumerate() {
                         let _ = txs[j].send(MsgBatch {
                             watermark: batch.watermark,
