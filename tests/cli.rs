@@ -238,6 +238,59 @@ fn sigterm_ends_a_run_whose_reader_is_stuck() {
     assert!(err.contains("did not stop within 2 s"), "{err}");
 }
 
+/// Issue 15: Ctrl-C stops a run on a regular file within a second, exit 130, said on stderr.
+/// The file is the outcomes sample over and over (each copy an hour later): far more than a
+/// second of work for any build, so the signal lands mid-run.
+#[test]
+fn ctrl_c_stops_a_file_run_within_a_second() {
+    let dir = std::env::temp_dir().join(format!("sipscope-ctrlc-file-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sample =
+        std::fs::read(crate::support::repo().join("samples/kamailio-sipp-outcomes.pcap")).unwrap();
+    let le = sample[..4] == [0xd4, 0xc3, 0xb2, 0xa1] || sample[..4] == [0x4d, 0x3c, 0xb2, 0xa1];
+    let sec = |b: &[u8]| -> u32 {
+        let a: [u8; 4] = b.try_into().unwrap();
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let put = |v: u32| if le { v.to_le_bytes() } else { v.to_be_bytes() };
+    let mut big = sample[..24].to_vec();
+    for copy in 0..400u32 {
+        let mut at = 24;
+        while at + 16 <= sample.len() {
+            let caplen = sec(&sample[at + 8..at + 12]) as usize;
+            let mut rec = sample[at..at + 16 + caplen].to_vec();
+            let ts = sec(&rec[..4]) + copy * 3600;
+            rec[..4].copy_from_slice(&put(ts));
+            big.extend_from_slice(&rec);
+            at += 16 + caplen;
+        }
+    }
+    let file = dir.join("big.pcap");
+    std::fs::write(&file, &big).unwrap();
+    let mut child = sipscope()
+        .args(["calls", "--no-progress"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the signal: the capture is too small to test this"
+    );
+    signal(&child, "-INT");
+    let (code, err) = exit_within(child, std::time::Duration::from_secs(1));
+    assert_eq!(code, 130, "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Issue 14: a second Ctrl-C exits at once (fd's habit), without waiting for the grace.
 #[test]
 fn a_second_ctrl_c_exits_at_once() {

@@ -153,7 +153,9 @@ fn comparable(csv: &str) -> Vec<String> {
     let keep: Vec<usize> = header
         .iter()
         .enumerate()
-        .filter(|(_, h)| !matches!(**h, "frame" | "msg_in_frame" | "node"))
+        // Where the message came from: its frame, its node, and whether IP fragments carried
+        // it (the HEP packet carries the message whole).
+        .filter(|(_, h)| !matches!(**h, "frame" | "msg_in_frame" | "node" | "ip_reassembled"))
         .map(|(i, _)| i)
         .collect();
     let transport = header.iter().position(|h| *h == "transport").unwrap();
@@ -164,7 +166,11 @@ fn comparable(csv: &str) -> Vec<String> {
                 .map(|&i| {
                     let v = c.get(i).copied().unwrap_or("");
                     if i == transport {
-                        v.trim_end_matches("+hep3").replace("ws", "tcp")
+                        // HEP says the IP protocol: TLS and WebSocket travelled over TCP.
+                        match v.trim_end_matches("+hep3") {
+                            "ws" | "wss" | "tls" => "tcp".to_string(),
+                            v => v.to_string(),
+                        }
                     } else {
                         v.to_string()
                     }
@@ -190,13 +196,34 @@ fn round_trip_through_hep_keeps_every_message_time_and_address() {
         return;
     }
     // The large sample over TCP (flow-controlled), small ones over UDP (see the sngrep test).
-    for (transport, sample) in [
-        ("tcp", "kamailio-sipp-outcomes.pcap"),
-        ("tcp", "sip-tcp.pcap"),
-        ("udp", "refer-transfer.pcap"),
-        ("udp", "sip_rtp.pcap"),
+    // Then SIP that had to be put together before it could be sent: IPv6 fragments, and SIP
+    // over TLS and over secure WebSocket, decrypted with their key logs (HEP carries the
+    // message, not the bytes that carried it).
+    let sample = |name: &str| repo().join("samples").join(name);
+    let data = |name: &str| repo().join("tests/data").join(name);
+    for (transport, file, keys) in [
+        ("tcp", sample("kamailio-sipp-outcomes.pcap"), None),
+        ("tcp", sample("sip-tcp.pcap"), None),
+        ("udp", sample("refer-transfer.pcap"), None),
+        ("udp", sample("sip_rtp.pcap"), None),
+        ("udp", data("irontec_sngrep/ipv6frag.pcap"), None),
+        (
+            "tcp",
+            data("tls/wss-tls12.pcap"),
+            Some(data("tls/wss-tls12.keys")),
+        ),
+        (
+            "udp",
+            data("tls/tls13-aes128gcm.pcap"),
+            Some(data("tls/tls13-aes128gcm.keys")),
+        ),
     ] {
-        let file = repo().join("samples").join(sample);
+        let sample = file.file_name().unwrap().to_string_lossy().into_owned();
+        let key_args: Vec<String> = keys
+            .iter()
+            .flat_map(|k| ["--tls-keylog".to_string(), k.display().to_string()])
+            .collect();
+        let key_args: Vec<&str> = key_args.iter().map(String::as_str).collect();
         let port = free_port();
         let listen = format!("{transport}:127.0.0.1:{port}");
         let rx = start(sipscope("messages").args([
@@ -208,7 +235,9 @@ fn round_trip_through_hep_keeps_every_message_time_and_address() {
             &listen,
         ]));
         std::thread::sleep(Duration::from_millis(800));
-        send(&file, &listen, &["--hep-id", "42", "--hep-name", "probe-1"]);
+        let mut extra = vec!["--hep-id", "42", "--hep-name", "probe-1"];
+        extra.extend(&key_args);
+        send(&file, &listen, &extra);
         // Everything sent is in the listener's queue within moments; Ctrl-C ends the run.
         std::thread::sleep(Duration::from_millis(1500));
         let o = rx.signal("INT");
@@ -220,7 +249,16 @@ fn round_trip_through_hep_keeps_every_message_time_and_address() {
             String::from_utf8_lossy(&o.stderr)
         );
         let got = String::from_utf8(o.stdout).unwrap();
-        let (want, _) = run_ok(sipscope("messages").args(["--format", "csv"]).arg(&file));
+        let (want, _) = run_ok(
+            sipscope("messages")
+                .args(["--format", "csv"])
+                .args(&key_args)
+                .arg(&file),
+        );
+        assert!(
+            want.lines().count() > 2,
+            "{sample}: nothing to send\n{want}"
+        );
         let (g, w) = (comparable(&got), comparable(&want));
         if let Some(i) = (0..g.len().max(w.len())).find(|&i| g.get(i) != w.get(i)) {
             panic!(

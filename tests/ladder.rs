@@ -489,6 +489,52 @@ fn svg_text_stays_inside_the_drawing_in_a_browser() {
     assert_eq!(v["errors"], serde_json::json!([]));
 }
 
+/// Every ladder drawing opens with its title: the Call-ID, the date and zone, the outcome and
+/// final status (the PNG is drawn from the same layout, title band included); `--local-time`
+/// moves the date into the zone of `TZ`.
+#[test]
+fn svg_ladders_carry_the_call_id_date_and_outcome_in_their_title() {
+    let file = repo().join("samples/kamailio-sipp-outcomes.pcap");
+    let dir = repo().join("target/test-artefacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let title = |extra: &[&str], tz: &str| -> String {
+        let svg = dir.join(format!("ladder-title{}.svg", extra.len()));
+        crate::support::run_ok(
+            Command::new(env!("CARGO_BIN_EXE_sipscope"))
+                .env("TZ", tz)
+                .args(extra)
+                .args([
+                    "ladder",
+                    "--call-id",
+                    "cancelled-udp-1-050517-17473@sipscope.test",
+                ])
+                .arg(&file)
+                .arg("-o")
+                .arg(&svg),
+        );
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let doc = roxmltree::Document::parse(&text).expect("SVG is well-formed XML");
+        let first = doc
+            .descendants()
+            .find(|n| n.has_tag_name("text"))
+            .and_then(|n| n.text())
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        first
+    };
+    assert_eq!(
+        title(&[], "UTC"),
+        "Call-ID: cancelled-udp-1-050517-17473@sipscope.test · 2026-11-22 UTC · cancelled · 487"
+    );
+    // 05:05 UTC on 22 November is 21 November in Los Angeles (UTC-8).
+    let local = title(&["--local-time"], "America/Los_Angeles");
+    assert!(
+        local.contains("· 2026-11-21") && local.ends_with("· cancelled · 487"),
+        "{local}"
+    );
+}
+
 /// The report's network map reads roles from a shape-only ladder (no texts, addresses, SDP):
 /// the columns and their roles are those of the full ladder, call by call and for all the calls
 /// of a B2BUA-free proxy sample at once.

@@ -19,6 +19,7 @@ mod live;
 mod live_latency;
 mod monitor;
 mod props;
+mod readme;
 mod report;
 mod rtp;
 mod safety;

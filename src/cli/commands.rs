@@ -141,7 +141,7 @@ const MSG_HEADERS: [&str; 9] = [
     "cseq",
     "retrans",
     "anomalies",
-    "call_id",
+    "call-id",
 ];
 
 fn msg_cells(m: &MsgRow) -> Vec<String> {
