@@ -556,3 +556,56 @@ fn several_key_logs() {
     }
     assert!(!err.contains("TLS"), "{err}");
 }
+
+/// TLS is told by its handshake, not its port: the same connections moved from 5061 to 443 and
+/// 8443 decrypt to the same messages, and the ladder marks each arrow `[tls]` or `[wss]`.
+#[test]
+fn tls_is_read_on_any_port_and_marked_on_the_ladder() {
+    for (name, port, mark) in [
+        ("tls13-aes128gcm", 443u16, "[tls]"),
+        ("wss-tls12", 8443, "[wss]"),
+    ] {
+        let pcap = std::fs::read(data(&format!("{name}.pcap"))).unwrap();
+        let (mut out, fs) = frames(&pcap);
+        let mut moved = 0;
+        for (h, mut f) in fs {
+            // Ethernet, IPv4, TCP: the server's port, whichever side it is on.
+            let tcp = 14 + usize::from(f[14] & 0x0f) * 4;
+            for at in [tcp, tcp + 2] {
+                if f[at..at + 2] == 5061u16.to_be_bytes() {
+                    f[at..at + 2].copy_from_slice(&port.to_be_bytes());
+                    moved += 1;
+                }
+            }
+            out.extend_from_slice(&h);
+            out.extend_from_slice(&f);
+        }
+        assert!(moved > 10, "{name}");
+        let moved_file = tempfile_path::write(&out);
+        let keys = std::fs::read(data(&format!("{name}.keys"))).unwrap();
+        let r = run(&moved_file, Some(keys_from(&keys)));
+        let truth = std::fs::read_to_string(data(&format!("{name}.truth"))).unwrap();
+        assert_eq!(lines(&r), truth, "{name} on port {port}");
+        assert!(
+            r.messages
+                .iter()
+                .all(|m| m.dst.port() == port || m.src.port() == port),
+            "{name}"
+        );
+        let (ladder, _) = support::run_ok(
+            std::process::Command::new(env!("CARGO_BIN_EXE_sipscope"))
+                .args(["ladder", "--call-id", &format!("{name}@sipscope.test")])
+                .arg("--tls-keylog")
+                .arg(data(&format!("{name}.keys")))
+                .arg(&*moved_file),
+        );
+        let arrows: Vec<&str> = ladder.lines().filter(|l| l.contains('─')).collect();
+        assert!(arrows.len() >= 7, "{ladder}");
+        for a in &arrows {
+            assert!(
+                a.contains(mark),
+                "{name}: an arrow without {mark}:\n{ladder}"
+            );
+        }
+    }
+}

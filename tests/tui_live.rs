@@ -338,3 +338,78 @@ fn tui_leaves_when_its_terminal_goes_away() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15: `calls` on an 80-column terminal keeps every Call-ID whole: it is the last column
+/// and is never cut (other columns are), so a wrapped row still holds it in one piece to copy
+/// into `show` or `ladder`. Off a terminal nothing at all is cut (tests/golden.rs).
+#[test]
+fn calls_on_an_80_column_terminal_keep_every_call_id_whole() {
+    if !tools_or_skip(&["tmux"]) {
+        return;
+    }
+    let file = repo().join("samples/kamailio-sipp-outcomes.pcap");
+    let csv = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(["calls", "--format", "csv"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    let mut lines = csv.lines();
+    let col = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|h| h == "call_id")
+        .unwrap();
+    let ids: Vec<String> = lines
+        .map(|l| l.split(',').nth(col).unwrap().to_string())
+        .collect();
+    assert!(ids.len() >= 20, "{csv}");
+    let session = format!("sipscope-80-{}", std::process::id());
+    // The pane stays open after the table so it can be read; 60 rows hold the whole table.
+    let cmd = format!(
+        "{} calls --no-progress {}; echo END-OF-TABLE; sleep 30",
+        env!("CARGO_BIN_EXE_sipscope"),
+        file.display()
+    );
+    assert!(Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "80",
+            "-y",
+            "60",
+            &cmd
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let _g = Guard {
+        children: Vec::new(),
+        session: session.clone(),
+    };
+    wait_for(&session, "the table", Duration::from_secs(10), |s| {
+        s.contains("END-OF-TABLE")
+    });
+    // -J joins the lines the terminal wrapped, as a copy from the terminal does.
+    let out = Command::new("tmux")
+        .args(["capture-pane", "-p", "-J", "-S", "-", "-t", &session])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("20") && l.contains('@'))
+        .collect();
+    assert_eq!(rows.len(), ids.len(), "{screen}");
+    for id in &ids {
+        assert!(
+            rows.iter()
+                .any(|r| r.trim_end().ends_with(&format!(" {id}"))),
+            "{id} not whole at the end of its row:\n{screen}"
+        );
+    }
+}
