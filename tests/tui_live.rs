@@ -49,6 +49,22 @@ impl Drop for Guard {
     }
 }
 
+/// A detached tmux session of `cols`×`rows` running `cmd` (a shell line).
+fn new_session(session: &str, cols: &str, rows: &str, cmd: &str) {
+    let args = [
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        cols,
+        "-y",
+        rows,
+        cmd,
+    ];
+    assert!(Command::new("tmux").args(args).status().unwrap().success());
+}
+
 fn pane(session: &str) -> String {
     let out = Command::new("tmux")
         .args(["capture-pane", "-p", "-t", session])
@@ -143,21 +159,7 @@ fn tui_shows_a_live_call_as_it_happens_and_saves_it() {
         dir.display(),
         env!("CARGO_BIN_EXE_sipscope")
     );
-    assert!(Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "200",
-            "-y",
-            "50",
-            &cmd
-        ])
-        .status()
-        .unwrap()
-        .success());
+    new_session(&session, "200", "50", &cmd);
     wait_for(&session, "the live header", Duration::from_secs(10), |s| {
         s.contains("live on lo")
     });
@@ -282,21 +284,7 @@ fn tui_leaves_when_its_terminal_goes_away() {
     for (how, session) in [("hangup", "sipscope-hup"), ("term", "sipscope-term")] {
         let session = format!("{session}-{}", std::process::id());
         let cmd = format!("{} tui {}", env!("CARGO_BIN_EXE_sipscope"), cap.display());
-        assert!(Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "100",
-                "-y",
-                "30",
-                &cmd
-            ])
-            .status()
-            .unwrap()
-            .success());
+        new_session(&session, "100", "30", &cmd);
         let _g = Guard {
             children: Vec::new(),
             session: session.clone(),
@@ -372,21 +360,7 @@ fn calls_on_an_80_column_terminal_keep_every_call_id_whole() {
         env!("CARGO_BIN_EXE_sipscope"),
         file.display()
     );
-    assert!(Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "80",
-            "-y",
-            "60",
-            &cmd
-        ])
-        .status()
-        .unwrap()
-        .success());
+    new_session(&session, "80", "60", &cmd);
     let _g = Guard {
         children: Vec::new(),
         session: session.clone(),
