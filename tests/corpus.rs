@@ -141,7 +141,8 @@ fn messages_match_tshark_on_every_corpus_capture() {
                     m.frame,
                     m.msg_in_frame,
                     m.method
-                        .clone()
+                        .as_deref()
+                        .map(str::to_string)
                         .unwrap_or_else(|| m.status.map(|s| s.to_string()).unwrap_or_default()),
                     m.call_id.clone().unwrap_or_default(),
                     format!(
@@ -199,7 +200,8 @@ fn hep_compressed_payloads() {
         .iter()
         .map(|m| {
             m.method
-                .clone()
+                .as_deref()
+                .map(str::to_string)
                 .unwrap_or_else(|| m.status.unwrap_or(0).to_string())
         })
         .collect();

@@ -74,7 +74,8 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: si
         .map(|m| {
             (
                 m.method
-                    .clone()
+                    .as_deref()
+                    .map(str::to_string)
                     .unwrap_or_else(|| m.status.unwrap_or(0).to_string()),
                 m.transport.as_str(),
             )

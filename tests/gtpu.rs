@@ -279,7 +279,8 @@ fn sip_inside_gtp_u_matches_tshark() {
             (
                 m.frame,
                 m.method
-                    .clone()
+                    .as_deref()
+                    .map(str::to_string)
                     .unwrap_or_else(|| m.status.map(|s| s.to_string()).unwrap_or_default()),
                 m.call_id.clone().unwrap_or_default(),
                 format!(

@@ -291,7 +291,11 @@ fn refer_transfer_between_two_sipp_instances() {
     let c = crate::support::call(&r, cid);
     assert_eq!(c.outcome.map(|o| o.as_str()), Some(outcome.as_str()));
     assert_eq!(c.final_status, *status);
-    let methods: Vec<String> = r.messages.iter().filter_map(|m| m.method.clone()).collect();
+    let methods: Vec<String> = r
+        .messages
+        .iter()
+        .filter_map(|m| m.method.as_deref().map(str::to_string))
+        .collect();
     assert_eq!(
         methods,
         ["INVITE", "ACK", "REFER", "NOTIFY", "NOTIFY", "BYE"],

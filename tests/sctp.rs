@@ -64,7 +64,8 @@ fn sip_over_a_real_sctp_association_matches_tshark() {
             (
                 m.frame,
                 m.method
-                    .clone()
+                    .as_deref()
+                    .map(str::to_string)
                     .unwrap_or_else(|| m.status.map(|s| s.to_string()).unwrap_or_default()),
                 m.call_id.clone().unwrap_or_default(),
                 format!(

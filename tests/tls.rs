@@ -54,7 +54,7 @@ fn lines(r: &Run) -> String {
         .iter()
         .map(|m| {
             let what = match (&m.method, m.status) {
-                (Some(x), _) => x.clone(),
+                (Some(x), _) => x.to_string(),
                 (None, Some(s)) => s.to_string(),
                 _ => "?".into(),
             };

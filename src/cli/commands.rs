@@ -117,7 +117,7 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 
 fn what(m: &MsgRow) -> String {
     match (&m.method, m.status) {
-        (Some(meth), _) => meth.clone(),
+        (Some(meth), _) => meth.to_string(),
         (None, Some(s)) => match &m.reason {
             Some(r) if !r.is_empty() => format!("{s} {r}"),
             _ => s.to_string(),

@@ -279,7 +279,7 @@ fn media(m: &Msg, out: &mut Vec<Output>, summary: bool) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("; "))
 }
 
-use crate::sip::message::lossy;
+use crate::sip::message::{lossy, lossy_text};
 
 /// The host of a SIP URI when it is an IP literal: `sip:alice@192.168.1.20:5060;transport=udp`,
 /// `sip:[fd00::1]:5060`.
@@ -432,17 +432,17 @@ impl Correlator {
             src: m.src,
             dst: m.dst,
             transport: m.carrier,
-            method: s.method().map(|x| x.as_str().to_owned()),
+            method: s.method().map(|x| x.as_str().into()),
             status: s.status(),
-            reason: s.reason_phrase().map(lossy),
+            reason: s.reason_phrase().map(lossy_text),
             call_id: s.call_id().map(lossy),
             cseq: cseq.as_ref().map(|c| c.0),
-            cseq_method: cseq.map(|c| c.1.as_str().to_owned()),
-            from_user: from.as_ref().map(|f| lossy(f.user())),
-            to_user: to.as_ref().map(|t| lossy(t.user())),
-            from_tag: from.and_then(|f| f.tag()).map(lossy),
-            to_tag: to.and_then(|t| t.tag()).map(lossy),
-            branch: via.as_ref().and_then(|v| v.branch).map(lossy),
+            cseq_method: cseq.map(|c| c.1.as_str().into()),
+            from_user: from.as_ref().map(|f| lossy_text(f.user())),
+            to_user: to.as_ref().map(|t| lossy_text(t.user())),
+            from_tag: from.and_then(|f| f.tag()).map(lossy_text),
+            to_tag: to.and_then(|t| t.tag()).map(lossy_text),
+            branch: via.as_ref().and_then(|v| v.branch).map(lossy_text),
             via_count: s.via_count(),
             user_agent: s
                 .header(crate::sip::HeaderName::UserAgent)

@@ -7,6 +7,9 @@ use serde::Serialize;
 use crate::reassembly::Carrier;
 use crate::time::Ts;
 
+/// A short piece of wire text, inline up to 24 bytes (no allocation).
+pub type Text = compact_str::CompactString;
+
 /// One SIP message as listed by `sipscope messages`.
 #[derive(Clone, Debug, Serialize)]
 pub struct MsgRow {
@@ -20,17 +23,17 @@ pub struct MsgRow {
     pub dst: SocketAddr,
     #[serde(serialize_with = "ser_carrier")]
     pub transport: Carrier,
-    pub method: Option<String>,
+    pub method: Option<Text>,
     pub status: Option<u16>,
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
     pub call_id: Option<String>,
     pub cseq: Option<u32>,
-    pub cseq_method: Option<String>,
-    pub from_user: Option<String>,
-    pub to_user: Option<String>,
-    pub from_tag: Option<String>,
-    pub to_tag: Option<String>,
-    pub branch: Option<String>,
+    pub cseq_method: Option<Text>,
+    pub from_user: Option<Text>,
+    pub to_user: Option<Text>,
+    pub from_tag: Option<Text>,
+    pub to_tag: Option<Text>,
+    pub branch: Option<Text>,
     pub via_count: usize,
     pub user_agent: Option<String>,
     /// The host of the Contact URI, when it is an IP address (for NAT checks).

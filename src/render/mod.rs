@@ -195,7 +195,7 @@ impl Ladder {
                     let f = m.sipfrag.as_deref().unwrap_or("");
                     format!("{meth} ({})", f.strip_prefix("SIP/2.0 ").unwrap_or(f))
                 }
-                (Some(meth), _) => meth.clone(),
+                (Some(meth), _) => meth.to_string(),
                 (None, Some(s)) => match &m.reason {
                     Some(r) if !r.is_empty() => format!("{s} {r}"),
                     _ => s.to_string(),

@@ -99,18 +99,16 @@ fn held_size(m: &MsgRow) -> usize {
     /// What one small allocation costs beyond its bytes (header and rounding), roughly.
     const PER_ALLOC: usize = 24;
     let s = |v: &Option<String>| v.as_ref().map_or(0, |v| v.capacity() + PER_ALLOC);
+    // A short text lives inside the row; a longer one is on the heap.
+    let t = |v: &Option<crate::correlate::record::Text>| {
+        v.as_ref()
+            .filter(|v| v.is_heap_allocated())
+            .map_or(0, |v| v.capacity() + PER_ALLOC)
+    };
     std::mem::size_of::<MsgRow>()
         + PER_ALLOC
         + [
-            &m.method,
-            &m.reason,
             &m.call_id,
-            &m.cseq_method,
-            &m.from_user,
-            &m.to_user,
-            &m.from_tag,
-            &m.to_tag,
-            &m.branch,
             &m.user_agent,
             &m.sdp,
             &m.refer_to,
@@ -119,6 +117,19 @@ fn held_size(m: &MsgRow) -> usize {
         ]
         .into_iter()
         .map(s)
+        .sum::<usize>()
+        + [
+            &m.method,
+            &m.reason,
+            &m.cseq_method,
+            &m.from_user,
+            &m.to_user,
+            &m.from_tag,
+            &m.to_tag,
+            &m.branch,
+        ]
+        .into_iter()
+        .map(t)
         .sum::<usize>()
         + m.anomalies.capacity() * std::mem::size_of::<&str>()
 }

@@ -18,8 +18,8 @@ pub(super) const MAX_WATCHED: usize = 1_000_000;
 /// A request waiting for its final response, on one hop.
 #[derive(Debug)]
 pub(super) struct Pending {
-    branch: String,
-    method: String,
+    branch: crate::correlate::record::Text,
+    method: crate::correlate::record::Text,
     ts: Ts,
     frame: u64,
     src: SocketAddr,
@@ -113,7 +113,7 @@ impl Engine {
                             && !w
                                 .pending
                                 .iter()
-                                .any(|p| &p.branch == b && p.src == m.src && p.method == *method)
+                                .any(|p| p.branch == b && p.src == m.src && p.method == *method)
                         {
                             w.pending.push(Pending {
                                 branch: b.clone(),

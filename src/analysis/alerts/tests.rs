@@ -173,7 +173,7 @@ fn auth_failures_and_probing_sources() {
             "x",
         )
         .0;
-        m.to_user = Some(format!("{}", 100 + i));
+        m.to_user = Some(format!("{}", 100 + i).into());
         e.on_msg(&m);
     }
     let c = codes(&mut e);
@@ -527,7 +527,7 @@ fn a_front_end_registering_thousands_of_users_is_no_flood() {
                 let t = f64::from(round) * 100.0 + f64::from(u) / 15.0;
                 for (dt, status) in [(0.0, 401), (0.01, 200)] {
                     let mut m = M::req(t + dt, "REGISTER", &fe, B, &format!("r{i}"), "b").0;
-                    m.to_user = Some(user.clone());
+                    m.to_user = Some(user.as_str().into());
                     e.on_msg(&m);
                     e.on_msg(&answer(
                         t + dt + 0.001,
@@ -631,7 +631,7 @@ fn an_aor_registering_far_faster_than_its_expiry_is_a_flood_once() {
     let mut e = Engine::new(Thresholds::default());
     for i in 0..300u32 {
         let mut m = M::req(f64::from(i) / 30.0, "REGISTER", B, A, &format!("q{i}"), "b").0;
-        m.to_user = Some(format!("u{}", i % 3));
+        m.to_user = Some(format!("u{}", i % 3).into());
         e.on_msg(&m);
     }
     assert_eq!(fired(&mut e, "registration-flood").len(), 1);
