@@ -561,6 +561,8 @@ REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ $REV != unknown && -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
     REV="$REV-dirty"
 fi
+DIRTY_NOTE=""
+[[ $REV == *-dirty ]] && DIRTY_NOTE=" (-dirty: tracked files changed)"
 SIPSCOPE_VERSION=$("$SIPSCOPE" --version 2>/dev/null || echo "n/a")
 TSHARK_VERSION=$(tshark --version 2>/dev/null | head -n 1 | sed 's/\.$//' || true)
 TCPDUMP_VERSION=$(tcpdump --version 2>&1 | head -n 1 || true)
@@ -602,7 +604,7 @@ summary_lines() {
     if [[ -n $LOAD_WARNING ]]; then echo "**$LOAD_WARNING**"; echo; fi
     echo "- date: $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
     echo "- host: ${CPU:-unknown CPU}, $(nproc) CPUs, $RAM RAM; load average $LOAD_START at the start, $LOAD_END at the end"
-    echo "- sipscope: \`$SIPSCOPE\` ($SIPSCOPE_VERSION, from $SIPSCOPE_ORIGIN); this tree's \`git rev-parse --short HEAD\`: $REV (-dirty: tracked files changed)"
+    echo "- sipscope: \`$SIPSCOPE\` ($SIPSCOPE_VERSION, from $SIPSCOPE_ORIGIN); this tree's \`git rev-parse --short HEAD\`: $REV${DIRTY_NOTE}"
     echo "- tshark: ${TSHARK_VERSION:-n/a}; tcpdump: ${TCPDUMP_VERSION:-n/a}"
     echo "- method: $REPS run(s) per command$( ((REPS > 1)) && echo ': median time, largest peak RSS'), page cache warm, \`/usr/bin/time -f '%e %M'\`, stdout to /dev/null; MB/s = 10^6 bytes of capture per second; × X = this command's time / X's time; RSS in MiB (2^20 bytes), the aim 256 MB = 256·10^6 bytes = 244.1 MiB"
     echo "- $(cap_line sip "SIP-only capture (4×)" '`')"

@@ -345,6 +345,9 @@ pub fn run(
                 // so a message reaches its sink well within 250 ms.
                 let flush_after = std::time::Duration::from_millis(100);
                 let mut batch_began = std::time::Instant::now();
+                // The bytes the source had read from the system when the batch timer was last
+                // looked at: see `due` below.
+                let mut read_seen: Option<u64> = None;
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         interrupted = true;
@@ -419,7 +422,17 @@ pub fn run(
                     // A batch also goes when it is 100 ms old: live, and from a pipe fed as packets
                     // come (`tcpdump -U -w - | sipscope …`), whose frames would otherwise wait for
                     // a full batch. A file read at full speed fills its batches long before.
-                    let due = count >= batch_size || batch_began.elapsed() >= flush_after;
+                    // The timer is looked at when bytes came from the system since the last look
+                    // (a pipe fed as packets come, a live capture: every frame): a file read at
+                    // full speed takes most frames from the reader's buffer and fills a batch
+                    // long before 100 ms. Reading the clock for every frame cost 4 % of the mixed
+                    // bench capture's run (4.7 M frames).
+                    let fresh = match source.progress() {
+                        Some((done, _)) => read_seen.replace(done) != Some(done),
+                        None => true,
+                    };
+                    let due = count >= batch_size
+                        || (fresh && batch_began.elapsed() >= flush_after);
                     if due && waiting.is_none() {
                         let watermark = clock.now();
                         batch_began = std::time::Instant::now();
