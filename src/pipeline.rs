@@ -544,7 +544,7 @@ pub fn run(
                             data: data.slice(meta.start..meta.start + meta.len),
                             orig_len: meta.orig_len,
                         };
-                        if let Some(p) = decoder.decode(&f) {
+                        if let Some(p) = decoder.decode_owned(f) {
                             if let Some(p) = reasm.packet(p, &mut units) {
                                 media.packet(&p, meta.no);
                             }
