@@ -196,7 +196,7 @@ pub struct ReportArgs {
     pub max_list: usize,
     /// Memory, in MiB, for messages held until their call ends; a call that does not fit has
     /// its messages read again from the files if it gets a section.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     pub hold_memory: usize,
     /// Problem calls (the worst first) given their frames in a capture of their own,
     /// calls/NAME.pcapng, linked from their section (as `sipscope export` writes them); 0 for

@@ -74,7 +74,7 @@ impl Default for ReportOptions {
             max_list: 20_000,
             max_msgs: 400,
             call_captures: 50,
-            pending_bytes: 16 << 20,
+            pending_bytes: 8 << 20,
             title: "sipscope report".into(),
             files: Vec::new(),
             dataset: None,
