@@ -725,18 +725,18 @@ impl SipMessage {
 /// Wire bytes as text, invalid UTF-8 replaced by U+FFFD. Valid text (nearly all SIP) takes
 /// `from_utf8`'s word-at-a-time ASCII path; the lossy decoder walks byte runs and cost 3 % of a
 /// report's correlator thread.
-/// The bytes as a short text (inline up to 24 bytes): [`lossy`] for the fields of a row.
-pub fn lossy_text(b: &[u8]) -> compact_str::CompactString {
-    match std::str::from_utf8(b) {
-        Ok(s) => compact_str::CompactString::new(s),
-        Err(_) => String::from_utf8_lossy(b).into(),
-    }
-}
-
 pub fn lossy(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+/// [`lossy`] as a short text, inline up to 24 bytes (no allocation): the fields of a row.
+pub fn lossy_text(b: &[u8]) -> compact_str::CompactString {
+    match std::str::from_utf8(b) {
+        Ok(s) => compact_str::CompactString::new(s),
+        Err(_) => String::from_utf8_lossy(b).into(),
     }
 }
 
