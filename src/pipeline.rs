@@ -42,9 +42,40 @@ pub struct PipelineConfig {
     /// Stop after this many frames (that pass the filter), as `tcpdump -c`.
     pub max_frames: Option<u64>,
     /// Only the messages of these Call-IDs go on to the correlators (the report's second reading
-    /// of a file, for a few calls' messages): the rest are parsed for their Call-ID and let go
-    /// in the workers. Messages keep their numbers within their frames.
-    pub only_calls: Option<Arc<foldhash::HashSet<Box<[u8]>>>>,
+    /// of a file, for a few calls' messages): the rest are let go in the workers. Messages keep
+    /// their numbers within their frames.
+    pub only_calls: Option<Arc<CallSet>>,
+}
+
+/// The Call-IDs of [`PipelineConfig::only_calls`]. A message whose Call-ID the header lines
+/// show at a glance ([`crate::sip::message::quick_call_id`]) and is not one of them is let go
+/// unparsed; the others are parsed and kept when their Call-ID is one of the set.
+#[derive(Debug, Default)]
+pub struct CallSet {
+    ids: foldhash::HashSet<Box<[u8]>>,
+}
+
+impl CallSet {
+    pub fn new<I: IntoIterator<Item = Box<[u8]>>>(ids: I) -> CallSet {
+        CallSet {
+            ids: ids.into_iter().collect(),
+        }
+    }
+
+    pub fn contains(&self, call_id: &[u8]) -> bool {
+        self.ids.contains(call_id)
+    }
+
+    /// Could a message with these bytes be of one of the calls? False only when its Call-ID is
+    /// plain to see and not one of them.
+    pub fn may_hold(&self, msg: &[u8]) -> bool {
+        use crate::sip::message::QuickCallId;
+        match crate::sip::message::quick_call_id(msg) {
+            QuickCallId::Known(Some(c)) => self.contains(c),
+            QuickCallId::Known(None) => false,
+            QuickCallId::Unsure => true,
+        }
+    }
 }
 
 impl Default for PipelineConfig {
@@ -497,6 +528,15 @@ pub fn run(
                     for u in units.drain(..) {
                         if idx_of_frame.0 != frame {
                             idx_of_frame = (frame, 0);
+                        }
+                        if only_calls.as_ref().is_some_and(|o| !o.may_hold(&u.bytes)) {
+                            // Not one of the calls: counted as the parse would, not parsed.
+                            if crate::sip::message::parses(&u.bytes) {
+                                idx_of_frame.1 = idx_of_frame.1.saturating_add(1);
+                            } else {
+                                *rejected += 1;
+                            }
+                            continue;
                         }
                         match SipMessage::parse(u.bytes, u.datagram) {
                             Ok(sip) => {

@@ -236,3 +236,134 @@ fn a_live_capture_never_waits_for_a_slow_analysis() {
         .iter()
         .any(|w| w.contains("analysis was behind")));
 }
+
+/// A SIP message over TCP from 10.0.0.1:5060 to 10.0.0.2:5060, at sequence number `seq`.
+fn tcp_frame(seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .tcp(5060, 5060, seq, 65535)
+        .ack(1)
+        .psh()
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn options(call_id_line: &str, cseq: u32) -> String {
+    format!(
+        "OPTIONS sip:b@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK{cseq}\r\n\
+         From: <sip:a@10.0.0.1>;tag=f{cseq}\r\nTo: <sip:b@10.0.0.2>\r\n{call_id_line}\r\n\
+         CSeq: {cseq} OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_second_reading_for_a_few_calls_keeps_their_messages_and_numbers() {
+    // The report's second reading (`only_calls`) lets other calls' messages go unparsed when their
+    // Call-ID is plain to see. Each frame here carries several messages: the wanted ones must
+    // keep the number they have in a whole reading, however their Call-ID is written (compact,
+    // folded, repeated, odd spacing), and the others must not be kept.
+    let segments: Vec<Vec<String>> = vec![
+        vec![
+            options("Call-ID: other-1", 1),
+            options("Call-ID: want-1", 2),
+        ],
+        vec![
+            options("i: other-2", 3),
+            options("Call-ID:\r\n want-2", 4),
+            options("call-id :  want-1  ", 5),
+        ],
+        vec![
+            options("Call-ID: other-3\r\nCall-ID: want-2", 6),
+            options("CALL-ID: want-2", 7),
+        ],
+        vec![options("Call-ID:\r\n other-4", 8), options("i:want-1", 9)],
+        vec![
+            "NOT A START LINE\r\n\r\n".to_string(),
+            options("Call-ID: want-2", 10),
+        ],
+    ];
+    let mut seq = 1u32;
+    let mut frames = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let payload = seg.concat();
+        frames.push((
+            1_700_000_000_000_000_000 + i as i64 * 1_000_000,
+            tcp_frame(seq, payload.as_bytes()),
+        ));
+        seq += payload.len() as u32;
+    }
+    let dir = std::env::temp_dir().join(format!("sipscope-only-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("several-per-segment.pcap");
+    write_pcap(&p, &frames);
+    // Also real captures (UDP, TCP split over segments, IPv6 fragments, SCTP bundles).
+    let mut paths = vec![p.clone()];
+    for n in [
+        "aboutsip_pkts/sipp.pcap",
+        "aboutsip_pkts/fragmented_tcp_sip.pcap",
+        "irontec_sngrep/ipv6frag.pcap",
+        "derived/sctp-sip.pcap",
+    ] {
+        paths.push(capture(n).unwrap());
+    }
+    for path in &paths {
+        let whole = run(path);
+        let mut ids: Vec<String> = whole
+            .messages
+            .iter()
+            .filter_map(|m| m.call_id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        // Every other call, and the synthetic capture's two.
+        let wanted: std::collections::HashSet<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| i % 2 == 0 || c.starts_with("want-"))
+            .filter(|(_, c)| !c.starts_with("other-"))
+            .map(|(_, c)| c.clone())
+            .collect();
+        let mut cfg = PipelineConfig::default();
+        cfg.correlator.want_messages = true;
+        cfg.only_calls = Some(std::sync::Arc::new(sipscope::pipeline::CallSet::new(
+            wanted.iter().map(|c| Box::<[u8]>::from(c.as_bytes())),
+        )));
+        let some = run_with(&[path.as_path()], cfg);
+        let key = |m: &sipscope::correlate::record::MsgRow| {
+            (m.frame, m.msg_in_frame, m.call_id.clone(), m.cseq)
+        };
+        let expected: Vec<_> = whole
+            .messages
+            .iter()
+            .filter(|m| m.call_id.as_ref().is_some_and(|c| wanted.contains(c)))
+            .map(key)
+            .collect();
+        let got: Vec<_> = some.messages.iter().map(key).collect();
+        assert!(!expected.is_empty(), "{}", path.display());
+        assert_eq!(got, expected, "{}", path.display());
+        assert_eq!(
+            some.stats.sip_rejected,
+            whole.stats.sip_rejected,
+            "{}",
+            path.display()
+        );
+    }
+    // The synthetic capture: messages 2, 1+3, 2, 2, 2 (the first is not SIP) of each frame.
+    let whole = run(&p);
+    let numbers: Vec<(u64, u16, Option<String>)> = whole
+        .messages
+        .iter()
+        .map(|m| (m.frame, m.msg_in_frame, m.call_id.clone()))
+        .collect();
+    assert!(
+        numbers.contains(&(2, 3, Some("want-1".into()))),
+        "{numbers:?}"
+    );
+    assert!(
+        numbers.contains(&(5, 1, Some("want-2".into()))),
+        "{numbers:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

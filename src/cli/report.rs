@@ -190,12 +190,9 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
     let mut cfg = cfg.clone();
     cfg.progress = false;
     // Only the wanted calls' messages are correlated and written out (with their text) again.
-    cfg.pipeline.only_calls = Some(Arc::new(
-        wanted
-            .keys()
-            .map(|c| Box::<[u8]>::from(c.as_bytes()))
-            .collect(),
-    ));
+    cfg.pipeline.only_calls = Some(Arc::new(sipscope::pipeline::CallSet::new(
+        wanted.keys().map(|c| Box::<[u8]>::from(c.as_bytes())),
+    )));
     let mut sink = Refetch {
         wanted,
         max: fin.opts.max_msgs,

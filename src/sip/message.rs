@@ -401,6 +401,64 @@ pub fn looks_like_sip(data: &[u8]) -> bool {
     line.ends_with(b" SIP/2.0") && request_line(line).is_ok()
 }
 
+/// Would [`SipMessage::parse`] take these bytes as a message? (It refuses only an empty input and a
+/// first line that is neither a status line nor a request line.) The start line alone is read.
+pub fn parses(data: &[u8]) -> bool {
+    if data.is_empty() {
+        return false;
+    }
+    let (line, _, _) = first_line(data);
+    status_line(line).is_ok()
+        || matches!(request_line(line), Ok((rest, _)) if rest.iter().all(|c| c.is_ascii_whitespace()))
+}
+
+/// A message's Call-ID as [`SipMessage::call_id`] would give it, read without the parse, or
+/// `Unsure` when the headers hold what only the parse settles (a folded line, a second Call-ID).
+#[derive(Debug, PartialEq, Eq)]
+pub enum QuickCallId<'a> {
+    /// The Call-ID (none when the message has no Call-ID header).
+    Known(Option<&'a [u8]>),
+    Unsure,
+}
+
+/// Reads the header lines for the Call-ID as the parse splits them (same line ends, same name
+/// lookup, same trimming), stopping at the end of the headers: a few line scans instead of the
+/// parse's header index.
+pub fn quick_call_id(data: &[u8]) -> QuickCallId<'_> {
+    let (_, mut pos, _) = first_line(data);
+    let mut found = None;
+    while pos < data.len() {
+        let rest = &data[pos..];
+        if rest[0] == b' ' || rest[0] == b'\t' {
+            return QuickCallId::Unsure;
+        }
+        let (l, next, _) = first_line(rest);
+        if l.is_empty() {
+            break;
+        }
+        if matches!(l[0], b'c' | b'C' | b'i' | b'I') {
+            if let Some(colon) = memchr::memchr(b':', l) {
+                let name_end = l[..colon]
+                    .iter()
+                    .rposition(|c| !c.is_ascii_whitespace())
+                    .map_or(0, |p| p + 1);
+                if HeaderName::lookup(&l[..name_end]) == HeaderName::CallId {
+                    if found.is_some() {
+                        return QuickCallId::Unsure;
+                    }
+                    let mut vs = colon + 1;
+                    while vs < l.len() && (l[vs] == b' ' || l[vs] == b'\t') {
+                        vs += 1;
+                    }
+                    found = Some(&l[vs..trim_end(l, vs, l.len())]);
+                }
+            }
+        }
+        pos += next;
+    }
+    QuickCallId::Known(found)
+}
+
 impl SipMessage {
     /// Splits one message. `datagram` says the bytes are a whole datagram (UDP), so a body longer
     /// or shorter than Content-Length is an anomaly rather than a framing decision.
