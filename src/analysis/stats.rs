@@ -421,13 +421,13 @@ impl Stats {
         v
     }
 
-    fn cut_values(&self, k: &Key) -> Vec<Value> {
+    fn cut_values<'k>(&self, k: &'k Key) -> Vec<Value<'k>> {
         let mut v = Vec::new();
         if self.cuts.peers.is_some() {
-            v.push(Value::Str(k.peer.clone()));
+            v.push(Value::Str(k.peer.as_deref().map(Into::into)));
         }
         if self.cuts.local.is_some() {
-            v.push(Value::Str(k.direction.map(str::to_string)));
+            v.push(Value::Str(k.direction.map(Into::into)));
         }
         if self.cuts.interval.is_some() {
             v.push(Value::Time(k.bucket.map(Ts)));
@@ -674,10 +674,10 @@ impl Stats {
                 (Some(u64::from(*status)), format!("{}xx", status / 100))
             };
             row.extend([
-                Value::Str(Some(method.clone())),
+                Value::Str(Some(method.as_str().into())),
                 Value::U64(status),
-                Value::Str(Some(class)),
-                Value::Str(a.reason.clone()),
+                Value::Str(Some(class.into())),
+                Value::Str(a.reason.as_deref().map(Into::into)),
                 Value::U64(Some(a.messages)),
                 Value::U64(Some(a.retransmissions)),
             ]);
@@ -710,7 +710,7 @@ impl Stats {
             let first = a.first.percentiles();
             let last_n = a.last.len() as u64;
             let last = a.last.percentiles();
-            row.push(Value::Str(Some(method.clone())));
+            row.push(Value::Str(Some(method.as_str().into())));
             row.push(Value::U64(Some(a.transactions)));
             row.push(Value::U64(Some(a.timeouts)));
             row.extend(first.map(ms));
@@ -737,7 +737,7 @@ impl Stats {
         ]);
         let mut f = Frame::new(cols);
         for (addr, (n, r)) in &self.endpoints {
-            let mut row = vec![Value::Str(Some(addr.to_string()))];
+            let mut row = vec![Value::Str(Some(addr.to_string().into()))];
             if let Some(p) = &self.cuts.peers {
                 row.push(Value::Str(Some(p.name(*addr).unwrap_or("other").into())));
             }

@@ -404,11 +404,11 @@ impl Records {
     }
 
     /// `row`: the record's fields (CSV); `cells`: its table cells, escaped for a terminal.
-    fn write<T: serde::Serialize>(
+    fn write<'v, T: serde::Serialize>(
         &mut self,
         out: &mut dyn Write,
-        v: &T,
-        row: impl Fn() -> Vec<schema::Value>,
+        v: &'v T,
+        row: impl Fn() -> Vec<schema::Value<'v>>,
         cells: impl Fn() -> Vec<String>,
     ) -> Result<(), OutputError> {
         match self.format {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use polars::prelude::{
     AnyValue, Column, CsvWriter, DataFrame, DataType, IntoSeries, JsonFormat, JsonWriter,
-    ParquetWriter, PolarsResult, SerWriter, TimeUnit, TimeZone,
+    NewChunkedArray, ParquetWriter, PolarsResult, SerWriter, StringChunked, TimeUnit, TimeZone,
 };
 
 use super::{csv_cell_into, escape, json, write_csv_row, OutputError, Table};
@@ -19,8 +19,9 @@ use crate::time::Ts;
 
 pub use super::schema::{Kind, Value};
 
-/// A table being filled row by row, kept as one typed vector per column (a row costs no
-/// allocation of its own, and the vectors become the DataFrame's columns as they are).
+/// A table being filled row by row, kept as one typed vector per column, and each text column's
+/// cells in one buffer: a row costs no allocation of its own, and a batch emptied by its writer
+/// is filled again without allocating ([`TableSink`] sends batches back).
 pub struct Frame {
     cols: Vec<(&'static str, Kind)>,
     data: Vec<ColumnData>,
@@ -28,12 +29,107 @@ pub struct Frame {
 }
 
 enum ColumnData {
-    Str(Vec<Option<String>>),
+    Str(TextColumn),
     U64(Vec<Option<u64>>),
     I64(Vec<Option<i64>>),
     F64(Vec<Option<f64>>),
     Bool(Vec<Option<bool>>),
     Time(Vec<Option<i64>>),
+}
+
+/// The cells of a text column, one after the other in one string.
+#[derive(Default)]
+struct TextColumn {
+    text: String,
+    /// Where each cell ends in `text`; [`NULL`] for a null.
+    ends: Vec<usize>,
+}
+
+/// The end of a null cell.
+const NULL: usize = usize::MAX;
+
+impl TextColumn {
+    fn push(&mut self, v: Option<&str>) {
+        self.ends.push(v.map_or(NULL, |v| {
+            self.text.push_str(v);
+            self.text.len()
+        }));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            (end != NULL).then(|| {
+                let v = &self.text[start..end];
+                start = end;
+                v
+            })
+        })
+    }
+
+    fn append(&mut self, o: &TextColumn) {
+        let base = self.text.len();
+        self.text.push_str(&o.text);
+        self.ends.extend(
+            o.ends
+                .iter()
+                .map(|&e| if e == NULL { NULL } else { e + base }),
+        );
+    }
+}
+
+impl ColumnData {
+    fn of(k: Kind, rows: usize) -> ColumnData {
+        match k {
+            Kind::Str => ColumnData::Str(TextColumn {
+                text: String::with_capacity(rows * 16),
+                ends: Vec::with_capacity(rows),
+            }),
+            Kind::U64 => ColumnData::U64(Vec::with_capacity(rows)),
+            Kind::I64 => ColumnData::I64(Vec::with_capacity(rows)),
+            Kind::F64 => ColumnData::F64(Vec::with_capacity(rows)),
+            Kind::Bool => ColumnData::Bool(Vec::with_capacity(rows)),
+            Kind::Time => ColumnData::Time(Vec::with_capacity(rows)),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            ColumnData::Str(c) => {
+                c.text.clear();
+                c.ends.clear();
+            }
+            ColumnData::U64(c) => c.clear(),
+            ColumnData::I64(c) => c.clear(),
+            ColumnData::F64(c) => c.clear(),
+            ColumnData::Bool(c) => c.clear(),
+            ColumnData::Time(c) => c.clear(),
+        }
+    }
+
+    fn append(&mut self, o: &ColumnData) {
+        match (self, o) {
+            (ColumnData::Str(a), ColumnData::Str(b)) => a.append(b),
+            (ColumnData::U64(a), ColumnData::U64(b)) => a.extend_from_slice(b),
+            (ColumnData::I64(a), ColumnData::I64(b)) => a.extend_from_slice(b),
+            (ColumnData::F64(a), ColumnData::F64(b)) => a.extend_from_slice(b),
+            (ColumnData::Bool(a), ColumnData::Bool(b)) => a.extend_from_slice(b),
+            (ColumnData::Time(a), ColumnData::Time(b)) => a.extend_from_slice(b),
+            _ => debug_assert!(false, "frames of different columns"),
+        }
+    }
+
+    /// The bytes the column's cells take.
+    fn size(&self) -> usize {
+        match self {
+            ColumnData::Str(c) => c.text.len() + c.ends.len() * size_of::<usize>(),
+            ColumnData::U64(c) => c.len() * size_of::<Option<u64>>(),
+            ColumnData::I64(c) => c.len() * size_of::<Option<i64>>(),
+            ColumnData::F64(c) => c.len() * size_of::<Option<f64>>(),
+            ColumnData::Bool(c) => c.len() * size_of::<Option<bool>>(),
+            ColumnData::Time(c) => c.len() * size_of::<Option<i64>>(),
+        }
+    }
 }
 
 /// A finished table: its name (the file stem with `-o`), a title, and the DataFrame.
@@ -46,17 +142,12 @@ pub struct Tab {
 
 impl Frame {
     pub fn new(cols: Vec<(&'static str, Kind)>) -> Frame {
-        let data = cols
-            .iter()
-            .map(|(_, k)| match k {
-                Kind::Str => ColumnData::Str(Vec::new()),
-                Kind::U64 => ColumnData::U64(Vec::new()),
-                Kind::I64 => ColumnData::I64(Vec::new()),
-                Kind::F64 => ColumnData::F64(Vec::new()),
-                Kind::Bool => ColumnData::Bool(Vec::new()),
-                Kind::Time => ColumnData::Time(Vec::new()),
-            })
-            .collect();
+        Frame::with_capacity(cols, 0)
+    }
+
+    /// A frame with room for `rows` rows (text cells of 16 bytes) before it allocates.
+    pub fn with_capacity(cols: Vec<(&'static str, Kind)>, rows: usize) -> Frame {
+        let data = cols.iter().map(|(_, k)| ColumnData::of(*k, rows)).collect();
         Frame {
             cols,
             data,
@@ -74,11 +165,11 @@ impl Frame {
 
     /// Adds a row; its values must follow the declared columns (checked in debug builds). A
     /// value of the wrong type is a null.
-    pub fn row(&mut self, row: Vec<Value>) {
+    pub fn row(&mut self, row: Vec<Value<'_>>) {
         debug_assert_eq!(row.len(), self.cols.len(), "row width");
         for (col, v) in self.data.iter_mut().zip(row) {
             match (col, v) {
-                (ColumnData::Str(c), Value::Str(x)) => c.push(x),
+                (ColumnData::Str(c), Value::Str(x)) => c.push(x.as_deref()),
                 (ColumnData::U64(c), Value::U64(x)) => c.push(x),
                 (ColumnData::I64(c), Value::I64(x)) => c.push(x),
                 (ColumnData::F64(c), Value::F64(x)) => c.push(x.filter(|x| x.is_finite())),
@@ -95,28 +186,148 @@ impl Frame {
         self.height += 1;
     }
 
-    pub fn finish(self, name: &'static str, title: &'static str) -> PolarsResult<Tab> {
+    /// Empties the frame and keeps its room.
+    pub fn clear(&mut self) {
+        self.data.iter_mut().for_each(ColumnData::clear);
+        self.height = 0;
+    }
+
+    /// Adds every row of `other` (a frame of the same columns).
+    fn append(&mut self, other: &Frame) {
+        for (a, b) in self.data.iter_mut().zip(&other.data) {
+            a.append(b);
+        }
+        self.height += other.height;
+    }
+
+    /// About how many bytes the rows take.
+    fn size(&self) -> usize {
+        self.data.iter().map(ColumnData::size).sum()
+    }
+
+    /// The rows as a DataFrame (copied into Arrow columns; the frame keeps them).
+    pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
         let mut columns = Vec::with_capacity(self.cols.len());
-        for ((col, _), data) in self.cols.iter().zip(self.data) {
-            let n = (*col).into();
+        for ((col, _), data) in self.cols.iter().zip(&self.data) {
+            let n: polars::prelude::PlSmallStr = (*col).into();
             columns.push(match data {
-                ColumnData::Str(v) => Column::new(n, v),
-                ColumnData::U64(v) => Column::new(n, v),
-                ColumnData::I64(v) => Column::new(n, v),
-                ColumnData::F64(v) => Column::new(n, v),
-                ColumnData::Bool(v) => Column::new(n, v),
-                ColumnData::Time(v) => Column::new(n, v).cast(&DataType::Datetime(
+                ColumnData::Str(v) => {
+                    Column::from(StringChunked::from_iter_options(n, v.iter()).into_series())
+                }
+                ColumnData::U64(v) => Column::new(n, v.as_slice()),
+                ColumnData::I64(v) => Column::new(n, v.as_slice()),
+                ColumnData::F64(v) => Column::new(n, v.as_slice()),
+                ColumnData::Bool(v) => Column::new(n, v.as_slice()),
+                ColumnData::Time(v) => Column::new(n, v.as_slice()).cast(&DataType::Datetime(
                     TimeUnit::Nanoseconds,
                     Some(TimeZone::UTC),
                 ))?,
             });
         }
+        DataFrame::new(self.height, columns)
+    }
+
+    pub fn finish(self, name: &'static str, title: &'static str) -> PolarsResult<Tab> {
         Ok(Tab {
             name,
             title,
             columns: self.cols.iter().map(|(n, _)| *n).collect(),
-            frame: DataFrame::new(self.height, columns)?,
+            frame: self.to_dataframe()?,
         })
+    }
+
+    /// The header line of the frame's CSV.
+    fn csv_header(&self, out: &mut Vec<u8>) {
+        for (i, (name, _)) in self.cols.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            csv_text(name, out);
+        }
+        out.push(b'\n');
+    }
+
+    /// The rows as CSV, as [`write_dir`] writes a table: text made safe ([`csv_cell_into`])
+    /// and quoted when it must be (an empty text as `""`, told from a null), times as RFC 3339
+    /// UTC, figures in their shortest exact form, nulls empty. Written straight from the
+    /// columns, without a DataFrame (`csv_is_written_as_polars_writes_it` holds both to one
+    /// output).
+    pub fn write_csv(&self, out: &mut Vec<u8>) {
+        use std::fmt::Write as _;
+        let mut texts: Vec<_> = self
+            .data
+            .iter()
+            .map(|c| match c {
+                ColumnData::Str(t) => Some(t.iter()),
+                _ => None,
+            })
+            .collect();
+        let mut cell = String::new();
+        let mut num = itoa::Buffer::new();
+        let mut float = zmij::Buffer::new();
+        for r in 0..self.height {
+            for (i, (col, text)) in self.data.iter().zip(texts.iter_mut()).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match col {
+                    ColumnData::Str(_) => {
+                        if let Some(Some(v)) = text.as_mut().and_then(Iterator::next) {
+                            cell.clear();
+                            csv_cell_into(v, &mut cell);
+                            csv_text(&cell, out);
+                        }
+                    }
+                    ColumnData::U64(c) => {
+                        if let Some(n) = c[r] {
+                            out.extend_from_slice(num.format(n).as_bytes());
+                        }
+                    }
+                    ColumnData::I64(c) => {
+                        if let Some(n) = c[r] {
+                            out.extend_from_slice(num.format(n).as_bytes());
+                        }
+                    }
+                    ColumnData::F64(c) => {
+                        if let Some(x) = c[r] {
+                            out.extend_from_slice(float.format(x).as_bytes());
+                        }
+                    }
+                    ColumnData::Bool(c) => {
+                        if let Some(b) = c[r] {
+                            out.extend_from_slice(if b { b"true" } else { b"false" });
+                        }
+                    }
+                    ColumnData::Time(c) => {
+                        if let Some(t) = c[r] {
+                            cell.clear();
+                            let _ = write!(cell, "{}", Ts(t));
+                            out.extend_from_slice(cell.as_bytes());
+                        }
+                    }
+                }
+            }
+            out.push(b'\n');
+        }
+    }
+}
+
+/// A CSV field as polars quotes one: an empty text as `""` (an empty field is a null), a text
+/// with a comma, a quote or a line end in quotes (its quotes doubled).
+fn csv_text(v: &str, out: &mut Vec<u8>) {
+    if v.is_empty() {
+        out.extend_from_slice(b"\"\"");
+    } else if v.contains([',', '"', '\n', '\r']) {
+        out.push(b'"');
+        for part in v.split('"').enumerate() {
+            if part.0 > 0 {
+                out.extend_from_slice(b"\"\"");
+            }
+            out.extend_from_slice(part.1.as_bytes());
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(v.as_bytes());
     }
 }
 
@@ -330,11 +541,11 @@ pub fn write_dir(
     Ok(written)
 }
 
-/// Rows after this many are turned into a polars batch and written to the CSV.
+/// Rows after this many go to the table's writer as one batch.
 const SINK_BATCH: usize = 4096;
 
-/// Batches are gathered into one Parquet row group until they hold this much (polars'
-/// estimate of their size in memory), or [`GROUP_ROWS`] rows. The writer keeps every page's
+/// Batches are gathered into one Parquet row group until they hold this much (the bytes of
+/// their cells), or [`GROUP_ROWS`] rows. The writer keeps every page's
 /// header and statistics until the footer is written, about 45 KB per row group of the
 /// messages table: with one row group per 4096-row batch that grew by 30 MB over 2.7 million
 /// messages; with groups of this size it grows several times slower. The buffer itself is
@@ -344,31 +555,30 @@ const GROUP_ROWS: usize = 1 << 20;
 
 /// A table written as it grows, in Parquet and CSV at once: rows are buffered into batches of
 /// [`SINK_BATCH`] and batches into row groups of [`GROUP_BYTES`], so memory stays bounded
-/// however many rows come. CSV gets times as RFC 3339 text and safe text ([`csv_safe`]), like
-/// [`write_dir`]; Parquet the exact values.
+/// however many rows come. CSV gets times as RFC 3339 text and safe text ([`Frame::write_csv`]),
+/// like [`write_dir`]; Parquet the exact values.
 ///
-/// The caller only fills batches; a thread of the sink's own turns them into DataFrames and
-/// writes both files, so a report's single sink thread does not also encode Parquet and CSV.
-/// At most two batches wait for it.
+/// The caller only fills batches; a thread of the sink's own writes both files from them, so a
+/// report's single sink thread does not also encode Parquet and CSV. At most two batches wait
+/// for it, and it sends each batch back emptied, to be filled again.
 pub struct TableSink {
     cols: Vec<(&'static str, Kind)>,
     buf: Frame,
     tx: Option<crossbeam_channel::Sender<Frame>>,
+    /// Batches the writer is done with.
+    back: crossbeam_channel::Receiver<Frame>,
     writer: Option<std::thread::JoinHandle<Result<(), OutputError>>>,
     pub rows: u64,
 }
 
 /// The writing half of a [`TableSink`], on its own thread.
 struct SinkWriter {
-    name: &'static str,
-    /// Batches waiting to be one row group, and their estimated size and rows.
-    group: Vec<DataFrame>,
-    group_bytes: usize,
-    group_rows: usize,
+    /// Rows waiting to be one row group.
+    group: Frame,
     parquet: polars::io::parquet::write::BatchedWriter<std::io::BufWriter<File>>,
-    csv: Option<polars::io::csv::write::BatchedWriter<std::io::BufWriter<File>>>,
-    /// Where the CSV goes; none for a Parquet-only sink.
-    csv_path: Option<std::path::PathBuf>,
+    /// None for a Parquet-only sink.
+    csv: Option<std::io::BufWriter<File>>,
+    text: Vec<u8>,
 }
 
 impl TableSink {
@@ -402,44 +612,52 @@ impl TableSink {
         name: &'static str,
         cols: Vec<(&'static str, Kind)>,
     ) -> Result<TableSink, OutputError> {
-        let empty = Frame::new(cols.clone())
-            .finish(name, name)
-            .map_err(polars_err)?;
+        let group = Frame::new(cols.clone());
         let file = File::create(parquet_path)?;
         let parquet = ParquetWriter::new(std::io::BufWriter::new(file))
-            .batched(empty.frame.schema())
+            .batched(group.to_dataframe().map_err(polars_err)?.schema())
             .map_err(polars_err)?;
-        let mut w = SinkWriter {
-            name,
-            group: Vec::new(),
-            group_bytes: 0,
-            group_rows: 0,
-            parquet,
-            csv: None,
-            csv_path,
-        };
         // The CSV file exists (with its header) even when no row comes.
-        w.write(empty.frame.clone())?;
+        let csv = match csv_path {
+            Some(p) => {
+                let mut f = std::io::BufWriter::new(File::create(p)?);
+                let mut header = Vec::new();
+                group.csv_header(&mut header);
+                f.write_all(&header)?;
+                Some(f)
+            }
+            None => None,
+        };
+        let mut w = SinkWriter {
+            group,
+            parquet,
+            csv,
+            text: Vec::new(),
+        };
         let (tx, rx) = crossbeam_channel::bounded::<Frame>(2);
+        let (back_tx, back) = crossbeam_channel::bounded::<Frame>(1);
         let writer = std::thread::Builder::new()
             .name(format!("table-{name}"))
             .spawn(move || {
-                for f in rx {
-                    let tab = f.finish(w.name, w.name).map_err(polars_err)?;
-                    w.write(tab.frame)?;
+                for mut f in rx {
+                    w.write(&f)?;
+                    f.clear();
+                    // The filler may have made a new one meanwhile: then this one goes.
+                    let _ = back_tx.try_send(f);
                 }
                 w.finish()
             })?;
         Ok(TableSink {
-            buf: Frame::new(cols.clone()),
+            buf: Frame::with_capacity(cols.clone(), SINK_BATCH),
             cols,
             tx: Some(tx),
+            back,
             writer: Some(writer),
             rows: 0,
         })
     }
 
-    pub fn row(&mut self, row: Vec<Value>) -> Result<(), OutputError> {
+    pub fn row(&mut self, row: Vec<Value<'_>>) -> Result<(), OutputError> {
         self.buf.row(row);
         self.rows += 1;
         if self.buf.len() >= SINK_BATCH {
@@ -453,7 +671,11 @@ impl TableSink {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let buf = std::mem::replace(&mut self.buf, Frame::new(self.cols.clone()));
+        let next = self
+            .back
+            .try_recv()
+            .unwrap_or_else(|_| Frame::with_capacity(self.cols.clone(), SINK_BATCH));
+        let buf = std::mem::replace(&mut self.buf, next);
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(buf).is_ok());
         if sent {
             Ok(())
@@ -484,46 +706,26 @@ impl TableSink {
 }
 
 impl SinkWriter {
-    fn write(&mut self, df: DataFrame) -> Result<(), OutputError> {
-        if let Some(path) = &self.csv_path {
-            let text = for_csv(&df).map_err(polars_err)?;
-            if self.csv.is_none() {
-                let f = std::io::BufWriter::new(File::create(path)?);
-                self.csv = Some(
-                    CsvWriter::new(f)
-                        .include_header(true)
-                        .batched(text.schema())
-                        .map_err(polars_err)?,
-                );
-            }
-            if let (Some(csv), true) = (self.csv.as_mut(), df.height() > 0) {
-                csv.write_batch(&text).map_err(polars_err)?;
-            }
+    fn write(&mut self, batch: &Frame) -> Result<(), OutputError> {
+        if let Some(csv) = &mut self.csv {
+            self.text.clear();
+            batch.write_csv(&mut self.text);
+            csv.write_all(&self.text)?;
         }
-        if df.height() == 0 {
-            return Ok(());
-        }
-        self.group_bytes += df.estimated_size();
-        self.group_rows += df.height();
-        self.group.push(df);
-        if self.group_bytes >= GROUP_BYTES || self.group_rows >= GROUP_ROWS {
+        self.group.append(batch);
+        if self.group.size() >= GROUP_BYTES || self.group.len() >= GROUP_ROWS {
             self.write_group()?;
         }
         Ok(())
     }
 
-    /// Writes the gathered batches as one row group (the writer makes a group of each chunk,
-    /// so they are joined into one first).
+    /// Writes the gathered rows as one row group.
     fn write_group(&mut self) -> Result<(), OutputError> {
-        let mut batches = std::mem::take(&mut self.group).into_iter();
-        (self.group_bytes, self.group_rows) = (0, 0);
-        let Some(mut df) = batches.next() else {
+        if self.group.is_empty() {
             return Ok(());
-        };
-        for b in batches {
-            df.vstack_mut_owned(b).map_err(polars_err)?;
         }
-        df.rechunk_mut();
+        let df = self.group.to_dataframe().map_err(polars_err)?;
+        self.group.clear();
         self.parquet.write_batch(&df).map_err(polars_err)
     }
 
@@ -531,7 +733,7 @@ impl SinkWriter {
         self.write_group()?;
         self.parquet.finish().map_err(polars_err)?;
         if let Some(mut csv) = self.csv.take() {
-            csv.finish().map_err(polars_err)?;
+            csv.flush()?;
         }
         Ok(())
     }
@@ -623,6 +825,96 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The report's CSV is written straight from the columns; `write_dir` has polars write it.
+    /// Both must give the same bytes for any value: text that needs quotes, an empty text told
+    /// from a null, figures at the edges of their range, times before 1970.
+    #[test]
+    fn csv_is_written_as_polars_writes_it() {
+        let texts: [Option<&str>; 14] = [
+            Some(""),
+            None,
+            Some("a,b"),
+            Some("q\"uote"),
+            Some("\"\""),
+            Some("line\nbreak\r"),
+            Some("=1+1"),
+            Some("-1.5"),
+            Some("  lead and trail  "),
+            Some("ünï 中文"),
+            Some("\u{202e}\u{9b}\x1b"),
+            Some("@x"),
+            Some("plain"),
+            Some("\t"),
+        ];
+        let floats = [
+            0.0,
+            -0.0,
+            1e-7,
+            1e21,
+            123_456_789.123,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::NAN,
+            f64::INFINITY,
+            -2.5,
+            1e15,
+            0.003383,
+        ];
+        let cols = vec![
+            ("text", Kind::Str),
+            ("x", Kind::F64),
+            ("u", Kind::U64),
+            ("i", Kind::I64),
+            ("b", Kind::Bool),
+            ("t", Kind::Time),
+            ("more", Kind::Str),
+        ];
+        let mut f = Frame::new(cols.clone());
+        for (k, (t, x)) in texts.iter().zip(floats).enumerate() {
+            f.row(vec![
+                Value::Str(t.map(Into::into)),
+                Value::F64((k != 4).then_some(x)),
+                Value::U64([Some(0), Some(u64::MAX), None][k % 3]),
+                Value::I64([Some(i64::MIN), Some(-1), None, Some(42)][k % 4]),
+                Value::Bool([Some(true), Some(false), None][k % 3]),
+                Value::Time(
+                    [
+                        Some(Ts(0)),
+                        Some(Ts(-1_500)),
+                        None,
+                        Some(Ts(1_700_000_000_123_456_789)),
+                    ][k % 4],
+                ),
+                Value::Str(texts[texts.len() - 1 - k].map(Into::into)),
+            ]);
+        }
+        let mut ours = Vec::new();
+        f.csv_header(&mut ours);
+        f.write_csv(&mut ours);
+        let mut theirs = Vec::new();
+        CsvWriter::new(&mut theirs)
+            .include_header(true)
+            .finish(&mut for_csv(&f.to_dataframe().unwrap()).unwrap())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(theirs).unwrap()
+        );
+        // An emptied frame filled again writes the same.
+        let mut again = Frame::new(cols);
+        again.append(&f);
+        let mut a = Vec::new();
+        again.write_csv(&mut a);
+        again.clear();
+        again.append(&f);
+        let mut b = Vec::new();
+        again.write_csv(&mut b);
+        assert_eq!(a, b);
+        assert_eq!(again.len(), texts.len());
+    }
+
     /// Batches are gathered into row groups of about [`GROUP_BYTES`] (the writer keeps
     /// metadata per group until the end, so one group per 4096-row batch grew without bound),
     /// and no row is lost or repeated on the way, in Parquet or CSV.
@@ -645,8 +937,11 @@ mod tests {
         let mut big = TableSink::create(&dir, "big", cols).unwrap();
         let text = "a".repeat(GROUP_BYTES / SINK_BATCH / 4);
         for n in 0..40_000u64 {
-            big.row(vec![Value::U64(Some(n)), Value::Str(Some(text.clone()))])
-                .unwrap();
+            big.row(vec![
+                Value::U64(Some(n)),
+                Value::Str(Some(text.as_str().into())),
+            ])
+            .unwrap();
         }
         assert_eq!(big.finish().unwrap(), 40_000);
         let g = groups(&dir.join("big.parquet"));

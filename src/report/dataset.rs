@@ -256,8 +256,8 @@ impl Dataset {
     pub fn row(&mut self, t: usize, ts: Ts, mut row: Vec<Value>) -> Result<(), OutputError> {
         self.tick += 1;
         let day = day_of(ts);
-        row.push(Value::Str(Some(self.capture.clone())));
-        row.push(Value::Str(self.sensor.clone()));
+        row.push(Value::Str(Some(self.capture.clone().into())));
+        row.push(Value::Str(self.sensor.clone().map(Into::into)));
         let table = &mut self.tables[t];
         let i = match table.open.iter().position(|p| p.day == day) {
             Some(i) => i,
