@@ -170,6 +170,9 @@ pub struct CorrelateStats {
 
 const MAX_ORPHAN_KINDS: usize = 64;
 
+/// User-Agent texts a correlator keeps for sharing ([`Correlator`]'s `user_agents`).
+const USER_AGENTS: usize = 512;
+
 fn add_kind(v: &mut Vec<(String, u16, u64)>, method: &str, status: u16, n: u64) {
     if let Some(e) = v.iter_mut().find(|e| e.1 == status && e.0 == method) {
         e.2 += n;
@@ -204,6 +207,10 @@ impl std::ops::AddAssign<&CorrelateStats> for CorrelateStats {
 pub struct Correlator {
     cfg: CorrelatorConfig,
     calls: FxHashMap<Box<[u8]>, CallState>,
+    /// The User-Agent and Server texts of recent rows: a trunk's messages carry a handful, and
+    /// a row then costs a shared count instead of an allocation (made on this thread and freed
+    /// on the sink's). Emptied when it reaches [`USER_AGENTS`].
+    user_agents: FxHashMap<Box<[u8]>, std::sync::Arc<str>>,
     last_sweep: Ts,
     pub stats: CorrelateStats,
 }
@@ -299,6 +306,7 @@ impl Correlator {
         Correlator {
             cfg,
             calls: FxHashMap::default(),
+            user_agents: FxHashMap::default(),
             last_sweep: Ts::ZERO,
             stats: CorrelateStats::default(),
         }
@@ -412,7 +420,23 @@ impl Correlator {
     }
 
     /// The message's row; `sdp` is its SDP summary when the caller has it already.
-    fn row(&self, m: &Msg, retrans: bool, sdp: Option<Option<String>>) -> MsgRow {
+    /// The row's User-Agent (a request's) or Server (a response's), shared with earlier rows.
+    fn user_agent(&mut self, s: &crate::sip::SipMessage) -> Option<std::sync::Arc<str>> {
+        let ua = s
+            .header(crate::sip::HeaderName::UserAgent)
+            .or_else(|| s.header(crate::sip::HeaderName::Server))?;
+        if let Some(a) = self.user_agents.get(ua) {
+            return Some(a.clone());
+        }
+        if self.user_agents.len() >= USER_AGENTS {
+            self.user_agents.clear();
+        }
+        let a: std::sync::Arc<str> = lossy(ua).into();
+        self.user_agents.insert(ua.into(), a.clone());
+        Some(a)
+    }
+
+    fn row(&mut self, m: &Msg, retrans: bool, sdp: Option<Option<String>>) -> MsgRow {
         let s = &m.sip;
         let from = s.from();
         let to = s.to();
@@ -444,10 +468,7 @@ impl Correlator {
             to_tag: to.and_then(|t| t.tag()).map(lossy_text),
             branch: via.as_ref().and_then(|v| v.branch).map(lossy_text),
             via_count: s.via_count(),
-            user_agent: s
-                .header(crate::sip::HeaderName::UserAgent)
-                .or_else(|| s.header(crate::sip::HeaderName::Server))
-                .map(lossy),
+            user_agent: self.user_agent(s),
             contact_ip: s
                 .header(crate::sip::HeaderName::Contact)
                 .and_then(crate::sip::nameaddr::NameAddr::parse)
@@ -546,6 +567,66 @@ impl Correlator {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn options(i: usize, ua: &str) -> Msg {
+        let text = format!(
+            "OPTIONS sip:b@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK{i}\r\n\
+             From: <sip:a@10.0.0.1>;tag=f{i}\r\nTo: <sip:b@10.0.0.2>\r\nCall-ID: c{i}\r\n\
+             CSeq: 1 OPTIONS\r\nUser-Agent: {ua}\r\nContent-Length: 0\r\n\r\n"
+        );
+        Msg {
+            frame: i as u64 + 1,
+            idx: 1,
+            ts: Ts(i as i64 * 1_000_000),
+            raw_ts: None,
+            src: "10.0.0.1:5060".parse().unwrap(),
+            dst: "10.0.0.2:5060".parse().unwrap(),
+            carrier: Carrier::Udp,
+            ip_reassembled: false,
+            node: None,
+            sip: SipMessage::parse(bytes::Bytes::from(text), true).unwrap(),
+        }
+    }
+
+    fn rows(out: &mut Vec<Output>) -> Vec<std::sync::Arc<MsgRow>> {
+        out.drain(..)
+            .filter_map(|o| match o {
+                Output::Msg(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Rows with the same User-Agent share its text; a scan of ever-new ones keeps the shared
+    /// texts bounded, and no row loses its own.
+    #[test]
+    fn user_agents_are_shared_and_bounded() {
+        let mut c = Correlator::new(CorrelatorConfig {
+            want_messages: true,
+            ..CorrelatorConfig::default()
+        });
+        let mut out = Vec::new();
+        c.on_msg(options(0, "phone/1.0"), &mut out);
+        c.on_msg(options(1, "phone/1.0"), &mut out);
+        let r = rows(&mut out);
+        let (a, b) = (
+            r[0].user_agent.clone().unwrap(),
+            r[1].user_agent.clone().unwrap(),
+        );
+        assert_eq!(&*a, "phone/1.0");
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        for i in 0..3 * USER_AGENTS {
+            c.on_msg(options(i + 2, &format!("scanner-{i}")), &mut out);
+            assert!(c.user_agents.len() <= USER_AGENTS);
+            let r = rows(&mut out);
+            assert_eq!(
+                r[0].user_agent.as_deref(),
+                Some(format!("scanner-{i}").as_str())
+            );
+        }
+    }
+
     #[test]
     fn contact_hosts() {
         let h = |s: &str| super::contact_host(s.as_bytes()).map(|i| i.to_string());

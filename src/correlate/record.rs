@@ -35,7 +35,9 @@ pub struct MsgRow {
     pub to_tag: Option<Text>,
     pub branch: Option<Text>,
     pub via_count: usize,
-    pub user_agent: Option<String>,
+    /// Shared by the rows of one correlator that carry the same text ([`super::Correlator`]
+    /// keeps the last few hundred).
+    pub user_agent: Option<std::sync::Arc<str>>,
     /// The host of the Contact URI, when it is an IP address (for NAT checks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_ip: Option<std::net::IpAddr>,

@@ -171,7 +171,7 @@ impl Ladder {
             // User-Agent header, and responses carry the far end's Server header back.
             if let Some(ua) = m.user_agent.as_ref().filter(|_| !opts.skip_text) {
                 if m.method.is_some() && m.via_count == 1 && columns[from].name.is_none() {
-                    columns[from].name = Some(ua.clone());
+                    columns[from].name = Some(ua.to_string());
                 }
             }
             let call_id = m.call_id.as_deref().unwrap_or_default();

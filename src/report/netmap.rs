@@ -99,7 +99,7 @@ impl NetMap {
                 true
             };
             if h.name.is_none() && own {
-                h.name.clone_from(&m.user_agent);
+                h.name = m.user_agent.as_deref().map(str::to_string);
             }
         }
         if let Some(h) = self.host(dst) {

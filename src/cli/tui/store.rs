@@ -243,7 +243,7 @@ fn provisional(m: &MsgRow, call_id: &str) -> CallRecord {
         invite_attempts: 0,
         dialogs: 0,
         ended_by: None,
-        user_agent: m.user_agent.clone(),
+        user_agent: m.user_agent.as_deref().map(str::to_string),
         anomalies: 0,
         legs: Vec::new(),
         media: None,
