@@ -14,7 +14,7 @@ use polars::prelude::{
     NewChunkedArray, ParquetWriter, PolarsResult, SerWriter, StringChunked, TimeUnit, TimeZone,
 };
 
-use super::{csv_cell_into, escape, json, write_csv_row, OutputError, Table};
+use super::{csv_cell_into, csv_field_into, escape, json, write_csv_row, OutputError, Table};
 use crate::time::Ts;
 
 pub use super::schema::{Kind, Value};
@@ -253,7 +253,6 @@ impl Frame {
     /// columns, without a DataFrame (`csv_is_written_as_polars_writes_it` holds both to one
     /// output).
     pub fn write_csv(&self, out: &mut Vec<u8>) {
-        use std::fmt::Write as _;
         let mut texts: Vec<_> = self
             .data
             .iter()
@@ -300,9 +299,8 @@ impl Frame {
                     }
                     ColumnData::Time(c) => {
                         if let Some(t) = c[r] {
-                            cell.clear();
-                            let _ = write!(cell, "{}", Ts(t));
-                            out.extend_from_slice(cell.as_bytes());
+                            // Writing to a Vec cannot fail.
+                            let _ = write!(out, "{}", Ts(t));
                         }
                     }
                 }
@@ -312,22 +310,13 @@ impl Frame {
     }
 }
 
-/// A CSV field as polars quotes one: an empty text as `""` (an empty field is a null), a text
-/// with a comma, a quote or a line end in quotes (its quotes doubled).
+/// A CSV field as polars quotes one: as [`csv_field_into`] does, and an empty text as `""` (an
+/// empty field is a null).
 fn csv_text(v: &str, out: &mut Vec<u8>) {
     if v.is_empty() {
         out.extend_from_slice(b"\"\"");
-    } else if v.contains([',', '"', '\n', '\r']) {
-        out.push(b'"');
-        for part in v.split('"').enumerate() {
-            if part.0 > 0 {
-                out.extend_from_slice(b"\"\"");
-            }
-            out.extend_from_slice(part.1.as_bytes());
-        }
-        out.push(b'"');
     } else {
-        out.extend_from_slice(v.as_bytes());
+        csv_field_into(v, out);
     }
 }
 

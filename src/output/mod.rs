@@ -157,10 +157,25 @@ pub fn csv_cell(s: &str) -> String {
 
 /// Quotes a CSV field when needed (RFC 4180). The text is taken as it is: see [`csv_cell`].
 pub fn csv_field(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    csv_field_into(s, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`csv_field`] onto `out`: in quotes, its quotes doubled, when it holds a comma, a quote or a
+/// line end.
+pub fn csv_field_into(s: &str, out: &mut Vec<u8>) {
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        out.push(b'"');
+        for (i, part) in s.split('"').enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b"\"\"");
+            }
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.push(b'"');
     } else {
-        s.to_string()
+        out.extend_from_slice(s.as_bytes());
     }
 }
 

@@ -408,8 +408,30 @@ pub fn parses(data: &[u8]) -> bool {
         return false;
     }
     let (line, _, _) = first_line(data);
-    status_line(line).is_ok()
-        || matches!(request_line(line), Ok((rest, _)) if rest.iter().all(|c| c.is_ascii_whitespace()))
+    status_line(line).is_ok() || whole_request_line(line).is_some()
+}
+
+/// A request line with nothing but blanks after its version.
+fn whole_request_line(line: &[u8]) -> Option<RequestLine<'_>> {
+    match request_line(line) {
+        Ok((rest, r)) if rest.iter().all(|c| c.is_ascii_whitespace()) => Some(r),
+        _ => None,
+    }
+}
+
+/// A header line split at its colon: where the name ends (blanks before the colon dropped), and
+/// where the value starts and ends (blanks around it dropped). None without a colon.
+fn split_header(l: &[u8]) -> Option<(usize, usize, usize)> {
+    let colon = memchr::memchr(b':', l)?;
+    let name_end = l[..colon]
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |p| p + 1);
+    let mut vs = colon + 1;
+    while vs < l.len() && (l[vs] == b' ' || l[vs] == b'\t') {
+        vs += 1;
+    }
+    Some((name_end, vs, trim_end(l, vs, l.len())))
 }
 
 /// A message's Call-ID as [`SipMessage::call_id`] would give it, read without the parse, or
@@ -437,20 +459,12 @@ pub fn quick_call_id(data: &[u8]) -> QuickCallId<'_> {
             break;
         }
         if matches!(l[0], b'c' | b'C' | b'i' | b'I') {
-            if let Some(colon) = memchr::memchr(b':', l) {
-                let name_end = l[..colon]
-                    .iter()
-                    .rposition(|c| !c.is_ascii_whitespace())
-                    .map_or(0, |p| p + 1);
+            if let Some((name_end, vs, ve)) = split_header(l) {
                 if HeaderName::lookup(&l[..name_end]) == HeaderName::CallId {
                     if found.is_some() {
                         return QuickCallId::Unsure;
                     }
-                    let mut vs = colon + 1;
-                    while vs < l.len() && (l[vs] == b' ' || l[vs] == b'\t') {
-                        vs += 1;
-                    }
-                    found = Some(&l[vs..trim_end(l, vs, l.len())]);
+                    found = Some(&l[vs..ve]);
                 }
             }
         }
@@ -488,8 +502,8 @@ impl SipMessage {
                 reason: Span::new(line_start + reason_at + skip..line_start + line.len()),
             }
         } else {
-            match request_line(line) {
-                Ok((rest, (method, uri, v20))) if rest.iter().all(|c| c.is_ascii_whitespace()) => {
+            match whole_request_line(line) {
+                Some((method, uri, v20)) => {
                     if !v20 {
                         anomalies.insert(Anomaly::VersionNot20);
                     }
@@ -511,7 +525,7 @@ impl SipMessage {
                         uri: Span::new(uri_at..uri_at + uri.len()),
                     }
                 }
-                _ => return Err(NotSip::BadStartLine),
+                None => return Err(NotSip::BadStartLine),
             }
         };
 
@@ -557,20 +571,10 @@ impl SipMessage {
                 pos += next;
                 continue;
             }
-            match memchr::memchr(b':', l) {
-                Some(colon) => {
-                    let name_end = l[..colon]
-                        .iter()
-                        .rposition(|c| !c.is_ascii_whitespace())
-                        .map_or(0, |p| p + 1);
-                    let name = &l[..name_end];
-                    let mut vs = colon + 1;
-                    while vs < l.len() && (l[vs] == b' ' || l[vs] == b'\t') {
-                        vs += 1;
-                    }
-                    let ve = trim_end(l, vs, l.len());
+            match split_header(l) {
+                Some((name_end, vs, ve)) => {
                     headers.push(Header {
-                        name: HeaderName::lookup(name),
+                        name: HeaderName::lookup(&l[..name_end]),
                         name_span: Span::new(pos..pos + name_end),
                         value: Span::new(pos + vs..pos + ve),
                     });
