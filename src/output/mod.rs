@@ -22,6 +22,8 @@ pub mod json;
 pub mod names;
 pub mod prometheus;
 pub mod schema;
+#[cfg(feature = "tables")]
+pub mod sink;
 
 use std::fmt;
 use std::io::{self, Write};

@@ -32,7 +32,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::{ParquetReader, SerReader};
 
-use crate::output::frame::{Frame, Kind, TableSink, Value};
+use crate::output::frame::{Frame, Kind, Value};
+use crate::output::sink::TableSink;
 use crate::output::{schema, OutputError};
 use crate::time::Ts;
 
