@@ -506,6 +506,23 @@ pub fn fuzz_sip(data: &[u8]) {
     for h in &m.headers {
         let v = m.span(h.value);
         assert!(v.len() <= data.len());
+        if h.name == crate::sip::HeaderName::Via {
+            // One reading that checks a Via and keeps its first entry, as the two separate ones.
+            let (fault, top) = crate::sip::via::check_first(v);
+            assert_eq!(fault, crate::sip::via::check(v));
+            assert_eq!(top, crate::sip::via::Via::parse_first(v));
+        }
+        // The first-place table finds what a scan finds.
+        let first = m
+            .headers
+            .iter()
+            .find(|o| o.name == h.name)
+            .map(|o| m.span(o.value));
+        assert!(m.header(h.name).is_none_or(|x| Some(x) == first));
+        assert_eq!(
+            m.headers_named(h.name).count(),
+            m.headers.iter().filter(|o| o.name == h.name).count()
+        );
     }
     let _ = m.call_id();
     let _ = m.cseq();

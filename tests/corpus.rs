@@ -144,7 +144,7 @@ fn messages_match_tshark_on_every_corpus_capture() {
                         .as_deref()
                         .map(str::to_string)
                         .unwrap_or_else(|| m.status.map(|s| s.to_string()).unwrap_or_default()),
-                    m.call_id.clone().unwrap_or_default(),
+                    m.call_id.as_deref().unwrap_or_default().to_string(),
                     format!(
                         "{} {}",
                         m.cseq.map(|c| c.to_string()).unwrap_or_default(),

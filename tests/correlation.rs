@@ -256,7 +256,7 @@ fn message_events_carry_the_parsed_message_over_its_bytes() {
         }
         assert_eq!(
             sip.call_id().map(|c| c.to_vec()),
-            m.call_id.clone().map(String::into_bytes)
+            m.call_id.as_deref().map(|c| c.as_bytes().to_vec())
         );
     }
     // Without asking, rows carry no message (nothing held for nothing).

@@ -282,7 +282,7 @@ fn sip_inside_gtp_u_matches_tshark() {
                     .as_deref()
                     .map(str::to_string)
                     .unwrap_or_else(|| m.status.map(|s| s.to_string()).unwrap_or_default()),
-                m.call_id.clone().unwrap_or_default(),
+                m.call_id.as_deref().unwrap_or_default().to_string(),
                 format!(
                     "{} {}",
                     m.cseq.map(|c| c.to_string()).unwrap_or_default(),

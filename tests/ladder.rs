@@ -20,7 +20,11 @@ fn ladder_of(path: &Path, call_id: &str, legs: bool, opts: &LadderOptions) -> La
     let rows: Vec<_> = r
         .messages
         .into_iter()
-        .filter(|m| m.call_id.as_ref().is_some_and(|c| ids.contains(c)))
+        .filter(|m| {
+            m.call_id
+                .as_deref()
+                .is_some_and(|c| ids.iter().any(|i| i == c))
+        })
         .collect();
     assert!(!rows.is_empty(), "no messages for {call_id}");
     Ladder::build(&rows, opts)

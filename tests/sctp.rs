@@ -67,7 +67,7 @@ fn sip_over_a_real_sctp_association_matches_tshark() {
                     .as_deref()
                     .map(str::to_string)
                     .unwrap_or_else(|| m.status.map(|s| s.to_string()).unwrap_or_default()),
-                m.call_id.clone().unwrap_or_default(),
+                m.call_id.as_deref().unwrap_or_default().to_string(),
                 format!(
                     "{} {}",
                     m.cseq.unwrap_or(0),

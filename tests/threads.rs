@@ -138,7 +138,7 @@ fn tcp_segments_out_of_order_give_the_same_messages() {
                 (
                     m.method.as_deref().map(str::to_string),
                     m.status,
-                    m.call_id.clone(),
+                    m.call_id.as_deref().map(String::from),
                 )
             })
             .collect()
@@ -313,7 +313,7 @@ fn a_second_reading_for_a_few_calls_keeps_their_messages_and_numbers() {
         let mut ids: Vec<String> = whole
             .messages
             .iter()
-            .filter_map(|m| m.call_id.clone())
+            .filter_map(|m| m.call_id.as_deref().map(String::from))
             .collect();
         ids.sort();
         ids.dedup();
@@ -332,12 +332,17 @@ fn a_second_reading_for_a_few_calls_keeps_their_messages_and_numbers() {
         )));
         let some = run_with(&[path.as_path()], cfg);
         let key = |m: &sipscope::correlate::record::MsgRow| {
-            (m.frame, m.msg_in_frame, m.call_id.clone(), m.cseq)
+            (
+                m.frame,
+                m.msg_in_frame,
+                m.call_id.as_deref().map(String::from),
+                m.cseq,
+            )
         };
         let expected: Vec<_> = whole
             .messages
             .iter()
-            .filter(|m| m.call_id.as_ref().is_some_and(|c| wanted.contains(c)))
+            .filter(|m| m.call_id.as_deref().is_some_and(|c| wanted.contains(c)))
             .map(key)
             .collect();
         let got: Vec<_> = some.messages.iter().map(key).collect();
@@ -355,7 +360,13 @@ fn a_second_reading_for_a_few_calls_keeps_their_messages_and_numbers() {
     let numbers: Vec<(u64, u16, Option<String>)> = whole
         .messages
         .iter()
-        .map(|m| (m.frame, m.msg_in_frame, m.call_id.clone()))
+        .map(|m| {
+            (
+                m.frame,
+                m.msg_in_frame,
+                m.call_id.as_deref().map(String::from),
+            )
+        })
         .collect();
     assert!(
         numbers.contains(&(2, 3, Some("want-1".into()))),

@@ -153,7 +153,7 @@ impl Sink for Refetch<'_> {
 
     fn event(&mut self, e: &Event<'_>, _: bool) -> Result<(), OutputError> {
         if let Event::Message(m) = e {
-            if let Some(&i) = m.call_id.as_ref().and_then(|c| self.wanted.get(c)) {
+            if let Some(&i) = m.call_id.as_deref().and_then(|c| self.wanted.get(c)) {
                 let s = &mut self.sections[i];
                 if s.msgs.len() < self.max {
                     s.msgs.push(sipscope::correlate::record::MsgRow::clone(m));

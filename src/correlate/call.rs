@@ -54,7 +54,8 @@ struct Attempt {
 
 #[derive(Debug)]
 pub struct CallState {
-    pub call_id: String,
+    /// Shared with the rows of the call's messages (one copy of the text per call).
+    pub call_id: std::sync::Arc<str>,
     pub kind: CallKind,
     pub first_ts: Ts,
     pub last_ts: Ts,
@@ -201,7 +202,7 @@ fn session_ids(v: &[u8]) -> Vec<String> {
 }
 
 impl CallState {
-    pub fn new(call_id: String, msg: &SipMessage, ts: Ts) -> CallState {
+    pub fn new(call_id: std::sync::Arc<str>, msg: &SipMessage, ts: Ts) -> CallState {
         let kind = match msg.method() {
             Some(m) => kind_of(m),
             None => msg.cseq().map_or(CallKind::Other, |(_, m)| kind_of(&m)),
@@ -278,9 +279,12 @@ impl CallState {
     /// Takes one message of this Call-ID; returns whether it is a retransmission.
     /// `timed`: the message's time stamp is its own (false for a time warp: `ts` is then the
     /// capture clock's, and the milestones it sets are not measured from).
+    /// `facts` are the message's own ([`Facts::of`]), decoded once by the caller.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_message(
         &mut self,
         msg: &SipMessage,
+        facts: &Facts<'_>,
         ts: Ts,
         timed: bool,
         src: SocketAddr,
@@ -288,7 +292,7 @@ impl CallState {
         link_headers: &[String],
     ) -> bool {
         let before = self.milestones();
-        let retrans = self.take_message(msg, ts, src, dst, link_headers);
+        let retrans = self.take_message(msg, facts, ts, src, dst, link_headers);
         let after = self.milestones();
         for (bit, (b, a)) in before.iter().zip(after.iter()).enumerate() {
             if b != a {
@@ -325,6 +329,7 @@ impl CallState {
     fn take_message(
         &mut self,
         msg: &SipMessage,
+        facts: &Facts<'_>,
         ts: Ts,
         src: SocketAddr,
         dst: SocketAddr,
@@ -340,13 +345,12 @@ impl CallState {
         if !msg.anomalies.is_empty() {
             self.anomalies += 1;
         }
-        let facts = Facts::of(msg);
-        let retrans = match TxKey::of(msg, &facts) {
+        let retrans = match TxKey::of(msg, facts) {
             Some(k) if self.tx.len() < MAX_TX || self.tx.contains_key(&k) => self
                 .tx
                 .entry(k)
                 .or_default()
-                .record(src, dst, msg, &facts, ts),
+                .record(src, dst, msg, facts, ts),
             Some(_) => {
                 self.untracked_tx += 1;
                 false
@@ -376,8 +380,8 @@ impl CallState {
             self.collect_link_keys(msg, link_headers);
         }
         match msg.method() {
-            Some(m) => self.on_request(m, msg, &facts, ts, src, dst),
-            None => self.on_response(msg, &facts, ts, dst),
+            Some(m) => self.on_request(m, msg, facts, ts, src, dst),
+            None => self.on_response(msg, facts, ts, dst),
         }
         if self.kind == CallKind::Register || facts.cseq_method() == Some(&Method::Register) {
             self.regs.on_message(msg, ts, src, dst);
@@ -645,7 +649,7 @@ impl CallState {
             _ => None,
         };
         CallRecord {
-            call_id: self.call_id.clone(),
+            call_id: self.call_id.to_string(),
             kind: self.kind,
             start: self.first_ts,
             end: self.last_ts,

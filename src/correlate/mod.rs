@@ -322,6 +322,10 @@ impl Correlator {
             *self.stats.anomalies.entry(a.code()).or_default() += 1;
         }
         let mut retrans = false;
+        // From, To, the top Via and CSeq, decoded once for the call and the row.
+        let facts = transaction::Facts::of(&m.sip);
+        // The call's one copy of its Call-ID, for the row.
+        let mut shared_cid: Option<std::sync::Arc<str>> = None;
         match m.sip.call_id().filter(|c| !c.is_empty()) {
             Some(cid) => {
                 // A call whose time was up when this message arrived is finished first, whether or
@@ -344,7 +348,7 @@ impl Correlator {
                             self.evict_for_room(m.ts, out);
                         }
                         self.stats.calls += 1;
-                        let mut st = CallState::new(lossy(cid), &m.sip, m.ts);
+                        let mut st = CallState::new(lossy(cid).into(), &m.sip, m.ts);
                         if self.cfg.want_detail {
                             st = st.with_counts();
                         }
@@ -360,6 +364,7 @@ impl Correlator {
                 };
                 retrans = call.on_message(
                     &m.sip,
+                    &facts,
                     m.ts,
                     m.raw_ts.is_none(),
                     m.src,
@@ -368,6 +373,9 @@ impl Correlator {
                 );
                 if let Some(n) = m.node {
                     call.note_node(n);
+                }
+                if self.cfg.want_messages {
+                    shared_cid = Some(call.call_id.clone());
                 }
                 if self.cfg.want_changes {
                     let after = call.phase();
@@ -383,7 +391,7 @@ impl Correlator {
                 }
                 if call.regs.has_done() {
                     for mut r in call.regs.take_done() {
-                        r.call_id = call.call_id.clone();
+                        r.call_id = call.call_id.to_string();
                         out.push(Output::Reg(Box::new(r)));
                     }
                 }
@@ -411,7 +419,7 @@ impl Correlator {
         let sdp = (self.cfg.want_media && !retrans)
             .then(|| media(&m, out, self.cfg.want_messages && self.cfg.want_sdp_summary));
         if self.cfg.want_messages {
-            let mut row = self.row(&m, retrans, sdp);
+            let mut row = self.row(&m, &facts, retrans, sdp, shared_cid);
             if self.cfg.want_raw {
                 row.sip = Some(m.sip);
             }
@@ -436,11 +444,19 @@ impl Correlator {
         Some(a)
     }
 
-    fn row(&mut self, m: &Msg, retrans: bool, sdp: Option<Option<String>>) -> MsgRow {
+    /// `call_id` is the call's shared copy of the message's Call-ID, when it belongs to one.
+    fn row(
+        &mut self,
+        m: &Msg,
+        facts: &transaction::Facts<'_>,
+        retrans: bool,
+        sdp: Option<Option<String>>,
+        call_id: Option<std::sync::Arc<str>>,
+    ) -> MsgRow {
         let s = &m.sip;
-        let from = s.from();
-        let to = s.to();
-        let via = s.top_via();
+        let from = facts.from.as_ref();
+        let to = facts.to.as_ref();
+        let via = facts.via.as_ref();
         let cseq = s.cseq();
         // Only a REGISTER and a 2xx to one say an expiry the detectors read: no parse for the
         // rest.
@@ -459,7 +475,7 @@ impl Correlator {
             method: s.method().map(|x| x.as_str().into()),
             status: s.status(),
             reason: s.reason_phrase().map(lossy_text),
-            call_id: s.call_id().map(lossy),
+            call_id: call_id.or_else(|| s.call_id().map(|c| lossy(c).into())),
             cseq: cseq.as_ref().map(|c| c.0),
             cseq_method: cseq.map(|c| c.1.as_str().into()),
             from_user: from.as_ref().map(|f| lossy_text(f.user())),
@@ -502,7 +518,7 @@ impl Correlator {
         if let Some(mut c) = self.calls.remove(key) {
             c.regs.close(now, at_end);
             for mut r in c.regs.take_done() {
-                r.call_id = c.call_id.clone();
+                r.call_id = c.call_id.to_string();
                 out.push(Output::Reg(Box::new(r)));
             }
             out.push(Output::Call(Box::new(c.record(now))));

@@ -26,7 +26,8 @@ pub struct MsgRow {
     pub method: Option<Text>,
     pub status: Option<u16>,
     pub reason: Option<Text>,
-    pub call_id: Option<String>,
+    /// Shared with the call's other rows (the correlator keeps one copy per call).
+    pub call_id: Option<std::sync::Arc<str>>,
     pub cseq: Option<u32>,
     pub cseq_method: Option<Text>,
     pub from_user: Option<Text>,

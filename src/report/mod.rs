@@ -109,8 +109,9 @@ fn held_size(m: &MsgRow) -> usize {
         + PER_ALLOC
         // Shared with other rows, but counted whole: the budget is an upper bound.
         + m.user_agent.as_ref().map_or(0, |u| u.len() + PER_ALLOC)
+        // The call's Call-ID is shared by its rows: counted whole here too.
+        + m.call_id.as_ref().map_or(0, |c| c.len() + PER_ALLOC)
         + [
-            &m.call_id,
             &m.sdp,
             &m.refer_to,
             &m.sipfrag,
@@ -266,7 +267,7 @@ pub struct Collector {
     pub opts: ReportOptions,
     tables: Tables,
     pub stats: Stats,
-    pending: HashMap<String, Pending>,
+    pending: HashMap<Arc<str>, Pending>,
     pending_bytes: usize,
     problems: BinaryHeap<Reverse<(u32, Reverse<u64>)>>,
     problem_sections: HashMap<u64, Section>,
@@ -419,13 +420,8 @@ impl Collector {
         let Some(cid) = &m.call_id else {
             return Ok(());
         };
-        // The Call-ID is copied once per call, not once per message.
-        if !self.pending.contains_key(cid.as_str()) {
-            self.pending.insert(cid.clone(), Pending::default());
-        }
-        let Some(p) = self.pending.get_mut(cid.as_str()) else {
-            return Ok(());
-        };
+        // The key shares the call's one copy of its Call-ID (the rows carry it).
+        let p = self.pending.entry(cid.clone()).or_default();
         if p.incomplete {
             return Ok(());
         }
@@ -507,7 +503,7 @@ impl Collector {
         let c = &closed.call;
         let alerts = &closed.alerts;
         self.stats.add_call(c);
-        let pending = self.pending.remove(&c.call_id).unwrap_or_default();
+        let pending = self.pending.remove(c.call_id.as_str()).unwrap_or_default();
         self.free(&pending.msgs);
         let msgs: Vec<MsgRow> = pending.msgs.into_iter().map(Arc::unwrap_or_clone).collect();
         self.netmap.call(c, &msgs);

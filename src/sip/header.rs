@@ -45,6 +45,9 @@ pub enum HeaderName {
 }
 
 impl HeaderName {
+    /// How many names there are, `Other` included: the size of a table indexed by `name as usize`.
+    pub const COUNT: usize = HeaderName::Other as usize + 1;
+
     /// Looks a name up without allocating; `Other` for anything we do not decode.
     pub fn lookup(name: &[u8]) -> HeaderName {
         if name.len() == 1 {

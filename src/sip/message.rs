@@ -241,6 +241,26 @@ pub struct SipMessage {
     /// Single-value headers repeated with different values ([`single_bit`] bits): unreadable, so
     /// [`SipMessage::header`] gives none of them.
     ambiguous: u8,
+    /// Where each name first appears in `headers` ([`FirstHeader`]): a lookup is one read, not a
+    /// scan of every header (a row alone asks for a dozen names, most of them absent).
+    first: [FirstHeader; HeaderName::COUNT],
+}
+
+/// The place of a name's first header: 0 when it has none, `i + 1` for `headers[i]`, and
+/// [`FirstHeader::FAR`] when it is further than a byte counts (the headers are scanned then).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct FirstHeader(u8);
+
+impl FirstHeader {
+    const FAR: FirstHeader = FirstHeader(u8::MAX);
+
+    fn at(i: usize) -> FirstHeader {
+        if i < u8::MAX as usize - 1 {
+            FirstHeader(i as u8 + 1)
+        } else {
+            FirstHeader::FAR
+        }
+    }
 }
 
 /// A parsed Via kept as places in the message's bytes (a `Via` borrows them).
@@ -530,6 +550,7 @@ impl SipMessage {
         };
 
         let mut headers: Vec<Header> = Vec::with_capacity(16);
+        let mut first = [FirstHeader::default(); HeaderName::COUNT];
         let mut body_start = None;
         while pos < data.len() {
             let rest = &data[pos..];
@@ -573,8 +594,13 @@ impl SipMessage {
             }
             match split_header(l) {
                 Some((name_end, vs, ve)) => {
+                    let name = HeaderName::lookup(&l[..name_end]);
+                    let slot = &mut first[name as usize];
+                    if *slot == FirstHeader::default() {
+                        *slot = FirstHeader::at(headers.len());
+                    }
                     headers.push(Header {
-                        name: HeaderName::lookup(&l[..name_end]),
+                        name,
                         name_span: Span::new(pos..pos + name_end),
                         value: Span::new(pos + vs..pos + ve),
                     });
@@ -584,7 +610,7 @@ impl SipMessage {
             pos += next;
         }
 
-        let (seen, ambiguous) = check_headers(data, &headers, &mut anomalies);
+        let (seen, ambiguous, top_via) = check_headers(data, &headers, &mut anomalies);
         let mut msg = SipMessage {
             raw: raw.clone(),
             start,
@@ -592,8 +618,9 @@ impl SipMessage {
             body: Span::default(),
             anomalies,
             cseq: None,
-            top_via: None,
+            top_via,
             ambiguous,
+            first,
         };
         let body_start = match body_start {
             Some(b) => b,
@@ -642,10 +669,6 @@ impl SipMessage {
             msg.anomalies.insert(Anomaly::MissingVia);
         }
         msg.cseq = msg.parse_cseq();
-        msg.top_via = msg
-            .header(HeaderName::Via)
-            .and_then(super::via::Via::parse_first)
-            .map(|v| ViaSpans::of(&v, &msg.raw));
         if msg.cseq.is_none() && msg.header(HeaderName::CSeq).is_some() {
             msg.anomalies.insert(Anomaly::BadCSeq);
         }
@@ -668,15 +691,24 @@ impl SipMessage {
         if self.ambiguous & single_bit(name) != 0 {
             return None;
         }
-        self.headers
-            .iter()
-            .find(|h| h.name == name)
-            .map(|h| self.span(h.value))
+        let h = match self.first[name as usize] {
+            FirstHeader(0) => return None,
+            FirstHeader::FAR => self.headers.iter().find(|h| h.name == name)?,
+            FirstHeader(i) => self.headers.get(i as usize - 1)?,
+        };
+        Some(self.span(h.value))
     }
 
     /// Every header of this name, in order.
     pub fn headers_named(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
+        let from = match self.first[name as usize] {
+            FirstHeader(0) => self.headers.len(),
+            FirstHeader::FAR => 0,
+            FirstHeader(i) => i as usize - 1,
+        };
         self.headers
+            .get(from..)
+            .unwrap_or_default()
             .iter()
             .filter(move |h| h.name == name)
             .map(|h| self.span(h.value))
@@ -686,17 +718,14 @@ impl SipMessage {
     /// (X-Call-ID and friends).
     pub fn header_by_name(&self, name: &str) -> Option<&[u8]> {
         let want = HeaderName::lookup(name.as_bytes());
-        if self.ambiguous & single_bit(want) != 0 {
-            return None;
+        if want != HeaderName::Other {
+            return self.header(want);
         }
         self.headers
             .iter()
             .find(|h| {
-                if want != HeaderName::Other {
-                    h.name == want
-                } else {
-                    self.span(h.name_span).eq_ignore_ascii_case(name.as_bytes())
-                }
+                h.name == HeaderName::Other
+                    && self.span(h.name_span).eq_ignore_ascii_case(name.as_bytes())
             })
             .map(|h| self.span(h.value))
     }
@@ -806,18 +835,32 @@ pub fn lossy_text(b: &[u8]) -> compact_str::CompactString {
 /// repeated and with different values (the returned mask), and the grammar of the Via, From, To
 /// and Contact values. Allocates nothing; a repeat costs one more pass over the entries, and only
 /// when there is one.
-fn check_headers(data: &[u8], headers: &[Header], anomalies: &mut Anomalies) -> (u8, u8) {
+fn check_headers(
+    data: &[u8],
+    headers: &[Header],
+    anomalies: &mut Anomalies,
+) -> (u8, u8, Option<ViaSpans>) {
     let value = |h: &Header| data.get(h.value.range()).unwrap_or(&[]);
     let mut seen = 0u8;
     let mut repeated = 0u8;
+    let mut top_via = None;
     for h in headers {
         let bit = single_bit(h.name);
         repeated |= seen & bit;
         seen |= bit;
         match h.name {
             HeaderName::Via => {
+                // The first Via header's first entry is the message's top Via: kept from the
+                // same reading that checks it.
+                let fault = if seen & VIA_BIT == 0 {
+                    let (fault, top) = super::via::check_first(value(h));
+                    top_via = top.map(|v| ViaSpans::of(&v, data));
+                    fault
+                } else {
+                    super::via::check(value(h))
+                };
                 seen |= VIA_BIT;
-                match super::via::check(value(h)) {
+                match fault {
                     None => {}
                     Some(super::via::ViaFault::Malformed) => anomalies.insert(Anomaly::BadVia),
                     Some(super::via::ViaFault::Ipv6WithoutBrackets) => {
@@ -867,7 +910,7 @@ fn check_headers(data: &[u8], headers: &[Header], anomalies: &mut Anomalies) -> 
             }
         }
     }
-    (seen, ambiguous)
+    (seen, ambiguous, top_via)
 }
 
 /// The length of the run of blank continuation lines `rest` starts with (each SP/HT only, then
@@ -953,12 +996,101 @@ l: 2\r\n\
 \r\n\
 v=0\r\n";
 
+    /// A header looked up through the first-place table is the one a scan of every header finds,
+    /// for every name: absent, first, repeated, folded, compact, unknown, and placed past the
+    /// 254 headers a byte can count.
+    #[test]
+    fn header_lookup_equals_a_scan() {
+        let names: Vec<HeaderName> = [
+            "via",
+            "from",
+            "to",
+            "call-id",
+            "cseq",
+            "content-length",
+            "content-type",
+            "contact",
+            "max-forwards",
+            "user-agent",
+            "server",
+            "route",
+            "record-route",
+            "reason",
+            "expires",
+            "session-id",
+            "p-charging-vector",
+            "authorization",
+            "proxy-authorization",
+            "www-authenticate",
+            "proxy-authenticate",
+            "subject",
+            "supported",
+            "event",
+            "refer-to",
+            "referred-by",
+            "allow-events",
+            "allow",
+            "require",
+            "rseq",
+            "rack",
+            "session-expires",
+            "content-encoding",
+            "accept-contact",
+            "reject-contact",
+            "request-disposition",
+            "identity",
+            "identity-info",
+            "x-other",
+        ]
+        .iter()
+        .map(|n| HeaderName::lookup(n.as_bytes()))
+        .collect();
+        assert_eq!(names.len(), HeaderName::COUNT);
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(*n as usize, i, "{n:?}");
+        }
+        let mut many =
+            b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n".to_vec();
+        for i in 0..300 {
+            many.extend_from_slice(format!("X-Pad-{i}: {i}\r\nRoute: <sip:r{i}>\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"User-Agent: far\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n");
+        let messages: [&[u8]; 3] = [INVITE, &many, b"SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n"];
+        for raw in messages {
+            let m = SipMessage::parse(Bytes::copy_from_slice(raw), true).unwrap();
+            for &n in &names {
+                let scan = |h: &&Header| h.name == n;
+                let first = m.headers.iter().find(scan).map(|h| m.span(h.value));
+                let want = first.filter(|_| m.ambiguous & single_bit(n) == 0);
+                assert_eq!(m.header(n), want, "{n:?}");
+                let all: Vec<&[u8]> = m
+                    .headers
+                    .iter()
+                    .filter(scan)
+                    .map(|h| m.span(h.value))
+                    .collect();
+                assert_eq!(m.headers_named(n).collect::<Vec<_>>(), all, "{n:?}");
+            }
+        }
+        let far = SipMessage::parse(Bytes::from(many), true).unwrap();
+        assert_eq!(far.header(HeaderName::UserAgent), Some(&b"far"[..]));
+        assert_eq!(far.headers_named(HeaderName::Route).count(), 300);
+        assert_eq!(far.header_by_name("x-pad-299"), Some(&b"299"[..]));
+        assert_eq!(far.header_by_name("USER-AGENT"), Some(&b"far"[..]));
+    }
+
     /// The top Via kept from the parse is the one a fresh parse of the header gives, part for
     /// part (odd spacing, IPv6, a comma list, quoted parameters, a sent-by that cannot be read).
     #[test]
     fn kept_top_via_equals_a_fresh_parse() {
-        let tops: [&[u8]; 6] = [
+        let tops: [&[u8]; 12] = [
             b"SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8",
+            b"SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/TCP b.example.com;branch=z9hG4bK2",
+            b", SIP/2.0/UDP b.example.com;branch=z9hG4bK2",
+            b"SIP/2.0/UDP a.example.com;branch=z9hG4bK1,",
+            b"SIP/2.0/UDP a$b.example.com;branch=z9hG4bK1",
+            b"SIP/2.0/UDP a.example.com junk;branch=z9hG4bK1",
+            b"SIP/2.0/UDP a.example.com;;branch=z9hG4bK1",
             b"SIP / 2.0 / TCP  [2001:db8::1]:5061 ;received=192.0.2.9;rport=4000;branch=z9hG4bKx",
             b"SIP/2.0/UDP a.example.com;branch=\"z9hG4bK,q\", SIP/2.0/UDP b.example.com",
             b"SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKnew;rport",

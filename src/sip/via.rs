@@ -125,10 +125,37 @@ fn is_token(c: u8) -> bool {
     TOKEN[c as usize]
 }
 
+/// [`check`], and the first entry as [`Via::parse_first`] reads it, from one reading of the
+/// value: the message keeps its top Via without parsing it a second time.
+pub fn check_first(v: &[u8]) -> (Option<ViaFault>, Option<Via<'_>>) {
+    // Without quotes, brackets or angle brackets, entries end at commas only: the first one is
+    // what both `cut` and `parse_first` take. Anything else goes the two separate ways.
+    if memchr::memchr3(b'"', b'[', b'<', v).is_some() {
+        return (check(v), Via::parse_first(v));
+    }
+    let mut items = v.split(|c| *c == b',');
+    let first = trim(items.next().unwrap_or_default());
+    let parsed = Via::parse_parts(first);
+    let top = parsed.as_ref().map(|(via, _)| via.clone());
+    let fault = match parsed {
+        None => Some(ViaFault::Malformed),
+        Some((via, after)) => check_parsed(&via, after),
+    };
+    if fault.is_some() {
+        return (fault, top);
+    }
+    (items.find_map(|item| check_entry(trim(item))), top)
+}
+
 fn check_entry(item: &[u8]) -> Option<ViaFault> {
     let Some((via, after)) = Via::parse_parts(item) else {
         return Some(ViaFault::Malformed);
     };
+    check_parsed(&via, after)
+}
+
+/// The checks of one entry after its parse: `after` is the text after its sent-by.
+fn check_parsed(via: &Via<'_>, after: &[u8]) -> Option<ViaFault> {
     if via.host.is_empty() {
         return Some(if super::uri::is_bare_ipv6(via.sent_by) {
             ViaFault::Ipv6WithoutBrackets
@@ -324,6 +351,40 @@ impl<'a> Via<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `check_first` says what `check` and `parse_first` say, on values good and bad, plain and
+    /// with the quotes, brackets and angle brackets that send it the long way.
+    #[test]
+    fn check_first_is_check_and_parse_first() {
+        let values: [&[u8]; 14] = [
+            b"SIP/2.0/UDP a.example.com;branch=z9hG4bK1",
+            b"SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b;branch=z9hG4bK2",
+            b"SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b c",
+            b", SIP/2.0/UDP b;branch=z9hG4bK2",
+            b"SIP/2.0/UDP a;branch=z9hG4bK1,",
+            b"SIP/2.0/UDP a$b;branch=z9hG4bK1",
+            b"SIP/2.0/UDP a junk;branch=z9hG4bK1",
+            b"SIP/2.0/UDP a;;branch=z9hG4bK1",
+            b"SIP/2.0/UDP 2001:db8::1;branch=z9hG4bK1",
+            b"SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1, SIP/2.0/UDP b",
+            b"SIP/2.0/UDP a;x=\"q,r\";branch=z9hG4bK1, SIP/2.0/UDP b",
+            b"SIP/2.0/UDP a;x=<sip:q,r>;branch=z9hG4bK1",
+            b"",
+            b"garbage",
+        ];
+        for v in values {
+            let (fault, top) = check_first(v);
+            let text = String::from_utf8_lossy(v);
+            assert_eq!(fault, check(v), "{text}");
+            assert_eq!(top, Via::parse_first(v), "{text}");
+        }
+        assert_eq!(check_first(values[1]).1.unwrap().host, b"a");
+        assert_eq!(check_first(values[2]).0, Some(ViaFault::Malformed));
+        assert_eq!(
+            check_first(values[8]).0,
+            Some(ViaFault::Ipv6WithoutBrackets)
+        );
+    }
 
     #[test]
     fn parses_via_entries() {

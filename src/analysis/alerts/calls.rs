@@ -8,7 +8,7 @@
 use foldhash::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use super::{first_line, ns, secs, Alert, Engine, Severity, Source, State};
+use super::{ns, secs, Alert, Engine, Severity, Source, State};
 use crate::correlate::record::MsgRow;
 use crate::time::{Nanos, Ts};
 
@@ -24,10 +24,20 @@ pub(super) struct Pending {
     frame: u64,
     src: SocketAddr,
     dst: SocketAddr,
-    line: String,
+    /// The request's CSeq, for its line in an alert ([`Pending::line`]): the line itself is
+    /// written only when an alert fires, not for every request.
+    cseq: Option<u32>,
+    cseq_method: Option<crate::correlate::record::Text>,
     fired: bool,
     /// Its timer ran out, unsaid: a scanner's request.
     quiet: bool,
+}
+
+impl Pending {
+    /// The request's first line as alerts quote it (`super::first_line` of its row).
+    fn line(&self) -> String {
+        super::request_line(&self.method, self.cseq, self.cseq_method.as_deref())
+    }
 }
 
 /// What the engine follows of one open call.
@@ -122,7 +132,8 @@ impl Engine {
                                 frame: m.frame,
                                 src: m.src,
                                 dst: m.dst,
-                                line: first_line(m),
+                                cseq: m.cseq,
+                                cseq_method: m.cseq_method.clone(),
                                 fired: false,
                                 quiet: false,
                             });
@@ -330,7 +341,7 @@ fn p_alert(cid: &str, p: &Pending, t_tx: Nanos) -> Alert {
             if invite { "B" } else { "F" }
         ),
         frame: Some(p.frame),
-        message: Some(p.line.clone()),
+        message: Some(p.line()),
         hint: if invite {
             "the next hop never answered: is it up, reachable, listening on that transport?"
         } else {

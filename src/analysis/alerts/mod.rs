@@ -141,11 +141,7 @@ impl Line<'_> {
 
 fn first_line(m: &MsgRow) -> String {
     match (&m.method, m.status) {
-        (Some(method), _) => format!(
-            "{method} (CSeq {} {})",
-            m.cseq.unwrap_or(0),
-            m.cseq_method.as_deref().unwrap_or("")
-        ),
+        (Some(method), _) => request_line(method, m.cseq, m.cseq_method.as_deref()),
         (None, Some(s)) => format!(
             "{s} {} (CSeq {} {})",
             m.reason.as_deref().unwrap_or(""),
@@ -154,6 +150,15 @@ fn first_line(m: &MsgRow) -> String {
         ),
         _ => String::new(),
     }
+}
+
+/// A request's line in an alert ([`first_line`]).
+fn request_line(method: &str, cseq: Option<u32>, cseq_method: Option<&str>) -> String {
+    format!(
+        "{method} (CSeq {} {})",
+        cseq.unwrap_or(0),
+        cseq_method.unwrap_or("")
+    )
 }
 
 impl Engine {

@@ -73,6 +73,23 @@ fn invite_timeout_fires_at_timer_b_and_clears_when_the_answer_comes() {
     );
 }
 
+/// The alert quotes the unanswered request by its line and CSeq, as it came.
+#[test]
+fn an_unanswered_request_is_quoted_by_its_line() {
+    let mut e = Engine::new(Thresholds::default());
+    let mut m = M::req(0.0, "OPTIONS", A, B, "c1", "z9hG4bK1").0;
+    m.cseq = Some(7);
+    e.on_msg(&m);
+    e.tick(at(40.0));
+    let fired: Vec<Alert> = e.take();
+    let a = fired
+        .iter()
+        .find(|a| a.code == "non-invite-timeout")
+        .expect("no timeout fired");
+    assert_eq!(a.message.as_deref(), Some("OPTIONS (CSeq 7 OPTIONS)"));
+    assert_eq!(a.frame, Some(0));
+}
+
 #[test]
 fn a_ringing_invite_has_no_timer_b() {
     // 180 at once, the final answer 45 s later: the transaction left Calling at the 180.
@@ -750,7 +767,7 @@ fn an_address_sweep_is_a_scanner_once() {
         e.on_msg(&asked(t, "OPTIONS", scan, &host, "100", i));
         if i == 10 || i == 200 {
             let mut a = answer(t + 0.001, 200, "OPTIONS", &host, scan, "100", i);
-            a.call_id = Some(format!("s{i}"));
+            a.call_id = Some(format!("s{i}").into());
             e.on_msg(&a);
         }
     }
