@@ -56,6 +56,8 @@ struct Attempt {
 pub struct CallState {
     /// Shared with the rows of the call's messages (one copy of the text per call).
     pub call_id: std::sync::Arc<str>,
+    /// The user and tag of the last From and To its rows read ([`super::NameCache`]).
+    pub(super) row_names: [super::NameCache; 2],
     pub kind: CallKind,
     pub first_ts: Ts,
     pub last_ts: Ts,
@@ -209,6 +211,7 @@ impl CallState {
         };
         CallState {
             call_id,
+            row_names: Default::default(),
             kind,
             first_ts: ts,
             last_ts: ts,

@@ -288,6 +288,53 @@ fn media(m: &Msg, out: &mut Vec<Output>, summary: bool) -> Option<String> {
 
 use crate::sip::message::{lossy, lossy_text};
 
+/// A From or To value's user and tag, as a row shows them.
+type UserAndTag = (Option<record::Text>, Option<record::Text>);
+
+fn user_and_tag(n: &Option<crate::sip::nameaddr::NameAddr<'_>>) -> UserAndTag {
+    match n {
+        Some(n) => (Some(lossy_text(n.user())), n.tag().map(lossy_text)),
+        None => (None, None),
+    }
+}
+
+/// The user and tag of the last From (or To) value a call's rows read, with that value's text:
+/// most messages of a call carry the same From and To, so their URIs and parameters are read
+/// again only when the text changes (a To that gained its tag, a BYE from the other side).
+#[derive(Debug, Default)]
+pub struct NameCache {
+    raw: Vec<u8>,
+    read: Option<UserAndTag>,
+}
+
+impl NameCache {
+    /// The user and tag of `value`, whose parse is `parsed`.
+    fn get(
+        &mut self,
+        value: Option<&[u8]>,
+        parsed: &Option<crate::sip::nameaddr::NameAddr<'_>>,
+    ) -> UserAndTag {
+        let Some(v) = value else {
+            return (None, None);
+        };
+        if let Some(r) = self.read.as_ref().filter(|_| self.raw == v) {
+            return r.clone();
+        }
+        let r = user_and_tag(parsed);
+        self.raw.clear();
+        self.raw.extend_from_slice(v);
+        self.read = Some(r.clone());
+        r
+    }
+}
+
+/// What a row takes from its message's call.
+struct RowShare {
+    call_id: std::sync::Arc<str>,
+    from: UserAndTag,
+    to: UserAndTag,
+}
+
 /// The host of a SIP URI when it is an IP literal: `sip:alice@192.168.1.20:5060;transport=udp`,
 /// `sip:[fd00::1]:5060`.
 fn contact_host(uri: &[u8]) -> Option<std::net::IpAddr> {
@@ -324,8 +371,9 @@ impl Correlator {
         let mut retrans = false;
         // From, To, the top Via and CSeq, decoded once for the call and the row.
         let facts = transaction::Facts::of(&m.sip);
-        // The call's one copy of its Call-ID, for the row.
-        let mut shared_cid: Option<std::sync::Arc<str>> = None;
+        // What the row takes from the call: its one copy of the Call-ID, and the users and tags
+        // of From and To, read again only when their text changed.
+        let mut shared: Option<RowShare> = None;
         match m.sip.call_id().filter(|c| !c.is_empty()) {
             Some(cid) => {
                 // A call whose time was up when this message arrived is finished first, whether or
@@ -375,7 +423,12 @@ impl Correlator {
                     call.note_node(n);
                 }
                 if self.cfg.want_messages {
-                    shared_cid = Some(call.call_id.clone());
+                    let [from, to] = &mut call.row_names;
+                    shared = Some(RowShare {
+                        call_id: call.call_id.clone(),
+                        from: from.get(m.sip.header(crate::sip::HeaderName::From), &facts.from),
+                        to: to.get(m.sip.header(crate::sip::HeaderName::To), &facts.to),
+                    });
                 }
                 if self.cfg.want_changes {
                     let after = call.phase();
@@ -419,7 +472,7 @@ impl Correlator {
         let sdp = (self.cfg.want_media && !retrans)
             .then(|| media(&m, out, self.cfg.want_messages && self.cfg.want_sdp_summary));
         if self.cfg.want_messages {
-            let mut row = self.row(&m, &facts, retrans, sdp, shared_cid);
+            let mut row = self.row(&m, &facts, retrans, sdp, shared);
             if self.cfg.want_raw {
                 row.sip = Some(m.sip);
             }
@@ -444,18 +497,24 @@ impl Correlator {
         Some(a)
     }
 
-    /// `call_id` is the call's shared copy of the message's Call-ID, when it belongs to one.
+    /// `shared` is what the message's call gives the row, when it belongs to one.
     fn row(
         &mut self,
         m: &Msg,
         facts: &transaction::Facts<'_>,
         retrans: bool,
         sdp: Option<Option<String>>,
-        call_id: Option<std::sync::Arc<str>>,
+        shared: Option<RowShare>,
     ) -> MsgRow {
         let s = &m.sip;
-        let from = facts.from.as_ref();
-        let to = facts.to.as_ref();
+        let (call_id, (from_user, from_tag), (to_user, to_tag)) = match shared {
+            Some(r) => (Some(r.call_id), r.from, r.to),
+            None => (
+                s.call_id().map(|c| lossy(c).into()),
+                user_and_tag(&facts.from),
+                user_and_tag(&facts.to),
+            ),
+        };
         let via = facts.via.as_ref();
         let cseq = s.cseq();
         // Only a REGISTER and a 2xx to one say an expiry the detectors read: no parse for the
@@ -475,13 +534,13 @@ impl Correlator {
             method: s.method().map(|x| x.as_str().into()),
             status: s.status(),
             reason: s.reason_phrase().map(lossy_text),
-            call_id: call_id.or_else(|| s.call_id().map(|c| lossy(c).into())),
+            call_id,
             cseq: cseq.as_ref().map(|c| c.0),
             cseq_method: cseq.map(|c| c.1.as_str().into()),
-            from_user: from.as_ref().map(|f| lossy_text(f.user())),
-            to_user: to.as_ref().map(|t| lossy_text(t.user())),
-            from_tag: from.and_then(|f| f.tag()).map(lossy_text),
-            to_tag: to.and_then(|t| t.tag()).map(lossy_text),
+            from_user,
+            to_user,
+            from_tag,
+            to_tag,
             branch: via.as_ref().and_then(|v| v.branch).map(lossy_text),
             via_count: s.via_count(),
             user_agent: self.user_agent(s),
@@ -641,6 +700,73 @@ mod tests {
                 Some(format!("scanner-{i}").as_str())
             );
         }
+    }
+
+    /// A row's users and tags are its own message's, though a call reads them again only when
+    /// the From or To text changes: a To that gains its tag, a BYE from the callee (From and To
+    /// swapped), a From written another way, a message without a To, one with an unreadable To.
+    #[test]
+    fn rows_users_and_tags_follow_their_own_message() {
+        let mut c = Correlator::new(CorrelatorConfig {
+            want_messages: true,
+            ..CorrelatorConfig::default()
+        });
+        let msg = |i: usize, start: &str, from: &str, to: Option<&str>| {
+            let to = to.map_or(String::new(), |t| format!("To: {t}\r\n"));
+            let text = format!(
+                "{start}\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK{i}\r\nFrom: {from}\r\n{to}\
+                 Call-ID: call-1\r\nCSeq: {i} INVITE\r\nContent-Length: 0\r\n\r\n"
+            );
+            let mut m = options(i, "x");
+            m.sip = SipMessage::parse(bytes::Bytes::from(text), true).unwrap();
+            m
+        };
+        let inv = "INVITE sip:b@10.0.0.2 SIP/2.0";
+        let ok = "SIP/2.0 200 OK";
+        let cases = [
+            msg(1, inv, "<sip:alice@x>;tag=a1", Some("<sip:bob@y>")),
+            msg(2, ok, "<sip:alice@x>;tag=a1", Some("<sip:bob@y>;tag=b1")),
+            msg(3, inv, "<sip:alice@x>;tag=a1", Some("<sip:bob@y>;tag=b1")),
+            msg(4, inv, "<sip:bob@y>;tag=b1", Some("<sip:alice@x>;tag=a1")),
+            msg(
+                5,
+                inv,
+                "\"Alice\" <sip:alice@x>;tag=a2",
+                Some("<sip:alice@x>;tag=a1"),
+            ),
+            msg(6, inv, "<sip:alice@x>;tag=a1", None),
+            msg(
+                7,
+                inv,
+                "<sip:alice@x>;tag=a1",
+                Some("\"unclosed <sip:bob@y>"),
+            ),
+            msg(8, inv, "<sip:alice@x>;tag=a1", Some("<sip:bob@y>;tag=b1")),
+        ];
+        let want: Vec<_> = cases
+            .iter()
+            .map(|m| {
+                let (f, t) = (m.sip.from(), m.sip.to());
+                (user_and_tag(&f), user_and_tag(&t))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for m in cases {
+            c.on_msg(m, &mut out);
+        }
+        let got: Vec<_> = rows(&mut out)
+            .iter()
+            .map(|r| {
+                (
+                    (r.from_user.clone(), r.from_tag.clone()),
+                    (r.to_user.clone(), r.to_tag.clone()),
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(got[3].0 .0.as_deref(), Some("bob"));
+        assert_eq!(got[5].1, (None, None));
+        assert_eq!(got[7].1 .1.as_deref(), Some("b1"));
     }
 
     #[test]
