@@ -141,12 +141,6 @@ struct FrameMeta {
     len: usize,
 }
 
-/// A buffer's next capacity from what the last one held: a quarter more, so that a batch a
-/// little larger than the last does not regrow (and copy) it.
-fn headroom(last: usize) -> usize {
-    last.saturating_add(last / 4)
-}
-
 /// One worker's share of a batch: the frames' bytes back to back in one buffer. The reader fills
 /// it and lets go; only the worker ever slices it, so the reference count of the shared bytes is
 /// touched by one thread and never bounces between cores.
@@ -358,14 +352,10 @@ pub fn run(
                         return true;
                     }
                     for (w, tx) in to_workers.iter().enumerate() {
-                        // The next share starts with the capacity this one needed and a quarter
-                        // more: a share a little larger than the last would otherwise be copied
-                        // whole into a buffer twice its size (with the workers' message lists
-                        // below: 1.7 % of `calls`' instructions on SIP-only traffic, where
-                        // shares vary from batch to batch).
+                        // The next share starts with the capacity this one needed: no regrowth.
                         let next = Share {
-                            data: Vec::with_capacity(headroom(bufs[w].data.len())),
-                            frames: Vec::with_capacity(headroom(bufs[w].frames.len())),
+                            data: Vec::with_capacity(bufs[w].data.len()),
+                            frames: Vec::with_capacity(bufs[w].frames.len()),
                         };
                         let share = std::mem::replace(&mut bufs[w], next);
                         if tx
@@ -575,14 +565,11 @@ pub fn run(
                         }
                     }
                 };
-                // Each correlator's share of the last batch: the next starts with that capacity
-                // and a quarter more (as the reader's shares).
+                // Each correlator's share of the last batch: the next starts with that capacity.
                 let mut sizes = vec![0usize; m];
                 for batch in rx.iter() {
-                    let mut outs: Vec<Vec<Msg>> = sizes
-                        .iter()
-                        .map(|&c| Vec::with_capacity(headroom(c)))
-                        .collect();
+                    let mut outs: Vec<Vec<Msg>> =
+                        sizes.iter().map(|&c| Vec::with_capacity(c)).collect();
                     let data = bytes::Bytes::from(batch.share.data);
                     let metas = batch.share.frames;
                     let first_frame = metas.first().map_or(0, |f| f.no);
