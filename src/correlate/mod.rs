@@ -474,7 +474,7 @@ impl Correlator {
         if self.cfg.want_messages {
             let mut row = self.row(&m, &facts, retrans, sdp, shared);
             if self.cfg.want_raw {
-                row.sip = Some(m.sip);
+                row.sip = Some(Box::new(m.sip));
             }
             out.push(Output::Msg(std::sync::Arc::new(row)));
         }

@@ -274,7 +274,9 @@ mod tests {
         );
         let mut r = crate::testutil::msg_row();
         r.call_id = Some(call_id.into());
-        r.sip = Some(SipMessage::parse(bytes::Bytes::from(text), true).unwrap());
+        r.sip = Some(Box::new(
+            SipMessage::parse(bytes::Bytes::from(text), true).unwrap(),
+        ));
         r
     }
 
