@@ -147,20 +147,27 @@ pub(crate) fn header_end(d: &[u8]) -> Option<usize> {
 
 /// Content-Length (or its compact form `l`) within a header block.
 pub(crate) fn content_length(head: &[u8]) -> Option<Option<u32>> {
-    for line in head.split(|c| *c == b'\n') {
+    // Line to line with memchr: splitting on a per-byte test cost 6 instructions a byte, 4 % of
+    // `calls` on SIP over TCP (callgrind).
+    let mut start = 0;
+    loop {
+        let rest = head.get(start..)?;
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
         // Only "Content-Length" and its compact "l" qualify: look at the first byte first.
-        if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
-            continue;
+        if matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
+            if let Some(colon) = memchr::memchr(b':', line) {
+                let name = crate::sip::message::trim(&line[..colon]);
+                if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+                    return Some(parse_u32(&line[colon + 1..]));
+                }
+            }
         }
-        let Some(colon) = memchr::memchr(b':', line) else {
-            continue;
-        };
-        let name = crate::sip::message::trim(&line[..colon]);
-        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
-            return Some(parse_u32(&line[colon + 1..]));
+        if end == rest.len() {
+            return None;
         }
+        start += end + 1;
     }
-    None
 }
 
 impl SipFramer {
@@ -320,6 +327,52 @@ impl SipFramer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header block's Content-Length is the first `Content-Length` or `l` line's, read line
+    /// by line as a split on every newline reads it.
+    #[test]
+    fn content_length_is_the_first_such_line() {
+        let by_split = |head: &[u8]| {
+            for line in head.split(|c| *c == b'\n') {
+                // A folded line (leading space) is no header of its own.
+                if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
+                    continue;
+                }
+                let Some(colon) = memchr::memchr(b':', line) else {
+                    continue;
+                };
+                let name = crate::sip::message::trim(&line[..colon]);
+                if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+                    return Some(parse_u32(&line[colon + 1..]));
+                }
+            }
+            None
+        };
+        let heads: [&[u8]; 11] = [
+            b"",
+            b"\n",
+            b"Content-Length: 12",
+            b"INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nContent-Length: 120\r\n",
+            b"SIP/2.0 200 OK\r\nl: 7\r\nContent-Length: 9\r\n",
+            b"SIP/2.0 200 OK\r\nc: application/sdp\r\nCONTENT-LENGTH :  33 \r\n",
+            b"SIP/2.0 200 OK\r\n Content-Length: 5\r\nContent-Length: x\r\n",
+            b"SIP/2.0 200 OK\r\nContent-Type: a\r\nLocation: z\r\n",
+            b"SIP/2.0 200 OK\nContent-Length: 4\nl: 5",
+            b"l:1",
+            b"Content-Lengths: 3\nContent-Length: 8\n\n",
+        ];
+        for h in heads {
+            assert_eq!(
+                content_length(h),
+                by_split(h),
+                "{}",
+                String::from_utf8_lossy(h)
+            );
+        }
+        assert_eq!(content_length(heads[4]), Some(Some(7)));
+        assert_eq!(content_length(heads[5]), Some(Some(33)));
+        assert_eq!(content_length(heads[7]), None);
+    }
 
     const A: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 4\r\n\r\nbody";
     const B: &[u8] = b"SIP/2.0 200 OK\r\nCall-ID: 1\r\nl:0\r\n\r\n";
