@@ -347,13 +347,30 @@ enum Section {
 
 /// Parses one SDP body. Errors only if it is not SDP at all; see the module
 /// documentation for what is tolerated.
+/// The pieces of `body` between CRs and LFs, as `split` on either gives them (an empty piece
+/// between a CR and its LF included), found with memchr: a per-byte test cost about a tenth of
+/// each SDP's parse (callgrind).
+fn lines_cr_or_lf(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(body);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr2(b'\n', b'\r', r) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 pub fn parse_sdp(body: &[u8]) -> Result<Sdp<'_>, SdpError> {
     // Splitting on CR and LF alike and dropping blank lines handles CRLF,
     // LF-only and CR-only bodies the same way.
-    let mut lines = body
-        .split(|&b| b == b'\n' || b == b'\r')
-        .map(trim)
-        .filter(|l| !l.is_empty());
+    let mut lines = lines_cr_or_lf(body).map(trim).filter(|l| !l.is_empty());
     let first = lines.next().ok_or(SdpError::Empty)?;
     let version = first.strip_prefix(b"v=").ok_or(SdpError::NotSdp)?;
 
@@ -955,6 +972,23 @@ pub fn summarize(sdp: &Sdp<'_>, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_the_split_on_cr_and_lf() {
+        let bodies: [&[u8]; 7] = [
+            b"",
+            b"v=0",
+            b"v=0\r\no=- 1 1 IN IP4 a\r\n",
+            b"v=0\no=x\rs=y\r\r\n\nt=0 0",
+            b"\r\n",
+            b"\n\nv=0\n",
+            b"a\r",
+        ];
+        for b in bodies {
+            let want: Vec<&[u8]> = b.split(|&c| c == b'\n' || c == b'\r').collect();
+            assert_eq!(lines_cr_or_lf(b).collect::<Vec<_>>(), want);
+        }
+    }
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]
