@@ -183,6 +183,44 @@ fn call_shard(m: &SipMessage, n: usize) -> usize {
     }
 }
 
+/// The workers' messages of one batch in capture order (frame, then place in the frame). Each
+/// worker's list is in order already, so they are merged, each message moved once; sorting
+/// the concatenation moved every 352-byte message about log n times (1 % of `calls`' instructions
+/// on the correlator's thread, callgrind). A list out of order (none is) is sorted first.
+fn merge_in_order(mut parts: Vec<Vec<Msg>>) -> Vec<Msg> {
+    let key = |m: &Msg| (m.frame, m.idx);
+    for p in parts.iter_mut() {
+        if !p.is_sorted_by_key(key) {
+            p.sort_by_key(key);
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    if parts.len() <= 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let total = parts.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total);
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<Msg>>> = parts
+        .into_iter()
+        .map(|p| p.into_iter().peekable())
+        .collect();
+    loop {
+        // The list whose next message comes first (ties to the earlier list, as a stable sort).
+        let mut best: Option<(usize, (u64, u16))> = None;
+        for (i, h) in heads.iter_mut().enumerate() {
+            if let Some(k) = h.peek().map(key) {
+                if best.is_none_or(|(_, b)| k < b) {
+                    best = Some((i, k));
+                }
+            }
+        }
+        let Some((i, _)) = best else {
+            return out;
+        };
+        out.extend(heads[i].next());
+    }
+}
+
 /// Orders a merged batch of outputs the same way whatever the sharding (no allocation: this
 /// runs on every batch). Finished RTP streams come before the calls finished in the same batch,
 /// so a sink joining the two has each call's streams before the call itself.
@@ -660,7 +698,7 @@ pub fn run(
             correlators.push(scope.spawn(move || {
                 let mut c = Correlator::new(ccfg);
                 'batches: loop {
-                    let mut merged: Vec<Msg> = Vec::new();
+                    let mut parts: Vec<Vec<Msg>> = Vec::with_capacity(rxs.len());
                     let mut streams = Vec::new();
                     let mut live = Vec::new();
                     let mut rtcp = Vec::new();
@@ -671,7 +709,7 @@ pub fn run(
                             Ok(b) => {
                                 watermark = watermark.max(b.watermark);
                                 end |= b.end;
-                                merged.extend(b.msgs);
+                                parts.push(b.msgs);
                                 streams.extend(b.streams);
                                 live.extend(b.live);
                                 rtcp.extend(b.rtcp);
@@ -679,10 +717,7 @@ pub fn run(
                             Err(_) => break 'batches,
                         }
                     }
-                    // One worker's batch arrives in order already; only interleave when needed.
-                    if !merged.is_sorted_by_key(|m| (m.frame, m.idx)) {
-                        merged.sort_by_key(|m| (m.frame, m.idx));
-                    }
+                    let merged = merge_in_order(parts);
                     let mut outputs: Vec<Output> = streams
                         .into_iter()
                         .map(|s| Output::Rtp(Box::new(s)))
@@ -782,4 +817,52 @@ pub fn run(
             Err(_) => Ok(stats),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(frame: u64, idx: u16) -> Msg {
+        let text = "OPTIONS sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+                    Call-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+        Msg {
+            frame,
+            idx,
+            ts: Ts::ZERO,
+            raw_ts: None,
+            src: "10.0.0.1:5060".parse().unwrap(),
+            dst: "10.0.0.2:5060".parse().unwrap(),
+            carrier: crate::reassembly::Carrier::Udp,
+            ip_reassembled: false,
+            node: None,
+            sip: SipMessage::parse(bytes::Bytes::from(text), true).unwrap(),
+        }
+    }
+
+    /// The workers' lists come out as one list in capture order, as a stable sort of their
+    /// concatenation would give it: interleaved lists, an empty one, several messages in one
+    /// frame, and a list out of order.
+    #[test]
+    fn a_batch_is_merged_in_capture_order() {
+        let lists: Vec<Vec<(u64, u16)>> = vec![
+            vec![(1, 1), (4, 1), (4, 2), (9, 1)],
+            vec![],
+            vec![(2, 1), (3, 1), (10, 1)],
+            vec![(8, 1), (5, 1), (4, 3)],
+        ];
+        let mut want: Vec<(u64, u16)> = lists.concat();
+        want.sort();
+        let parts = lists
+            .iter()
+            .map(|l| l.iter().map(|&(f, i)| msg(f, i)).collect())
+            .collect();
+        let got: Vec<(u64, u16)> = merge_in_order(parts)
+            .iter()
+            .map(|m| (m.frame, m.idx))
+            .collect();
+        assert_eq!(got, want);
+        assert!(merge_in_order(Vec::new()).is_empty());
+        assert_eq!(merge_in_order(vec![vec![msg(3, 1)]]).len(), 1);
+    }
 }
