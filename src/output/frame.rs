@@ -299,8 +299,7 @@ impl Frame {
                     }
                     ColumnData::Time(c) => {
                         if let Some(t) = c[r] {
-                            // Writing to a Vec cannot fail.
-                            let _ = write!(out, "{}", Ts(t));
+                            Ts(t).push_text(out);
                         }
                     }
                 }
