@@ -89,6 +89,7 @@ impl TableSink {
         let group = Frame::new(cols.clone());
         let file = File::create(parquet_path)?;
         let parquet = ParquetWriter::new(std::io::BufWriter::new(file))
+            .with_compression(super::frame::parquet_compression())
             .batched(group.to_dataframe().map_err(polars_err)?.schema())
             .map_err(polars_err)?;
         // The CSV file exists (with its header) even when no row comes.
