@@ -174,12 +174,11 @@ impl Ts {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.uuuuuu` written digit by digit (a time is in every row of the report's
-/// tables: through `write!` it was 4 % of the report's instructions, callgrind). None for a
-/// year outside 0..=9999 (nanoseconds in an i64 reach 1677 to 2262: kept for safety), which
-/// `write!` formats.
-fn civil_digits(c: Civil) -> Option<[u8; 26]> {
+/// tables: through `write!` it was 4 % of the report's instructions, callgrind). Nanoseconds in
+/// an i64 span the years 1677 to 2262, so the year always has four digits
+/// (`digits_are_write_formatting` checks the whole range against `write!`).
+fn civil_digits(c: Civil) -> [u8; 26] {
     let (y, mo, d, h, mi, s, ns) = c;
-    let y = u32::try_from(y).ok().filter(|y| *y <= 9999)?;
     let mut b = *b"0000-00-00T00:00:00.000000";
     let mut put = |at: usize, width: usize, mut v: u32| {
         for i in (at..at + width).rev() {
@@ -187,14 +186,19 @@ fn civil_digits(c: Civil) -> Option<[u8; 26]> {
             v /= 10;
         }
     };
-    put(0, 4, y);
+    put(0, 4, y as u32);
     put(5, 2, mo);
     put(8, 2, d);
     put(11, 2, h);
     put(14, 2, mi);
     put(17, 2, s);
     put(20, 6, ns / 1000);
-    Some(b)
+    b
+}
+
+/// [`civil_digits`] as text (digits, `-`, `:`, `T`, `.`: ASCII).
+fn digits_text(b: &[u8; 26]) -> &str {
+    std::str::from_utf8(b).unwrap_or_default()
 }
 
 impl Ts {
@@ -202,11 +206,9 @@ impl Ts {
     /// CSV writes one per row (through `write!` the adapter alone cost as much as the digits).
     pub fn push_text(self, out: &mut Vec<u8>) {
         if LOCAL.get().is_none() {
-            if let Some(b) = civil_digits(self.civil()) {
-                out.extend_from_slice(&b);
-                out.push(b'Z');
-                return;
-            }
+            out.extend_from_slice(&civil_digits(self.civil()));
+            out.push(b'Z');
+            return;
         }
         // Writing to a Vec cannot fail.
         let _ = std::io::Write::write_fmt(out, format_args!("{self}"));
@@ -219,42 +221,14 @@ impl fmt::Display for Ts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(offset) = LOCAL.get() {
             let off = offset(self.0.div_euclid(NANOS_PER_SEC)).clamp(-86_399, 86_399);
-            let (y, mo, d, h, mi, s, ns) = Ts(self.0.saturating_add(off * NANOS_PER_SEC)).civil();
+            let local = Ts(self.0.saturating_add(off * NANOS_PER_SEC)).civil();
             let sign = if off < 0 { '-' } else { '+' };
             let a = off.abs();
-            if let Some(b) = civil_digits((y, mo, d, h, mi, s, ns)) {
-                let (oh, om) = (a / 3600, a / 60 % 60);
-                let tail = [
-                    sign as u8,
-                    b'0' + (oh / 10) as u8,
-                    b'0' + (oh % 10) as u8,
-                    b':',
-                    b'0' + (om / 10) as u8,
-                    b'0' + (om % 10) as u8,
-                ];
-                // Digits, '-', ':', 'T', '.', '+': ASCII.
-                f.write_str(std::str::from_utf8(&b).unwrap_or_default())?;
-                return f.write_str(std::str::from_utf8(&tail).unwrap_or_default());
-            }
-            return write!(
-                f,
-                "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}{sign}{:02}:{:02}",
-                ns / 1000,
-                a / 3600,
-                a / 60 % 60
-            );
+            f.write_str(digits_text(&civil_digits(local)))?;
+            return write!(f, "{sign}{:02}:{:02}", a / 3600, a / 60 % 60);
         }
-        let c = self.civil();
-        if let Some(b) = civil_digits(c) {
-            f.write_str(std::str::from_utf8(&b).unwrap_or_default())?;
-            return f.write_str("Z");
-        }
-        let (y, mo, d, h, mi, s, ns) = c;
-        write!(
-            f,
-            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z",
-            ns / 1000
-        )
+        f.write_str(digits_text(&civil_digits(self.civil())))?;
+        f.write_str("Z")
     }
 }
 
