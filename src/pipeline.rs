@@ -45,6 +45,33 @@ pub struct PipelineConfig {
     /// of a file, for a few calls' messages): the rest are let go in the workers. Messages keep
     /// their numbers within their frames.
     pub only_calls: Option<Arc<CallSet>>,
+    /// Only the frames between these hosts are decoded (the report's second reading, when it
+    /// knows where the wanted calls' messages were): the rest are let go as read, and keep their
+    /// numbers. Frames whose outermost IP pair cannot be read are always taken.
+    pub only_flows: Option<Arc<FlowSet>>,
+}
+
+/// The outermost IP pairs of [`PipelineConfig::only_flows`], as [`decode::shard_hash`] hashes a
+/// frame's (a collision only lets an extra frame through).
+#[derive(Debug, Default)]
+pub struct FlowSet {
+    hashes: foldhash::HashSet<u64>,
+}
+
+impl FlowSet {
+    pub fn new<I: IntoIterator<Item = (std::net::IpAddr, std::net::IpAddr)>>(pairs: I) -> FlowSet {
+        FlowSet {
+            hashes: pairs
+                .into_iter()
+                .map(|(a, b)| decode::pair_hash(a, b))
+                .collect(),
+        }
+    }
+
+    /// Is a frame with this [`decode::shard_hash`] taken?
+    pub fn takes(&self, hash: u64) -> bool {
+        hash == 0 || self.hashes.contains(&hash)
+    }
 }
 
 /// The Call-IDs of [`PipelineConfig::only_calls`]. A message whose Call-ID the header lines
@@ -92,6 +119,7 @@ impl Default for PipelineConfig {
             frame_filter: None,
             max_frames: None,
             only_calls: None,
+            only_flows: None,
         }
     }
 }
@@ -315,6 +343,7 @@ pub fn run(
     let tap = cfg.tap.clone();
     let frame_filter = cfg.frame_filter.clone();
     let max_frames = cfg.max_frames;
+    let only_flows = cfg.only_flows.clone();
 
     let mut to_workers: Vec<Sender<Batch>> = Vec::new();
     let mut worker_rx: Vec<Receiver<Batch>> = Vec::new();
@@ -466,12 +495,20 @@ pub fn run(
                     }
                     let (s, ts) = clock.frame(f.ts);
                     settle(&mut bufs, &mut waiting, s);
-                    start_ts.get_or_insert(ts);
-                    let w = if n > 1 {
-                        (decode::shard_hash(f.link, f.data) % n as u64) as usize
+                    let hash = if n > 1 || only_flows.is_some() {
+                        decode::shard_hash(f.link, f.data)
                     } else {
                         0
                     };
+                    if only_flows.as_ref().is_some_and(|o| !o.takes(hash)) {
+                        // Let go: its time still moved the clock, as in the first reading.
+                        if clock.is_pending() {
+                            waiting = None;
+                        }
+                        continue;
+                    }
+                    start_ts.get_or_insert(ts);
+                    let w = (hash % n as u64) as usize;
                     let share = &mut bufs[w];
                     let start = share.data.len();
                     share.data.extend_from_slice(f.data);

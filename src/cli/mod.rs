@@ -194,8 +194,9 @@ pub struct ReportArgs {
     /// Rows of the page's call list (the calls table always has every call).
     #[arg(long, default_value_t = 20_000)]
     pub max_list: usize,
-    /// Memory, in MiB, for messages held until their call ends; a call that does not fit has
-    /// its messages read again from the files if it gets a section.
+    /// Memory, in MiB, for messages held until their call ends; a call that does not fit keeps
+    /// only where its messages were (within as much again, at least 1 MiB) and has its messages
+    /// read again from the files if it gets a section.
     #[arg(long, default_value_t = 8)]
     pub hold_memory: usize,
     /// Problem calls (the worst first) given their frames in a capture of their own,

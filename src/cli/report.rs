@@ -166,15 +166,54 @@ impl Sink for Refetch<'_> {
     }
 }
 
-/// Reads the captures a second time for the messages of the sections that did not fit the
-/// memory budget during the first pass (only files can be read twice).
-fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<(), RunError> {
-    let wanted: HashMap<String, usize> = fin
-        .sections
+/// The second readings of the files: the messages of the sections that did not fit the memory
+/// budget during the pass, and the worst problem calls' captures. Both at once when the
+/// captures' frames are known without the first (the pass kept where the messages were): one
+/// reading decodes while the other waits on the disk or writes. Returns what the user must be
+/// told.
+fn second_readings(
+    cfg: &Config,
+    stop: &Arc<AtomicBool>,
+    fin: &mut Finished,
+) -> Result<Vec<String>, RunError> {
+    if captures_wait_for_messages(fin) {
+        refetch(cfg, stop.clone(), fin)?;
+        let plan = plan_captures(cfg, stop, fin)?;
+        let written = plan.as_ref().map(|p| write_captures(p, stop)).transpose()?;
+        return Ok(apply_captures(fin, plan, written));
+    }
+    let plan = plan_captures(cfg, stop, fin)?;
+    let (fetched, written) = std::thread::scope(|scope| {
+        let writer = plan
+            .as_ref()
+            .map(|p| scope.spawn(move || write_captures(p, stop)));
+        let fetched = refetch(cfg, stop.clone(), fin);
+        let written = writer.map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        (fetched, written)
+    });
+    fetched?;
+    let written = written.transpose()?;
+    Ok(apply_captures(fin, plan, written))
+}
+
+/// Does a call that gets a capture have neither its messages nor where they were (so its frames
+/// are known only once its messages are read again)?
+fn captures_wait_for_messages(fin: &Finished) -> bool {
+    fin.sections
         .iter()
-        .enumerate()
-        .filter(|(_, s)| s.refetch)
-        .map(|(i, s)| (s.call.call_id.clone(), i))
+        .filter(|s| s.score > 0)
+        .take(fin.opts.call_captures)
+        .any(|s| s.refetch && s.located.is_none())
+}
+
+/// Reads the captures a second time for the messages of the sections that did not fit the
+/// memory budget during the first pass (only files can be read twice). When the pass kept where
+/// every one of those messages was, only the frames between their hosts are decoded; a section
+/// that this reading does not give exactly those messages back (a tunnel's outer addresses are
+/// not its messages') is read again whole.
+fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<(), RunError> {
+    let wanted: Vec<usize> = (0..fin.sections.len())
+        .filter(|&i| fin.sections[i].refetch)
         .collect();
     if wanted.is_empty() {
         return Ok(());
@@ -187,34 +226,118 @@ fn refetch(cfg: &Config, stop: Arc<AtomicBool>, fin: &mut Finished) -> Result<()
         fin.counts.sections_without_messages += wanted.len() as u64;
         return Ok(());
     }
+    let flows = located_flows(&fin.sections, &wanted);
+    let narrowed = flows.is_some();
+    let cut_before: Vec<u32> = wanted.iter().map(|&i| fin.sections[i].msgs_cut).collect();
+    read_again(cfg, stop.clone(), fin, &wanted, flows)?;
+    if !narrowed || stop.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut whole = Vec::new();
+    for (&i, &cut) in wanted.iter().zip(&cut_before) {
+        let s = &mut fin.sections[i];
+        if !as_located(s, cut) {
+            s.msgs.clear();
+            s.msgs_cut = cut;
+            whole.push(i);
+        }
+    }
+    if whole.is_empty() {
+        return Ok(());
+    }
+    read_again(cfg, stop, fin, &whole, None)
+}
+
+/// The host pairs of every message of these sections, when the pass kept where each was and
+/// each came in a frame between its own hosts (HEP carries a message between other hosts).
+fn located_flows(
+    sections: &[sipscope::report::Section],
+    which: &[usize],
+) -> Option<Arc<sipscope::pipeline::FlowSet>> {
+    use sipscope::reassembly::Carrier;
+    let mut pairs = Vec::new();
+    for &i in which {
+        for m in sections[i].located.as_ref()? {
+            if matches!(m.carrier, Carrier::HepUdp | Carrier::HepTcp) {
+                return None;
+            }
+            pairs.push((m.src.ip(), m.dst.ip()));
+        }
+    }
+    Some(Arc::new(sipscope::pipeline::FlowSet::new(pairs)))
+}
+
+/// Did the narrowed reading give back exactly the messages the pass located (those beyond the
+/// section's limit counted as cut)?
+fn as_located(s: &sipscope::report::Section, cut_before: u32) -> bool {
+    let Some(at) = &s.located else {
+        return true;
+    };
+    let mut places: Vec<(u64, u16)> = at.iter().map(|m| (m.frame, m.msg_in_frame)).collect();
+    places.sort_unstable();
+    places.dedup();
+    let got = s.msgs.len() + (s.msgs_cut - cut_before) as usize;
+    got == at.len()
+        && places.len() == at.len()
+        && s.msgs
+            .iter()
+            .all(|m| places.binary_search(&(m.frame, m.msg_in_frame)).is_ok())
+}
+
+/// One reading of the files for the messages of these sections (the frames between `flows`'
+/// hosts alone, when given).
+fn read_again(
+    cfg: &Config,
+    stop: Arc<AtomicBool>,
+    fin: &mut Finished,
+    which: &[usize],
+    flows: Option<Arc<sipscope::pipeline::FlowSet>>,
+) -> Result<(), RunError> {
+    let wanted: HashMap<String, usize> = which
+        .iter()
+        .map(|&i| (fin.sections[i].call.call_id.clone(), i))
+        .collect();
     let mut cfg = cfg.clone();
     cfg.progress = false;
     // Only the wanted calls' messages are correlated and written out (with their text) again.
     cfg.pipeline.only_calls = Some(Arc::new(sipscope::pipeline::CallSet::new(
         wanted.keys().map(|c| Box::<[u8]>::from(c.as_bytes())),
     )));
+    cfg.pipeline.only_flows = flows;
     let mut sink = Refetch {
         wanted,
         max: fin.opts.max_msgs,
         sections: &mut fin.sections,
     };
     drive(&cfg, stop, None, &mut sink)?;
-    for s in fin.sections.iter_mut() {
-        s.msgs.sort_by_key(|m| (m.frame, m.msg_in_frame));
+    for &i in which {
+        fin.sections[i]
+            .msgs
+            .sort_by_key(|m| (m.frame, m.msg_in_frame));
     }
     Ok(())
 }
 
-/// Writes the frames of the worst problem calls to `calls/NAME.pcapng` beside the page, one
-/// reading of the files for all of them, and links each section to its file. Returns what the
-/// user must be told.
-fn call_captures(
+/// The worst problem calls' captures, `calls/NAME.pcapng` beside the page: which sections, and
+/// the files.
+struct CapturePlan {
+    files: Vec<PathBuf>,
+    targets: Vec<(usize, Target)>,
+    /// Problem calls whose frames are not known (some of their messages neither held nor
+    /// located).
+    without: u64,
+    opts: export::Options,
+}
+
+/// Chooses the calls given a capture (none when the files cannot be read again) and makes their
+/// directory.
+fn plan_captures(
     cfg: &Config,
     stop: &AtomicBool,
-    fin: &mut Finished,
-) -> Result<Vec<String>, RunError> {
+    fin: &Finished,
+) -> Result<Option<CapturePlan>, RunError> {
     let Input::Files(files) = &cfg.input else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let max = fin.opts.call_captures;
     // Interrupted: the files are not read again (the output is partial; a pipe cannot be).
@@ -222,7 +345,7 @@ fn call_captures(
         || files.iter().any(|p| p.as_os_str() == "-")
         || stop.load(std::sync::atomic::Ordering::Relaxed)
     {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let dir = fin.opts.dir.join("calls");
     let _ = std::fs::remove_dir_all(&dir);
@@ -248,34 +371,55 @@ fn call_captures(
         ));
     }
     if targets.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     std::fs::create_dir_all(&dir).map_err(|e| RunError::Output(OutputError::from(e)))?;
-    let opts = export::Options {
-        frame_filter: cfg.pipeline.frame_filter.clone(),
-        max_frames: cfg.pipeline.max_frames,
-        ..export::Options::default()
-    };
-    let only: Vec<Target> = targets.iter().map(|(_, t)| t.clone()).collect();
-    let st = export::write(files, &only, &opts, stop).map_err(|e| match e {
+    Ok(Some(CapturePlan {
+        files: files.clone(),
+        targets,
+        without,
+        opts: export::Options {
+            frame_filter: cfg.pipeline.frame_filter.clone(),
+            max_frames: cfg.pipeline.max_frames,
+            ..export::Options::default()
+        },
+    }))
+}
+
+/// One reading of the files for all the planned captures.
+fn write_captures(plan: &CapturePlan, stop: &AtomicBool) -> Result<export::ExportStats, RunError> {
+    let only: Vec<Target> = plan.targets.iter().map(|(_, t)| t.clone()).collect();
+    export::write(&plan.files, &only, &plan.opts, stop).map_err(|e| match e {
         ExportError::Capture(c) => RunError::Capture(c),
         e => RunError::Output(OutputError::Io(io::Error::other(e.to_string()))),
-    })?;
-    let written: std::collections::HashSet<&PathBuf> = st.files.iter().map(|(p, _)| p).collect();
-    for (i, t) in &targets {
-        if written.contains(&t.path) {
+    })
+}
+
+/// Links each section to its capture; returns what the user must be told.
+fn apply_captures(
+    fin: &mut Finished,
+    plan: Option<CapturePlan>,
+    written: Option<export::ExportStats>,
+) -> Vec<String> {
+    let (Some(plan), Some(st)) = (plan, written) else {
+        return Vec::new();
+    };
+    let done: std::collections::HashSet<&PathBuf> = st.files.iter().map(|(p, _)| p).collect();
+    for (i, t) in &plan.targets {
+        if done.contains(&t.path) {
             if let (Some(s), Some(name)) = (fin.sections.get_mut(*i), t.path.file_name()) {
                 s.capture = Some(format!("calls/{}", name.to_string_lossy()));
             }
         }
     }
     let mut notes = st.warnings();
-    if without > 0 {
+    if plan.without > 0 {
         notes.push(format!(
-            "{without} problem call sections without a capture of their own: some of their messages are not held (over the section's message limit)"
+            "{} problem call sections without a capture of their own: some of their messages are not held (over the section's message limit)",
+            plan.without
         ));
     }
-    Ok(notes)
+    notes
 }
 
 /// The report's collector, with the alerts counted for the exit status.
@@ -317,9 +461,8 @@ pub fn report(
     col.counts.late_streams = report.session.late_streams;
     col.counts.waiting_cut = report.session.waiting_dropped;
     let mut fin = col.finish(run.last_ts)?;
-    refetch(cfg, stop.clone(), &mut fin)?;
     let mut notes = fin.stats.losses();
-    notes.extend(call_captures(cfg, &stop, &mut fin)?);
+    notes.extend(second_readings(cfg, &stop, &mut fin)?);
     notes.extend(fin.dataset_notes.iter().cloned());
     if fin.counts.sections_without_messages > 0 {
         notes.push(format!(

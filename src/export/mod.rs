@@ -77,6 +77,8 @@ pub enum Locate {
 #[derive(Clone, Debug)]
 pub struct MsgAt {
     pub frame: u64,
+    /// Its place among the messages of its frame (from 1), as [`MsgRow::msg_in_frame`].
+    pub msg_in_frame: u16,
     pub ts: Ts,
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -87,6 +89,7 @@ impl From<&MsgRow> for MsgAt {
     fn from(m: &MsgRow) -> MsgAt {
         MsgAt {
             frame: m.frame,
+            msg_in_frame: m.msg_in_frame,
             ts: m.ts,
             src: m.src,
             dst: m.dst,

@@ -34,6 +34,7 @@ use crate::analysis::alerts::{Alert, Severity, State};
 use crate::analysis::rtp::StreamStats;
 use crate::analysis::stats::{Cuts, Stats};
 use crate::correlate::record::{CallKind, CallRecord, MsgRow, Outcome};
+use crate::export::MsgAt;
 use crate::output::OutputError;
 use crate::session::{ClosedCall, Event, Needs, Sink};
 use crate::time::{Ts, NANOS_PER_SEC};
@@ -57,7 +58,8 @@ pub struct ReportOptions {
     /// the page ([`crate::export`]); only when the captures can be read again.
     pub call_captures: usize,
     /// Bytes of messages waiting for their call at most; calls beyond it have their messages
-    /// read again if they get a section.
+    /// read again if they get a section. As much again (at least [`MIN_LOCATED_BYTES`]) keeps
+    /// where those calls' messages were, so that the second reading takes only their frames.
     pub pending_bytes: usize,
     pub title: String,
     pub files: Vec<String>,
@@ -82,6 +84,10 @@ impl Default for ReportOptions {
     }
 }
 
+/// The least memory for where the messages of the calls not held were (about 12,000
+/// messages): a few hundred kilobytes save a whole reading of the captures.
+pub const MIN_LOCATED_BYTES: usize = 1 << 20;
+
 /// A call's messages and media, waiting for its record.
 #[derive(Default)]
 struct Pending {
@@ -92,7 +98,14 @@ struct Pending {
     cut: u32,
     /// The budget ran out while the call was going on: its messages were let go.
     incomplete: bool,
+    /// Where the messages of an incomplete call were, every one of them (empty when they did
+    /// not fit either: `unlocated`).
+    at: Vec<MsgAt>,
+    unlocated: bool,
 }
+
+/// What one message's place costs in [`Pending::at`].
+const AT_SIZE: usize = std::mem::size_of::<MsgAt>();
 
 /// What a held message costs: the row, and each string it owns with the allocator's overhead.
 fn held_size(m: &MsgRow) -> usize {
@@ -160,6 +173,9 @@ pub struct Section {
     pub msgs_cut: u32,
     /// Its messages did not fit the budget during the pass: fetched by a second reading.
     pub refetch: bool,
+    /// Where every one of those messages was, when that fitted: the frames the second reading
+    /// takes, and the call's capture.
+    pub located: Option<Vec<MsgAt>>,
     pub streams: Vec<StreamStats>,
     pub owners: BTreeMap<SocketAddr, SocketAddr>,
     pub alerts: Vec<Alert>,
@@ -198,15 +214,18 @@ fn signature(c: &CallRecord, reasons: &[&'static str]) -> u64 {
 }
 
 impl Section {
-    /// What finds this call's frames in the captures ([`crate::export`]): its messages and
-    /// streams as the section holds them; None when some of its messages are not held.
+    /// What finds this call's frames in the captures ([`crate::export`]): where its messages
+    /// were (as the pass kept them when it could not keep the messages, or as the section holds
+    /// them) and its streams; None when some of its messages are neither held nor located.
     pub fn frames(&self) -> Option<crate::export::CallFrames> {
-        if self.msgs.is_empty() || self.msgs_cut > 0 {
-            return None;
-        }
+        let msgs = match &self.located {
+            Some(at) => at.clone(),
+            None if self.msgs.is_empty() || self.msgs_cut > 0 => return None,
+            None => self.msgs.iter().map(MsgAt::from).collect(),
+        };
         Some(crate::export::CallFrames {
             call_id: self.call.call_id.clone(),
-            msgs: self.msgs.iter().map(crate::export::MsgAt::from).collect(),
+            msgs,
             media: self
                 .streams
                 .iter()
@@ -269,6 +288,7 @@ pub struct Collector {
     pub stats: Stats,
     pending: HashMap<Arc<str>, Pending>,
     pending_bytes: usize,
+    located_bytes: usize,
     problems: BinaryHeap<Reverse<(u32, Reverse<u64>)>>,
     problem_sections: HashMap<u64, Section>,
     /// The open incident of each failure signature: its section's sequence number.
@@ -378,6 +398,7 @@ impl Collector {
             stats: Stats::new(Cuts::default()),
             pending: HashMap::new(),
             pending_bytes: 0,
+            located_bytes: 0,
             problems: BinaryHeap::new(),
             problem_sections: HashMap::new(),
             incidents: HashMap::new(),
@@ -405,6 +426,7 @@ impl Collector {
     pub fn forget(&mut self, call_id: &str) {
         if let Some(p) = self.pending.remove(call_id) {
             self.free(&p.msgs);
+            self.located_bytes -= p.at.len() * AT_SIZE;
         }
     }
 
@@ -423,6 +445,7 @@ impl Collector {
         // The key shares the call's one copy of its Call-ID (the rows carry it).
         let p = self.pending.entry(cid.clone()).or_default();
         if p.incomplete {
+            self.locate(cid, std::slice::from_ref(m));
             return Ok(());
         }
         if p.msgs.len() >= self.opts.max_msgs {
@@ -431,15 +454,39 @@ impl Collector {
         }
         let size = held_size(m);
         if self.pending_bytes + size > self.opts.pending_bytes {
-            // Over the budget: this call's messages are fetched again if it gets a section.
+            // Over the budget: this call's messages are fetched again if it gets a section;
+            // where they were is kept while that fits.
             p.incomplete = true;
-            let msgs = std::mem::take(&mut p.msgs);
+            let mut msgs = std::mem::take(&mut p.msgs);
             self.free(&msgs);
+            msgs.push(Arc::clone(m));
+            self.locate(cid, &msgs);
             return Ok(());
         }
         self.pending_bytes += size;
         p.msgs.push(Arc::clone(m));
         Ok(())
+    }
+
+    /// Keeps where these messages of an incomplete call were, or lets go of all its places when
+    /// they do not fit.
+    fn locate(&mut self, cid: &str, msgs: &[Arc<MsgRow>]) {
+        let budget = self.opts.pending_bytes.max(MIN_LOCATED_BYTES);
+        let Some(p) = self.pending.get_mut(cid) else {
+            return;
+        };
+        if p.unlocated {
+            return;
+        }
+        let size = msgs.len() * AT_SIZE;
+        if self.located_bytes + size > budget {
+            p.unlocated = true;
+            self.located_bytes -= p.at.len() * AT_SIZE;
+            p.at = Vec::new();
+            return;
+        }
+        self.located_bytes += size;
+        p.at.extend(msgs.iter().map(|m| MsgAt::from(&**m)));
     }
 
     fn free(&mut self, msgs: &[Arc<MsgRow>]) {
@@ -503,8 +550,11 @@ impl Collector {
         let c = &closed.call;
         let alerts = &closed.alerts;
         self.stats.add_call(c);
-        let pending = self.pending.remove(c.call_id.as_str()).unwrap_or_default();
+        let mut pending = self.pending.remove(c.call_id.as_str()).unwrap_or_default();
         self.free(&pending.msgs);
+        self.located_bytes -= pending.at.len() * AT_SIZE;
+        let located =
+            (pending.incomplete && !pending.unlocated).then(|| std::mem::take(&mut pending.at));
         let msgs: Vec<MsgRow> = pending.msgs.into_iter().map(Arc::unwrap_or_clone).collect();
         self.netmap.call(c, &msgs);
         self.tables.call(c, alerts.len() as u64)?;
@@ -541,6 +591,7 @@ impl Collector {
             msgs,
             msgs_cut: pending.cut,
             refetch: pending.incomplete,
+            located,
             streams: closed.streams.clone(),
             owners: closed.media.iter().copied().collect(),
             alerts: alerts.clone(),
