@@ -659,3 +659,69 @@ fn the_page_fits_1400_pixels_without_scrolling_sideways() {
         }
     }
 }
+
+#[test]
+fn network_map_roles_are_the_ladders() {
+    // The network map reads each call's roles from a note of every message (no ladder is
+    // built): they must be the roles the call's ladder draws, address by address. Through
+    // kamailio (proxy, registrar, redirect), REFER, scans and faults, over UDP and TCP.
+    use sipscope::render::{Endpoint, Ladder, LadderOptions};
+    use sipscope::report::netmap::{NetMap, Steps};
+    let mut files: Vec<PathBuf> = [
+        "kamailio-sipp-outcomes.pcap",
+        "sipp-faults.pcap",
+        "refer-transfer.pcap",
+        "sip-tcp.pcap",
+        "kamailio-healthy-busy.pcap.gz",
+    ]
+    .iter()
+    .map(|f| repo().join("samples").join(f))
+    .collect();
+    if let Some(c) = corpus() {
+        files.push(c.join("pcaps/goffinet_sip_captures/Forensic_challenge_4.pcap"));
+    }
+    let mut roles_seen = BTreeSet::new();
+    for f in &files {
+        let run = crate::support::run(f);
+        let mut by_call: std::collections::HashMap<
+            &str,
+            Vec<&sipscope::correlate::record::MsgRow>,
+        > = std::collections::HashMap::new();
+        for m in &run.messages {
+            if let Some(c) = m.call_id.as_deref() {
+                by_call.entry(c).or_default().push(m);
+            }
+        }
+        for c in &run.calls {
+            let msgs: Vec<_> = by_call
+                .get(c.call_id.as_str())
+                .map(|v| v.iter().map(|m| (*m).clone()).collect())
+                .unwrap_or_default();
+            let ladder = Ladder::build(&msgs, &LadderOptions::default());
+            let mut want = BTreeSet::new();
+            for col in &ladder.columns {
+                if let (Endpoint::Addr(a), Some(r)) = (&col.endpoint, col.role) {
+                    want.insert((*a, format!("{} ×1", r.as_str())));
+                    roles_seen.insert(r.as_str());
+                }
+            }
+            let mut map = NetMap::default();
+            let mut steps = Steps::default();
+            for m in &msgs {
+                map.message(m);
+                map.note(&mut steps, m);
+            }
+            map.call(c, steps);
+            let got: BTreeSet<_> = map
+                .hosts
+                .iter()
+                .filter(|(_, h)| h.main_role().is_some())
+                .map(|(a, h)| (*a, h.roles()))
+                .collect();
+            assert_eq!(got, want, "{}: call {}", f.display(), c.call_id);
+        }
+    }
+    for r in ["proxy", "registrar", "redirect server", "UA"] {
+        assert!(roles_seen.contains(r), "no {r} among {roles_seen:?}");
+    }
+}

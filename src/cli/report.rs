@@ -166,6 +166,28 @@ impl Sink for Refetch<'_> {
     }
 }
 
+/// Files this many times the message budget hold, in any busy stretch, more messages than it
+/// does: the report then keeps only where the messages were and reads the drawn calls' messages
+/// again, which costs less than making the text of every message (one in several hundred is
+/// drawn).
+const BY_PLACE_RATIO: u64 = 32;
+
+/// Does the report hold no message texts during its pass (files over [`BY_PLACE_RATIO`] times
+/// `--hold-memory`; standard input, a live capture and HEP cannot be read again)?
+fn by_place(cfg: &Config, budget: usize) -> bool {
+    let Input::Files(files) = &cfg.input else {
+        return false;
+    };
+    if files.iter().any(|p| p.as_os_str() == "-") {
+        return false;
+    }
+    let size: u64 = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    size > (budget as u64).saturating_mul(BY_PLACE_RATIO)
+}
+
 /// The second readings of the files: the messages of the sections that did not fit the memory
 /// budget during the pass, and the worst problem calls' captures. Both at once when the
 /// captures' frames are known without the first (the pass kept where the messages were): one
@@ -446,8 +468,10 @@ pub fn report(
     stop: Arc<AtomicBool>,
     req: &ReportRequest,
 ) -> Result<(Report, DetectorOutcome), RunError> {
+    let mut opts = req.opts.clone();
+    opts.by_place = by_place(cfg, opts.pending_bytes);
     let mut sink = ReportSink {
-        col: Collector::new(req.opts.clone())?,
+        col: Collector::new(opts)?,
         outcome: DetectorOutcome::default(),
     };
     let mut report = drive(cfg, stop.clone(), Some(&req.alerts.thresholds), &mut sink)?;

@@ -182,30 +182,7 @@ impl Ladder {
                     call_ids.len() - 1
                 }
             };
-            let label = match (&m.method, m.status) {
-                // A transfer reads from the arrows: where to, and how it went.
-                (Some(meth), _) if m.refer_to.is_some() => {
-                    let to = m.refer_to.as_deref().unwrap_or("");
-                    let to = to.trim_start_matches('<');
-                    let to = to.split(['>', ';']).next().unwrap_or(to);
-                    let to = to.strip_prefix("sip:").unwrap_or(to);
-                    format!("{meth} → {to}")
-                }
-                (Some(meth), _) if m.sipfrag.is_some() => {
-                    let f = m.sipfrag.as_deref().unwrap_or("");
-                    format!("{meth} ({})", f.strip_prefix("SIP/2.0 ").unwrap_or(f))
-                }
-                (Some(meth), _) => meth.to_string(),
-                (None, Some(s)) => match &m.reason {
-                    Some(r) if !r.is_empty() => format!("{s} {r}"),
-                    _ => s.to_string(),
-                },
-                // A response whose status code could not be read (anomaly bad-status-code).
-                _ => match &m.reason {
-                    Some(r) if !r.is_empty() => format!("? {r}"),
-                    _ => "?".into(),
-                },
-            };
+            let label = label_of(m);
             // `1 INVITE`, or whichever half there is.
             let cseq = match (m.cseq, m.cseq_method.as_deref().map(str::trim)) {
                 (Some(n), Some(x)) if !x.is_empty() => format!("{n} {x}"),
@@ -269,7 +246,32 @@ impl Ladder {
                 secure.push((rows.len() - 1, m.transport.as_str()));
             }
         }
-        infer_roles(&mut columns, &rows);
+        let facts: Vec<RoleFacts<&str>> = rows
+            .iter()
+            .map(|r| {
+                let request = is_method(&r.label);
+                RoleFacts {
+                    from: r.from,
+                    to: r.to,
+                    request,
+                    invite: request && r.label == "INVITE",
+                    status: if request {
+                        0
+                    } else {
+                        r.label.get(..3).and_then(|s| s.parse().ok()).unwrap_or(0)
+                    },
+                    label: r.label.as_str(),
+                    cseq: r.cseq.as_str(),
+                    register: r.cseq.ends_with("REGISTER"),
+                    via_count: r.via_count,
+                    leg: r.leg,
+                }
+            })
+            .collect();
+        let found = roles(columns.len(), &facts);
+        for (c, role) in columns.iter_mut().zip(found) {
+            c.role = role;
+        }
         // Decrypted from TLS (a key log): said on the arrow, like the grammar breaks below.
         for (i, t) in secure {
             let r = &mut rows[i];
@@ -396,66 +398,114 @@ fn is_method(label: &str) -> bool {
     label.chars().next().is_some_and(|c| !c.is_ascii_digit())
 }
 
-/// Gives each column the role its messages show. A column that receives an INVITE and starts
-/// another leg is a B2BUA; one that receives a request and sends the same request (method and
-/// CSeq) on with one more Via is a proxy; one that answers REGISTER
+/// The label of a message's arrow: its method (with a transfer's target or progress), or a
+/// response's status and reason.
+pub(crate) fn label_of(m: &MsgRow) -> String {
+    match (&m.method, m.status) {
+        // A transfer reads from the arrows: where to, and how it went.
+        (Some(meth), _) if m.refer_to.is_some() => {
+            let to = m.refer_to.as_deref().unwrap_or("");
+            let to = to.trim_start_matches('<');
+            let to = to.split(['>', ';']).next().unwrap_or(to);
+            let to = to.strip_prefix("sip:").unwrap_or(to);
+            format!("{meth} → {to}")
+        }
+        (Some(meth), _) if m.sipfrag.is_some() => {
+            let f = m.sipfrag.as_deref().unwrap_or("");
+            format!("{meth} ({})", f.strip_prefix("SIP/2.0 ").unwrap_or(f))
+        }
+        (Some(meth), _) => meth.to_string(),
+        (None, Some(s)) => match &m.reason {
+            Some(r) if !r.is_empty() => format!("{s} {r}"),
+            _ => s.to_string(),
+        },
+        // A response whose status code could not be read (anomaly bad-status-code).
+        _ => match &m.reason {
+            Some(r) if !r.is_empty() => format!("? {r}"),
+            _ => "?".into(),
+        },
+    }
+}
+
+/// What the role rule reads of one message (a ladder row, or the network map's note of it): the
+/// sender's and receiver's columns, whether it reads as a request, its status, and keys equal
+/// when two messages have the same label (method) and the same CSeq.
+pub(crate) struct RoleFacts<K> {
+    pub from: usize,
+    pub to: usize,
+    pub request: bool,
+    /// A request whose label is INVITE.
+    pub invite: bool,
+    pub status: u16,
+    pub label: K,
+    pub cseq: K,
+    /// Its CSeq names REGISTER.
+    pub register: bool,
+    pub via_count: usize,
+    pub leg: usize,
+}
+
+/// The role each of `n` columns shows in these messages (in capture order). A column that
+/// receives an INVITE and starts another leg is a B2BUA; one that receives a request and sends
+/// the same request (method and CSeq) on with one more Via is a proxy; one that answers REGISTER
 /// with 2xx is a registrar; one that answers 3xx a redirect server; any other that sends
 /// requests or final answers of its own is a UA.
-fn infer_roles(columns: &mut [Column], rows: &[Row]) {
-    let mut proxy = vec![false; columns.len()];
-    let mut registrar = vec![false; columns.len()];
-    let mut redirect = vec![false; columns.len()];
-    let mut active = vec![false; columns.len()];
-    let mut b2bua = vec![false; columns.len()];
+pub(crate) fn roles<K: PartialEq>(n: usize, rows: &[RoleFacts<K>]) -> Vec<Option<Role>> {
+    let mut proxy = vec![false; n];
+    let mut registrar = vec![false; n];
+    let mut redirect = vec![false; n];
+    let mut active = vec![false; n];
+    let mut b2bua = vec![false; n];
     for (i, r) in rows.iter().enumerate() {
-        if is_method(&r.label) {
+        if r.request {
             active[r.from] = true;
             // Forwarded: the receiver sends the same request on, with one more Via, later.
-            if rows[i + 1..].iter().any(|n| {
-                n.from == r.to
-                    && n.to != r.from
-                    && n.label == r.label
-                    && n.cseq == r.cseq
-                    && n.via_count == r.via_count + 1
+            if rows[i + 1..].iter().any(|x| {
+                x.from == r.to
+                    && x.to != r.from
+                    && x.label == r.label
+                    && x.cseq == r.cseq
+                    && x.via_count == r.via_count + 1
             }) {
                 proxy[r.to] = true;
             }
             // Another leg (merged with --legs) starts from the receiver of this INVITE.
-            if r.label == "INVITE"
+            if r.invite
                 && rows[i + 1..]
                     .iter()
-                    .any(|n| n.from == r.to && n.leg != r.leg && n.label == "INVITE")
+                    .any(|x| x.from == r.to && x.leg != r.leg && x.invite)
             {
                 b2bua[r.to] = true;
             }
         } else {
-            let status: u16 = r.label.get(..3).and_then(|s| s.parse().ok()).unwrap_or(0);
-            if status >= 200 {
+            if r.status >= 200 {
                 active[r.from] = true;
             }
-            if (200..300).contains(&status) && r.cseq.ends_with("REGISTER") {
+            if (200..300).contains(&r.status) && r.register {
                 registrar[r.from] = true;
             }
-            if (300..400).contains(&status) {
+            if (300..400).contains(&r.status) {
                 redirect[r.from] = true;
             }
         }
     }
-    for (i, c) in columns.iter_mut().enumerate() {
-        c.role = if b2bua[i] {
-            Some(Role::B2bua)
-        } else if proxy[i] {
-            Some(Role::Proxy)
-        } else if registrar[i] {
-            Some(Role::Registrar)
-        } else if redirect[i] {
-            Some(Role::Redirect)
-        } else if active[i] {
-            Some(Role::Ua)
-        } else {
-            None
-        };
-    }
+    (0..n)
+        .map(|i| {
+            if b2bua[i] {
+                Some(Role::B2bua)
+            } else if proxy[i] {
+                Some(Role::Proxy)
+            } else if registrar[i] {
+                Some(Role::Registrar)
+            } else if redirect[i] {
+                Some(Role::Redirect)
+            } else if active[i] {
+                Some(Role::Ua)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 impl Ladder {

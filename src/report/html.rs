@@ -268,7 +268,11 @@ pub fn page_cuts(cx: &Context) -> Vec<String> {
         ),
         (
             f.netmap.hosts_cut + f.netmap.pairs_cut,
-            "hosts or host pairs beyond the network map's bounds",
+            "times a message's endpoint or endpoint pair was beyond the network map's bounds",
+        ),
+        (
+            f.netmap.roles_cut,
+            "calls whose roles the network map did not read (over its bound on open calls' messages)",
         ),
     ]
     .into_iter()

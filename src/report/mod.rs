@@ -61,6 +61,10 @@ pub struct ReportOptions {
     /// read again if they get a section. As much again (at least [`MIN_LOCATED_BYTES`]) keeps
     /// where those calls' messages were, so that the second reading takes only their frames.
     pub pending_bytes: usize,
+    /// Hold no message during the pass, only where each was (within the same budget): every
+    /// section's messages are read again. For files much larger than the budget, whose texts
+    /// would not fit anyway: the pass then makes no text at all.
+    pub by_place: bool,
     pub title: String,
     pub files: Vec<String>,
     /// Also append the tables to this dataset.
@@ -77,6 +81,7 @@ impl Default for ReportOptions {
             max_msgs: 400,
             call_captures: 50,
             pending_bytes: 8 << 20,
+            by_place: false,
             title: "sipscope report".into(),
             files: Vec::new(),
             dataset: None,
@@ -102,10 +107,29 @@ struct Pending {
     /// not fit either: `unlocated`).
     at: Vec<MsgAt>,
     unlocated: bool,
+    /// Its messages as the network map's roles need them.
+    steps: netmap::Steps,
 }
 
 /// What one message's place costs in [`Pending::at`].
 const AT_SIZE: usize = std::mem::size_of::<MsgAt>();
+
+/// Keeps where these messages of a call not held were, or lets go of all its places when they
+/// do not fit `budget` (with the places of every call, `located`).
+fn locate(p: &mut Pending, located: &mut usize, budget: usize, msgs: &[Arc<MsgRow>]) {
+    if p.unlocated {
+        return;
+    }
+    let size = msgs.len() * AT_SIZE;
+    if *located + size > budget {
+        p.unlocated = true;
+        *located -= p.at.len() * AT_SIZE;
+        p.at = Vec::new();
+        return;
+    }
+    *located += size;
+    p.at.extend(msgs.iter().map(|m| MsgAt::from(&**m)));
+}
 
 /// What a held message costs: the row, and each string it owns with the allocator's overhead.
 fn held_size(m: &MsgRow) -> usize {
@@ -425,6 +449,7 @@ impl Collector {
     /// A call the filters leave out: what waits for it goes.
     pub fn forget(&mut self, call_id: &str) {
         if let Some(p) = self.pending.remove(call_id) {
+            self.netmap.forget(p.steps);
             self.free(&p.msgs);
             self.located_bytes -= p.at.len() * AT_SIZE;
         }
@@ -444,8 +469,11 @@ impl Collector {
         };
         // The key shares the call's one copy of its Call-ID (the rows carry it).
         let p = self.pending.entry(cid.clone()).or_default();
-        if p.incomplete {
-            self.locate(cid, std::slice::from_ref(m));
+        self.netmap.note(&mut p.steps, m);
+        let budget = self.opts.pending_bytes.max(MIN_LOCATED_BYTES);
+        // By place, every message's place: the sections' messages are all read again.
+        if self.opts.by_place || p.incomplete {
+            locate(p, &mut self.located_bytes, budget, std::slice::from_ref(m));
             return Ok(());
         }
         if p.msgs.len() >= self.opts.max_msgs {
@@ -458,35 +486,15 @@ impl Collector {
             // where they were is kept while that fits.
             p.incomplete = true;
             let mut msgs = std::mem::take(&mut p.msgs);
-            self.free(&msgs);
+            let held: usize = msgs.iter().map(|m| held_size(m)).sum();
+            self.pending_bytes = self.pending_bytes.saturating_sub(held);
             msgs.push(Arc::clone(m));
-            self.locate(cid, &msgs);
+            locate(p, &mut self.located_bytes, budget, &msgs);
             return Ok(());
         }
         self.pending_bytes += size;
         p.msgs.push(Arc::clone(m));
         Ok(())
-    }
-
-    /// Keeps where these messages of an incomplete call were, or lets go of all its places when
-    /// they do not fit.
-    fn locate(&mut self, cid: &str, msgs: &[Arc<MsgRow>]) {
-        let budget = self.opts.pending_bytes.max(MIN_LOCATED_BYTES);
-        let Some(p) = self.pending.get_mut(cid) else {
-            return;
-        };
-        if p.unlocated {
-            return;
-        }
-        let size = msgs.len() * AT_SIZE;
-        if self.located_bytes + size > budget {
-            p.unlocated = true;
-            self.located_bytes -= p.at.len() * AT_SIZE;
-            p.at = Vec::new();
-            return;
-        }
-        self.located_bytes += size;
-        p.at.extend(msgs.iter().map(|m| MsgAt::from(&**m)));
     }
 
     fn free(&mut self, msgs: &[Arc<MsgRow>]) {
@@ -553,10 +561,10 @@ impl Collector {
         let mut pending = self.pending.remove(c.call_id.as_str()).unwrap_or_default();
         self.free(&pending.msgs);
         self.located_bytes -= pending.at.len() * AT_SIZE;
-        let located =
-            (pending.incomplete && !pending.unlocated).then(|| std::mem::take(&mut pending.at));
+        let refetch = pending.incomplete || self.opts.by_place;
+        let located = (refetch && !pending.unlocated).then(|| std::mem::take(&mut pending.at));
         let msgs: Vec<MsgRow> = pending.msgs.into_iter().map(Arc::unwrap_or_clone).collect();
-        self.netmap.call(c, &msgs);
+        self.netmap.call(c, std::mem::take(&mut pending.steps));
         self.tables.call(c, alerts.len() as u64)?;
         if c.kind != CallKind::Invite {
             self.counts.other_dialogs += 1;
@@ -590,7 +598,7 @@ impl Collector {
         let section = Section {
             msgs,
             msgs_cut: pending.cut,
-            refetch: pending.incomplete,
+            refetch,
             located,
             streams: closed.streams.clone(),
             owners: closed.media.iter().copied().collect(),
@@ -754,7 +762,8 @@ impl Sink for Collector {
     fn needs(&self) -> Needs {
         Needs {
             messages: true,
-            text: true,
+            // Texts only to hold: by place, the sections' messages are read again.
+            text: !self.opts.by_place,
             raw: false,
             detail: true,
             media: true,

@@ -9,13 +9,84 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::correlate::record::{CallRecord, MsgRow};
-use crate::render::{Ladder, LadderOptions, Role};
+use crate::decode::{fnv, FNV_OFFSET};
+use crate::render::{roles, Role, RoleFacts};
 
 /// Hosts and pairs tracked at most; more are counted, not kept.
 const MAX_HOSTS: usize = 10_000;
 const MAX_PAIRS: usize = 50_000;
 /// Hosts drawn in the picture (the busiest); the table lists every kept host.
 const DRAWN: usize = 16;
+/// Messages of one call the roles are read from (a section's limit, as its ladder).
+const STEPS_PER_CALL: usize = 400;
+/// Messages of open calls noted for their roles, all calls together (about 60 bytes each);
+/// a call that does not fit has no roles read, and is counted.
+const MAX_STEPS: usize = 262_144;
+
+/// The notes of an open call's messages, for its roles ([`NetMap::note`]): kept by whoever
+/// keeps the call's other state.
+#[derive(Default, Debug)]
+pub struct Steps {
+    v: Vec<Step>,
+    /// Over [`MAX_STEPS`]: the call's roles are not read.
+    cut: bool,
+}
+
+/// What the roles of a call need of one of its messages ([`RoleFacts`], with its sender and
+/// receiver as addresses).
+struct Step {
+    from: SocketAddr,
+    to: SocketAddr,
+    request: bool,
+    invite: bool,
+    status: u16,
+    label: u64,
+    cseq: u64,
+    register: bool,
+    via_count: usize,
+}
+
+impl Step {
+    /// As the ladder reads the message (`render::Ladder::build`): its label is the method (or
+    /// what a transfer adds to it), a response's the status and reason.
+    fn of(m: &MsgRow) -> Step {
+        let digit = |x: &str| x.bytes().next().is_some_and(|c| c.is_ascii_digit());
+        let request = match &m.method {
+            Some(x) => !digit(x),
+            // An unreadable status line is drawn as `? reason`, which reads as a request.
+            None => m.status.is_none(),
+        };
+        let label = match &m.method {
+            Some(x) if m.refer_to.is_none() && m.sipfrag.is_none() => fnv(x.as_bytes(), FNV_OFFSET),
+            _ if request => fnv(crate::render::label_of(m).as_bytes(), FNV_OFFSET),
+            // Only a request's label is compared.
+            _ => 0,
+        };
+        let method = m
+            .cseq_method
+            .as_deref()
+            .map(str::trim)
+            .filter(|x| !x.is_empty());
+        let mut cseq = fnv(&[u8::from(m.cseq.is_some())], FNV_OFFSET);
+        cseq = fnv(&m.cseq.unwrap_or(0).to_le_bytes(), cseq);
+        cseq = fnv(method.unwrap_or("").as_bytes(), cseq);
+        Step {
+            from: m.src,
+            to: m.dst,
+            request,
+            invite: request && label == fnv(b"INVITE", FNV_OFFSET),
+            // The ladder reads a status from the first three characters of its label.
+            status: match (request, m.status) {
+                (false, Some(s)) if (100..1000).contains(&s) => s,
+                _ => 0,
+            },
+            label,
+            cseq,
+            register: method.is_some_and(|x| x.ends_with("REGISTER")),
+            via_count: m.via_count,
+        }
+    }
+}
 
 const ROLES: [Role; 5] = [
     Role::B2bua,
@@ -73,6 +144,16 @@ pub struct NetMap {
     listening: HashSet<SocketAddr>,
     /// Caller and callee of calls that have B2BUA legs, by Call-ID.
     legs: HashMap<String, (Option<SocketAddr>, Option<SocketAddr>)>,
+    /// Notes of open calls' messages held, all calls together.
+    steps_held: usize,
+    /// Calls whose roles were not read: their messages did not fit [`MAX_STEPS`].
+    pub roles_cut: u64,
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} → {}", self.from, self.to)
+    }
 }
 
 impl NetMap {
@@ -117,18 +198,65 @@ impl NetMap {
         }
     }
 
-    /// The roles a call's messages show; a B2BUA shows across two linked calls.
-    pub fn call(&mut self, c: &CallRecord, msgs: &[MsgRow]) {
-        let shape = LadderOptions {
-            skip_text: true,
-            ..LadderOptions::default()
-        };
-        let ladder = Ladder::build(msgs, &shape);
+    /// Notes a message of an open call in the call's `steps`, for its roles.
+    pub fn note(&mut self, steps: &mut Steps, m: &MsgRow) {
+        if steps.cut {
+            return;
+        }
+        if self.steps_held >= MAX_STEPS {
+            self.steps_held -= steps.v.len();
+            *steps = Steps {
+                v: Vec::new(),
+                cut: true,
+            };
+            return;
+        }
+        if steps.v.len() < STEPS_PER_CALL {
+            steps.v.push(Step::of(m));
+            self.steps_held += 1;
+        }
+    }
+
+    /// A call the report lets go without its record: what was noted for it goes.
+    pub fn forget(&mut self, steps: Steps) {
+        self.steps_held -= steps.v.len();
+    }
+
+    /// The roles a call's messages show (as its ladder would draw them, at each address); a
+    /// B2BUA shows across two linked calls.
+    pub fn call(&mut self, c: &CallRecord, steps: Steps) {
         let mut seen: BTreeSet<(SocketAddr, usize)> = BTreeSet::new();
-        for col in &ladder.columns {
-            if let (crate::render::Endpoint::Addr(a), Some(role)) = (&col.endpoint, col.role) {
-                if let Some(i) = ROLES.iter().position(|r| *r == role) {
-                    seen.insert((*a, i));
+        self.steps_held -= steps.v.len();
+        match steps {
+            Steps { cut: true, .. } => self.roles_cut += 1,
+            Steps { v, .. } => {
+                let mut columns: Vec<SocketAddr> = Vec::new();
+                let mut column = |a: SocketAddr| match columns.iter().position(|c| *c == a) {
+                    Some(i) => i,
+                    None => {
+                        columns.push(a);
+                        columns.len() - 1
+                    }
+                };
+                let facts: Vec<RoleFacts<u64>> = v
+                    .iter()
+                    .map(|s| RoleFacts {
+                        from: column(s.from),
+                        to: column(s.to),
+                        request: s.request,
+                        invite: s.invite,
+                        status: s.status,
+                        label: s.label,
+                        cseq: s.cseq,
+                        register: s.register,
+                        via_count: s.via_count,
+                        leg: 0,
+                    })
+                    .collect();
+                for (a, role) in columns.iter().zip(roles(columns.len(), &facts)) {
+                    if let Some(i) = role.and_then(|r| ROLES.iter().position(|x| *x == r)) {
+                        seen.insert((*a, i));
+                    }
                 }
             }
         }
@@ -152,7 +280,13 @@ impl NetMap {
             self.legs.insert(c.call_id.clone(), (c.caller, callee));
         }
         for (a, i) in seen {
-            if let Some(h) = self.host(a) {
+            // Not counted as cut: that count is of messages' endpoints.
+            let h = if self.hosts.len() < MAX_HOSTS {
+                Some(self.hosts.entry(a).or_default())
+            } else {
+                self.hosts.get_mut(&a)
+            };
+            if let Some(h) = h {
                 h.roles[i] += 1;
             }
         }
@@ -175,9 +309,17 @@ impl NetMap {
         for a in &self.listening {
             ports.entry(a.ip()).or_default().push(*a);
         }
+        // In address order, the listening address before the ports folded into it: the name a
+        // folded endpoint takes must not hang on the hash map's order (it did, from run to run).
+        let mut own: Vec<(SocketAddr, SocketAddr, &Host)> = self
+            .hosts
+            .iter()
+            .map(|(a, h)| (self.fold(*a, &ports), *a, h))
+            .collect();
+        own.sort_by_key(|(to, a, _)| (*to, to != a, *a));
         let mut hosts: HashMap<SocketAddr, Host> = HashMap::new();
-        for (a, h) in &self.hosts {
-            let e = hosts.entry(self.fold(*a, &ports)).or_default();
+        for (to, _, h) in own {
+            let e = hosts.entry(to).or_default();
             e.sent += h.sent;
             e.received += h.received;
             if e.name.is_none() {
