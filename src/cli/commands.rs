@@ -116,18 +116,7 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 }
 
 fn what(m: &MsgRow) -> String {
-    match (&m.method, m.status) {
-        (Some(meth), _) => meth.to_string(),
-        (None, Some(s)) => match &m.reason {
-            Some(r) if !r.is_empty() => format!("{s} {r}"),
-            _ => s.to_string(),
-        },
-        // A response whose status code could not be read (anomaly bad-status-code).
-        _ => match &m.reason {
-            Some(r) if !r.is_empty() => format!("? {r}"),
-            _ => "?".into(),
-        },
-    }
+    sipscope::render::plain_label(m)
 }
 
 /// The messages table's columns (the Call-ID last, whole; `--format csv` writes the fields of

@@ -487,6 +487,8 @@ pub fn report(
     let mut fin = col.finish(run.last_ts)?;
     let mut notes = fin.stats.losses();
     notes.extend(second_readings(cfg, &stop, &mut fin)?);
+    // Sections read again count their cut messages only now.
+    fin.counts.msgs_cut = fin.sections.iter().map(|s| u64::from(s.msgs_cut)).sum();
     notes.extend(fin.dataset_notes.iter().cloned());
     if fin.counts.sections_without_messages > 0 {
         notes.push(format!(

@@ -414,12 +414,19 @@ pub(crate) fn label_of(m: &MsgRow) -> String {
             let f = m.sipfrag.as_deref().unwrap_or("");
             format!("{meth} ({})", f.strip_prefix("SIP/2.0 ").unwrap_or(f))
         }
+        _ => plain_label(m),
+    }
+}
+
+/// A message's method, or a response's status and reason (`? reason` when its status code could
+/// not be read: anomaly bad-status-code).
+pub fn plain_label(m: &MsgRow) -> String {
+    match (&m.method, m.status) {
         (Some(meth), _) => meth.to_string(),
         (None, Some(s)) => match &m.reason {
             Some(r) if !r.is_empty() => format!("{s} {r}"),
             _ => s.to_string(),
         },
-        // A response whose status code could not be read (anomaly bad-status-code).
         _ => match &m.reason {
             Some(r) if !r.is_empty() => format!("? {r}"),
             _ => "?".into(),
