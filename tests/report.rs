@@ -725,3 +725,77 @@ fn network_map_roles_are_the_ladders() {
         assert!(roles_seen.contains(r), "no {r} among {roles_seen:?}");
     }
 }
+
+/// A pcap (Ethernet, microseconds) of one UDP call between two hosts with `infos` INFO
+/// transactions in its middle: INVITE, 200, ACK, then INFO and 200 each, then BYE and 200.
+fn long_call_pcap(infos: u32) -> Vec<u8> {
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let mut msgs: Vec<(bool, String)> = Vec::new();
+    // The Via is the request's sender's, on the request and on its answer.
+    let head = |first: &str, from_a: bool, n: u32, method: &str| {
+        let via = if from_a { "10.0.0.1" } else { "10.0.0.2" };
+        format!(
+            "{first}\r\nVia: SIP/2.0/UDP {via}:5060;branch=z9hG4bK-{n}-{method}\r\nFrom: <sip:a@10.0.0.1>;tag=fa\r\nTo: <sip:b@10.0.0.2>;tag=tb\r\nCall-ID: long-call@test\r\nCSeq: {n} {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let mut req = |n: u32, method: &str, from_a: bool, answered: bool| {
+        let line = format!("{method} sip:b@10.0.0.2 SIP/2.0");
+        msgs.push((from_a, head(&line, from_a, n, method)));
+        if answered {
+            msgs.push((!from_a, head("SIP/2.0 200 OK", from_a, n, method)));
+        }
+    };
+    req(1, "INVITE", true, true);
+    req(1, "ACK", true, false);
+    for n in 0..infos {
+        req(2 + n, "INFO", true, true);
+    }
+    req(2 + infos, "BYE", true, true);
+    let mut f = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    for v in [2u16, 4] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [0u32, 0, 65535, 1] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, (from_a, text)) in msgs.iter().enumerate() {
+        let (src, dst) = if *from_a { (a, b) } else { (b, a) };
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .udp(5060, 5060)
+            .write(&mut frame, text.as_bytes())
+            .unwrap();
+        for v in [
+            1_700_000_000u32,
+            i as u32 * 1000,
+            frame.len() as u32,
+            frame.len() as u32,
+        ] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(&frame);
+    }
+    f
+}
+
+#[test]
+fn messages_past_a_sections_limit_are_counted_when_read_again() {
+    // 457 messages in one call: a section shows 400, and the page says how many it left out,
+    // whether the messages were held or read again by place.
+    let dir = artefacts("report-long-call");
+    let pcap = dir.join("long.pcap");
+    std::fs::write(&pcap, long_call_pcap(226)).unwrap();
+    for (name, extra) in [("held", vec![]), ("placed", vec!["--hold-memory", "0"])] {
+        let out = dir.join(name);
+        let mut args = vec!["--sample-good", "1"];
+        args.extend(extra);
+        report(&[&pcap], &out, &args);
+        let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert!(
+            page.contains("57 messages beyond a section's limit"),
+            "{name}: the cut is not said"
+        );
+        assert_eq!(table(&out, "messages").height(), 457, "{name}");
+    }
+}
