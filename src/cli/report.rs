@@ -166,10 +166,10 @@ impl Sink for Refetch<'_> {
     }
 }
 
-/// Files this many times the message budget hold, in any busy stretch, more messages than it
-/// does: the report then keeps only where the messages were and reads the drawn calls' messages
-/// again, which costs less than making the text of every message (one in several hundred is
-/// drawn).
+/// Files this many times the message budget are taken to hold, in their busy stretches, more
+/// open calls' messages than it does (a rule of thumb: the 1 GiB bench capture needed 64 MiB).
+/// The report then keeps only where the messages were and reads the drawn calls' messages again,
+/// which costs less than making the text of every message (one in several hundred is drawn).
 const BY_PLACE_RATIO: u64 = 32;
 
 /// Does the report hold no message texts during its pass (files over [`BY_PLACE_RATIO`] times

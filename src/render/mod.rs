@@ -437,6 +437,7 @@ pub fn plain_label(m: &MsgRow) -> String {
 /// What the role rule reads of one message (a ladder row, or the network map's note of it): the
 /// sender's and receiver's columns, whether it reads as a request, its status, and keys equal
 /// when two messages have the same label (method) and the same CSeq.
+#[derive(Debug)]
 pub(crate) struct RoleFacts<K> {
     pub from: usize,
     pub to: usize,

@@ -131,6 +131,12 @@ fn locate(p: &mut Pending, located: &mut usize, budget: usize, msgs: &[Arc<MsgRo
     p.at.extend(msgs.iter().map(|m| MsgAt::from(&**m)));
 }
 
+/// Takes these messages, no longer held, off the bytes held.
+fn unhold(held: &mut usize, msgs: &[Arc<MsgRow>]) {
+    let n: usize = msgs.iter().map(|m| held_size(m)).sum();
+    *held = held.saturating_sub(n);
+}
+
 /// What a held message costs: the row, and each string it owns with the allocator's overhead.
 fn held_size(m: &MsgRow) -> usize {
     /// What one small allocation costs beyond its bytes (header and rounding), roughly.
@@ -450,7 +456,7 @@ impl Collector {
     pub fn forget(&mut self, call_id: &str) {
         if let Some(p) = self.pending.remove(call_id) {
             self.netmap.forget(p.steps);
-            self.free(&p.msgs);
+            unhold(&mut self.pending_bytes, &p.msgs);
             self.located_bytes -= p.at.len() * AT_SIZE;
         }
     }
@@ -486,8 +492,7 @@ impl Collector {
             // where they were is kept while that fits.
             p.incomplete = true;
             let mut msgs = std::mem::take(&mut p.msgs);
-            let held: usize = msgs.iter().map(|m| held_size(m)).sum();
-            self.pending_bytes = self.pending_bytes.saturating_sub(held);
+            unhold(&mut self.pending_bytes, &msgs);
             msgs.push(Arc::clone(m));
             locate(p, &mut self.located_bytes, budget, &msgs);
             return Ok(());
@@ -495,11 +500,6 @@ impl Collector {
         self.pending_bytes += size;
         p.msgs.push(Arc::clone(m));
         Ok(())
-    }
-
-    fn free(&mut self, msgs: &[Arc<MsgRow>]) {
-        let n: usize = msgs.iter().map(|m| held_size(m)).sum();
-        self.pending_bytes = self.pending_bytes.saturating_sub(n);
     }
 
     fn stream(&mut self, s: &StreamStats) -> Result<(), OutputError> {
@@ -559,7 +559,7 @@ impl Collector {
         let alerts = &closed.alerts;
         self.stats.add_call(c);
         let mut pending = self.pending.remove(c.call_id.as_str()).unwrap_or_default();
-        self.free(&pending.msgs);
+        unhold(&mut self.pending_bytes, &pending.msgs);
         self.located_bytes -= pending.at.len() * AT_SIZE;
         let refetch = pending.incomplete || self.opts.by_place;
         let located = (refetch && !pending.unlocated).then(|| std::mem::take(&mut pending.at));

@@ -19,45 +19,45 @@ const MAX_PAIRS: usize = 50_000;
 const DRAWN: usize = 16;
 /// Messages of one call the roles are read from (a section's limit, as its ladder).
 const STEPS_PER_CALL: usize = 400;
-/// Messages of open calls noted for their roles, all calls together (about 60 bytes each);
+/// Messages of open calls noted for their roles, all calls together (56 bytes each);
 /// a call that does not fit has no roles read, and is counted.
 const MAX_STEPS: usize = 262_144;
 
 /// The notes of an open call's messages, for its roles ([`NetMap::note`]): kept by whoever
-/// keeps the call's other state.
+/// keeps the call's other state. Each note is what the role rule reads ([`RoleFacts`]), its
+/// columns the call's addresses in the order they came.
 #[derive(Default, Debug)]
 pub struct Steps {
-    v: Vec<Step>,
+    columns: Vec<SocketAddr>,
+    v: Vec<RoleFacts<u64>>,
     /// Over [`MAX_STEPS`]: the call's roles are not read.
     cut: bool,
 }
 
-/// What the roles of a call need of one of its messages ([`RoleFacts`], with its sender and
-/// receiver as addresses).
-struct Step {
-    from: SocketAddr,
-    to: SocketAddr,
-    request: bool,
-    invite: bool,
-    status: u16,
-    label: u64,
-    cseq: u64,
-    register: bool,
-    via_count: usize,
-}
+impl Steps {
+    fn column(&mut self, a: SocketAddr) -> usize {
+        match self.columns.iter().position(|c| *c == a) {
+            Some(i) => i,
+            None => {
+                self.columns.push(a);
+                self.columns.len() - 1
+            }
+        }
+    }
 
-impl Step {
-    /// As the ladder reads the message (`render::Ladder::build`): its label is the method (or
-    /// what a transfer adds to it), a response's the status and reason.
-    fn of(m: &MsgRow) -> Step {
+    /// A message as the ladder reads it (`render::Ladder::build`): its label is the method (or
+    /// what a transfer adds to it), a response's the status and reason; labels and CSeqs are
+    /// kept as hashes, which is all the rule compares.
+    fn push(&mut self, m: &MsgRow) {
         let digit = |x: &str| x.bytes().next().is_some_and(|c| c.is_ascii_digit());
         let request = match &m.method {
             Some(x) => !digit(x),
             // An unreadable status line is drawn as `? reason`, which reads as a request.
             None => m.status.is_none(),
         };
+        let plain = m.refer_to.is_none() && m.sipfrag.is_none();
         let label = match &m.method {
-            Some(x) if m.refer_to.is_none() && m.sipfrag.is_none() => fnv(x.as_bytes(), FNV_OFFSET),
+            Some(x) if plain => fnv(x.as_bytes(), FNV_OFFSET),
             _ if request => fnv(crate::render::label_of(m).as_bytes(), FNV_OFFSET),
             // Only a request's label is compared.
             _ => 0,
@@ -70,11 +70,11 @@ impl Step {
         let mut cseq = fnv(&[u8::from(m.cseq.is_some())], FNV_OFFSET);
         cseq = fnv(&m.cseq.unwrap_or(0).to_le_bytes(), cseq);
         cseq = fnv(method.unwrap_or("").as_bytes(), cseq);
-        Step {
-            from: m.src,
-            to: m.dst,
+        let facts = RoleFacts {
+            from: self.column(m.src),
+            to: self.column(m.dst),
             request,
-            invite: request && label == fnv(b"INVITE", FNV_OFFSET),
+            invite: request && plain && m.method.as_deref() == Some("INVITE"),
             // The ladder reads a status from the first three characters of its label.
             status: match (request, m.status) {
                 (false, Some(s)) if (100..1000).contains(&s) => s,
@@ -84,7 +84,10 @@ impl Step {
             cseq,
             register: method.is_some_and(|x| x.ends_with("REGISTER")),
             via_count: m.via_count,
-        }
+            // One call: its own leg.
+            leg: 0,
+        };
+        self.v.push(facts);
     }
 }
 
@@ -150,12 +153,6 @@ pub struct NetMap {
     pub roles_cut: u64,
 }
 
-impl std::fmt::Debug for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} → {}", self.from, self.to)
-    }
-}
-
 impl NetMap {
     fn host(&mut self, a: SocketAddr) -> Option<&mut Host> {
         if self.hosts.len() >= MAX_HOSTS && !self.hosts.contains_key(&a) {
@@ -206,13 +203,13 @@ impl NetMap {
         if self.steps_held >= MAX_STEPS {
             self.steps_held -= steps.v.len();
             *steps = Steps {
-                v: Vec::new(),
                 cut: true,
+                ..Steps::default()
             };
             return;
         }
         if steps.v.len() < STEPS_PER_CALL {
-            steps.v.push(Step::of(m));
+            steps.push(m);
             self.steps_held += 1;
         }
     }
@@ -229,31 +226,8 @@ impl NetMap {
         self.steps_held -= steps.v.len();
         match steps {
             Steps { cut: true, .. } => self.roles_cut += 1,
-            Steps { v, .. } => {
-                let mut columns: Vec<SocketAddr> = Vec::new();
-                let mut column = |a: SocketAddr| match columns.iter().position(|c| *c == a) {
-                    Some(i) => i,
-                    None => {
-                        columns.push(a);
-                        columns.len() - 1
-                    }
-                };
-                let facts: Vec<RoleFacts<u64>> = v
-                    .iter()
-                    .map(|s| RoleFacts {
-                        from: column(s.from),
-                        to: column(s.to),
-                        request: s.request,
-                        invite: s.invite,
-                        status: s.status,
-                        label: s.label,
-                        cseq: s.cseq,
-                        register: s.register,
-                        via_count: s.via_count,
-                        leg: 0,
-                    })
-                    .collect();
-                for (a, role) in columns.iter().zip(roles(columns.len(), &facts)) {
+            Steps { columns, v, .. } => {
+                for (a, role) in columns.iter().zip(roles(columns.len(), &v)) {
                     if let Some(i) = role.and_then(|r| ROLES.iter().position(|x| *x == r)) {
                         seen.insert((*a, i));
                     }
