@@ -49,6 +49,51 @@ pub struct PipelineConfig {
     /// knows where the wanted calls' messages were): the rest are let go as read, and keep their
     /// numbers. Frames whose outermost IP pair cannot be read are always taken.
     pub only_flows: Option<Arc<FlowSet>>,
+    /// Only these frames (by their numbers in the capture) are decoded: the report's second
+    /// reading, when it knows the frame of every wanted message. The rest are let go as read
+    /// (their times still move the clock), and the reading ends after the last of them.
+    pub only_frames: Option<Arc<FrameSet>>,
+}
+
+/// The frame numbers of [`PipelineConfig::only_frames`], in order.
+#[derive(Debug, Default)]
+pub struct FrameSet {
+    frames: Vec<u64>,
+}
+
+impl FrameSet {
+    pub fn new<I: IntoIterator<Item = u64>>(frames: I) -> FrameSet {
+        let mut frames: Vec<u64> = frames.into_iter().collect();
+        frames.sort_unstable();
+        frames.dedup();
+        FrameSet { frames }
+    }
+
+    /// The numbers, in order.
+    pub fn frames(&self) -> &[u64] {
+        &self.frames
+    }
+}
+
+/// Walks a [`FrameSet`] along frames read in order: each call says whether that frame is one of
+/// the set, in constant time (the numbers only grow).
+struct FrameCursor<'a> {
+    frames: &'a [u64],
+    next: usize,
+}
+
+impl FrameCursor<'_> {
+    fn takes(&mut self, no: u64) -> bool {
+        while self.frames.get(self.next).is_some_and(|&f| f < no) {
+            self.next += 1;
+        }
+        self.frames.get(self.next) == Some(&no)
+    }
+
+    /// Are all the set's frames behind?
+    fn done(&self, no: u64) -> bool {
+        self.frames.last().is_none_or(|&l| no >= l)
+    }
 }
 
 /// The outermost IP pairs of [`PipelineConfig::only_flows`], as [`decode::shard_hash`] hashes a
@@ -120,6 +165,7 @@ impl Default for PipelineConfig {
             max_frames: None,
             only_calls: None,
             only_flows: None,
+            only_frames: None,
         }
     }
 }
@@ -344,6 +390,7 @@ pub fn run(
     let frame_filter = cfg.frame_filter.clone();
     let max_frames = cfg.max_frames;
     let only_flows = cfg.only_flows.clone();
+    let only_frames = cfg.only_frames.clone();
 
     let mut to_workers: Vec<Sender<Batch>> = Vec::new();
     let mut worker_rx: Vec<Receiver<Batch>> = Vec::new();
@@ -403,6 +450,10 @@ pub fn run(
                 let mut bufs: Vec<Share> = (0..n).map(|_| Share::default()).collect();
                 let mut count = 0usize;
                 let mut start_ts: Option<Ts> = None;
+                let mut frame_cursor = only_frames.as_deref().map(|s| FrameCursor {
+                    frames: s.frames(),
+                    next: 0,
+                });
                 let live = source.is_live();
                 // Live, the capture thread never waits on the analysis: when a worker is
                 // behind, the batch's frames are dropped (counted, and said as capture loss) and
@@ -495,6 +546,18 @@ pub fn run(
                     }
                     let (s, ts) = clock.frame(f.ts);
                     settle(&mut bufs, &mut waiting, s);
+                    if let Some(c) = &mut frame_cursor {
+                        if !c.takes(frame_no) {
+                            if c.done(frame_no) {
+                                break;
+                            }
+                            // Let go: its time still moved the clock, as in the first reading.
+                            if clock.is_pending() {
+                                waiting = None;
+                            }
+                            continue;
+                        }
+                    }
                     let hash = if n > 1 || only_flows.is_some() {
                         decode::shard_hash(f.link, f.data)
                     } else {
@@ -859,6 +922,31 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_cursor_takes_the_sets_frames_and_knows_when_they_are_behind() {
+        let set = FrameSet::new([9, 3, 4, 9, 12]);
+        assert_eq!(set.frames(), &[3, 4, 9, 12]);
+        let mut c = FrameCursor {
+            frames: set.frames(),
+            next: 0,
+        };
+        let taken: Vec<u64> = (1..=14).filter(|&n| c.takes(n)).collect();
+        assert_eq!(taken, [3, 4, 9, 12]);
+        assert!(c.done(12) && c.done(14));
+        let mut c = FrameCursor {
+            frames: set.frames(),
+            next: 0,
+        };
+        // Numbers may skip (frames a BPF filter left out keep theirs).
+        assert!(!c.takes(2) && c.takes(4) && !c.takes(11) && !c.done(11) && c.takes(12));
+        let empty = FrameSet::default();
+        assert!(FrameCursor {
+            frames: empty.frames(),
+            next: 0
+        }
+        .done(1));
+    }
 
     fn msg(frame: u64, idx: u16) -> Msg {
         let text = "OPTIONS sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
