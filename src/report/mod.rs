@@ -231,14 +231,17 @@ fn signature(c: &CallRecord, reasons: &[&'static str]) -> u64 {
     }
     h = fnv(
         c.caller
-            .map(|a| a.ip().to_string())
+            .map(|a| crate::output::schema::ip_text(a.ip()))
             .unwrap_or_default()
             .as_bytes(),
         fnv(b"|", h),
     );
     let callee = c.detail.as_ref().and_then(|d| d.callee);
     fnv(
-        callee.map(|a| a.to_string()).unwrap_or_default().as_bytes(),
+        callee
+            .map(crate::output::schema::addr_text)
+            .unwrap_or_default()
+            .as_bytes(),
         fnv(b"|", h),
     )
 }
@@ -681,12 +684,15 @@ impl Collector {
             duration: c.duration,
             from: c.from.clone(),
             to: c.to.clone(),
-            caller: c.caller.map(|a| a.to_string()).unwrap_or_default(),
+            caller: c
+                .caller
+                .map(crate::output::schema::addr_text)
+                .unwrap_or_default(),
             callee: c
                 .detail
                 .as_ref()
                 .and_then(|d| d.callee)
-                .map(|a| a.to_string())
+                .map(crate::output::schema::addr_text)
                 .unwrap_or_default(),
             outcome: c.outcome.map_or("unknown", Outcome::as_str),
             status: c.final_status,

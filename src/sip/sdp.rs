@@ -936,36 +936,52 @@ pub fn summary(content_type: &[u8], body: &[u8]) -> Option<String> {
 /// The [`summary`] lines of one parsed SDP, one per media line, added to `out` (for a caller
 /// that parsed the SDP already and joins the lines with `; `).
 pub fn summarize(sdp: &Sdp<'_>, out: &mut Vec<String>) {
+    use std::fmt::Write;
+    // Written straight into the line: one allocation a media line (this runs for every offer and
+    // answer of a signalling-heavy run).
+    fn push_lossy(out: &mut String, b: &[u8]) {
+        match std::str::from_utf8(b) {
+            Ok(t) => out.push_str(t),
+            Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+        }
+    }
     for m in &sdp.media {
-        let addr = m
-            .effective_connection(sdp)
-            .map(|c| String::from_utf8_lossy(c.addr).into_owned())
-            .unwrap_or_else(|| "?".into());
-        // An IPv6 address in brackets, so its port reads apart from it (RFC 3986 style).
-        let addr = if addr.contains(':') {
-            format!("[{addr}]")
-        } else {
-            addr
-        };
-        let codecs: Vec<String> = m
-            .formats
-            .iter()
-            .filter_map(|f| {
-                let pt: u8 = std::str::from_utf8(f).ok()?.parse().ok()?;
-                Some(match m.codec(pt) {
-                    Some((enc, _)) => String::from_utf8_lossy(enc).into_owned(),
-                    None => pt.to_string(),
-                })
-            })
-            .collect();
-        out.push(format!(
-            "{} {}:{} {} {}",
-            String::from_utf8_lossy(m.kind),
-            addr,
-            m.port,
-            codecs.join(","),
-            m.effective_direction(sdp).as_str()
-        ));
+        let mut line = String::with_capacity(64);
+        push_lossy(&mut line, m.kind);
+        line.push(' ');
+        match m.effective_connection(sdp) {
+            // An IPv6 address in brackets, so its port reads apart from it (RFC 3986 style).
+            Some(c) if c.addr.contains(&b':') => {
+                line.push('[');
+                push_lossy(&mut line, c.addr);
+                line.push(']');
+            }
+            Some(c) => push_lossy(&mut line, c.addr),
+            None => line.push('?'),
+        }
+        let _ = write!(line, ":{} ", m.port);
+        let mut first = true;
+        for f in &m.formats {
+            let Some(pt) = std::str::from_utf8(f)
+                .ok()
+                .and_then(|t| t.parse::<u8>().ok())
+            else {
+                continue;
+            };
+            if !first {
+                line.push(',');
+            }
+            first = false;
+            match m.codec(pt) {
+                Some((enc, _)) => push_lossy(&mut line, enc),
+                None => {
+                    let _ = write!(line, "{pt}");
+                }
+            }
+        }
+        line.push(' ');
+        line.push_str(m.effective_direction(sdp).as_str());
+        out.push(line);
     }
 }
 
