@@ -301,6 +301,20 @@ enum Narrowing {
 /// its 120 sections' 1,700 messages, of millions of frames).
 const FRAMES_BEFORE: u64 = 16;
 
+/// Every located message of these sections, when the pass kept where each was and none came
+/// over one of the carriers `but`.
+fn located<'a>(
+    sections: &'a [sipscope::report::Section],
+    which: &[usize],
+    but: &[sipscope::reassembly::Carrier],
+) -> Option<Vec<&'a MsgAt>> {
+    let mut at = Vec::new();
+    for &i in which {
+        at.extend(sections[i].located.as_ref()?);
+    }
+    (!at.iter().any(|m| but.contains(&m.carrier))).then_some(at)
+}
+
 /// The frames of every message of these sections and the [`FRAMES_BEFORE`] before each, when
 /// the pass kept where each was and none came over TLS or WebSocket (whose decoding needs the
 /// connection from its start).
@@ -309,16 +323,11 @@ fn located_frames(
     which: &[usize],
 ) -> Option<Arc<sipscope::pipeline::FrameSet>> {
     use sipscope::reassembly::Carrier;
-    let mut frames = Vec::new();
-    for &i in which {
-        for m in sections[i].located.as_ref()? {
-            if matches!(m.carrier, Carrier::Tls | Carrier::Wss | Carrier::Ws) {
-                return None;
-            }
-            frames.extend(m.frame.saturating_sub(FRAMES_BEFORE).max(1)..=m.frame);
-        }
-    }
-    Some(Arc::new(sipscope::pipeline::FrameSet::new(frames)))
+    let at = located(sections, which, &[Carrier::Tls, Carrier::Wss, Carrier::Ws])?;
+    Some(Arc::new(sipscope::pipeline::FrameSet::new(
+        at.iter()
+            .flat_map(|m| m.frame.saturating_sub(FRAMES_BEFORE).max(1)..=m.frame),
+    )))
 }
 
 /// The host pairs of every message of these sections, when the pass kept where each was and
@@ -328,16 +337,10 @@ fn located_flows(
     which: &[usize],
 ) -> Option<Arc<sipscope::pipeline::FlowSet>> {
     use sipscope::reassembly::Carrier;
-    let mut pairs = Vec::new();
-    for &i in which {
-        for m in sections[i].located.as_ref()? {
-            if matches!(m.carrier, Carrier::HepUdp | Carrier::HepTcp) {
-                return None;
-            }
-            pairs.push((m.src.ip(), m.dst.ip()));
-        }
-    }
-    Some(Arc::new(sipscope::pipeline::FlowSet::new(pairs)))
+    let at = located(sections, which, &[Carrier::HepUdp, Carrier::HepTcp])?;
+    Some(Arc::new(sipscope::pipeline::FlowSet::new(
+        at.iter().map(|m| (m.src.ip(), m.dst.ip())),
+    )))
 }
 
 /// Did the narrowed reading give back exactly the messages the pass located (those beyond the
