@@ -896,30 +896,27 @@ fn split_tcp_pcap(calls: u32) -> (Vec<u8>, usize) {
     for v in [0u32, 0, 65535, 1] {
         f.extend_from_slice(&v.to_le_bytes());
     }
-    let (mut seq_a, mut seq_b) = (1000u32, 9000u32);
+    // Each direction's next sequence number: [from a, from b].
+    let mut seq = [1000u32, 9000u32];
     for (i, fr) in frames.iter().enumerate() {
         let mut frame = Vec::new();
         let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
         match fr {
-            Some((true, data)) => {
+            Some((from_a, data)) => {
+                let (me, peer) = if *from_a { (0, 1) } else { (1, 0) };
+                let ((src, sp), (dst, dp)) = if *from_a {
+                    ((a, pa), (b, pb))
+                } else {
+                    ((b, pb), (a, pa))
+                };
                 builder
-                    .ipv4(a, b, 64)
-                    .tcp(pa, pb, seq_a, 65535)
+                    .ipv4(src, dst, 64)
+                    .tcp(sp, dp, seq[me], 65535)
                     .psh()
-                    .ack(seq_b)
+                    .ack(seq[peer])
                     .write(&mut frame, data)
                     .unwrap();
-                seq_a = seq_a.wrapping_add(data.len() as u32);
-            }
-            Some((false, data)) => {
-                builder
-                    .ipv4(b, a, 64)
-                    .tcp(pb, pa, seq_b, 65535)
-                    .psh()
-                    .ack(seq_a)
-                    .write(&mut frame, data)
-                    .unwrap();
-                seq_b = seq_b.wrapping_add(data.len() as u32);
+                seq[me] = seq[me].wrapping_add(data.len() as u32);
             }
             None => builder
                 .ipv4([10, 0, 1, 1], [10, 0, 1, 2], 64)

@@ -202,7 +202,7 @@ pub fn addr_text(a: std::net::SocketAddr) -> String {
             let mut t = AddrText::default();
             t.ipv4(*v.ip());
             t.byte(b':');
-            t.num(u32::from(v.port()));
+            t.num(v.port());
             t.text()
         }
         std::net::SocketAddr::V6(_) => a.to_string(),
@@ -235,14 +235,15 @@ impl AddrText {
         self.len += 1;
     }
 
-    fn num(&mut self, mut n: u32) {
+    /// An octet or a port: at most five digits.
+    fn num(&mut self, mut n: u16) {
         let mut tmp = [0u8; 5];
         let mut i = tmp.len();
         loop {
             i -= 1;
             tmp[i] = b'0' + (n % 10) as u8;
             n /= 10;
-            if n == 0 || i == 0 {
+            if n == 0 {
                 break;
             }
         }
@@ -256,7 +257,7 @@ impl AddrText {
             if i > 0 {
                 self.byte(b'.');
             }
-            self.num(u32::from(o));
+            self.num(u16::from(o));
         }
     }
 
