@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use polars::prelude::PolarsResult;
 
 use crate::correlate::call::TIMER_B;
-use crate::correlate::record::{CallDetail, CallKind, CallRecord, Outcome, RegRecord};
+use crate::correlate::record::{CallDetail, CallKind, CallRecord, Outcome, RegRecord, Text};
 use crate::correlate::registration::TIMER_F;
 use crate::output::frame::{Frame, Kind, Tab, Value};
 use crate::time::{Nanos, Ts, NANOS_PER_SEC};
@@ -188,8 +188,9 @@ const MAX_ENDPOINTS: usize = 100_000;
 pub struct Stats {
     cuts: Cuts,
     kpi: BTreeMap<Key, Kpi>,
-    tx: BTreeMap<(Key, String), TxAcc>,
-    msgs: BTreeMap<(Key, String, u16), MsgAcc>,
+    // Methods as inline text: a method name fits in 24 bytes, so a lookup allocates nothing.
+    tx: BTreeMap<(Key, Text), TxAcc>,
+    msgs: BTreeMap<(Key, Text, u16), MsgAcc>,
     endpoints: BTreeMap<SocketAddr, (u64, u64)>,
     regs: BTreeMap<Key, RegAcc>,
     bindings: BTreeMap<(String, String), Binding>,
@@ -259,7 +260,7 @@ impl Stats {
         for m in &d.counts {
             let acc = self
                 .msgs
-                .entry((key.clone(), m.method.to_string(), m.status))
+                .entry((key.clone(), Text::from(m.method.as_str()), m.status))
                 .or_default();
             acc.messages += u64::from(m.messages);
             acc.retransmissions += u64::from(m.retransmissions);
@@ -278,7 +279,10 @@ impl Stats {
         }
         for t in &d.transactions {
             let k = self.cuts.key(Some(t.client), Some(t.server), t.start);
-            let acc = self.tx.entry((k, t.method.to_string())).or_default();
+            let acc = self
+                .tx
+                .entry((k, Text::from(t.method.as_str())))
+                .or_default();
             acc.transactions += 1;
             acc.retransmissions += u64::from(t.retransmissions);
             acc.retransmitted += u64::from(t.retransmissions > 0);
@@ -351,7 +355,7 @@ impl Stats {
             self.loose += n;
             let acc = self
                 .msgs
-                .entry((key.clone(), method.clone(), *status))
+                .entry((key.clone(), Text::from(method.as_str()), *status))
                 .or_default();
             acc.messages += n;
         }

@@ -235,21 +235,16 @@ impl AddrText {
         self.len += 1;
     }
 
-    /// An octet or a port: at most five digits.
-    fn num(&mut self, mut n: u16) {
-        let mut tmp = [0u8; 5];
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
+    /// An octet or a port: at most five digits, written in place (a copy of a few bytes
+    /// through memcpy cost more than the digits).
+    fn num(&mut self, n: u16) {
+        let n = u32::from(n);
+        for (at, div) in [(10_000, 10_000), (1_000, 1_000), (100, 100), (10, 10)] {
+            if n >= at {
+                self.byte(b'0' + (n / div % 10) as u8);
             }
         }
-        let digits = &tmp[i..];
-        self.buf[self.len..self.len + digits.len()].copy_from_slice(digits);
-        self.len += digits.len();
+        self.byte(b'0' + (n % 10) as u8);
     }
 
     fn ipv4(&mut self, ip: std::net::Ipv4Addr) {
@@ -503,6 +498,14 @@ mod tests {
             let a: std::net::SocketAddr = a.parse().unwrap();
             assert_eq!(addr_text(a), a.to_string());
             assert_eq!(ip_text(a.ip()), a.ip().to_string());
+        }
+        // Every count of digits, and the numbers either side of each step.
+        for n in [
+            0u16, 1, 9, 10, 99, 100, 255, 999, 1000, 9999, 10000, 10009, 65535,
+        ] {
+            let o = (n % 256) as u8;
+            let a = std::net::SocketAddr::from(([o, 0, n.min(255) as u8, 9], n));
+            assert_eq!(addr_text(a), a.to_string());
         }
     }
 

@@ -127,6 +127,8 @@ pub struct Engine {
     /// Answered calls with SDP and no RTP judged before any RTP was seen (not said per call).
     no_media: u64,
     no_media_said: bool,
+    /// Whether a User-Agent names a known scanner ([`scanner::Agents`]).
+    agents: scanner::Agents,
 }
 
 /// The message a rate detector would cite (frame number, first line), written out only when
@@ -164,6 +166,7 @@ fn request_line(method: &str, cseq: Option<u32>, cseq_method: Option<&str>) -> S
 impl Engine {
     pub fn new(cfg: Thresholds) -> Engine {
         Engine {
+            agents: scanner::Agents::new(&cfg.scanner_agents),
             cfg,
             calls: HashMap::new(),
             sources: HashMap::new(),

@@ -18,6 +18,47 @@ use crate::time::{Nanos, Ts};
 /// The most distinct users a source's refusals are remembered for (bounds scanner_targets).
 pub(super) const MAX_REFUSED: usize = 1024;
 
+/// The most User-Agent texts whose verdict is kept; past it the verdicts start again (a cache:
+/// nothing is lost but the time to look again).
+const MAX_AGENTS: usize = 4096;
+
+/// Whether a User-Agent contains one of the scanner names (ASCII case ignored). The names are
+/// lowered once, and each distinct User-Agent text is looked at once: a busy trunk sends a few
+/// dozen texts in every request, and lowering the text and every name per request was most of
+/// the rate detectors' cost.
+pub(super) struct Agents {
+    names: Vec<Vec<u8>>,
+    seen: foldhash::HashMap<std::sync::Arc<str>, bool>,
+}
+
+impl Agents {
+    pub(super) fn new(names: &[String]) -> Agents {
+        Agents {
+            names: names
+                .iter()
+                .map(|n| n.as_bytes().to_ascii_lowercase())
+                .collect(),
+            seen: Default::default(),
+        }
+    }
+
+    pub(super) fn is_scanner(&mut self, ua: &std::sync::Arc<str>) -> bool {
+        if let Some(&v) = self.seen.get(&**ua) {
+            return v;
+        }
+        let lower = ua.as_bytes().to_ascii_lowercase();
+        let v = self
+            .names
+            .iter()
+            .any(|n| n.is_empty() || memchr::memmem::find(&lower, n).is_some());
+        if self.seen.len() >= MAX_AGENTS {
+            self.seen.clear();
+        }
+        self.seen.insert(ua.clone(), v);
+        v
+    }
+}
+
 impl Engine {
     /// A request (not a retransmission) from a known scanner's User-Agent.
     pub(super) fn scanner_agent(&mut self, m: &MsgRow, method: &str, line: &Line<'_>) {
@@ -27,14 +68,7 @@ impl Engine {
         let Some(s) = self.sources.get_mut(&src_ip) else {
             return;
         };
-        let lower = ua.to_ascii_lowercase();
-        if self
-            .cfg
-            .scanner_agents
-            .iter()
-            .any(|a| lower.contains(&a.to_ascii_lowercase()))
-            && s.scan_episode(m.ts, width)
-        {
+        if self.agents.is_scanner(ua) && s.scan_episode(m.ts, width) {
             self.raise(
                 "scanner",
                 Severity::Critical,

@@ -1036,3 +1036,30 @@ fn no_rtp_is_said_once_on_a_signalling_only_capture() {
         .collect();
     assert_eq!(got, [(Severity::Critical, Some("silent".to_string()))]);
 }
+
+/// A User-Agent names a scanner whatever the case of either side, and the kept verdicts answer
+/// as the first reading did, also once the table has started again.
+#[test]
+fn scanner_agents_ignore_case_and_keep_their_verdicts() {
+    let names = [
+        "friendly-scanner".to_string(),
+        "VaxSIPUserAgent".to_string(),
+    ];
+    let mut a = super::scanner::Agents::new(&names);
+    let ua = |s: &str| -> std::sync::Arc<str> { s.into() };
+    for _ in 0..2 {
+        assert!(a.is_scanner(&ua("Friendly-Scanner 1.0")));
+        assert!(a.is_scanner(&ua("vaxsipuseragent/3.1")));
+        assert!(!a.is_scanner(&ua("Zoiper rv2.10")));
+        assert!(!a.is_scanner(&ua("friendly-scan")));
+    }
+    for i in 0..5000 {
+        let text = format!("agent {i}");
+        assert!(!a.is_scanner(&ua(&text)), "{text}");
+    }
+    assert!(a.is_scanner(&ua("x FRIENDLY-SCANNER")));
+    assert!(!a.is_scanner(&ua("agent 1")));
+    // An empty name matches every agent, as a substring test says.
+    let mut all = super::scanner::Agents::new(&[String::new()]);
+    assert!(all.is_scanner(&ua("anything")));
+}
