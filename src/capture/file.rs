@@ -219,6 +219,8 @@ pub struct FileSource {
     /// Read from a pipe as packets come (standard input, a FIFO; not gzip'd): the reader can wait
     /// with a timeout and say it is idle ([`super::pipe`]).
     pipe: Option<std::sync::Arc<super::pipe::PipeState>>,
+    /// Read from a pipe or standard input (frames may come as they happen).
+    stream: bool,
     gzip: bool,
     /// Where the TLS key logs of Decryption Secrets Blocks go.
     secrets: Option<super::SecretsSink>,
@@ -269,6 +271,7 @@ impl FileSource {
                 source,
             })?;
         let mut s = FileSource::from_reader(path, Box::new(reader), 0)?;
+        s.stream = true;
         // Gzip'd input goes through a decoder that cannot resume after a read gives up.
         if matches!(s.reader, Reader::Legacy(_) | Reader::Ng(_)) && !s.gzip {
             s.pipe = Some(state);
@@ -359,6 +362,7 @@ impl FileSource {
             read_bytes,
             total_bytes: total,
             pipe: None,
+            stream: false,
             gzip,
             secrets: None,
         })
@@ -420,6 +424,7 @@ impl FileSource {
             read_bytes,
             total_bytes: total,
             pipe: None,
+            stream: false,
             gzip: false,
             secrets: None,
         }
@@ -844,6 +849,10 @@ impl Source for FileSource {
 
     fn stats(&self) -> CaptureStats {
         self.stats.clone()
+    }
+
+    fn paced(&self) -> bool {
+        self.stream
     }
 
     fn progress(&self) -> Option<(u64, u64)> {

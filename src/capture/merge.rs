@@ -67,6 +67,10 @@ impl Source for MergedSource {
         total
     }
 
+    fn paced(&self) -> bool {
+        self.sources.iter().any(|s| s.paced())
+    }
+
     fn progress(&self) -> Option<(u64, u64)> {
         let mut done = 0;
         let mut all = 0;

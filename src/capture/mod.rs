@@ -253,6 +253,14 @@ pub trait Source: Send {
     fn is_live(&self) -> bool {
         false
     }
+    /// Frames may arrive as they happen (a live interface, a pipe, standard input), so a batch
+    /// also goes when it is 100 ms old. A regular file's batches are cut by count alone: cut by
+    /// the wall clock, a slow read (a loaded machine, a network disk, valgrind) moved the
+    /// correlator's sweeps and changed the order of the calls table and the last digits of
+    /// float sums.
+    fn paced(&self) -> bool {
+        self.is_live()
+    }
     /// Where the TLS secrets found in the capture go (a source without any ignores it).
     fn secrets_to(&mut self, _sink: SecretsSink) {}
 }

@@ -361,6 +361,7 @@ pub fn run(
                 let mut start_ts: Option<Ts> = None;
                 let mut frame_cursor = only_frames.as_deref().map(FrameCursor::new);
                 let live = source.is_live();
+                let paced = source.paced();
                 // Live, the capture thread never waits on the analysis: when a worker is
                 // behind, the batch's frames are dropped (counted, and said as capture loss) and
                 // only its clock goes on. Every worker still gets every batch, so the order
@@ -496,7 +497,8 @@ pub fn run(
                     count += 1;
                     // A batch also goes when it is 100 ms old: live, and from a pipe fed as packets
                     // come (`tcpdump -U -w - | sipscope …`), whose frames would otherwise wait for
-                    // a full batch. A file read at full speed fills its batches long before.
+                    // a full batch. A regular file's batches are cut by count alone
+                    // (`Source::paced`), so that its results never depend on how fast it was read.
                     // The timer is looked at when bytes came from the system since the last look
                     // (a pipe fed as packets come, a live capture: every frame): a file read at
                     // full speed takes most frames from the reader's buffer and fills a batch
@@ -507,7 +509,7 @@ pub fn run(
                         None => true,
                     };
                     let due = count >= batch_size
-                        || (fresh && batch_began.elapsed() >= flush_after);
+                        || (paced && fresh && batch_began.elapsed() >= flush_after);
                     if due && waiting.is_none() {
                         let watermark = clock.now();
                         batch_began = std::time::Instant::now();
@@ -870,5 +872,69 @@ mod tests {
         assert_eq!(got, want);
         assert!(merge_in_order(Vec::new()).is_empty());
         assert_eq!(merge_in_order(vec![vec![msg(3, 1)]]).len(), 1);
+    }
+
+    /// A regular file's batches are cut by count alone: a read that stalls now and then (a
+    /// loaded machine, a network disk, valgrind) gives the batches of a fast one, hence the same
+    /// sweeps, ticks and order of calls. Cut by the wall clock, they moved with the stalls.
+    #[test]
+    fn a_file_read_slowly_gives_the_batches_of_a_fast_read() {
+        use crate::capture::file::FileSource;
+        use crate::capture::FrameRef;
+        struct Slow {
+            inner: FileSource,
+            n: u64,
+        }
+        impl Source for Slow {
+            fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
+                self.n += 1;
+                if self.n % 100 == 30 {
+                    std::thread::sleep(std::time::Duration::from_millis(120));
+                }
+                self.inner.next_frame()
+            }
+            fn stats(&self) -> CaptureStats {
+                self.inner.stats()
+            }
+            // Bytes come from the system before every frame, as from a slow disk.
+            fn progress(&self) -> Option<(u64, u64)> {
+                Some((self.n, 0))
+            }
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples/kamailio-sipp-outcomes.pcap");
+        let read = |slow: bool| {
+            let inner = FileSource::open(&path).unwrap();
+            let src: Box<dyn Source> = if slow {
+                Box::new(Slow { inner, n: 0 })
+            } else {
+                Box::new(inner)
+            };
+            let cfg = PipelineConfig {
+                batch: 64,
+                ..PipelineConfig::default()
+            };
+            let mut seen = Vec::new();
+            run(
+                src,
+                &cfg,
+                Arc::new(AtomicBool::new(false)),
+                None,
+                |o| match o {
+                    Output::Tick(t, _) => seen.push(format!("tick {t:?}")),
+                    Output::Call(c) => seen.push(format!("call {}", c.call_id)),
+                    _ => {}
+                },
+            )
+            .unwrap();
+            seen
+        };
+        let fast = read(false);
+        assert!(
+            fast.iter().filter(|s| s.starts_with("tick")).count() >= 6,
+            "{fast:?}"
+        );
+        assert!(fast.iter().any(|s| s.starts_with("call")));
+        assert_eq!(read(true), fast);
     }
 }
