@@ -439,12 +439,13 @@ fn json_lines(df: &DataFrame) -> Result<Vec<u8>, OutputError> {
     Ok(out)
 }
 
-/// How every Parquet file sipscope writes is compressed: zstd at level 1. polars' default
-/// (level 3) spent 6.6 % of the report's instructions in zstd (callgrind, 60,000 frames of
-/// SIP-only traffic); level 1 reads back the same and its files are a little larger (see
-/// docs/PERFORMANCE.md for the measured sizes).
+/// How every Parquet file sipscope writes is compressed: Snappy, the codec pyarrow, Spark and
+/// DuckDB write by default (every Parquet reader reads it). zstd at level 1 made files about a
+/// third smaller but cost 3.1 % of the report's instructions more (callgrind, 60,000 frames of
+/// SIP-only traffic; a new zstd context for every page), and the report's Parquet files are a
+/// small part of its directory beside the CSV (docs/PERFORMANCE.md has the sizes).
 pub(super) fn parquet_compression() -> polars::prelude::ParquetCompression {
-    polars::prelude::ParquetCompression::Zstd(polars_parquet::write::ZstdLevel::try_new(1).ok())
+    polars::prelude::ParquetCompression::Snappy
 }
 
 pub(super) fn polars_err(e: polars::prelude::PolarsError) -> OutputError {

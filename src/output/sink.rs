@@ -243,6 +243,16 @@ mod tests {
         }
         assert_eq!(small.finish().unwrap(), 10_000);
         assert_eq!(groups(&dir.join("small.parquet")), vec![10_000]);
+        // Every column chunk in Snappy (frame::parquet_compression).
+        let meta = ParquetReader::new(File::open(dir.join("small.parquet")).unwrap())
+            .get_metadata()
+            .unwrap()
+            .clone();
+        for g in &meta.row_groups {
+            for c in g.parquet_columns() {
+                assert_eq!(format!("{:?}", c.compression()), "Snappy");
+            }
+        }
         // Rows sized so that a group holds about four batches; ten batches make two or three
         // groups.
         let mut big = TableSink::create(&dir, "big", cols).unwrap();
