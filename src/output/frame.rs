@@ -37,6 +37,12 @@ enum ColumnData {
     Time(Vec<Option<i64>>),
 }
 
+/// A column as an Arrow array, with the Parquet encoding it is written in.
+pub(super) type ArrowColumn = (
+    Box<dyn polars_arrow::array::Array>,
+    Vec<polars_parquet::write::Encoding>,
+);
+
 /// The cells of a text column, one after the other in one string.
 #[derive(Default)]
 struct TextColumn {
@@ -75,6 +81,56 @@ impl TextColumn {
                 .iter()
                 .map(|&e| if e == NULL { NULL } else { e + base }),
         );
+    }
+}
+
+impl TextColumn {
+    /// The column as a dictionary of its distinct values and a key per row, or as plain text
+    /// when more than three quarters of its values differ (over 128 rows), as polars decides.
+    fn arrow(&self, dtype: &polars_arrow::datatypes::ArrowDataType) -> PolarsResult<ArrowColumn> {
+        use polars_arrow::array::{DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
+        use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+        use polars_parquet::write::Encoding;
+        let n = self.ends.len();
+        let most = if n > 128 { n * 3 / 4 } else { n };
+        let mut index: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
+        let mut values = MutableBinaryViewArray::<str>::new();
+        let mut keys: Vec<u32> = Vec::with_capacity(n);
+        let mut nulls = false;
+        for v in self.iter() {
+            let Some(v) = v else {
+                nulls = true;
+                keys.push(0);
+                continue;
+            };
+            let next = index.len() as u32;
+            let k = *index.entry(v).or_insert_with(|| {
+                values.push_value(v);
+                next
+            });
+            if index.len() > most {
+                break;
+            }
+            keys.push(k);
+        }
+        if index.len() > most || index.is_empty() {
+            let mut plain = MutableBinaryViewArray::<str>::with_capacity(n);
+            for v in self.iter() {
+                plain.push(v);
+            }
+            return Ok((
+                plain.freeze_with_dtype(dtype.clone()).boxed(),
+                vec![Encoding::Plain],
+            ));
+        }
+        let validity = nulls.then(|| self.ends.iter().map(|&e| e != NULL).collect());
+        let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
+        let dict = DictionaryArray::<u32>::try_new(
+            ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(dtype.clone()), false),
+            keys,
+            values.freeze_with_dtype(dtype.clone()).boxed(),
+        )?;
+        Ok((dict.boxed(), vec![Encoding::RleDictionary]))
     }
 }
 
@@ -225,6 +281,44 @@ impl Frame {
             });
         }
         DataFrame::new(self.height, columns)
+    }
+
+    /// The columns as Arrow arrays of the Parquet file's `fields` (the types of
+    /// [`Frame::to_dataframe`]'s schema), each with the encoding it is written in: numbers and
+    /// times as polars writes them, a text column dictionary-encoded when at most three
+    /// quarters of its values differ (polars' rule, counted here instead of estimated), else
+    /// plain. polars' own path built a string array of every value, estimated its cardinality,
+    /// then hashed every value again into a dictionary: 7 % of the report's instructions.
+    pub(super) fn arrow_columns(
+        &self,
+        fields: &[polars_arrow::datatypes::Field],
+    ) -> PolarsResult<Vec<ArrowColumn>> {
+        use polars_arrow::array::{Array, BooleanArray, PrimitiveArray};
+        use polars_parquet::write::get_dtype_encoding;
+        fn prim<T: polars_arrow::types::NativeType>(
+            v: &[Option<T>],
+            dtype: &polars_arrow::datatypes::ArrowDataType,
+        ) -> Box<dyn Array> {
+            PrimitiveArray::<T>::from(v).to(dtype.clone()).boxed()
+        }
+        self.data
+            .iter()
+            .zip(fields)
+            .map(|(d, f)| {
+                let t = &f.dtype;
+                Ok(match d {
+                    ColumnData::Str(c) => c.arrow(t)?,
+                    ColumnData::U64(v) => (prim(v, t), get_dtype_encoding(t)),
+                    ColumnData::I64(v) => (prim(v, t), get_dtype_encoding(t)),
+                    ColumnData::F64(v) => (prim(v, t), get_dtype_encoding(t)),
+                    ColumnData::Time(v) => (prim(v, t), get_dtype_encoding(t)),
+                    ColumnData::Bool(v) => (
+                        BooleanArray::from(v.as_slice()).boxed(),
+                        get_dtype_encoding(t),
+                    ),
+                })
+            })
+            .collect()
     }
 
     pub fn finish(self, name: &'static str, title: &'static str) -> PolarsResult<Tab> {
@@ -446,6 +540,17 @@ fn json_lines(df: &DataFrame) -> Result<Vec<u8>, OutputError> {
 /// small part of its directory beside the CSV (docs/PERFORMANCE.md has the sizes).
 pub(super) fn parquet_compression() -> polars::prelude::ParquetCompression {
     polars::prelude::ParquetCompression::Snappy
+}
+
+/// The options of the row groups a [`super::sink::TableSink`] writes itself: polars' own
+/// (`ParquetWriter::materialize_options`) with [`parquet_compression`].
+pub(super) fn parquet_write_options() -> polars_parquet::write::WriteOptions {
+    polars_parquet::write::WriteOptions {
+        statistics: polars_parquet::write::StatisticsOptions::default(),
+        compression: polars_parquet::write::CompressionOptions::Snappy,
+        version: polars_parquet::write::Version::V1,
+        data_page_size: None,
+    }
 }
 
 pub(super) fn polars_err(e: polars::prelude::PolarsError) -> OutputError {
