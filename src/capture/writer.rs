@@ -181,11 +181,18 @@ impl RotatingWriter {
     }
 }
 
+/// What goes to the writer's thread: a frame, or a request to put what came before on disk.
+#[derive(Debug)]
+enum Item {
+    Frame(Frame),
+    Sync(Sender<()>),
+}
+
 /// The writer on its own thread: frames go in through [`Tap::offer`] (never blocking for a live
 /// capture), and `finish` waits for the queue to drain.
 #[derive(Clone, Debug)]
 pub struct Tap {
-    tx: Sender<Frame>,
+    tx: Sender<Item>,
     /// Frames not queued because the writer was behind.
     pub dropped: Arc<AtomicU64>,
     pub errors: Arc<AtomicU64>,
@@ -193,7 +200,7 @@ pub struct Tap {
 
 impl Tap {
     pub fn spawn(mut w: RotatingWriter) -> (Tap, std::thread::JoinHandle<RotatingWriter>) {
-        let (tx, rx): (Sender<Frame>, Receiver<Frame>) = bounded(8192);
+        let (tx, rx): (Sender<Item>, Receiver<Item>) = bounded(8192);
         let errors = Arc::new(AtomicU64::new(0));
         let e = errors.clone();
         let h = std::thread::spawn(move || {
@@ -201,10 +208,16 @@ impl Tap {
             // quarter second (a reader of the files, the terminal UI's save, sees it).
             loop {
                 match rx.recv_timeout(std::time::Duration::from_millis(250)) {
-                    Ok(f) => {
+                    Ok(Item::Frame(f)) => {
                         if w.write(&f).is_err() {
                             e.fetch_add(1, Ordering::Relaxed);
                         }
+                    }
+                    Ok(Item::Sync(done)) => {
+                        if w.flush().is_err() {
+                            e.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let _ = done.send(());
                     }
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                         if w.flush().is_err() {
@@ -233,13 +246,23 @@ impl Tap {
     /// read at the writer's pace.
     pub fn offer(&self, f: Frame, live: bool) {
         let ok = if live {
-            self.tx.try_send(f).is_ok()
+            self.tx.try_send(Item::Frame(f)).is_ok()
         } else {
-            self.tx.send(f).is_ok()
+            self.tx.send(Item::Frame(f)).is_ok()
         };
         if !ok {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Waits until every frame offered before the call is on disk (the writer flushes behind
+    /// them), at most `wait` for each of queueing the request and its answer; false when that
+    /// did not happen. The terminal UI's save reads the spool right after: the quiet moment
+    /// that flushes it otherwise may not have come yet (a call's last messages were missing
+    /// from a save made just after the call ended).
+    pub fn sync(&self, wait: std::time::Duration) -> bool {
+        let (done, answer) = bounded(1);
+        self.tx.send_timeout(Item::Sync(done), wait).is_ok() && answer.recv_timeout(wait).is_ok()
     }
 }
 
@@ -321,5 +344,37 @@ mod tests {
         w.finish().unwrap();
         assert_eq!(w.files().count(), 3, "minutes 0, 1 and 2");
         std::fs::remove_dir_all(&d).ok();
+    }
+
+    /// A sync puts every frame offered before it on disk at once, without the quiet moment
+    /// the writer otherwise waits for.
+    #[test]
+    fn a_sync_puts_the_frames_offered_before_it_on_disk() {
+        let d = tmp("sync");
+        let w = RotatingWriter::new(&d, Rotate::Bytes(100_000_000), 2).unwrap();
+        let (tap, h) = Tap::spawn(w);
+        let read = || {
+            let mut n = 0;
+            for e in std::fs::read_dir(&d).unwrap() {
+                let Ok(mut src) = crate::capture::file::FileSource::open(&e.unwrap().path()) else {
+                    continue;
+                };
+                use crate::capture::Source;
+                while let Ok(Some(_)) = src.next_frame() {
+                    n += 1;
+                }
+            }
+            n
+        };
+        for round in 1..=3 {
+            for i in 0..5 {
+                tap.offer(frame(1_000_000_000_000_000_000 + i, 100), true);
+            }
+            assert!(tap.sync(std::time::Duration::from_secs(5)));
+            assert_eq!(read(), 5 * round);
+        }
+        drop(tap);
+        h.join().unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

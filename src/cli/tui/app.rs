@@ -208,6 +208,8 @@ pub struct App {
     pub files: Vec<PathBuf>,
     /// Live: where the capture is spooled (for saving frames).
     pub spool: Option<PathBuf>,
+    /// Live: the spool's writer, asked to put what it has on disk before a save reads it.
+    pub spool_tap: Option<sipscope::capture::writer::Tap>,
     /// Endpoint names for the ladder (`--alias`).
     pub aliases: std::collections::BTreeMap<String, String>,
     pub tab: Tab,
@@ -269,6 +271,7 @@ impl App {
             live,
             files,
             spool: None,
+            spool_tap: None,
             aliases: Default::default(),
             tab: Tab::Calls,
             screen: Screen::List,

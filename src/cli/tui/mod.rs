@@ -240,6 +240,7 @@ pub fn tui(
         files,
     );
     app.spool = spool.as_ref().map(|s| s.0.clone());
+    app.spool_tap = spool.as_ref().map(|s| s.1.clone());
     app.aliases = aliases;
 
     let hook = std::panic::take_hook();
@@ -257,6 +258,8 @@ pub fn tui(
     drop(rx);
     let _ = capture.join();
     if let Some((dir, tap, h)) = spool {
+        // Every sender goes, or the writer waits for more frames for ever.
+        app.spool_tap = None;
         drop(tap);
         let _ = h.join();
         let _ = std::fs::remove_dir_all(dir);

@@ -137,6 +137,12 @@ fn pcap(app: &App, path: &Path, container: Container) -> Result<String, String> 
     if calls.is_empty() {
         return Err("none of these calls' messages is held (let go for memory)".into());
     }
+    // Live: the spool's writer puts the frames it was given on disk first (the call's last
+    // messages were captured before the screen showed them).
+    let synced = app
+        .spool_tap
+        .as_ref()
+        .is_none_or(|t| t.sync(std::time::Duration::from_secs(2)));
     let files = inputs(app);
     if files.is_empty() || files.iter().any(|f| f.as_os_str() == "-") {
         return Err("the capture cannot be read again (standard input)".into());
@@ -169,6 +175,9 @@ fn pcap(app: &App, path: &Path, container: Container) -> Result<String, String> 
         msg.push_str(" (");
         msg.push_str(&w);
         msg.push(')');
+    }
+    if !synced {
+        msg.push_str(" (the spool's writer did not answer: its latest frames may be missing)");
     }
     Ok(msg)
 }
