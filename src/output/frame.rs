@@ -547,7 +547,7 @@ pub(super) fn parquet_compression() -> polars::prelude::ParquetCompression {
 pub(super) fn parquet_write_options() -> polars_parquet::write::WriteOptions {
     polars_parquet::write::WriteOptions {
         statistics: polars_parquet::write::StatisticsOptions::default(),
-        compression: polars_parquet::write::CompressionOptions::Snappy,
+        compression: parquet_compression().into(),
         version: polars_parquet::write::Version::V1,
         data_page_size: None,
     }

@@ -50,7 +50,9 @@ struct SinkWriter {
     /// Rows waiting to be one row group.
     group: Frame,
     parquet: polars::io::parquet::write::BatchedWriter<std::io::BufWriter<File>>,
-    /// The Parquet types of the columns, for the row groups written from [`Frame`]s.
+    /// The Arrow fields and Parquet types of the columns, for the row groups written from
+    /// [`Frame`]s (the file's schema, read once).
+    fields: Vec<polars_arrow::datatypes::Field>,
     types: Vec<polars_parquet::write::ParquetType>,
     /// None for a Parquet-only sink.
     csv: Option<std::io::BufWriter<File>>,
@@ -95,6 +97,14 @@ impl TableSink {
             .batched(group.to_dataframe().map_err(polars_err)?.schema())
             .map_err(polars_err)?;
         let types = parquet.parquet_schema().fields().to_vec();
+        let fields = parquet
+            .get_writer()
+            .lock()
+            .map_err(|_| OutputError::Io(std::io::Error::other("the Parquet writer failed")))?
+            .schema()
+            .iter_values()
+            .cloned()
+            .collect();
         // The CSV file exists (with its header) even when no row comes.
         let csv = match csv_path {
             Some(p) => {
@@ -109,6 +119,7 @@ impl TableSink {
         let mut w = SinkWriter {
             group,
             parquet,
+            fields,
             types,
             csv,
             text: Vec::new(),
@@ -214,8 +225,7 @@ impl SinkWriter {
             .get_writer()
             .lock()
             .map_err(|_| OutputError::Io(std::io::Error::other("the Parquet writer failed")))?;
-        let fields: Vec<_> = file.schema().iter_values().cloned().collect();
-        let arrays = self.group.arrow_columns(&fields).map_err(polars_err)?;
+        let arrays = self.group.arrow_columns(&self.fields).map_err(polars_err)?;
         self.group.clear();
         let mut columns = Vec::with_capacity(arrays.len());
         for ((array, encoding), t) in arrays.iter().zip(&self.types) {
