@@ -170,6 +170,7 @@ impl Source for Flood {
             link: sipscope::capture::LinkType::Ethernet,
             data: f,
             orig_len: f.len() as u32,
+            shared: None,
         }))
     }
 

@@ -1,7 +1,9 @@
 //! pcap and pcapng files, plain or gzip-compressed, or standard input (`-`).
 //!
-//! Reading goes through `pcap-parser`'s streaming reader: it parses in place in a fixed buffer
-//! (no per-packet allocation of its own, no libpcap), which keeps reading well ahead of decoding.
+//! A pcap file (plain or gzip'd) is read in chunks whose frames are lent to the pipeline without
+//! a copy ([`super::legacy`]). pcapng files, and pcap from a pipe, go through `pcap-parser`'s
+//! streaming reader: it parses in place in a fixed buffer (no per-packet allocation of its own,
+//! no libpcap), which keeps reading well ahead of decoding.
 //! pcapng files may hold several interfaces with their own link types, time resolutions and
 //! offsets; each packet is stamped with its interface's. A truncated or damaged file is analysed
 //! up to the damage and the place where it stopped is reported, never a panic.
@@ -35,6 +37,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
+use super::legacy::{Got, LegacyChunks};
 use super::netmon::{NetmonError, NetmonFile, Store};
 use super::{CaptureError, CaptureStats, FrameRef, LinkType, Next, Source};
 use crate::time::Ts;
@@ -270,7 +273,7 @@ impl FileSource {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let mut s = FileSource::from_reader(path, Box::new(reader), 0)?;
+        let mut s = FileSource::from_input(path, Box::new(reader), 0, false)?;
         s.stream = true;
         // Gzip'd input goes through a decoder that cannot resume after a read gives up.
         if matches!(s.reader, Reader::Legacy(_) | Reader::Ng(_)) && !s.gzip {
@@ -285,6 +288,18 @@ impl FileSource {
         path: &Path,
         raw: Box<dyn Read + Send>,
         total: u64,
+    ) -> Result<FileSource, CaptureError> {
+        FileSource::from_input(path, raw, total, true)
+    }
+
+    /// [`FileSource::from_reader`]; a pcap is read in shared chunks when `chunked` (not from a
+    /// pipe: a chunk is filled before its frames are lent, and a pipe's frames must go on as
+    /// they come).
+    fn from_input(
+        path: &Path,
+        raw: Box<dyn Read + Send>,
+        total: u64,
+        chunked: bool,
     ) -> Result<FileSource, CaptureError> {
         let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let read_err = |source| CaptureError::Read {
@@ -338,6 +353,13 @@ impl FileSource {
             }
             Some(0x0a0d_0d0a) => {
                 Reader::Ng(PcapNGReader::new(BUFFER, input).map_err(|_| not_capture())?)
+            }
+            Some(0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1) if chunked => {
+                let chunks = LegacyChunks::new(&head, input).ok_or_else(not_capture)?;
+                Reader::Chunks {
+                    chunks: Box::new(chunks),
+                    empty: EmptyReader,
+                }
             }
             Some(0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1) => {
                 Reader::Legacy(LegacyPcapReader::new(BUFFER, input).map_err(|_| not_capture())?)
@@ -433,7 +455,10 @@ impl FileSource {
     /// The size the reader's buffer has grown to: it follows the bytes that arrived, never a
     /// record's claim (tests and the fuzz targets assert this bound).
     pub fn buffer_capacity(&self) -> usize {
-        self.capacity
+        match &self.reader {
+            Reader::Chunks { chunks, .. } => chunks.capacity(),
+            _ => self.capacity,
+        }
     }
 
     fn stop(&mut self, why: String) {
@@ -459,6 +484,13 @@ fn count(stats: &mut CaptureStats, last_ts: &mut Ts, ts: Ts, len: usize, orig_le
 
 /// The two concrete readers; both are `Send` because their input is.
 enum Reader {
+    /// A pcap file or gzip stream, read in chunks its frames are lent from ([`super::legacy`]).
+    Chunks {
+        chunks: Box<LegacyChunks>,
+        /// What `get` hands out for this variant: it reports end of input.
+        empty: EmptyReader,
+    },
+    /// A pcap read from a pipe, as its bytes come.
     Legacy(LegacyPcapReader<Input>),
     Ng(PcapNGReader<Input>),
     /// Network Monitor files keep a frame table at the end: walked from a seekable store.
@@ -589,12 +621,48 @@ impl Reader {
         match self {
             Reader::Legacy(r) => r,
             Reader::Ng(r) => r,
-            Reader::Netmon { empty, .. } => empty,
+            Reader::Netmon { empty, .. } | Reader::Chunks { empty, .. } => empty,
         }
     }
 }
 
 impl FileSource {
+    fn next_chunked(&mut self) -> Option<FrameRef<'_>> {
+        if self.done {
+            return None;
+        }
+        let Reader::Chunks { chunks, .. } = &mut self.reader else {
+            return None;
+        };
+        let r = match chunks.next() {
+            Got::Record(r) => r,
+            Got::End => {
+                self.done = true;
+                return None;
+            }
+            Got::Stop(why) => {
+                self.stop(why);
+                return None;
+            }
+        };
+        let Reader::Chunks { chunks, .. } = &self.reader else {
+            return None;
+        };
+        let ts = legacy_ts(r.ts_sec, r.ts_sub, chunks.nano).unwrap_or_else(|t| {
+            self.stats.bad_subsecond += 1;
+            t
+        });
+        count(&mut self.stats, &mut self.last_ts, ts, r.len, r.orig_len);
+        let chunk = chunks.chunk();
+        Some(FrameRef {
+            ts,
+            link: chunks.link,
+            data: &chunk[r.at..r.at + r.len],
+            orig_len: r.orig_len,
+            shared: Some(chunk),
+        })
+    }
+
     fn next_netmon(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
         let Reader::Netmon {
             file, next, link, ..
@@ -617,6 +685,7 @@ impl FileSource {
                     link: *link,
                     data,
                     orig_len: orig,
+                    shared: None,
                 }))
             }
             Err(e) => {
@@ -657,8 +726,10 @@ impl Source for FileSource {
     }
 
     fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
-        if matches!(self.reader, Reader::Netmon { .. }) {
-            return self.next_netmon();
+        match self.reader {
+            Reader::Netmon { .. } => return self.next_netmon(),
+            Reader::Chunks { .. } => return Ok(self.next_chunked()),
+            _ => {}
         }
         // The frame lent last time lives in the reader's buffer until now.
         if self.lent > 0 {
@@ -823,6 +894,7 @@ impl Source for FileSource {
             link,
             data,
             orig_len: orig,
+            shared: None,
         }))
     }
 

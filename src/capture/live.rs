@@ -153,6 +153,7 @@ impl LiveSource {
                         link: self.link,
                         data: &self.buf,
                         orig_len,
+                        shared: None,
                     }));
                 }
                 Err(pcap::Error::TimeoutExpired) => {

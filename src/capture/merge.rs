@@ -56,6 +56,7 @@ impl Source for MergedSource {
             link: f.link,
             data: &f.data,
             orig_len: f.orig_len,
+            shared: None,
         }))
     }
 

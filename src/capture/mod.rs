@@ -8,6 +8,7 @@
 
 pub mod bpf;
 pub mod file;
+mod legacy;
 pub mod live;
 pub mod merge;
 pub mod netmon;
@@ -199,13 +200,17 @@ impl fmt::Display for CaptureError {
 impl std::error::Error for CaptureError {}
 
 /// A frame lent by a source until its next call: the bytes stay in the source's own buffer, so
-/// the pipeline copies each frame exactly once, into the batch of the worker that decodes it.
+/// the pipeline copies each frame at most once, into the batch of the worker that decodes it
+/// (not at all when the buffer is a shared chunk, [`FrameRef::shared`]).
 #[derive(Copy, Clone, Debug)]
 pub struct FrameRef<'a> {
     pub ts: Ts,
     pub link: LinkType,
     pub data: &'a [u8],
     pub orig_len: u32,
+    /// The shared chunk `data` lies in, when the source reads in shared chunks (a pcap file):
+    /// the pipeline then hands the frame on as a slice of it instead of copying its bytes.
+    pub shared: Option<&'a Bytes>,
 }
 
 impl FrameRef<'_> {

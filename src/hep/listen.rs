@@ -420,6 +420,7 @@ impl HepListener {
                         link: LinkType::Raw,
                         data: &self.buf,
                         orig_len,
+                        shared: None,
                     });
                 }
                 Err(RecvTimeoutError::Timeout) => {

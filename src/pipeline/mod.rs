@@ -110,7 +110,7 @@ pub struct RunStats {
     pub tls_keys: crate::reassembly::tls::keylog::KeyLogStats,
 }
 
-/// Where one frame of a batch is, in the batch's byte buffer.
+/// Where one frame of a batch is: in the share's own byte buffer, or in one of its chunks.
 struct FrameMeta {
     no: u64,
     /// The time the frame is analysed at: its own stamp unless that was a time warp, then the
@@ -120,17 +120,28 @@ struct FrameMeta {
     raw: Ts,
     link: LinkType,
     orig_len: u32,
+    /// The index of the share's chunk the frame lies in, or [`IN_DATA`].
+    chunk: u32,
     start: usize,
     len: usize,
 }
 
-/// One worker's share of a batch: the frames' bytes back to back in one buffer. The reader fills
-/// it and lets go; only the worker ever slices it, so the reference count of the shared bytes is
-/// touched by one thread and never bounces between cores.
+/// [`FrameMeta::chunk`] of a frame copied into the share's own buffer.
+const IN_DATA: u32 = u32::MAX;
+
+/// One worker's share of a batch. A source that reads in shared chunks (a pcap file) lends
+/// each frame with its chunk, and the share keeps a handle to the chunk: the frame's bytes are
+/// not copied. Other sources' frames are copied back to back into the share's own buffer. The
+/// reader fills the share and lets go; only the worker ever slices it, and each chunk handle is
+/// the share's own (`Bytes::from_owner`, with its own reference count), so no count the worker
+/// touches per frame bounces between cores.
 #[derive(Default)]
 struct Share {
     data: Vec<u8>,
     frames: Vec<FrameMeta>,
+    chunks: Vec<bytes::Bytes>,
+    /// The address of the source's chunk `chunks`' last handle wraps.
+    last_chunk: usize,
 }
 
 struct Batch {
@@ -373,6 +384,8 @@ pub fn run(
                             behind.set(behind.get() + b.frames.len() as u64);
                             b.frames.clear();
                             b.data.clear();
+                            b.chunks.clear();
+                            b.last_chunk = 0;
                         }
                         return true;
                     }
@@ -381,6 +394,8 @@ pub fn run(
                         let next = Share {
                             data: Vec::with_capacity(bufs[w].data.len()),
                             frames: Vec::with_capacity(bufs[w].frames.len()),
+                            chunks: Vec::new(),
+                            last_chunk: 0,
                         };
                         let share = std::mem::replace(&mut bufs[w], next);
                         if tx
@@ -480,8 +495,22 @@ pub fn run(
                     start_ts.get_or_insert(ts);
                     let w = (hash % n as u64) as usize;
                     let share = &mut bufs[w];
-                    let start = share.data.len();
-                    share.data.extend_from_slice(f.data);
+                    let (chunk, start) = match f.shared {
+                        Some(c) => {
+                            let at = c.as_ptr() as usize;
+                            if share.last_chunk != at || share.chunks.is_empty() {
+                                share.chunks.push(bytes::Bytes::from_owner(c.clone()));
+                                share.last_chunk = at;
+                            }
+                            let i = share.chunks.len() - 1;
+                            (i as u32, f.data.as_ptr() as usize - at)
+                        }
+                        None => {
+                            let start = share.data.len();
+                            share.data.extend_from_slice(f.data);
+                            (IN_DATA, start)
+                        }
+                    };
                     if clock.is_pending() {
                         waiting = Some((w, share.frames.len()));
                     }
@@ -491,6 +520,7 @@ pub fn run(
                         raw: f.ts,
                         link: f.link,
                         orig_len: f.orig_len,
+                        chunk,
                         start,
                         len: f.data.len(),
                     });
@@ -617,6 +647,7 @@ pub fn run(
                     let mut outs: Vec<Vec<Msg>> =
                         sizes.iter().map(|&c| Vec::with_capacity(c)).collect();
                     let data = bytes::Bytes::from(batch.share.data);
+                    let chunks = batch.share.chunks;
                     let metas = batch.share.frames;
                     let first_frame = metas.first().map_or(0, |f| f.no);
                     reasm.tick(batch.start_ts, &mut units);
@@ -627,7 +658,10 @@ pub fn run(
                         let f = Frame {
                             ts: meta.ts,
                             link: meta.link,
-                            data: data.slice(meta.start..meta.start + meta.len),
+                            data: match chunks.get(meta.chunk as usize) {
+                                Some(c) => c.slice(meta.start..meta.start + meta.len),
+                                None => data.slice(meta.start..meta.start + meta.len),
+                            },
                             orig_len: meta.orig_len,
                         };
                         if let Some(p) = decoder.decode_owned(f) {
