@@ -63,7 +63,7 @@ pub enum Output {
     Call(Box<CallRecord>),
     Reg(Box<RegRecord>),
     /// A media line of an SDP offer or answer: where its sender wants RTP, and in what.
-    Media(Box<MediaInfo>),
+    Media(std::sync::Arc<MediaInfo>),
     /// A finished RTP stream (from the decode workers).
     Rtp(Box<crate::analysis::rtp::StreamStats>),
     /// After each batch: the capture time every stage has reached and the capture's health so
@@ -89,7 +89,7 @@ pub struct MediaInfo {
     /// The signalling endpoint that announced it (the sender of the offer or answer).
     pub announced_by: SocketAddr,
     /// (payload type, clock rate, encoding) from rtpmap or the static table.
-    pub payloads: Vec<(u8, u32, String)>,
+    pub payloads: Vec<(u8, u32, record::Text)>,
     /// The media line puts the stream on hold: sendonly, recvonly or inactive (at media or
     /// session level), or the RFC 2543 hold address 0.0.0.0.
     pub held: bool,
@@ -255,7 +255,7 @@ fn media(m: &Msg, out: &mut Vec<Output>, summary: bool) -> Option<String> {
                 .filter_map(|f| {
                     let pt: u8 = std::str::from_utf8(f).ok()?.parse().ok()?;
                     let (enc, clock) = md.codec(pt)?;
-                    let enc = String::from_utf8_lossy(enc).into_owned();
+                    let enc = lossy_text(enc);
                     // telephone-event's timestamp marks an event, not time (RFC 4733 §2.2.1).
                     let clock = if enc.eq_ignore_ascii_case("telephone-event") {
                         0
@@ -265,7 +265,7 @@ fn media(m: &Msg, out: &mut Vec<Output>, summary: bool) -> Option<String> {
                     Some((pt, clock, enc))
                 })
                 .collect();
-            out.push(Output::Media(Box::new(MediaInfo {
+            out.push(Output::Media(std::sync::Arc::new(MediaInfo {
                 frame: m.frame,
                 idx: m.idx,
                 ts: m.ts,

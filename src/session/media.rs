@@ -63,7 +63,7 @@ impl MediaIndex {
         }
     }
 
-    pub fn add(&mut self, m: MediaInfo) {
+    pub fn add(&mut self, m: Arc<MediaInfo>) {
         if self.len >= self.max {
             self.dropped += 1;
             return;
@@ -75,7 +75,6 @@ impl MediaIndex {
             Some((k, _)) => k.clone(),
             None => Arc::from(m.call_id.as_str()),
         };
-        let m = Arc::new(m);
         let entries = self.by_call.entry(cid).or_default();
         entries.push((addr, key, false));
         if let Some(p) = m.rtcp_port.filter(|p| *p != addr.port()) {
@@ -218,8 +217,8 @@ mod tests {
     use super::*;
     use crate::time::NANOS_PER_SEC;
 
-    fn ann(call: &str, addr: &str, secs: i64, frame: u64) -> MediaInfo {
-        MediaInfo {
+    fn ann(call: &str, addr: &str, secs: i64, frame: u64) -> Arc<MediaInfo> {
+        Arc::new(MediaInfo {
             frame,
             idx: 1,
             ts: Ts(secs * NANOS_PER_SEC),
@@ -229,7 +228,7 @@ mod tests {
             held: false,
             rtcp_port: None,
             payloads: vec![(0, 8000, "PCMU".into())],
-        }
+        })
     }
 
     #[test]

@@ -334,7 +334,7 @@ impl Session {
                 if let Some(e) = &mut self.engine {
                     e.on_media(&m);
                 }
-                self.index.add(*m);
+                self.index.add(m);
                 self.stats.media_dropped = self.index.dropped;
             }
             Output::Rtp(mut s) => {

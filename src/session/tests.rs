@@ -10,7 +10,7 @@ fn at(s: f64) -> Ts {
 }
 
 fn media(call: &str, addr: &str, t: f64) -> Output {
-    Output::Media(Box::new(MediaInfo {
+    Output::Media(std::sync::Arc::new(MediaInfo {
         frame: 1,
         idx: 1,
         ts: at(t),
@@ -240,8 +240,8 @@ fn rtcp_is_tied_to_its_call_by_port_plus_one_mux_or_a_rtcp_and_judged_with_it() 
     let mut mux = media("m", "10.0.0.3:6000", 1.0);
     let mut own = media("o", "10.0.0.4:7000", 1.0);
     if let (Output::Media(a), Output::Media(b)) = (&mut mux, &mut own) {
-        a.rtcp_port = Some(6000);
-        b.rtcp_port = Some(7100);
+        std::sync::Arc::make_mut(a).rtcp_port = Some(6000);
+        std::sync::Arc::make_mut(b).rtcp_port = Some(7100);
     }
     feed(
         &mut s,
