@@ -389,9 +389,14 @@ impl std::ops::AddAssign<&RtpTrackerStats> for RtpTrackerStats {
 
 pub struct RtpTracker {
     streams: FxHashMap<StreamKey, Stream>,
-    /// Streams in order of activity, for eviction: a stream is queued when it starts and again
-    /// at most once per [`QUEUE_STEP`] of its packets; stale entries are skipped.
-    order: std::collections::VecDeque<(Ts, StreamKey)>,
+    /// Streams in order of activity, for expiry and eviction: a stream is queued when it starts
+    /// and again at most once per [`QUEUE_STEP`] of its packets; stale entries are skipped. A
+    /// min-heap, not a queue: entries are not pushed in time order (a stream found active at
+    /// a sweep goes back at its last packet, behind later entries; capture stamps step back),
+    /// and a queue's walk from the front stopped at the first live entry and left an idle
+    /// stream behind it for up to `idle`, by an amount that depended on the other streams of
+    /// its shard: when a stream ended then changed with the thread count.
+    order: std::collections::BinaryHeap<std::cmp::Reverse<(Ts, StreamKey)>>,
     max_streams: usize,
     /// Clock rates learned from SDP rtpmap lines, by destination and payload type.
     pub clock_rates: FxHashMap<(SocketAddr, u8), u32>,
@@ -412,7 +417,7 @@ impl RtpTracker {
     pub fn new(max_streams: usize) -> RtpTracker {
         RtpTracker {
             streams: FxHashMap::default(),
-            order: std::collections::VecDeque::new(),
+            order: std::collections::BinaryHeap::new(),
             max_streams: max_streams.max(1),
             clock_rates: FxHashMap::default(),
             stats: RtpTrackerStats::default(),
@@ -569,11 +574,11 @@ impl RtpTracker {
     /// entries per live stream (plus a constant): past that it is compacted, in linear time
     /// paid for by as many pushes.
     fn queue(&mut self, ts: Ts, key: StreamKey) {
-        self.order.push_back((ts, key));
+        self.order.push(std::cmp::Reverse((ts, key)));
         if self.order.len() > 2 * self.streams.len() + 1024 {
             let streams = &self.streams;
             self.order
-                .retain(|(t, k)| streams.get(k).is_some_and(|s| s.queued == *t));
+                .retain(|e| streams.get(&e.0 .1).is_some_and(|s| s.queued == e.0 .0));
         }
     }
 
@@ -581,7 +586,7 @@ impl RtpTracker {
     /// oldest (the least recently active, to within [`QUEUE_STEP`]). Entries of streams gone or
     /// queued again since are skipped, so a flood of new streams costs O(1) amortised each.
     fn evict_oldest(&mut self) {
-        while let Some((t, k)) = self.order.pop_front() {
+        while let Some(std::cmp::Reverse((t, k))) = self.order.pop() {
             if self.streams.get(&k).is_some_and(|s| s.queued == t) {
                 if let Some(s) = self.streams.remove(&k) {
                     self.stats.evicted += 1;
@@ -622,15 +627,16 @@ impl RtpTracker {
 
     /// Finishes streams idle for longer than `idle` at capture time `now`.
     pub fn expire(&mut self, now: Ts, idle: crate::time::Nanos) {
-        // Only the queue's old end is visited: a stream idle past `idle` has its latest entry
+        // Only the heap's old end is visited: a stream idle past `idle` has its latest entry
         // there (queued at or before its last packet); one queued long ago but active since is
-        // queued again at its last packet.
+        // queued again at its last packet. So a stream ends at the first sweep more than `idle`
+        // after its last packet, whatever else its shard holds.
         let mut due: Vec<StreamKey> = Vec::new();
-        while let Some(&(t, k)) = self.order.front() {
+        while let Some(&std::cmp::Reverse((t, k))) = self.order.peek() {
             if now.since(t) <= idle {
                 break;
             }
-            self.order.pop_front();
+            self.order.pop();
             let Some(s) = self.streams.get_mut(&k).filter(|s| s.queued == t) else {
                 continue;
             };
@@ -638,7 +644,7 @@ impl RtpTracker {
                 due.push(k);
             } else {
                 s.queued = s.last_active;
-                self.order.push_back((s.last_active, k));
+                self.order.push(std::cmp::Reverse((s.last_active, k)));
             }
         }
         due.sort();
@@ -911,6 +917,40 @@ mod tests {
         // Idle expiry takes what is left, through the queue.
         t.expire(Ts(1_000 * sec), 60 * sec);
         assert!(t.streams.is_empty());
+    }
+
+    /// A stream ends at the first sweep more than `idle` after its last packet, whatever the
+    /// other streams of its tracker. Here stream A was queued at 0.5 s and sent until 1.4 s (no
+    /// new queue entry: less than a step later); found active at the sweep of 61 s, it went
+    /// back in the queue behind the entries other streams had pushed up to 61 s, and the walk
+    /// from the front, stopping at the first live entry, left it there until 122 s. Its call
+    /// had left the session by then, and the stream came out unclaimed (3,255 of the mixed
+    /// bench capture's 8,685 streams), at a time that moved with the thread count.
+    #[test]
+    fn an_idle_stream_ends_at_the_first_sweep_past_its_idle_time() {
+        let sec = 1_000_000_000i64;
+        let idle = 60 * sec;
+        let h = RtpHeader::parse(&pkt(1, 160, 0, false)).unwrap();
+        for others in [0u16, 1, 40] {
+            let mut t = RtpTracker::default();
+            t.packet(Ts(sec / 2), addr(4000), addr(5000), &h, &[]);
+            t.packet(Ts(14 * sec / 10), addr(4000), addr(5000), &h, &[]);
+            let mut ended_at = None;
+            for now in 1..200i64 {
+                // Other streams send every second, each on a port of its own.
+                for o in 0..others {
+                    let ts = Ts(now * sec - 1 - i64::from(o));
+                    t.packet(ts, addr(6000 + 2 * o), addr(7000), &h, &[]);
+                }
+                t.expire(Ts(now * sec), idle);
+                if t.take_done().iter().any(|s| s.src == addr(4000)) {
+                    ended_at = Some(now);
+                    break;
+                }
+            }
+            // 1.4 s + 60 s < 62 s: the sweep of 62 s finds it idle.
+            assert_eq!(ended_at, Some(62), "with {others} other streams");
+        }
     }
 
     #[test]
