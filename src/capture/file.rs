@@ -520,16 +520,7 @@ fn netmon_err(path: &Path, e: NetmonError) -> CaptureError {
 
 /// Reads into `buf` until it is full or the input ends; the bytes read.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
+    super::legacy::read_full(r, buf).map_err(|(_, e)| e)
 }
 
 /// Reads the start of the input: the magic and the whole file header, which pcap-parser wants

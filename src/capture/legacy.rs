@@ -249,7 +249,7 @@ impl LegacyChunks {
 
 /// Reads into `buf` until it is full or the input ends: the bytes read, or those read before
 /// the error.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, (usize, io::Error)> {
+pub(super) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, (usize, io::Error)> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {
