@@ -619,13 +619,11 @@ impl Reader {
 
 impl FileSource {
     fn next_chunked(&mut self) -> Option<FrameRef<'_>> {
-        if self.done {
-            return None;
-        }
-        let Reader::Chunks { chunks, .. } = &mut self.reader else {
-            return None;
+        let got = match &mut self.reader {
+            Reader::Chunks { chunks, .. } if !self.done => chunks.next(),
+            _ => return None,
         };
-        let r = match chunks.next() {
+        let r = match got {
             Got::Record(r) => r,
             Got::End => {
                 self.done = true;
@@ -636,6 +634,7 @@ impl FileSource {
                 return None;
             }
         };
+        // Borrowed again for the frame it lends (a borrow returned cannot span the stops above).
         let Reader::Chunks { chunks, .. } = &self.reader else {
             return None;
         };

@@ -140,8 +140,6 @@ struct Share {
     data: Vec<u8>,
     frames: Vec<FrameMeta>,
     chunks: Vec<bytes::Bytes>,
-    /// The address of the source's chunk `chunks`' last handle wraps.
-    last_chunk: usize,
 }
 
 struct Batch {
@@ -390,7 +388,6 @@ pub fn run(
                             b.frames.clear();
                             b.data.clear();
                             b.chunks.clear();
-                            b.last_chunk = 0;
                         }
                         return true;
                     }
@@ -400,7 +397,6 @@ pub fn run(
                             data: Vec::with_capacity(bufs[w].data.len()),
                             frames: Vec::with_capacity(bufs[w].frames.len()),
                             chunks: Vec::new(),
-                            last_chunk: 0,
                         };
                         let share = std::mem::replace(&mut bufs[w], next);
                         if tx
@@ -502,10 +498,10 @@ pub fn run(
                     let share = &mut bufs[w];
                     let (chunk, start) = match f.shared {
                         Some(c) => {
+                            // A handle wraps its chunk's bytes: the same address.
                             let at = c.as_ptr() as usize;
-                            if share.last_chunk != at || share.chunks.is_empty() {
+                            if share.chunks.last().map(|h| h.as_ptr() as usize) != Some(at) {
                                 share.chunks.push(bytes::Bytes::from_owner(c.clone()));
-                                share.last_chunk = at;
                             }
                             let i = share.chunks.len() - 1;
                             (i as u32, f.data.as_ptr() as usize - at)
