@@ -1,9 +1,10 @@
 //! pcap and pcapng files, plain or gzip-compressed, or standard input (`-`).
 //!
-//! A pcap file (plain or gzip'd) is read in chunks whose frames are lent to the pipeline without
-//! a copy ([`super::legacy`]). pcapng files, and pcap from a pipe, go through `pcap-parser`'s
-//! streaming reader: it parses in place in a fixed buffer (no per-packet allocation of its own,
-//! no libpcap), which keeps reading well ahead of decoding.
+//! A pcap or pcapng file (plain or gzip'd) is read in chunks whose frames are lent to the
+//! pipeline without a copy ([`super::chunks`]); a pcapng block's bytes are read in place by
+//! `pcap-parser`'s block parsers. From a pipe, both formats go through `pcap-parser`'s streaming
+//! reader: it parses in place in a fixed buffer (no per-packet allocation of its own, no
+//! libpcap) and can give up waiting for a quiet pipe.
 //! pcapng files may hold several interfaces with their own link types, time resolutions and
 //! offsets; each packet is stamped with its interface's. A truncated or damaged file is analysed
 //! up to the damage and the place where it stopped is reported, never a panic.
@@ -33,11 +34,11 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
-use super::legacy::{Got, LegacyChunks};
+use super::chunks::{Chunks, Got};
 use super::netmon::{NetmonError, NetmonFile, Store};
 use super::{CaptureError, CaptureStats, FrameRef, LinkType, Next, Source};
 use crate::time::Ts;
@@ -113,6 +114,126 @@ struct Interface {
     link: LinkType,
     resolution: TsResolution,
     offset: i64,
+}
+
+/// What a pcapng file has said so far: its current section's interfaces and byte order.
+#[derive(Default)]
+struct Sections {
+    interfaces: Vec<Interface>,
+    big_endian: bool,
+}
+
+/// A pcapng packet: its time, link type, original length and captured bytes.
+type NgPacket<'b> = (Ts, LinkType, u32, &'b [u8]);
+
+impl Sections {
+    /// An enhanced packet of interface `if_id`, stamped `raw` in its unit.
+    fn packet<'b>(
+        &self,
+        if_id: u32,
+        raw: u64,
+        origlen: u32,
+        data: &'b [u8],
+        stats: &mut CaptureStats,
+    ) -> Option<NgPacket<'b>> {
+        let Some(iface) = self.interfaces.get(if_id as usize) else {
+            stats.unknown_interface += 1;
+            return None;
+        };
+        let ts = iface.resolution.to_ts(raw, iface.offset);
+        Some((ts, iface.link, origlen, data))
+    }
+
+    /// An enhanced packet block without options, read in place: the common case, and the only
+    /// block type of a capture's bulk. None for any other block, or an EPB with options or a
+    /// length that does not add up, which pcap-parser reads (and judges) instead. The same
+    /// fields as pcap-parser's reading: this is only quicker (no option list, no generic
+    /// dispatch), 0.1 s on a gigabyte of 4.7 M packets.
+    fn bare_packet<'b>(
+        &self,
+        block: &'b [u8],
+        stats: &mut CaptureStats,
+    ) -> Option<Option<NgPacket<'b>>> {
+        const EPB: u32 = 6;
+        let u32_at = |at: usize| -> Option<u32> {
+            let b: [u8; 4] = block.get(at..at + 4)?.try_into().ok()?;
+            Some(if self.big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        if u32_at(0)? != EPB || block.len() < 32 || u32_at(4)? as usize != block.len() {
+            return None;
+        }
+        let caplen = u32_at(20)? as usize;
+        let padded = caplen.checked_add(3)? & !3;
+        if 32usize.checked_add(padded)? != block.len()
+            || u32_at(block.len() - 4)? as usize != block.len()
+        {
+            return None;
+        }
+        let raw = (u64::from(u32_at(12)?) << 32) | u64::from(u32_at(16)?);
+        let data = &block[28..28 + caplen];
+        Some(self.packet(u32_at(8)?, raw, u32_at(24)?, data, stats))
+    }
+
+    /// Takes a block: a section or interface header is remembered, a TLS key log goes to
+    /// `secrets`, a packet of a declared interface comes back (`last_ts` stamps a simple
+    /// packet, which has no time of its own).
+    fn block<'b>(
+        &mut self,
+        block: &Block<'b>,
+        stats: &mut CaptureStats,
+        last_ts: Ts,
+        secrets: Option<&super::SecretsSink>,
+    ) -> Option<NgPacket<'b>> {
+        match block {
+            Block::SectionHeader(shb) => {
+                // A new section restarts interface numbering.
+                self.interfaces.clear();
+                self.big_endian = shb.big_endian();
+                None
+            }
+            Block::InterfaceDescription(idb) => {
+                let (res, offset) = idb_time(idb, self.big_endian);
+                if res.is_none() {
+                    stats.bad_tsresol += 1;
+                }
+                self.interfaces.push(Interface {
+                    link: LinkType::from_linktype(idb.linktype.0 as u32),
+                    resolution: res.unwrap_or(MICROSECONDS),
+                    offset,
+                });
+                None
+            }
+            Block::EnhancedPacket(epb) => {
+                let n = (epb.caplen as usize).min(epb.data.len());
+                let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+                self.packet(epb.if_id, raw, epb.origlen, &epb.data[..n], stats)
+            }
+            Block::SimplePacket(spb) => {
+                // A simple packet belongs to the section's first interface.
+                match self.interfaces.first() {
+                    Some(iface) => Some((last_ts, iface.link, spb.origlen, spb.data)),
+                    None => {
+                        stats.unknown_interface += 1;
+                        None
+                    }
+                }
+            }
+            Block::DecryptionSecrets(dsb) => {
+                if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog {
+                    let n = (dsb.secrets_len as usize).min(dsb.data.len());
+                    if let Some(f) = secrets {
+                        f(&dsb.data[..n]);
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A pcapng interface's time unit (`if_tsresol`).
@@ -207,9 +328,7 @@ pub struct FileSource {
     reader: Reader,
     /// Legacy pcap: one link type and resolution for the whole file.
     legacy: Option<(LinkType, bool)>,
-    interfaces: Vec<Interface>,
-    /// The current pcapng section is big-endian.
-    big_endian: bool,
+    ng: Sections,
     /// The reader's buffer size now (it only grows).
     capacity: usize,
     /// Bytes of the record lent by the last `next_frame`, consumed at the next call.
@@ -351,11 +470,18 @@ impl FileSource {
                 let file = NetmonFile::open(store, got).map_err(|e| netmon_err(path, e))?;
                 return Ok(FileSource::netmon(path, file, rest, read_bytes, total));
             }
+            Some(0x0a0d_0d0a) if chunked => {
+                let chunks = Chunks::pcapng(&head, input).ok_or_else(not_capture)?;
+                Reader::Chunks {
+                    chunks: Box::new(chunks),
+                    empty: EmptyReader,
+                }
+            }
             Some(0x0a0d_0d0a) => {
                 Reader::Ng(PcapNGReader::new(BUFFER, input).map_err(|_| not_capture())?)
             }
             Some(0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1) if chunked => {
-                let chunks = LegacyChunks::new(&head, input).ok_or_else(not_capture)?;
+                let chunks = Chunks::pcap(&head, input).ok_or_else(not_capture)?;
                 Reader::Chunks {
                     chunks: Box::new(chunks),
                     empty: EmptyReader,
@@ -374,8 +500,7 @@ impl FileSource {
             path: path.to_path_buf(),
             reader,
             legacy: None,
-            interfaces: Vec::new(),
-            big_endian: false,
+            ng: Sections::default(),
             capacity: BUFFER,
             lent: 0,
             stats: CaptureStats::default(),
@@ -436,8 +561,7 @@ impl FileSource {
                 empty: EmptyReader,
             },
             legacy: None,
-            interfaces: Vec::new(),
-            big_endian: false,
+            ng: Sections::default(),
             capacity: 0,
             lent: 0,
             stats,
@@ -484,9 +608,10 @@ fn count(stats: &mut CaptureStats, last_ts: &mut Ts, ts: Ts, len: usize, orig_le
 
 /// The two concrete readers; both are `Send` because their input is.
 enum Reader {
-    /// A pcap file or gzip stream, read in chunks its frames are lent from ([`super::legacy`]).
+    /// A pcap or pcapng file or gzip stream, read in chunks its frames are lent from
+    /// ([`super::chunks`]).
     Chunks {
-        chunks: Box<LegacyChunks>,
+        chunks: Box<Chunks>,
         /// What `get` hands out for this variant: it reports end of input.
         empty: EmptyReader,
     },
@@ -520,7 +645,7 @@ fn netmon_err(path: &Path, e: NetmonError) -> CaptureError {
 
 /// Reads into `buf` until it is full or the input ends; the bytes read.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    super::legacy::read_full(r, buf).map_err(|(_, e)| e)
+    super::chunks::read_full(r, buf).map_err(|(_, e)| e)
 }
 
 /// Reads the start of the input: the magic and the whole file header, which pcap-parser wants
@@ -619,36 +744,72 @@ impl Reader {
 
 impl FileSource {
     fn next_chunked(&mut self) -> Option<FrameRef<'_>> {
-        let got = match &mut self.reader {
-            Reader::Chunks { chunks, .. } if !self.done => chunks.next(),
-            _ => return None,
-        };
-        let r = match got {
-            Got::Record(r) => r,
-            Got::End => {
-                self.done = true;
+        // Find the next frame's place in the current chunk; lend it after the loop (a borrow
+        // cannot leave a loop that may go round again).
+        let (ts, link, orig, at, len) = loop {
+            let Reader::Chunks { chunks, .. } = &mut self.reader else {
+                return None;
+            };
+            if self.done {
                 return None;
             }
-            Got::Stop(why) => {
-                self.stop(why);
-                return None;
+            match chunks.next() {
+                Got::Record(r) => {
+                    let ts = legacy_ts(r.ts_sec, r.ts_sub, chunks.nano).unwrap_or_else(|t| {
+                        self.stats.bad_subsecond += 1;
+                        t
+                    });
+                    break (ts, chunks.link, r.orig_len, r.at, r.len);
+                }
+                Got::Block { at, len } => {
+                    let chunk = chunks.chunk();
+                    let bytes = &chunk[at..at + len];
+                    if let Some(p) = self.ng.bare_packet(bytes, &mut self.stats) {
+                        if let Some((ts, link, orig, data)) = p {
+                            let at = data.as_ptr() as usize - chunk.as_ptr() as usize;
+                            break (ts, link, orig, at, data.len());
+                        }
+                        continue;
+                    }
+                    let parsed = if chunks.big_endian {
+                        parse_block_be(bytes)
+                    } else {
+                        parse_block_le(bytes)
+                    };
+                    let Ok((_, block)) = parsed else {
+                        let why = format!("damaged record at byte {}", chunks.offset_of(at));
+                        self.stop(why);
+                        return None;
+                    };
+                    let secrets = self.secrets.as_ref();
+                    if let Some((ts, link, orig, data)) =
+                        self.ng
+                            .block(&block, &mut self.stats, self.last_ts, secrets)
+                    {
+                        let at = data.as_ptr() as usize - chunk.as_ptr() as usize;
+                        break (ts, link, orig, at, data.len());
+                    }
+                }
+                Got::End => {
+                    self.done = true;
+                    return None;
+                }
+                Got::Stop(why) => {
+                    self.stop(why);
+                    return None;
+                }
             }
         };
-        // Borrowed again for the frame it lends (a borrow returned cannot span the stops above).
+        count(&mut self.stats, &mut self.last_ts, ts, len, orig);
         let Reader::Chunks { chunks, .. } = &self.reader else {
             return None;
         };
-        let ts = legacy_ts(r.ts_sec, r.ts_sub, chunks.nano).unwrap_or_else(|t| {
-            self.stats.bad_subsecond += 1;
-            t
-        });
-        count(&mut self.stats, &mut self.last_ts, ts, r.len, r.orig_len);
         let chunk = chunks.chunk();
         Some(FrameRef {
             ts,
-            link: chunks.link,
-            data: &chunk[r.at..r.at + r.len],
-            orig_len: r.orig_len,
+            link,
+            data: &chunk[at..at + len],
+            orig_len: orig,
             shared: Some(chunk),
         })
     }
@@ -753,64 +914,10 @@ impl Source for FileSource {
                             let n = (b.caplen as usize).min(b.data.len());
                             Some((ts, link, b.origlen, at(b.data), n))
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
-                            // A new section restarts interface numbering.
-                            self.interfaces.clear();
-                            self.big_endian = shb.big_endian();
-                            None
-                        }
-                        PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                            let (res, offset) = idb_time(&idb, self.big_endian);
-                            if res.is_none() {
-                                self.stats.bad_tsresol += 1;
-                            }
-                            self.interfaces.push(Interface {
-                                link: LinkType::from_linktype(idb.linktype.0 as u32),
-                                resolution: res.unwrap_or(MICROSECONDS),
-                                offset,
-                            });
-                            None
-                        }
-                        PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                            match self.interfaces.get(epb.if_id as usize) {
-                                Some(iface) => {
-                                    let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                                    let ts = iface.resolution.to_ts(raw, iface.offset);
-                                    let n = (epb.caplen as usize).min(epb.data.len());
-                                    Some((ts, iface.link, epb.origlen, at(epb.data), n))
-                                }
-                                None => {
-                                    self.stats.unknown_interface += 1;
-                                    None
-                                }
-                            }
-                        }
-                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                            // A simple packet belongs to the section's first interface.
-                            match self.interfaces.first() {
-                                Some(iface) => Some((
-                                    self.last_ts,
-                                    iface.link,
-                                    spb.origlen,
-                                    at(spb.data),
-                                    spb.data.len(),
-                                )),
-                                None => {
-                                    self.stats.unknown_interface += 1;
-                                    None
-                                }
-                            }
-                        }
-                        PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
-                            if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog {
-                                let n = (dsb.secrets_len as usize).min(dsb.data.len());
-                                if let Some(f) = &self.secrets {
-                                    f(&dsb.data[..n]);
-                                }
-                            }
-                            None
-                        }
-                        PcapBlockOwned::NG(_) => None,
+                        PcapBlockOwned::NG(block) => self
+                            .ng
+                            .block(&block, &mut self.stats, self.last_ts, self.secrets.as_ref())
+                            .map(|(ts, link, orig, data)| (ts, link, orig, at(data), data.len())),
                     };
                     match packet {
                         Some(p) => {
@@ -981,5 +1088,217 @@ mod head_tests {
             .unwrap(),
             gz
         );
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// One pcapng block in byte order `be`: type, total length, the body padded to 32 bits, the
+    /// length again.
+    fn block(be: bool, typ: u32, body: &[u8]) -> Vec<u8> {
+        let w = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let padded = body.len().div_ceil(4) * 4;
+        let len = 12 + padded as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(&w(typ));
+        b.extend_from_slice(&w(len));
+        b.extend_from_slice(body);
+        b.resize(8 + padded, 0);
+        b.extend_from_slice(&w(len));
+        b
+    }
+
+    fn shb(be: bool) -> Vec<u8> {
+        let mut body = if be {
+            0x1A2B_3C4Du32.to_be_bytes().to_vec()
+        } else {
+            0x1A2B_3C4Du32.to_le_bytes().to_vec()
+        };
+        body.extend_from_slice(&if be { [0, 1, 0, 0] } else { [1, 0, 0, 0] });
+        body.extend_from_slice(&[0xff; 8]);
+        block(be, 0x0A0D_0D0A, &body)
+    }
+
+    fn w16(be: bool, v: u16) -> [u8; 2] {
+        if be {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
+    fn w32(be: bool, v: u32) -> [u8; 4] {
+        if be {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
+    /// An interface of link type `link` whose time unit is the `if_tsresol` byte `res`.
+    fn idb(be: bool, link: u16, res: u8) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&w16(be, link));
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&w32(be, 65535));
+        body.extend_from_slice(&w16(be, 9));
+        body.extend_from_slice(&w16(be, 1));
+        body.extend_from_slice(&[res, 0, 0, 0]);
+        body.extend_from_slice(&[0; 4]);
+        block(be, 1, &body)
+    }
+
+    /// An enhanced packet; with `comment`, an opt_comment and opt_endofopt follow the data.
+    fn epb(be: bool, if_id: u32, ts: u64, data: &[u8], comment: Option<&str>) -> Vec<u8> {
+        let mut body = Vec::new();
+        for v in [
+            if_id,
+            (ts >> 32) as u32,
+            ts as u32,
+            data.len() as u32,
+            data.len() as u32 + 4,
+        ] {
+            body.extend_from_slice(&w32(be, v));
+        }
+        body.extend_from_slice(data);
+        body.resize(20 + data.len().div_ceil(4) * 4, 0);
+        if let Some(c) = comment {
+            body.extend_from_slice(&w16(be, 1));
+            body.extend_from_slice(&w16(be, c.len() as u16));
+            body.extend_from_slice(c.as_bytes());
+            body.resize(body.len().div_ceil(4) * 4, 0);
+            body.extend_from_slice(&[0; 4]);
+        }
+        block(be, 6, &body)
+    }
+
+    /// Two sections, little- then big-endian, with every kind of block the reader meets: an
+    /// EPB without options and one with, one of an undeclared interface, a simple packet, a TLS
+    /// key log, a name resolution block, data of odd lengths (padding), and a packet larger
+    /// than a chunk.
+    fn two_sections() -> Vec<u8> {
+        let mut f = Vec::new();
+        let le = false;
+        f.extend(shb(le));
+        f.extend(idb(le, 1, 9));
+        f.extend(epb(le, 0, 1_700_000_000_123_456_789, b"first", None));
+        f.extend(epb(
+            le,
+            0,
+            1_700_000_001_000_000_000,
+            b"with a comment",
+            Some("hi"),
+        ));
+        f.extend(epb(le, 3, 1_700_000_002_000_000_000, b"nobody's", None));
+        let mut spb = w32(le, 9).to_vec();
+        spb.extend_from_slice(b"simple!");
+        f.extend(block(le, 3, &spb));
+        let mut dsb = w32(le, 0x544c_534b).to_vec();
+        dsb.extend_from_slice(&w32(le, 11));
+        dsb.extend_from_slice(b"CLIENT_KEYS");
+        f.extend(block(le, 10, &dsb));
+        f.extend(block(le, 4, &[0; 4]));
+        let be = true;
+        f.extend(shb(be));
+        f.extend(idb(be, 101, 0x94));
+        f.extend(epb(be, 0, 3 << 20, b"odd", None));
+        let big = vec![0x5a; super::super::chunks::CHUNK + 100];
+        f.extend(epb(be, 0, 5 << 20, &big, None));
+        f.extend(epb(be, 0, 6 << 20, b"last one", Some("c")));
+        f
+    }
+
+    /// Gives at most `step` bytes a read.
+    struct Step(io::Cursor<Vec<u8>>, usize);
+    impl Read for Step {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    type Frames = Vec<(Ts, LinkType, u32, Vec<u8>)>;
+
+    /// Every frame, the stats' counts and stops, and the key logs, read chunked or streaming.
+    fn read(file: &[u8], chunked: bool, step: usize) -> (Frames, Vec<u64>, Vec<String>, Vec<u8>) {
+        let input = Box::new(Step(io::Cursor::new(file.to_vec()), step));
+        let mut src = FileSource::from_input(Path::new("t.pcapng"), input, 0, chunked).unwrap();
+        assert_eq!(matches!(src.reader, Reader::Chunks { .. }), chunked);
+        let keys = Arc::new(Mutex::new(Vec::new()));
+        let k = keys.clone();
+        src.secrets_to(Arc::new(move |b: &[u8]| {
+            k.lock().unwrap().extend_from_slice(b)
+        }));
+        let mut frames = Vec::new();
+        while let Some(f) = src.next_frame().unwrap() {
+            assert_eq!(f.shared.is_some(), chunked);
+            frames.push((f.ts, f.link, f.orig_len, f.data.to_vec()));
+        }
+        let st = src.stats();
+        let counts = vec![st.frames, st.bytes, st.unknown_interface, st.bad_tsresol];
+        let keys = keys.lock().unwrap().clone();
+        (frames, counts, st.stopped_early, keys)
+    }
+
+    #[test]
+    fn pcapng_in_chunks_reads_as_the_streaming_reader() {
+        let file = two_sections();
+        let want = read(&file, false, usize::MAX);
+        let (frames, counts, stops, keys) = &want;
+        assert_eq!(frames.len(), 6, "{counts:?}");
+        assert_eq!(frames[0].0, Ts(1_700_000_000_123_456_789));
+        assert_eq!(frames[0].3, b"first");
+        assert_eq!(frames[1].3, b"with a comment");
+        // A simple packet takes the time of the packet before it.
+        assert_eq!((frames[2].0, frames[2].2), (frames[1].0, 9));
+        assert_eq!(frames[3].1, LinkType::Raw);
+        assert_eq!(frames[3].0, Ts(3 * 1_000_000_000));
+        assert_eq!(frames[3].3, b"odd");
+        assert_eq!(frames[4].3.len(), super::super::chunks::CHUNK + 100);
+        assert_eq!(frames[5].3, b"last one");
+        assert_eq!(counts[2], 1, "the undeclared interface's packet");
+        assert!(stops.is_empty(), "{stops:?}");
+        assert_eq!(keys, b"CLIENT_KEYS");
+        for step in [usize::MAX, 7, 4096, 1 << 16] {
+            assert_eq!(read(&file, true, step), want, "step {step}");
+        }
+    }
+
+    #[test]
+    fn damaged_pcapng_stops_where_the_streaming_reader_does() {
+        let file = two_sections();
+        // The first EPB's trailing length, made wrong.
+        let at = shb(false).len() + idb(false, 1, 9).len();
+        let first = epb(false, 0, 1_700_000_000_123_456_789, b"first", None);
+        let mut bad = file.clone();
+        bad[at + first.len() - 4] ^= 0x40;
+        // A block claiming 8 bytes (less than a block's header and trailer).
+        let mut short = file.clone();
+        short[at + 4..at + 8].copy_from_slice(&8u32.to_le_bytes());
+        // Cut in the middle of the last packet.
+        let cut = file[..file.len() - 10].to_vec();
+        for (name, f) in [("bad length", bad), ("short", short), ("cut", cut)] {
+            let want = read(&f, false, 1 << 16);
+            let got = read(&f, true, 1 << 16);
+            assert_eq!(got.0, want.0, "{name}: frames");
+            assert_eq!(got.1, want.1, "{name}: counts");
+            assert_eq!(got.2.len(), 1, "{name}: {:?}", got.2);
+            assert_eq!(want.2.len(), 1, "{name}: {:?}", want.2);
+            if name == "cut" {
+                // The streaming reader says where it was, the chunk reader where the record
+                // began; both say the capture is truncated.
+                assert!(got.2[0].contains("truncated") && want.2[0].contains("truncated"));
+            } else {
+                assert_eq!(got.2, want.2, "{name}");
+            }
+            assert!(
+                got.2[0].contains(&format!("byte {at}")) || name == "cut",
+                "{name}: {:?}",
+                got.2
+            );
+        }
     }
 }

@@ -7,8 +7,8 @@
 //! into a worker's batch, and from there on every stage slices those bytes without copying.
 
 pub mod bpf;
+mod chunks;
 pub mod file;
-mod legacy;
 pub mod live;
 pub mod merge;
 pub mod netmon;

@@ -1,10 +1,15 @@
-//! Legacy pcap records read in chunks that the pipeline's batches share.
+//! pcap records and pcapng blocks read in chunks that the pipeline's batches share.
 //!
-//! A file or gzip stream in the classic pcap format is read in chunks of [`CHUNK`] bytes; each
-//! chunk becomes a [`Bytes`], and a frame is lent as a slice of it together with the chunk
-//! itself, so the pipeline hands the frame to its worker without copying its bytes
+//! A file or gzip stream in the classic pcap format or in pcapng is read in chunks of [`CHUNK`]
+//! bytes; each chunk becomes a [`Bytes`], and a frame is lent as a slice of it together with the
+//! chunk itself, so the pipeline hands the frame to its worker without copying its bytes
 //! ([`super::FrameRef::shared`]). Before this reader, every byte was copied twice after the
 //! kernel's copy: into pcap-parser's buffer's shifted tail, and into the worker's share.
+//!
+//! This module only frames the input: a pcap record by its header's captured length, a pcapng
+//! block by its total length (in the byte order its section header gives). What a pcapng block
+//! means (interfaces, time units, packets) is read by [`super::file`] with pcap-parser's block
+//! parsers, on the block's bytes in the chunk.
 //!
 //! Contracts (the same as the streaming reader's, [`super::file`]):
 //! - Memory follows the bytes that really arrive: a chunk is [`CHUNK`] bytes, and the size of
@@ -32,8 +37,14 @@ pub const MAX_RECORD: usize = 256 << 20;
 
 const FILE_HEADER: usize = 24;
 const RECORD_HEADER: usize = 16;
+/// A pcapng block's type, total length and (in a section header) byte-order magic.
+const BLOCK_HEADER: usize = 12;
+/// A pcapng section header block's type, the same in either byte order.
+const SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+/// The byte-order magic of a big-endian section (reversed in a little-endian one).
+const BYTE_ORDER: [u8; 4] = [0x1a, 0x2b, 0x3c, 0x4d];
 
-/// A record's header fields, and where its bytes are in the current chunk.
+/// A pcap record's header fields, and where its bytes are in the current chunk.
 pub struct Record {
     pub ts_sec: u32,
     pub ts_sub: u32,
@@ -45,9 +56,21 @@ pub struct Record {
 /// What the reader has next.
 pub enum Got {
     Record(Record),
+    /// A whole pcapng block (type to trailing length) at `at..at + len` of the current chunk.
+    Block {
+        at: usize,
+        len: usize,
+    },
     End,
     /// The input stops here: why, said to the user.
     Stop(String),
+}
+
+/// How the input is framed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Format {
+    Pcap,
+    Pcapng,
 }
 
 /// Chunk buffers of [`CHUNK`] bytes given back by the frames that were lent from them.
@@ -94,10 +117,14 @@ impl Drop for Pooled {
     }
 }
 
-pub struct LegacyChunks {
+pub struct Chunks {
     input: Box<dyn Read + Send>,
-    big_endian: bool,
+    format: Format,
+    /// pcap: the file's byte order; pcapng: the current section's.
+    pub big_endian: bool,
+    /// pcap: nanosecond time stamps.
     pub nano: bool,
+    /// pcap: the file's link type (pcapng gives one per interface).
     pub link: LinkType,
     chunk: Bytes,
     pos: usize,
@@ -109,10 +136,26 @@ pub struct LegacyChunks {
     pool: Arc<Pool>,
 }
 
-impl LegacyChunks {
-    /// Reads the file header from `head` (the input's first bytes; `input` gives them again,
-    /// then the rest). None when `head` is not a pcap header.
-    pub fn new(head: &[u8], mut input: Box<dyn Read + Send>) -> Option<LegacyChunks> {
+impl Chunks {
+    fn with(input: Box<dyn Read + Send>, format: Format, base: u64) -> Chunks {
+        Chunks {
+            input,
+            format,
+            big_endian: false,
+            nano: false,
+            link: LinkType::Ethernet,
+            chunk: Bytes::new(),
+            pos: 0,
+            base,
+            capacity: CHUNK,
+            exhausted: false,
+            pool: Arc::default(),
+        }
+    }
+
+    /// A pcap file: reads its file header from `head` (the input's first bytes; `input` gives
+    /// them again, then the rest). None when `head` is not a pcap header.
+    pub fn pcap(head: &[u8], mut input: Box<dyn Read + Send>) -> Option<Chunks> {
         let magic = u32::from_be_bytes(head.get(..4)?.try_into().ok()?);
         let (big_endian, nano) = match magic {
             0xa1b2_c3d4 => (true, false),
@@ -132,18 +175,22 @@ impl LegacyChunks {
         if !matches!(read_full(&mut input, &mut skip), Ok(FILE_HEADER)) {
             return None;
         }
-        Some(LegacyChunks {
-            input,
-            big_endian,
-            nano,
-            link: LinkType::from_linktype(link),
-            chunk: Bytes::new(),
-            pos: 0,
-            base: FILE_HEADER as u64,
-            capacity: CHUNK,
-            exhausted: false,
-            pool: Arc::default(),
-        })
+        let mut c = Chunks::with(input, Format::Pcap, FILE_HEADER as u64);
+        c.big_endian = big_endian;
+        c.nano = nano;
+        c.link = LinkType::from_linktype(link);
+        Some(c)
+    }
+
+    /// A pcapng file: `head` is the input's first bytes (`input` gives them again, then the
+    /// rest), which must open a section header block with a byte-order magic. Every block,
+    /// that first one too, comes out of [`Chunks::next`].
+    pub fn pcapng(head: &[u8], input: Box<dyn Read + Send>) -> Option<Chunks> {
+        let order: [u8; 4] = head.get(8..12)?.try_into().ok()?;
+        if head.get(..4)? != SHB || section_order(order).is_none() {
+            return None;
+        }
+        Some(Chunks::with(input, Format::Pcapng, 0))
     }
 
     /// The size of the next chunk (it only grows).
@@ -156,9 +203,14 @@ impl LegacyChunks {
         &self.chunk
     }
 
+    /// The input offset of `at` in the current chunk.
+    pub fn offset_of(&self, at: usize) -> u64 {
+        self.base + at as u64
+    }
+
     /// The input offset of the next record.
     fn offset(&self) -> u64 {
-        self.base + self.pos as u64
+        self.offset_of(self.pos)
     }
 
     fn u32_at(&self, at: usize) -> u32 {
@@ -175,29 +227,67 @@ impl LegacyChunks {
         }
     }
 
+    /// The length of the record at `pos`, whose header is in the chunk.
+    fn record_len(&mut self) -> Result<usize, String> {
+        let p = self.pos;
+        match self.format {
+            Format::Pcap => Ok(RECORD_HEADER + self.u32_at(p + 8) as usize),
+            Format::Pcapng => {
+                if self.chunk[p..p + 4] == SHB {
+                    let order = [
+                        self.chunk[p + 8],
+                        self.chunk[p + 9],
+                        self.chunk[p + 10],
+                        self.chunk[p + 11],
+                    ];
+                    self.big_endian = section_order(order).ok_or_else(|| {
+                        format!(
+                            "damaged section header at byte {}: no byte-order magic",
+                            self.offset()
+                        )
+                    })?;
+                }
+                let len = self.u32_at(p + 4) as usize;
+                if len < BLOCK_HEADER {
+                    return Err(format!("damaged record at byte {}", self.offset()));
+                }
+                Ok(len)
+            }
+        }
+    }
+
     pub fn next(&mut self) -> Got {
+        let header = match self.format {
+            Format::Pcap => RECORD_HEADER,
+            Format::Pcapng => BLOCK_HEADER,
+        };
         loop {
             let avail = self.chunk.len() - self.pos;
-            let need = if avail >= RECORD_HEADER {
-                let caplen = self.u32_at(self.pos + 8) as usize;
-                let need = RECORD_HEADER + caplen;
+            let need = if avail >= header {
+                let need = match self.record_len() {
+                    Ok(n) => n,
+                    Err(why) => return Got::Stop(why),
+                };
                 if avail >= need {
                     let p = self.pos;
                     self.pos += need;
-                    return Got::Record(Record {
-                        ts_sec: self.u32_at(p),
-                        ts_sub: self.u32_at(p + 4),
-                        orig_len: self.u32_at(p + 12),
-                        at: p + RECORD_HEADER,
-                        len: caplen,
-                    });
+                    return match self.format {
+                        Format::Pcap => Got::Record(Record {
+                            ts_sec: self.u32_at(p),
+                            ts_sub: self.u32_at(p + 4),
+                            orig_len: self.u32_at(p + 12),
+                            at: p + RECORD_HEADER,
+                            len: need - RECORD_HEADER,
+                        }),
+                        Format::Pcapng => Got::Block { at: p, len: need },
+                    };
                 }
                 need
             } else {
                 if avail == 0 && self.exhausted {
                     return Got::End;
                 }
-                RECORD_HEADER
+                header
             };
             if self.exhausted {
                 return Got::Stop(format!(
@@ -244,6 +334,17 @@ impl LegacyChunks {
             pool: self.pool.clone(),
         });
         err.map_or(Ok(()), Err)
+    }
+}
+
+/// A section's byte order from its byte-order magic: true for big-endian.
+fn section_order(magic: [u8; 4]) -> Option<bool> {
+    if magic == BYTE_ORDER {
+        Some(true)
+    } else {
+        let mut le = BYTE_ORDER;
+        le.reverse();
+        (magic == le).then_some(false)
     }
 }
 
@@ -303,15 +404,15 @@ mod tests {
         }
     }
 
-    fn open(file: Vec<u8>, head_len: usize, step: usize) -> LegacyChunks {
+    fn open(file: Vec<u8>, head_len: usize, step: usize) -> Chunks {
         let head = file[..head_len.min(file.len())].to_vec();
-        LegacyChunks::new(&head, Box::new(Step(io::Cursor::new(file), step))).unwrap()
+        Chunks::pcap(&head, Box::new(Step(io::Cursor::new(file), step))).unwrap()
     }
 
     /// A record as read: seconds, sub-second, original length, bytes.
     type Read4 = (u32, u32, u32, Vec<u8>);
 
-    fn all(r: &mut LegacyChunks) -> (Vec<Read4>, Option<String>) {
+    fn all(r: &mut Chunks) -> (Vec<Read4>, Option<String>) {
         let mut v = Vec::new();
         loop {
             match r.next() {
@@ -321,6 +422,7 @@ mod tests {
                     x.orig_len,
                     r.chunk()[x.at..x.at + x.len].to_vec(),
                 )),
+                Got::Block { .. } => panic!("a pcap record read as a pcapng block"),
                 Got::End => return (v, None),
                 Got::Stop(s) => return (v, Some(s)),
             }
@@ -399,7 +501,7 @@ mod tests {
         }
         let head = pcap(false, &[]);
         let input = io::Cursor::new(head.clone()).chain(Fails(10));
-        let mut r = LegacyChunks::new(&head, Box::new(input)).unwrap();
+        let mut r = Chunks::pcap(&head, Box::new(input)).unwrap();
         let (got, stop) = all(&mut r);
         assert!(got.is_empty());
         let s = stop.unwrap();
@@ -407,5 +509,70 @@ mod tests {
             s.contains("read error") && s.contains("disk on fire"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn pcapng_blocks_follow_each_section_s_byte_order() {
+        // A section header (little-endian), a 16-byte block, a big-endian section header, a
+        // 20-byte block, then a section header with no byte-order magic.
+        let mut f = Vec::new();
+        let le = |v: u32| v.to_le_bytes();
+        let be = |v: u32| v.to_be_bytes();
+        for v in [
+            0x0A0D_0D0A,
+            28,
+            0x1A2B_3C4D,
+            1,
+            0xffff_ffff,
+            0xffff_ffff,
+            28,
+        ] {
+            f.extend_from_slice(&le(v));
+        }
+        for v in [4, 16, 0, 16] {
+            f.extend_from_slice(&le(v));
+        }
+        for v in [
+            0x0A0D_0D0A,
+            28,
+            0x1A2B_3C4D,
+            0x0001_0000,
+            0xffff_ffff,
+            0xffff_ffff,
+            28,
+        ] {
+            f.extend_from_slice(&be(v));
+        }
+        for v in [4, 20, 0, 0, 20] {
+            f.extend_from_slice(&be(v));
+        }
+        let bad_at = f.len();
+        for v in [0x0A0D_0D0A, 28, 0x1234_5678, 1, 0, 0, 28] {
+            f.extend_from_slice(&le(v));
+        }
+        for step in [usize::MAX, 3, 100] {
+            let mut r =
+                Chunks::pcapng(&f[..12], Box::new(Step(io::Cursor::new(f.clone()), step))).unwrap();
+            let mut lens = Vec::new();
+            let stop = loop {
+                match r.next() {
+                    Got::Block { at, len } => {
+                        assert_eq!(r.chunk()[at + 4..at + 8], r.chunk()[at + len - 4..at + len]);
+                        lens.push(len)
+                    }
+                    Got::Stop(s) => break s,
+                    Got::End | Got::Record(_) => panic!("read past the damaged header"),
+                }
+            };
+            assert_eq!(lens, [28, 16, 28, 20], "step {step}");
+            assert!(r.big_endian);
+            assert_eq!(
+                stop,
+                format!("damaged section header at byte {bad_at}: no byte-order magic")
+            );
+        }
+        // Not a section header, or no byte-order magic: not pcapng.
+        assert!(Chunks::pcapng(&f[28..40], Box::new(io::empty())).is_none());
+        assert!(Chunks::pcapng(&f[bad_at..bad_at + 12], Box::new(io::empty())).is_none());
     }
 }
