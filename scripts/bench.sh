@@ -3,7 +3,9 @@
 # SIP-only and on a mixed SIP+RTP capture (each >= 1 GiB, from examples/gen-capture.rs), timed
 # beside `tcpdump -r FILE -w /dev/null` (reading the file: the floor) and
 # `tshark -n -q -z sip,stat -r FILE`; then `calls`, `alerts` and `report` on the SIP-only
-# capture at 1/4 and 1/2 of its calls (same seed) to show the time is linear in the size.
+# capture at 1/4 and 1/2 of its calls (same seed) to show the time is linear in the size; then
+# tcpdump and `calls` on the mixed capture converted to pcapng by `editcap -F pcapng` (the
+# format Wireshark and dumpcap write; skipped without editcap), with no aim of its own.
 #
 #   scripts/bench.sh [--no-tshark]
 #
@@ -203,6 +205,26 @@ make_capture sip1 $((CAP_CALLS[sip] / 4)) 0
 make_capture sip2 $((CAP_CALLS[sip] / 2)) 0
 sized_capture mix "" "${BENCH_MIX_CALLS:-${BENCH_SIZE_CALLS:-}}"
 
+# ng: the mixed capture as pcapng (editcap keeps every packet and time stamp).
+NG_STATE=""
+if have editcap; then
+    ng=${CAP_FILE[mix]%.pcap}.pcapng
+    if [[ ! -f $ng || $ng -ot ${CAP_FILE[mix]} ]]; then
+        log "converting ${CAP_FILE[mix]} to pcapng"
+        editcap -F pcapng "${CAP_FILE[mix]}" "$ng.tmp"
+        mv "$ng.tmp" "$ng"
+    else
+        log "reusing $ng"
+    fi
+    CAP_FILE[ng]=$ng
+    CAP_STATS[ng]=${CAP_STATS[mix]}
+    CAP_CALLS[ng]=${CAP_CALLS[mix]}
+    CAP_BYTES[ng]=$(stat -c %s "$ng")
+    CAP_ARGS[ng]="${CAP_ARGS[mix]}, then editcap -F pcapng"
+else
+    NG_STATE="pcapng: skipped (editcap not installed; Debian: apt-get install tshark)"
+fi
+
 # ---------------------------------------------------------------- timing
 # timed KEY CMD... : runs CMD REPS times under GNU time, stdout to /dev/null, stderr to
 # $LOGS/KEY.stderr; sets T_SEC (median time), T_KIB (largest peak RSS) and T_RC (exit status of
@@ -361,6 +383,7 @@ warm() {
 SIP_IDS=(tcpdump tshark calls stats alerts messages rtp report)
 MIX_IDS=(tcpdump tshark calls calls-no-rtp stats alerts messages rtp report)
 LIN_IDS=(calls alerts report)
+NG_IDS=(tcpdump calls)
 
 bench_capture() { # bench_capture LABEL IDS...
     local label=$1 id
@@ -383,6 +406,7 @@ for label in sip1 sip2; do
 done
 bench_capture mix "${MIX_IDS[@]}"
 rss_trace mix
+if [[ -z $NG_STATE ]]; then bench_capture ng "${NG_IDS[@]}"; fi
 LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---------------------------------------------------------------- figures
@@ -452,6 +476,8 @@ check_aims() {
 }
 for id in "${SIP_IDS[@]}"; do check_aims sip "$id"; done
 for id in "${MIX_IDS[@]}"; do check_aims mix "$id"; done
+# The pcapng rows have no aim of their own (the issue's aims are on the two captures above).
+for id in "${NG_IDS[@]}"; do A_TIME[ng/$id]="–" A_RSS[ng/$id]="–"; done
 
 # Tables are built as tab-separated lines (first line the header) and printed either as
 # Markdown or as aligned text; ALIGN holds one l or r per column.
@@ -510,6 +536,8 @@ capture_table() {
 
 TABLE_SIP=$(capture_table sip "${SIP_IDS[@]}")
 TABLE_MIX=$(capture_table mix "${MIX_IDS[@]}")
+TABLE_NG=""
+if [[ -z $NG_STATE ]]; then TABLE_NG=$(capture_table ng "${NG_IDS[@]}"); fi
 
 # Linearity: calls, alerts and report on the SIP-only capture at 1x, 2x and 4x.
 lin_table() {
@@ -611,6 +639,7 @@ summary_lines() {
     echo "- $(cap_line sip2 "SIP-only at 1/2 (2×)" '`')"
     echo "- $(cap_line sip1 "SIP-only at 1/4 (1×)" '`')"
     echo "- $(cap_line mix "mixed capture" '`')"
+    if [[ -z $NG_STATE ]]; then echo "- $(cap_line ng "mixed capture as pcapng" '`')"; fi
     echo
     echo "## SIP-only capture ($(calc "printf \"%.2f\", ${CAP_BYTES[sip]} / $GIB") GiB)"
     echo
@@ -622,6 +651,10 @@ summary_lines() {
     echo
     for n in "${NOTES[@]}"; do echo "\\* $n"; echo; done
     [[ -n $TSHARK_STATE ]] && { echo "$TSHARK_STATE"; echo; }
+    echo "## The mixed capture as pcapng"
+    echo
+    if [[ -n $NG_STATE ]]; then echo "$NG_STATE"; else emit md lrrrrrrll <<<"$TABLE_NG"; fi
+    echo
     echo "## Linearity: SIP-only capture at 1×, 2× and 4× its size"
     echo
     emit md llrrrrr <<<"$TABLE_LIN"
@@ -642,7 +675,7 @@ summary_lines() {
     echo "## Commands (exact, as run)"
     echo
     echo '```sh'
-    for label in sip sip2 sip1 mix; do
+    for label in sip sip2 sip1 mix ng; do
         for id in "${MIX_IDS[@]}"; do
             if [[ -n ${R_EXACT[$label/$id]:-} ]]; then echo "${R_EXACT[$label/$id]}"; fi
         done
@@ -664,6 +697,14 @@ echo
 emit text lrrrrrrll <<<"$TABLE_MIX"
 for n in "${NOTES[@]}"; do echo "* $n"; done
 [[ -n $TSHARK_STATE ]] && echo "$TSHARK_STATE"
+echo
+if [[ -n $NG_STATE ]]; then
+    echo "$NG_STATE"
+else
+    cap_line ng "mixed as pcapng"
+    echo
+    emit text lrrrrrrll <<<"$TABLE_NG"
+fi
 echo
 echo "Linearity (SIP-only; 1× = ${CAP_BYTES[sip1]} bytes, 2× = ${CAP_BYTES[sip2]}, 4× = ${CAP_BYTES[sip]}):"
 emit text llrrrrr <<<"$TABLE_LIN"
