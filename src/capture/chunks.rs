@@ -183,13 +183,15 @@ impl Chunks {
     }
 
     /// A pcapng file: `head` is the input's first bytes (`input` gives them again, then the
-    /// rest), which must open a section header block with a byte-order magic. Every block,
-    /// that first one too, comes out of [`Chunks::next`].
+    /// rest), which must hold a whole, valid section header block: the file is refused as the
+    /// streaming reader refuses it. Every block, that first one too, comes out of
+    /// [`Chunks::next`].
     pub fn pcapng(head: &[u8], input: Box<dyn Read + Send>) -> Option<Chunks> {
         let order: [u8; 4] = head.get(8..12)?.try_into().ok()?;
         if head.get(..4)? != SHB || section_order(order).is_none() {
             return None;
         }
+        pcap_parser::pcapng::parse_sectionheaderblock(head).ok()?;
         Some(Chunks::with(input, Format::Pcapng, 0))
     }
 
@@ -552,7 +554,7 @@ mod tests {
         }
         for step in [usize::MAX, 3, 100] {
             let mut r =
-                Chunks::pcapng(&f[..12], Box::new(Step(io::Cursor::new(f.clone()), step))).unwrap();
+                Chunks::pcapng(&f[..28], Box::new(Step(io::Cursor::new(f.clone()), step))).unwrap();
             let mut lens = Vec::new();
             let stop = loop {
                 match r.next() {
@@ -571,8 +573,9 @@ mod tests {
                 format!("damaged section header at byte {bad_at}: no byte-order magic")
             );
         }
-        // Not a section header, or no byte-order magic: not pcapng.
+        // Not a section header, no byte-order magic, or only part of the header: not pcapng.
         assert!(Chunks::pcapng(&f[28..40], Box::new(io::empty())).is_none());
-        assert!(Chunks::pcapng(&f[bad_at..bad_at + 12], Box::new(io::empty())).is_none());
+        assert!(Chunks::pcapng(&f[bad_at..bad_at + 28], Box::new(io::empty())).is_none());
+        assert!(Chunks::pcapng(&f[..12], Box::new(io::empty())).is_none());
     }
 }

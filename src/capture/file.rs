@@ -1301,4 +1301,80 @@ mod chunk_tests {
             );
         }
     }
+
+    /// Random damage (1 to 4 bytes overwritten, most of them in block headers and lengths,
+    /// or a cut) to a file with every kind of block: the chunk reader gives the frames,
+    /// counts and key logs of the streaming reader, and stops where it does.
+    #[test]
+    fn damaged_pcapng_reads_as_the_streaming_reader_does() {
+        let mut file = two_sections();
+        // Keep it small: the big packet would make each case slow without adding a shape.
+        let big = file.len() - epb(true, 0, 6 << 20, b"last one", Some("c")).len();
+        let start = big
+            - epb(
+                true,
+                0,
+                5 << 20,
+                &vec![0x5a; super::super::chunks::CHUNK + 100],
+                None,
+            )
+            .len();
+        file.drain(start..big);
+        let mut rng = crate::testutil::XorShift(0x5eed_f00d);
+        let (mut opened, mut stopped, mut fewer) = (0, 0, 0);
+        for case in 0..3000 {
+            let mut f = file.clone();
+            for _ in 0..1 + rng.below(4) {
+                // Block headers and lengths are where framing decides: aim there half the time.
+                let at = if rng.below(2) == 0 {
+                    let b = rng.below(f.len() / 4) * 4;
+                    (b + rng.below(12)).min(f.len() - 1)
+                } else {
+                    rng.below(f.len())
+                };
+                f[at] = match rng.below(4) {
+                    0 => 0,
+                    1 => 0xff,
+                    2 => f[at] ^ (1 << rng.below(8)),
+                    _ => rng.next() as u8,
+                };
+            }
+            if rng.below(8) == 0 {
+                f.truncate(rng.below(f.len()));
+            }
+            // Past the section header's start a cut file may no longer open: both refuse it.
+            let open = |chunked| {
+                let input = Box::new(io::Cursor::new(f.clone()));
+                FileSource::from_input(Path::new("t.pcapng"), input, 0, chunked).is_ok()
+            };
+            if !open(false) || !open(true) {
+                assert_eq!(
+                    open(false),
+                    open(true),
+                    "case {case}: one opens, the other not"
+                );
+                continue;
+            }
+            let want = read(&f, false, 1 << 16);
+            let got = read(&f, true, 1 << 16);
+            assert_eq!(got.0, want.0, "case {case}: frames");
+            assert_eq!(got.1, want.1, "case {case}: counts");
+            assert_eq!(got.3, want.3, "case {case}: key logs");
+            assert_eq!(
+                got.2.len(),
+                want.2.len(),
+                "case {case}: {:?} / {:?}",
+                got.2,
+                want.2
+            );
+            opened += 1;
+            stopped += usize::from(!want.2.is_empty());
+            fewer += usize::from(want.0.len() < 5);
+        }
+        // The damage reached every outcome: files read whole, stopped, and frames lost.
+        assert!(
+            opened > 1500 && stopped > 300 && fewer > 300,
+            "{opened} {stopped} {fewer}"
+        );
+    }
 }
