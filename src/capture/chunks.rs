@@ -187,10 +187,7 @@ impl Chunks {
     /// streaming reader refuses it. Every block, that first one too, comes out of
     /// [`Chunks::next`].
     pub fn pcapng(head: &[u8], input: Box<dyn Read + Send>) -> Option<Chunks> {
-        let order: [u8; 4] = head.get(8..12)?.try_into().ok()?;
-        if head.get(..4)? != SHB || section_order(order).is_none() {
-            return None;
-        }
+        // Its block type, byte-order magic, lengths and options: what PcapNGReader::new checks.
         pcap_parser::pcapng::parse_sectionheaderblock(head).ok()?;
         Some(Chunks::with(input, Format::Pcapng, 0))
     }
@@ -236,12 +233,9 @@ impl Chunks {
             Format::Pcap => Ok(RECORD_HEADER + self.u32_at(p + 8) as usize),
             Format::Pcapng => {
                 if self.chunk[p..p + 4] == SHB {
-                    let order = [
-                        self.chunk[p + 8],
-                        self.chunk[p + 9],
-                        self.chunk[p + 10],
-                        self.chunk[p + 11],
-                    ];
+                    let order: [u8; 4] = self.chunk[p + 8..p + 12]
+                        .try_into()
+                        .expect("a block header is 12 bytes");
                     self.big_endian = section_order(order).ok_or_else(|| {
                         format!(
                             "damaged section header at byte {}: no byte-order magic",

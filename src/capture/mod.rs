@@ -12,6 +12,7 @@ pub mod file;
 pub mod live;
 pub mod merge;
 pub mod netmon;
+mod pcapng;
 pub mod pipe;
 pub mod writer;
 
